@@ -1,0 +1,1 @@
+//! The checkpoints branch `entire/checkpoints/v1` (SPEC §7).

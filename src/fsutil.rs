@@ -1,0 +1,44 @@
+//! Filesystem helpers shared by every store: atomic writes and private dirs.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+
+use crate::error::{Context, Result};
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory,
+/// fsync, rename. Readers see the old content or the new, never a mix.
+pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .context(format_args!("creating a temp file in {}", dir.display()))?;
+    tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error).context(format_args!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Creates `dir` (and parents) with mode 0700 if missing.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .context(format_args!("creating {}", dir.display()))
+}
+
+/// Reads a file that may legitimately be absent.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(crate::error::Error::from(e).context(path.display())),
+    }
+}

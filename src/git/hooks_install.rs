@@ -1,0 +1,1 @@
+//! Installing and removing entire's git hook shims (SPEC §6).

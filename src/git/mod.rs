@@ -1,0 +1,195 @@
+//! Git access. Discovery and HEAD are read from files where git's on-disk
+//! format is stable (hooks run on every commit; each `git` call costs about a
+//! millisecond). Everything else shells out to the `git` binary with hooks
+//! turned off, so entire's own git calls never recurse into its hooks.
+
+pub mod hooks_install;
+pub mod trailers;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::error::{Error, Result};
+
+/// The ref that holds checkpoint metadata (SPEC §7).
+pub const CHECKPOINTS_REF: &str = "refs/heads/entire/checkpoints/v1";
+
+#[derive(Clone, Debug)]
+pub struct Repo {
+    /// This worktree's git dir (`.git`, or `.git/worktrees/<name>`).
+    pub git_dir: PathBuf,
+    /// Shared by all worktrees: holds refs, objects and the session store.
+    pub common_dir: PathBuf,
+    /// Top of the working tree (canonical).
+    pub worktree: PathBuf,
+}
+
+impl Repo {
+    /// Finds the repository containing `cwd`; `Ok(None)` outside any.
+    pub fn discover(cwd: &Path) -> Result<Option<Repo>> {
+        if let Some(repo) = discover_from_files(cwd) {
+            return Ok(Some(repo));
+        }
+        discover_with_git(cwd)
+    }
+
+    /// Like `discover`, but outside a repository is an error with a hint.
+    pub fn require(cwd: &Path) -> Result<Repo> {
+        Repo::discover(cwd)?
+            .ok_or_else(|| Error::new("not a git repository").with_hint("run this inside a git repository"))
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.common_dir.join("entire-sessions")
+    }
+
+    pub fn worktree_str(&self) -> String {
+        self.worktree.to_string_lossy().into_owned()
+    }
+
+    /// A `git` command run in this worktree with hooks off.
+    pub fn git(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(&self.worktree)
+            .args(["-c", "core.hooksPath=/dev/null"])
+            .env("GIT_DIR", &self.git_dir)
+            .env("GIT_WORK_TREE", &self.worktree)
+            .env_remove("GIT_INDEX_FILE")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs git and returns stdout; a non-zero exit is an error carrying
+    /// git's own message.
+    pub fn git_output<I, S>(&self, args: I) -> Result<Vec<u8>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = self.git();
+        cmd.args(args);
+        checked(&mut cmd)
+    }
+
+    /// HEAD's commit, read from files; None on an unborn branch.
+    pub fn head(&self) -> Option<String> {
+        let head = fs::read_to_string(self.git_dir.join("HEAD")).ok()?;
+        match head.trim().strip_prefix("ref: ") {
+            Some(name) => self.resolve_ref(name),
+            None => Some(head.trim().to_owned()).filter(|s| is_hex_oid(s)),
+        }
+    }
+
+    /// The current branch's short name; None when detached.
+    pub fn branch(&self) -> Option<String> {
+        let head = fs::read_to_string(self.git_dir.join("HEAD")).ok()?;
+        head.trim().strip_prefix("ref: refs/heads/").map(str::to_owned)
+    }
+
+    /// A ref's value from loose refs or `packed-refs`; falls back to git
+    /// for other ref storage (reftable).
+    pub fn resolve_ref(&self, name: &str) -> Option<String> {
+        let loose = fs::read_to_string(self.common_dir.join(name))
+            .or_else(|_| fs::read_to_string(self.git_dir.join(name)));
+        if let Ok(value) = loose {
+            let value = value.trim();
+            return match value.strip_prefix("ref: ") {
+                Some(target) => self.resolve_ref(target),
+                None => Some(value.to_owned()).filter(|s| is_hex_oid(s)),
+            };
+        }
+        if let Ok(packed) = fs::read_to_string(self.common_dir.join("packed-refs")) {
+            return packed.lines().find_map(|line| {
+                let (oid, refname) = line.split_once(' ')?;
+                (refname == name && is_hex_oid(oid)).then(|| oid.to_owned())
+            });
+        }
+        if self.common_dir.join("reftable").is_dir() {
+            let out = self.git_output(["rev-parse", "--verify", "--quiet", name]).ok()?;
+            return Some(String::from_utf8_lossy(&out).trim().to_owned()).filter(|s| is_hex_oid(s));
+        }
+        None
+    }
+
+    /// A sequencer operation (rebase, cherry-pick, revert) is under way.
+    pub fn in_sequencer_operation(&self) -> bool {
+        ["rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD", "REVERT_HEAD"]
+            .iter()
+            .any(|name| self.git_dir.join(name).exists())
+    }
+}
+
+pub fn checked(cmd: &mut Command) -> Result<Vec<u8>> {
+    let output: Output =
+        cmd.stderr(Stdio::piped()).output().map_err(|e| Error::new(format!("running git: {e}")))?;
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(Error::new(format!("git failed: {}", stderr.trim())))
+    }
+}
+
+fn is_hex_oid(s: &str) -> bool {
+    matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn discover_from_files(cwd: &Path) -> Option<Repo> {
+    if std::env::var_os("GIT_DIR").is_some() || std::env::var_os("GIT_WORK_TREE").is_some() {
+        // Git's own rules for these variables (and core.worktree) are
+        // subtle: let git apply them.
+        return None;
+    }
+    for dir in cwd.ancestors() {
+        let dot_git = dir.join(".git");
+        let git_dir = match fs::metadata(&dot_git) {
+            Ok(meta) if meta.is_dir() => dot_git,
+            Ok(_) => {
+                let text = fs::read_to_string(&dot_git).ok()?;
+                let target = text.trim().strip_prefix("gitdir: ")?;
+                dir.join(target)
+            }
+            Err(_) => continue,
+        };
+        if !git_dir.join("HEAD").is_file() {
+            return None;
+        }
+        let common_dir = match fs::read_to_string(git_dir.join("commondir")) {
+            Ok(rel) => git_dir.join(rel.trim()),
+            Err(_) => git_dir.clone(),
+        };
+        return Some(Repo {
+            git_dir: fs::canonicalize(&git_dir).ok()?,
+            common_dir: fs::canonicalize(&common_dir).ok()?,
+            worktree: fs::canonicalize(dir).ok()?,
+        });
+    }
+    None
+}
+
+fn discover_with_git(cwd: &Path) -> Result<Option<Repo>> {
+    let output = Command::new("git")
+        .current_dir(cwd)
+        .args(["rev-parse", "--absolute-git-dir", "--git-common-dir", "--show-toplevel"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| Error::new(format!("running git: {e}")))?;
+    if !output.status.success() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let (Some(git_dir), Some(common), Some(top)) = (lines.next(), lines.next(), lines.next()) else {
+        return Ok(None); // a bare repository has no worktree to attribute
+    };
+    // --git-common-dir is relative to cwd unless absolute.
+    let canon = |p: &Path| fs::canonicalize(cwd.join(p)).unwrap_or_else(|_| cwd.join(p));
+    Ok(Some(Repo {
+        git_dir: canon(Path::new(git_dir)),
+        common_dir: canon(Path::new(common)),
+        worktree: canon(Path::new(top)),
+    }))
+}

@@ -1,0 +1,1 @@
+//! Handlers for git hooks and agent hooks.

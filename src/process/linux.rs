@@ -1,0 +1,56 @@
+//! Linux: `/proc/<pid>/stat`.
+
+use super::{ProcStat, ProcessTable};
+
+pub struct System;
+
+impl ProcessTable for System {
+    fn stat(&self, pid: i32) -> Option<ProcStat> {
+        if pid <= 0 {
+            return None;
+        }
+        let raw = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+        parse_stat(&raw)
+    }
+}
+
+/// Parses `/proc/<pid>/stat`. The command name (field 2) may hold spaces
+/// and parentheses, so fields are counted from the *last* `)`.
+fn parse_stat(raw: &[u8]) -> Option<ProcStat> {
+    let close = raw.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&raw[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?; // field 3
+    let ppid = fields.next()?.parse().ok()?; // field 4
+    let start_time = fields.nth(17)?.parse().ok()?; // field 22
+    Some(ProcStat { ppid, start_time, zombie: matches!(state, "Z" | "X") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::ProcId;
+
+    #[test]
+    fn parses_names_with_spaces_and_parens() {
+        let raw = b"4242 (a) b (c)) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        let stat = parse_stat(raw).unwrap();
+        assert_eq!(stat, ProcStat { ppid: 17, start_time: 987654, zombie: false });
+    }
+
+    #[test]
+    fn zombie_is_reported() {
+        let raw = b"7 (x) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0";
+        assert!(parse_stat(raw).unwrap().zombie);
+    }
+
+    #[test]
+    fn reads_itself_and_its_parent() {
+        let me = std::process::id() as i32;
+        let stat = System.stat(me).expect("own stat");
+        let proc = ProcId { pid: me, start_time: stat.start_time };
+        assert!(System.alive_as_recorded(proc));
+        assert!(!System.alive_as_recorded(ProcId { start_time: stat.start_time + 1, ..proc }));
+        assert_eq!(System.ancestry(me).first().map(|p| p.pid), Some(stat.ppid).filter(|&p| p > 1));
+    }
+}

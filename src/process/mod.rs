@@ -1,0 +1,78 @@
+//! The process table, behind one trait so that the resolver and liveness
+//! checks do not care which OS they run on.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "macos")]
+mod macos;
+
+use serde::{Deserialize, Serialize};
+
+/// A process identified by PID *and* kernel start time, which together
+/// defeat PID reuse.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProcId {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl ProcId {
+    pub fn from_parts(pid: Option<i32>, start_time: Option<u64>) -> Option<ProcId> {
+        match (pid, start_time) {
+            (Some(pid), Some(start_time)) if pid > 0 => Some(ProcId { pid, start_time }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    pub ppid: i32,
+    pub start_time: u64,
+    /// Exited but not reaped (Linux `Z`/`X`): not alive.
+    pub zombie: bool,
+}
+
+/// Maximum ancestors the PID walk visits (SPEC §5).
+pub const MAX_ANCESTRY: usize = 64;
+
+pub trait ProcessTable {
+    fn stat(&self, pid: i32) -> Option<ProcStat>;
+
+    fn start_time(&self, pid: i32) -> Option<u64> {
+        self.stat(pid).map(|s| s.start_time)
+    }
+
+    /// The PID exists, is not a zombie, and started when recorded.
+    fn alive_as_recorded(&self, proc: ProcId) -> bool {
+        self.stat(proc.pid).is_some_and(|s| !s.zombie && s.start_time == proc.start_time)
+    }
+
+    /// Ancestors of `pid`, nearest first (its parent is depth 1), at most
+    /// `MAX_ANCESTRY`, stopping at PID 1 or a process that vanished.
+    fn ancestry(&self, pid: i32) -> Vec<ProcId> {
+        let mut chain = Vec::new();
+        let mut current = pid;
+        while chain.len() < MAX_ANCESTRY {
+            let Some(ppid) = self.stat(current).map(|s| s.ppid) else { break };
+            if ppid <= 1 {
+                break;
+            }
+            let Some(parent) = self.stat(ppid) else { break };
+            chain.push(ProcId { pid: ppid, start_time: parent.start_time });
+            current = ppid;
+        }
+        chain
+    }
+}
+
+#[cfg(target_os = "linux")]
+pub use linux::System;
+#[cfg(target_os = "macos")]
+pub use macos::System;
+
+/// This process's own identity.
+pub fn current(table: &dyn ProcessTable) -> Option<ProcId> {
+    let pid = std::process::id() as i32;
+    table.start_time(pid).map(|start_time| ProcId { pid, start_time })
+}

@@ -1,0 +1,89 @@
+//! The live registry: `$ENTIRE_STATE_DIR/live/<session-id>.json`, one small
+//! file per running session, so a hook in any repository can find every live
+//! session without reading every record ever written.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{SessionId, SessionRecord};
+use crate::error::{Context, Error, Result};
+use crate::fsutil::{atomic_write, private_dir, read_optional};
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LiveEntry {
+    /// The repo store that also holds this session, if any.
+    #[serde(default)]
+    pub store: Option<PathBuf>,
+    pub session: SessionRecord,
+}
+
+#[derive(Clone, Debug)]
+pub struct LiveRegistry {
+    dir: PathBuf,
+}
+
+impl LiveRegistry {
+    /// `$ENTIRE_STATE_DIR/live`, else `$XDG_STATE_HOME/entire/live`, else
+    /// `~/.local/state/entire/live`.
+    pub fn from_env() -> Option<LiveRegistry> {
+        let non_empty = |var| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let state = non_empty("ENTIRE_STATE_DIR")
+            .or_else(|| non_empty("XDG_STATE_HOME").map(|p| p.join("entire")))
+            .or_else(|| non_empty("HOME").map(|p| p.join(".local/state/entire")))?;
+        Some(LiveRegistry { dir: state.join("live") })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, id: &SessionId) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    pub fn put(&self, entry: &LiveEntry) -> Result<()> {
+        private_dir(&self.dir)?;
+        let id = SessionId::parse(&entry.session.session_id)
+            .ok_or_else(|| Error::new("invalid session id in live entry"))?;
+        atomic_write(&self.path(&id), &serde_json::to_vec(entry)?, 0o600)
+    }
+
+    pub fn get(&self, id: &SessionId) -> Result<Option<LiveEntry>> {
+        let path = self.path(id);
+        let Some(bytes) = read_optional(&path)? else { return Ok(None) };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .context(format_args!("skipping unreadable live entry {}", path.display()))
+    }
+
+    pub fn remove(&self, id: &SessionId) {
+        let _ = fs::remove_file(self.path(id));
+    }
+
+    /// Every parseable entry, and one warning per file that was skipped.
+    pub fn list(&self) -> (Vec<LiveEntry>, Vec<String>) {
+        let mut entries = Vec::new();
+        let mut warnings = Vec::new();
+        let Ok(dir) = fs::read_dir(&self.dir) else { return (entries, warnings) };
+        for file in dir.flatten() {
+            let path = file.path();
+            if path.extension().is_none_or(|e| e != "json")
+                || file.file_name().to_string_lossy().starts_with('.')
+            {
+                continue;
+            }
+            match fs::read(&path)
+                .map_err(Error::from)
+                .and_then(|b| serde_json::from_slice::<LiveEntry>(&b).map_err(Error::from))
+            {
+                Ok(entry) => entries.push(entry),
+                Err(err) => {
+                    warnings.push(format!("skipping unreadable live entry {}: {err}", path.display()))
+                }
+            }
+        }
+        (entries, warnings)
+    }
+}

@@ -1,0 +1,11 @@
+//! Sessions: the record (SPEC §3), the per-repo store and the live registry.
+
+mod id;
+mod live;
+mod record;
+mod store;
+
+pub use id::{SessionId, new_session_id};
+pub use live::{LiveEntry, LiveRegistry};
+pub use record::{CheckpointRef, SessionRecord, Source};
+pub use store::{Pending, Store};

@@ -1,0 +1,102 @@
+//! Repo settings: `.entire/settings.json` (committed) overlaid by
+//! `.entire/settings.local.json` (not committed). Unknown keys are allowed
+//! so that newer settings files do not break older binaries.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::fsutil::read_optional;
+
+pub const DIR: &str = ".entire";
+pub const FILE: &str = "settings.json";
+pub const LOCAL_FILE: &str = "settings.local.json";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// A settings file exists and does not say `"enabled": false`.
+    pub enabled: bool,
+    /// `resolution.recency` (default true).
+    pub recency: bool,
+    /// Cap on the transcript copied into a checkpoint.
+    pub transcript_max_bytes: u64,
+}
+
+pub const DEFAULT_TRANSCRIPT_MAX_BYTES: u64 = 50 * 1024 * 1024;
+
+impl Settings {
+    pub fn load(worktree: &Path) -> Result<Settings> {
+        let dir = worktree.join(DIR);
+        let mut merged = Map::new();
+        let mut found = false;
+        for name in [FILE, LOCAL_FILE] {
+            let path = dir.join(name);
+            let Some(bytes) = read_optional(&path)? else { continue };
+            found = true;
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(map)) => merge(&mut merged, map),
+                _ => return Err(Error::new(format!("{} is not a JSON object", path.display()))),
+            }
+        }
+        let flag = |v: Option<&Value>, default| v.and_then(Value::as_bool).unwrap_or(default);
+        Ok(Settings {
+            enabled: found && flag(merged.get("enabled"), true),
+            recency: flag(merged.get("resolution").and_then(|r| r.get("recency")), true),
+            transcript_max_bytes: merged
+                .get("checkpoints")
+                .and_then(|c| c.get("transcript_max_bytes"))
+                .and_then(Value::as_u64)
+                .unwrap_or(DEFAULT_TRANSCRIPT_MAX_BYTES),
+        })
+    }
+
+    pub fn path(worktree: &Path) -> PathBuf {
+        worktree.join(DIR).join(FILE)
+    }
+}
+
+/// Deep merge: objects merge key by key, anything else is replaced.
+fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(Value::Object(a)), Value::Object(b)) => merge(a, b),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, body: &str) {
+        std::fs::create_dir_all(dir.join(DIR)).unwrap();
+        std::fs::write(dir.join(DIR).join(name), body).unwrap();
+    }
+
+    #[test]
+    fn absent_means_disabled() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(!Settings::load(tmp.path()).unwrap().enabled);
+    }
+
+    #[test]
+    fn local_overrides_project() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), FILE, r#"{"enabled": true, "resolution": {"recency": true}}"#);
+        write(tmp.path(), LOCAL_FILE, r#"{"resolution": {"recency": false}}"#);
+        let s = Settings::load(tmp.path()).unwrap();
+        assert!(s.enabled);
+        assert!(!s.recency);
+    }
+
+    #[test]
+    fn broken_file_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), FILE, "[1,2");
+        assert!(Settings::load(tmp.path()).is_err());
+    }
+}

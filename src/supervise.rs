@@ -1,0 +1,1 @@
+//! Spawning the agent, relaying signals, and exiting the way it exited.

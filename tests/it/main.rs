@@ -1,0 +1,4 @@
+//! Integration tests: one binary, one module per area. Real git in temp
+//! repos, real processes, an isolated HOME and state dir per test.
+
+mod support;
