@@ -9,3 +9,6 @@ pub use id::{SessionId, new_session_id};
 pub use live::{LiveEntry, LiveRegistry};
 pub use record::{CheckpointRef, SessionRecord, Source};
 pub use store::{Pending, Store};
+
+/// The variable through which a launcher names its session to the agent.
+pub const SESSION_ENV: &str = "ENTIRE_SESSION_ID";

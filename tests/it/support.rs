@@ -1,1 +1,106 @@
-//! Shared fixtures for integration tests.
+//! Shared fixtures: an isolated world per test (HOME, git config, state
+//! dir), real git repos in it, and the real `entire` binary.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+pub fn entire_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_entire"))
+}
+
+pub struct World {
+    pub tmp: TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        let tmp = tempfile::Builder::new().prefix("entire-it-").tempdir().unwrap();
+        for dir in ["home", "state", "repos"] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        }
+        std::fs::write(
+            tmp.path().join("home/.gitconfig"),
+            "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",
+        )
+        .unwrap();
+        World { tmp }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    /// Any command, run in this world's isolated environment.
+    pub fn cmd(&self, program: impl AsRef<OsStr>, cwd: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(cwd)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path().join("home"))
+            .env("GIT_CONFIG_GLOBAL", self.path().join("home/.gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("ENTIRE_STATE_DIR", self.state_dir())
+            .env("LANG", "C");
+        cmd
+    }
+
+    pub fn entire(&self, cwd: &Path) -> Command {
+        self.cmd(entire_bin(), cwd)
+    }
+
+    /// Runs git in `cwd` and returns trimmed stdout; panics with git's
+    /// stderr on failure.
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
+        stdout(self.cmd("git", cwd).args(args).output().unwrap())
+    }
+
+    /// A fresh repository with one commit, not yet enabled.
+    pub fn plain_repo(&self, name: &str) -> PathBuf {
+        let dir = self.path().join("repos").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.git(&dir, &["init", "-q"]);
+        std::fs::write(dir.join("README"), "hello\n").unwrap();
+        self.git(&dir, &["add", "README"]);
+        self.git(&dir, &["commit", "-q", "-m", "initial"]);
+        dir.canonicalize().unwrap()
+    }
+
+    /// A fresh repository with entire enabled.
+    pub fn repo(&self, name: &str) -> PathBuf {
+        let dir = self.plain_repo(name);
+        stdout(self.entire(&dir).arg("enable").output().unwrap());
+        dir
+    }
+
+    /// `entire … --json`, parsed.
+    pub fn json(&self, cwd: &Path, args: &[&str]) -> serde_json::Value {
+        let out = stdout(self.entire(cwd).args(args).output().unwrap());
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+}
+
+/// Stdout of a successful command, trimmed; panics with stderr otherwise.
+pub fn stdout(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Writes an executable script.
+pub fn script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
