@@ -374,7 +374,9 @@ fn explain_json_lists_every_trailer_in_order_and_survives_amend() {
     let want = json!({"commit": sha, "checkpoints": [b, a]});
     assert_eq!(explain_json(&world, &dir, "HEAD"), want);
 
-    world.git(&dir, &["commit", "-q", "--amend", "--no-edit", "--allow-empty"]);
+    // Reworded, trailers kept (what `git commit --amend` does by default).
+    let message = world.git(&dir, &["log", "-1", "--format=%B"]).replacen("squashed", "reworded", 1);
+    world.git(&dir, &["commit", "-q", "--amend", "--allow-empty", "-m", &message]);
     let amended = head(&world, &dir);
     assert_ne!(amended, sha);
     let got = explain_json(&world, &dir, "HEAD");
