@@ -683,3 +683,24 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
     let again = stdout(world.entire(&dir).arg("clean").output().unwrap());
     assert_eq!(again.lines().filter(|l| !l.starts_with("kept")).collect::<Vec<_>>(), ["nothing to clean"]);
 }
+
+#[test]
+fn end_to_end_an_agent_commit_is_explained_and_pushed_with_the_branch() {
+    let world = World::new();
+    let dir = world.repo("r");
+    let remote = with_remote(&world, &dir);
+    let agent = world.agent(&dir, "claude-code");
+    agent.ok("echo x > a.txt && git add a.txt && git commit -q -m 'by the agent'");
+    let sha = head(&world, &dir);
+    let explained = explain_json(&world, &dir, "HEAD");
+    let checkpoints = explained["checkpoints"].as_array().unwrap();
+    assert_eq!(checkpoints.len(), 1, "{explained}");
+    assert_eq!(checkpoints[0]["commit"], sha);
+    assert_eq!(checkpoints[0]["session_id"], agent.session_id.as_str());
+    assert_eq!(checkpoints[0]["resolved_by"], "env");
+    assert_eq!(checkpoints[0]["files_changed"], json!(["a.txt"]));
+
+    agent.ok("git push -q origin main");
+    assert_eq!(remote_tip(&world, &remote), world.git(&dir, &["rev-parse", BRANCH]));
+    assert!(agent.stop().success());
+}
