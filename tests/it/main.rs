@@ -4,3 +4,4 @@
 mod attribution;
 mod run;
 mod support;
+mod git_hooks;
