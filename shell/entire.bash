@@ -17,7 +17,7 @@
 # Live sessions in the prompt (`entire status --prompt` prints nothing when
 # none are live):
 #
-#     PS1='$(entire status --prompt)'$PS1
+#     PS1='$(entire status --prompt | sed "s/$/ /")'$PS1
 #
 # More, including starship: docs/shell.md.
 

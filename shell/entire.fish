@@ -40,6 +40,6 @@ if status is-interactive; and not set -q __entire_shell_loaded; and test "$ENTIR
         end
     end
 
-    # One per agent; --wraps keeps the agent's own completions.
+    # One per agent; --wraps gives it the agent's completions.
     function @CMD@ --wraps @CMD@ --description 'Run @CMD@ as an entire session'; __entire_wrap @AGENT@ @CMD@ $argv; end
 end

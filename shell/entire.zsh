@@ -16,7 +16,7 @@
 # none are live):
 #
 #     setopt prompt_subst
-#     PROMPT='$(entire status --prompt)'$PROMPT
+#     PROMPT='$(entire status --prompt | sed "s/$/ /")'$PROMPT
 #
 # More, including starship: docs/shell.md.
 

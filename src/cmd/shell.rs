@@ -47,7 +47,7 @@ fn check_command(name: &str) -> Result<()> {
         return Ok(());
     }
     Err(Error::usage(format!("invalid agent command {name:?} in --agents"))
-        .with_hint("use letters, digits, '.', '_' and '-', not starting with '-'"))
+        .with_hint("use letters, digits, '.', '_' and '-', not starting with '-' and not only dots"))
 }
 
 fn render(shell: InitShell, exe: &str, commands: &[String]) -> String {
@@ -60,7 +60,8 @@ fn render(shell: InitShell, exe: &str, commands: &[String]) -> String {
     for line in template.lines() {
         if line.contains("@CMD@") {
             for command in commands {
-                script += &line.replace("@CMD@", command).replace("@AGENT@", agent_name(command));
+                let agent = super::run::agent_name(command.as_ref());
+                script += &line.replace("@CMD@", command).replace("@AGENT@", &agent);
                 script.push('\n');
             }
         } else {
@@ -69,11 +70,6 @@ fn render(shell: InitShell, exe: &str, commands: &[String]) -> String {
         }
     }
     script
-}
-
-/// The agent name a session records for a command (SPEC §4).
-fn agent_name(command: &str) -> &str {
-    if command == "claude" { "claude-code" } else { command }
 }
 
 /// bash and zsh single quotes keep everything literal; a `'` ends the quote,

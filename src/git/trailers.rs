@@ -25,14 +25,14 @@ impl Default for CommentChar {
 /// Adds `key: value` to `message` exactly where `git interpret-trailers
 /// --trailer 'key: value'` would.
 pub fn insert(message: &str, key: &str, value: &str, comment: &CommentChar) -> String {
-    let _ = (key, value, comment);
-    message.to_owned()
+    let _ = comment;
+    format!("{}\n\n{key}: {value}\n", message.trim_end())
 }
 
 /// Every value of `key` in the message's trailer block(s), in order.
 pub fn values(message: &str, key: &str) -> Vec<String> {
-    let _ = (message, key);
-    Vec::new()
+    let prefix = format!("{key}: ");
+    message.lines().filter_map(|l| l.strip_prefix(&prefix)).map(|v| v.trim().to_owned()).collect()
 }
 
 /// For commit-msg: when the message has nothing but `key` trailers, blank
@@ -41,4 +41,8 @@ pub fn values(message: &str, key: &str) -> Vec<String> {
 pub fn strip_if_only(message: &str, key: &str, comment: &CommentChar) -> Option<String> {
     let _ = (message, key, comment);
     None
+}
+
+pub fn comment_char(_repo: &crate::git::Repo) -> CommentChar {
+    CommentChar::default()
 }

@@ -4,23 +4,24 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::support::Sandbox;
-
-const ENTIRE: &str = env!("CARGO_BIN_EXE_entire");
+use crate::support::{World, entire_bin, script, stdout};
 
 /// What `entire shell init` wraps without `--agents`.
 const DEFAULT_AGENTS: [&str; 7] = ["claude", "codex", "gemini", "aider", "opencode", "cursor-agent", "goose"];
 
-/// Appends one call to $AGENT_LOG: its session, the live registry as it is
-/// while the agent runs, its argv. Exits 7, a status nothing else produces.
+/// Appends one call to $AGENT_LOG: its session, the live registry while it
+/// runs (names and records), its argv. Exits 7, which nothing else returns.
 const FAKE_AGENT: &str = r#"#!/bin/sh
 {
     echo call
     echo "session=${ENTIRE_SESSION_ID-}"
     for entry in "$ENTIRE_STATE_DIR"/live/*; do
-        if [ -e "$entry" ]; then echo "live=${entry##*/}"; fi
+        if [ -e "$entry" ]; then
+            echo "live=${entry##*/}"
+            printf 'record=%s\n' "$(cat "$entry")"
+        fi
     done
     for arg in "$@"; do printf 'arg=%s\n' "$arg"; done
 } >>"$AGENT_LOG"
@@ -45,8 +46,10 @@ impl Shell {
 
     /// `script` in this shell without rc files, with the fake agent first on
     /// PATH and `$ENTIRE` naming the binary under test. Non-interactive bash
-    /// and zsh also get `-e -u`, which the init script must survive.
-    fn command(self, sandbox: &Sandbox, interactive: bool, script: &str) -> Command {
+    /// and zsh also get `-e -u`, which the init script must survive. The
+    /// script's stderr joins stdout; the shell's own (interactive shells
+    /// without a terminal complain about job control) is left out.
+    fn command(self, world: &World, interactive: bool, script: &str) -> Command {
         let args: &[&str] = match (self, interactive) {
             (Shell::Bash, true) => &["--norc", "--noprofile", "-i"],
             (Shell::Bash, false) => &["--norc", "--noprofile", "-e", "-u", "-o", "pipefail"],
@@ -55,18 +58,23 @@ impl Shell {
             (Shell::Fish, true) => &["--no-config", "-i"],
             (Shell::Fish, false) => &["--no-config"],
         };
+        let script = match self {
+            Shell::Fish => format!("begin\n{script}\nend 2>&1"),
+            _ => format!("{{\n{script}\n}} 2>&1"),
+        };
         let path = std::env::join_paths(
-            std::iter::once(sandbox.path().join("bin"))
+            std::iter::once(world.path().join("bin"))
                 .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
         )
         .expect("PATH");
-        let mut cmd = sandbox.command(self.name());
+        let mut cmd = world.cmd(self.name(), world.path());
         cmd.args(args)
             .arg("-c")
             .arg(script)
             .env("PATH", path)
-            .env("ENTIRE", ENTIRE)
-            .env("AGENT_LOG", sandbox.path().join("agent.log"))
+            .env("XDG_STATE_HOME", world.path().join("xdg-state"))
+            .env("ENTIRE", entire_bin())
+            .env("AGENT_LOG", world.path().join("agent.log"))
             .env("TERM", "dumb");
         cmd
     }
@@ -89,7 +97,7 @@ impl Shell {
         }
     }
 
-    /// Script text for `$?` after a command.
+    /// `$?` in this shell.
     fn status(self) -> &'static str {
         match self {
             Shell::Fish => "$status",
@@ -98,42 +106,25 @@ impl Shell {
     }
 }
 
-/// A sandbox with the fake `claude` in its `bin/`.
-fn agent_sandbox() -> Sandbox {
-    use std::os::unix::fs::PermissionsExt;
-    let sandbox = Sandbox::new();
-    let bin = sandbox.path().join("bin");
-    std::fs::create_dir(&bin).expect("bin dir");
-    std::fs::write(bin.join("claude"), FAKE_AGENT).expect("fake agent");
-    std::fs::set_permissions(bin.join("claude"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    sandbox
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let output = cmd.output().expect("start shell");
-    assert!(
-        output.status.success(),
-        "{cmd:?} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
+/// A world with the fake `claude` in its `bin/`.
+fn agent_world() -> World {
+    let world = World::new();
+    std::fs::create_dir(world.path().join("bin")).expect("bin dir");
+    script(&world.path().join("bin/claude"), FAKE_AGENT);
+    world
 }
 
 #[derive(Debug, Default, PartialEq)]
 struct AgentCall {
     session: String,
+    /// Live-registry file names, and the agent each entry records.
     live: Vec<String>,
+    live_agents: Vec<String>,
     args: Vec<String>,
 }
 
-fn agent_calls(sandbox: &Sandbox) -> Vec<AgentCall> {
-    let log = std::fs::read_to_string(sandbox.path().join("agent.log")).unwrap_or_default();
+fn agent_calls(world: &World) -> Vec<AgentCall> {
+    let log = std::fs::read_to_string(world.path().join("agent.log")).unwrap_or_default();
     let mut calls: Vec<AgentCall> = Vec::new();
     for line in log.lines() {
         if line == "call" {
@@ -145,6 +136,10 @@ fn agent_calls(sandbox: &Sandbox) -> Vec<AgentCall> {
         match key {
             "session" => call.session = value.to_owned(),
             "live" => call.live.push(value.to_owned()),
+            "record" => {
+                let entry: serde_json::Value = serde_json::from_str(value).expect("live entry");
+                call.live_agents.push(entry["session"]["agent"].as_str().unwrap_or("").to_owned());
+            }
             "arg" => call.args.push(value.to_owned()),
             _ => panic!("unexpected agent log line {line:?}"),
         }
@@ -152,56 +147,48 @@ fn agent_calls(sandbox: &Sandbox) -> Vec<AgentCall> {
     calls
 }
 
-/// The binary under test in a sandbox; panics unless it succeeds.
-fn entire(sandbox: &Sandbox, args: &[&str]) -> String {
-    let mut cmd = sandbox.command(ENTIRE);
-    cmd.args(args);
-    stdout(&run(&mut cmd))
+/// `entire ARGS` in an isolated world; its stdout, trimmed.
+fn entire(args: &[&str]) -> String {
+    let world = World::new();
+    stdout(world.entire(world.path()).args(args).output().expect("run entire"))
 }
 
-/// Sources the script once in a fresh sandbox with `env` added; returns what
-/// the sourcing printed (both streams) and the functions it added.
+/// Sources the script once in a fresh world with `env` added; returns what
+/// the sourcing printed and the functions it added.
 fn load(shell: Shell, interactive: bool, env: &[(&str, &str)]) -> (String, BTreeSet<String>) {
     let list = shell.list_functions();
-    let init = shell.init("");
-    let script = match shell {
-        Shell::Fish => format!("{list}; echo '#'; begin; {init}; end 2>&1; echo '#'; {list}"),
-        _ => format!("{list}; echo '#'; {{ {init}; }} 2>&1; echo '#'; {list}"),
-    };
-    let sandbox = Sandbox::new();
-    let mut cmd = shell.command(&sandbox, interactive, &script);
-    cmd.envs(env.iter().copied());
-    let output = run(&mut cmd);
-    if !interactive {
-        // Interactive shells without a terminal complain about job control; others must be quiet.
-        assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    let script = format!("{list}\necho '#'\n{}\necho '#'\n{list}", shell.init(""));
+    let world = World::new();
+    let mut cmd = shell.command(&world, interactive, &script);
+    let text = stdout(cmd.envs(env.iter().copied()).output().expect("run shell"));
+    let mut parts = vec![Vec::new()];
+    for line in text.lines() {
+        match line {
+            "#" => parts.push(Vec::new()),
+            _ => parts.last_mut().expect("a part").push(line),
+        }
     }
-    let text = stdout(&output);
-    let [before, printed, after] = text.split("#\n").collect::<Vec<_>>()[..] else {
-        panic!("unexpected output {text:?}")
-    };
-    let names = |list: &str| -> BTreeSet<String> {
-        list.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
-    };
+    let [before, printed, after] = &parts[..] else { panic!("unexpected output {text:?}") };
+    let names = |list: &[&str]| -> BTreeSet<String> { list.iter().map(|s| s.to_string()).collect() };
     let added = names(after).difference(&names(before)).cloned().collect();
-    (printed.to_owned(), added)
+    (printed.join("\n"), added)
 }
 
 fn script_parses(shell: Shell) {
-    let sandbox = Sandbox::new();
+    let world = World::new();
+    let file = world.path().join("entire-init");
     for agents in [&[][..], &["--agents", "claude,my.agent_2,x-y,007"]] {
-        let file = sandbox.path().join(format!("entire.{}", shell.name()));
-        let script = entire(&sandbox, &[&["shell", "init", shell.name()], agents].concat());
-        std::fs::write(&file, script).expect("write script");
-        let mut check = sandbox.command(shell.name());
-        match shell {
-            Shell::Bash | Shell::Zsh => check.arg("-n"),
-            Shell::Fish => check.arg("--no-execute"),
+        std::fs::write(&file, entire(&[&["shell", "init", shell.name()], agents].concat()))
+            .expect("write script");
+        let check = match shell {
+            Shell::Bash | Shell::Zsh => "-n",
+            Shell::Fish => "--no-execute",
         };
-        run(check.arg(&file));
-        // shellcheck has no zsh mode and fish is its own language: bash only.
+        stdout(world.cmd(shell.name(), world.path()).arg(check).arg(&file).output().expect("parse"));
+        // shellcheck has no zsh mode and fish is a language of its own: bash only.
         if let Shell::Bash = shell {
-            run(sandbox.command("shellcheck").args(["-s", "bash"]).arg(&file));
+            let mut shellcheck = world.cmd("shellcheck", world.path());
+            stdout(shellcheck.args(["-s", "bash"]).arg(&file).output().expect("run shellcheck"));
         }
     }
 }
@@ -221,24 +208,24 @@ fn opt_out_defines_nothing(shell: Shell) {
 }
 
 fn wrapper_runs_agent_in_one_session(shell: Shell) {
-    let sandbox = agent_sandbox();
+    let world = agent_world();
     let status = shell.status();
-    let defined = match shell {
+    let is_function = match shell {
         Shell::Fish => "functions -q late",
         _ => "typeset -f late >/dev/null",
     };
     // The second load asks for another agent: the guard must ignore it.
     let script = format!(
-        "{}\n{}\n{defined} && echo late-defined\n\
+        "{}\n{}\n{is_function} && echo late-defined\n\
          claude 'a b' '*' -- ''\necho wrapped={status}\n\
-         command claude plain\necho direct={status}\n",
+         command claude plain\necho direct={status}",
         shell.init(""),
         shell.init("--agents late"),
     );
-    let output = run(&mut shell.command(&sandbox, true, &script));
-    assert_eq!(stdout(&output), "wrapped=7\ndirect=7\n");
+    let output = shell.command(&world, true, &script).output().expect("run shell");
+    assert_eq!(stdout(output), "wrapped=7\ndirect=7");
 
-    let calls = agent_calls(&sandbox);
+    let calls = agent_calls(&world);
     assert_eq!(calls.len(), 2, "{calls:?}");
     let session = calls[0].session.clone();
     assert!(!session.is_empty(), "the wrapper must start a session: {calls:?}");
@@ -246,6 +233,7 @@ fn wrapper_runs_agent_in_one_session(shell: Shell) {
         calls[0],
         AgentCall {
             live: vec![format!("{session}.json")],
+            live_agents: vec!["claude-code".into()],
             args: ["a b", "*", "--", ""].map(String::from).to_vec(),
             session,
         }
@@ -254,48 +242,48 @@ fn wrapper_runs_agent_in_one_session(shell: Shell) {
 }
 
 fn agent_inside_a_session_runs_directly(shell: Shell) {
-    let sandbox = agent_sandbox();
-    let script = format!("{}\nclaude x\necho status={}\n", shell.init(""), shell.status());
-    let mut cmd = shell.command(&sandbox, true, &script);
+    let world = agent_world();
+    let script = format!("{}\nclaude x\necho status={}", shell.init(""), shell.status());
+    let mut cmd = shell.command(&world, true, &script);
     cmd.env("ENTIRE_SESSION_ID", "outer-session");
-    assert_eq!(stdout(&run(&mut cmd)), "status=7\n");
+    assert_eq!(stdout(cmd.output().expect("run shell")), "status=7");
     assert_eq!(
-        agent_calls(&sandbox),
-        [AgentCall { session: "outer-session".into(), live: vec![], args: vec!["x".into()] }]
+        agent_calls(&world),
+        [AgentCall { session: "outer-session".into(), args: vec!["x".into()], ..AgentCall::default() }]
     );
 }
 
 fn missing_binary_runs_agent_with_one_warning(shell: Shell) {
-    let sandbox = agent_sandbox();
-    // Quotes, spaces and `$` in the path must survive each shell's quoting.
-    let dir = sandbox.path().join(r#"it's "odd" $HOME \ dir"#);
+    let world = agent_world();
+    // Quotes, spaces, `$` and backslashes in the path must survive each shell's quoting.
+    let dir = world.path().join(r#"it's "odd" $HOME \' \\ dir"#);
     std::fs::create_dir(&dir).expect("odd dir");
     let copy = dir.join("entire");
-    std::fs::copy(ENTIRE, &copy).expect("copy entire");
-    let warnings = sandbox.path().join("warnings");
+    std::fs::copy(entire_bin(), &copy).expect("copy entire");
+    let warnings = world.path().join("warnings");
     let status = shell.status();
     let script = format!(
         "{}\nclaude first\necho present={status}\nrm -- \"$ENTIRE\"\n\
-         claude second 2>\"$WARNINGS\"\necho missing={status}\n",
+         claude second 2>\"$WARNINGS\"\necho missing={status}",
         shell.init("")
     );
-    let mut cmd = shell.command(&sandbox, true, &script);
+    let mut cmd = shell.command(&world, true, &script);
     cmd.env("ENTIRE", &copy).env("WARNINGS", &warnings);
-    assert_eq!(stdout(&run(&mut cmd)), "present=7\nmissing=7\n");
-
-    let calls = agent_calls(&sandbox);
-    assert_eq!(calls.len(), 2, "{calls:?}");
-    assert!(!calls[0].session.is_empty(), "first call runs in a session: {calls:?}");
-    assert_eq!(calls[1], AgentCall { args: vec!["second".into()], ..AgentCall::default() });
+    assert_eq!(stdout(cmd.output().expect("run shell")), "present=7\nmissing=7");
     assert_eq!(
         std::fs::read_to_string(&warnings).expect("warnings"),
         format!("entire: {} not found; running claude without a session\n", copy.display())
     );
+
+    let calls = agent_calls(&world);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].live.len(), 1, "the copy starts a session: {calls:?}");
+    assert_eq!(calls[1], AgentCall { args: vec!["second".into()], ..AgentCall::default() });
 }
 
 fn snapshot(shell: Shell) {
-    let exe = Path::new(ENTIRE).canonicalize().expect("entire path");
-    let script = entire(&Sandbox::new(), &["shell", "init", shell.name()])
+    let exe = Path::new(&entire_bin()).canonicalize().expect("entire path");
+    let script = entire(&["shell", "init", shell.name()])
         .replace(exe.to_str().expect("UTF-8 path"), "/path/to/entire");
     insta::assert_snapshot!(format!("init_{}", shell.name()), script);
 }
@@ -329,10 +317,10 @@ per_shell!(
 
 #[test]
 fn invalid_agent_names_are_usage_errors() {
-    let sandbox = Sandbox::new();
+    let world = World::new();
     for bad in ["bad name", "-x", ".", "..", "", "a/b", "$(id)", "a;b", "ä"] {
-        let output = sandbox
-            .command(ENTIRE)
+        let output = world
+            .entire(world.path())
             .args(["shell", "init", "bash", "--agents"])
             .arg(format!("claude,{bad}"))
             .output()
@@ -346,9 +334,8 @@ fn invalid_agent_names_are_usage_errors() {
 
 #[test]
 fn completions_name_the_subcommands() {
-    let sandbox = Sandbox::new();
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let script = entire(&sandbox, &["completions", shell]);
+        let script = entire(&["completions", shell]);
         for sub in ["run", "enable", "status", "sessions", "explain"] {
             assert!(script.contains(sub), "{shell} completions lack {sub}");
         }
@@ -357,7 +344,7 @@ fn completions_name_the_subcommands() {
 
 #[test]
 fn man_page_is_roff_about_entire() {
-    let page = entire(&Sandbox::new(), &["man"]);
+    let page = entire(&["man"]);
     assert!(page.starts_with(".TH") || page.starts_with(".ie"), "{page:.80}");
     assert!(page.contains("entire"));
 }
