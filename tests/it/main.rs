@@ -3,5 +3,6 @@
 
 mod attribution;
 mod run;
+mod shell;
 mod support;
 mod git_hooks;
