@@ -3,5 +3,7 @@
 
 mod attribution;
 mod checkpoints;
+mod git_hooks;
 mod run;
+mod shell;
 mod support;
