@@ -2,3 +2,4 @@
 //! repos, real processes, an isolated HOME and state dir per test.
 
 mod support;
+mod trailers;
