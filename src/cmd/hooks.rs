@@ -1,8 +1,13 @@
-//! `entire hooks`.
+//! `entire hooks …`: what installed hooks call.
 
-use crate::cli::HooksArgs;
+use crate::cli::{HookCommand, HooksArgs};
 use crate::error::{Error, Result};
 
-pub fn run(_args: HooksArgs) -> Result<i32> {
-    Err(Error::new("`entire hooks` is not built yet"))
+pub fn run(args: HooksArgs) -> Result<i32> {
+    match args.command {
+        HookCommand::Git { hook, args } => Ok(crate::hooks::git::run(&hook, &args)),
+        HookCommand::ClaudeCode { .. } | HookCommand::Gemini { .. } => {
+            Err(Error::new("agent hooks are not built yet"))
+        }
+    }
 }

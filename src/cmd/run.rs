@@ -1,8 +1,197 @@
-//! `entire run`.
+//! `entire run [--agent NAME] [--] CMD [ARGS…]` (SPEC §4).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::Utc;
 
 use crate::cli::RunArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, warn};
+use crate::git::Repo;
+use crate::process::{self, ProcessTable, System};
+use crate::session::{self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
+use crate::settings::Settings;
+use crate::supervise::{self, Supervisor};
 
-pub fn run(_args: RunArgs) -> Result<i32> {
-    Err(Error::new("`entire run` is not built yet"))
+pub fn run(args: RunArgs) -> Result<i32> {
+    let (program, rest) = args.command.split_first().expect("clap requires CMD");
+    let path = find_program(program)?;
+    let agent = args.agent.unwrap_or_else(|| agent_name(program));
+
+    let mut supervisor =
+        Supervisor::new().map_err(|e| Error::new(format!("installing signal handlers: {e}")))?;
+    let mut launch = Launch::begin(agent, &args.command);
+
+    let mut cmd = Command::new(&path);
+    cmd.arg0(program).args(rest);
+    if let Some(launch) = &launch {
+        cmd.env(SESSION_ENV, launch.record.session_id.as_str());
+    }
+    let child = supervisor.spawn(&mut cmd).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::PermissionDenied { 126 } else { 127 };
+        Error::new(format!("cannot run {}: {e}", program.to_string_lossy())).with_code(code)
+    })?;
+    if let Some(launch) = &mut launch {
+        launch.agent_started(child.id() as i32);
+    }
+    let exit = supervisor.wait(child).map_err(|e| Error::new(format!("waiting for the agent: {e}")))?;
+    if let Some(launch) = launch {
+        launch.finish(exit);
+    }
+    supervise::exit_like(exit)
+}
+
+/// `claude` → `claude-code`, else the command's basename.
+pub(crate) fn agent_name(program: &OsStr) -> String {
+    let base = Path::new(program).file_name().unwrap_or(program).to_string_lossy();
+    match base.as_ref() {
+        "claude" => "claude-code".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Finds CMD as a shell would: 127 when it is nowhere, 126 when only a
+/// non-executable file of that name exists.
+fn find_program(program: &OsStr) -> Result<PathBuf> {
+    let name = program.to_string_lossy();
+    let not_found = || Error::new(format!("command not found: {name}")).with_code(127);
+    let not_executable = |p: &Path| Error::new(format!("permission denied: {}", p.display())).with_code(126);
+    let is_executable =
+        |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+
+    if name.contains('/') {
+        let path = PathBuf::from(program);
+        return match path.exists() {
+            false => Err(not_found()),
+            true if is_executable(&path) => Ok(path),
+            true => Err(not_executable(&path)),
+        };
+    }
+    if let Ok(path) = which::which(program) {
+        return Ok(path);
+    }
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    match std::env::split_paths(&search).map(|dir| dir.join(program)).find(|p| p.exists()) {
+        Some(path) => Err(not_executable(&path)),
+        None => Err(not_found()),
+    }
+}
+
+/// The session being recorded. Every failure here is entire's own and
+/// never stops the agent: it is reported once and the agent runs anyway.
+struct Launch {
+    record: SessionRecord,
+    registry: Option<LiveRegistry>,
+    store: Option<Store>,
+    warned: bool,
+}
+
+impl Launch {
+    fn begin(agent: String, argv: &[OsString]) -> Option<Launch> {
+        let id = session::new_session_id();
+        let me = process::current(&System);
+        let cwd = std::env::current_dir().ok();
+        let registry = LiveRegistry::from_env();
+        let parent = std::env::var(SESSION_ENV).ok().and_then(|raw| live_parent(registry.as_ref(), &raw));
+
+        let repo = cwd.as_deref().and_then(|cwd| Repo::discover(cwd).ok().flatten());
+        let enabled = repo.as_ref().is_some_and(|r| Settings::load(&r.worktree).is_ok_and(|s| s.enabled));
+        let store = repo.as_ref().filter(|_| enabled).map(|r| Store::new(r.store_dir()));
+
+        let now = Utc::now();
+        let record = SessionRecord {
+            session_id: id.to_string(),
+            parent_session_id: parent,
+            agent: Some(agent),
+            command: Some(argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()),
+            cwd: cwd.map(|c| c.to_string_lossy().into_owned()),
+            worktree_path: repo.as_ref().map(Repo::worktree_str),
+            base_commit: repo.as_ref().and_then(Repo::head),
+            started_at: Some(now),
+            last_interaction_time: Some(now),
+            launcher_pid: me.map(|p| p.pid),
+            launcher_start_time: me.map(|p| p.start_time),
+            source: Some(Source::Launcher),
+            ..Default::default()
+        };
+        let mut launch = Launch { record, registry, store, warned: false };
+        if launch.registry.is_none() {
+            launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded");
+            return None;
+        }
+        launch.save();
+        Some(launch)
+    }
+
+    fn agent_started(&mut self, pid: i32) {
+        self.record.agent_pid = Some(pid);
+        self.record.agent_start_time = System.start_time(pid);
+        self.save();
+    }
+
+    fn finish(mut self, exit: supervise::Exit) {
+        self.record.ended_at = Some(Utc::now());
+        match exit {
+            supervise::Exit::Code(code) => self.record.exit_code = Some(code),
+            supervise::Exit::Signal(sig) => self.record.exit_signal = Some(sig),
+        }
+        if let Some(store) = &self.store {
+            let id = SessionId::parse(&self.record.session_id).expect("own id");
+            let (ended_at, exit_code, exit_signal) =
+                (self.record.ended_at, self.record.exit_code, self.record.exit_signal);
+            // Hooks may have added checkpoints and prompts meanwhile: merge
+            // into the stored record rather than overwrite it.
+            let result = store.modify(&id, |current| {
+                let mut rec = current.unwrap_or_else(|| self.record.clone());
+                rec.ended_at = ended_at;
+                rec.exit_code = exit_code;
+                rec.exit_signal = exit_signal;
+                Some(rec)
+            });
+            if let Err(err) = result {
+                self.warn(&format!("could not record the end of the session: {err}"));
+            }
+        }
+        if let Some(registry) = &self.registry {
+            registry.remove(&SessionId::parse(&self.record.session_id).expect("own id"));
+        }
+    }
+
+    /// Writes the live entry and (when entire is enabled here) the record.
+    fn save(&mut self) {
+        let entry = LiveEntry {
+            store: self.store.as_ref().map(|s| s.dir().to_path_buf()),
+            session: self.record.clone(),
+        };
+        let live = self.registry.as_ref().map(|r| r.put(&entry)).transpose();
+        let stored = self.store.as_ref().map(|s| {
+            let id = SessionId::parse(&self.record.session_id).expect("own id");
+            s.modify(&id, |current| {
+                let mut rec = current.unwrap_or_else(|| self.record.clone());
+                rec.agent_pid = self.record.agent_pid;
+                rec.agent_start_time = self.record.agent_start_time;
+                Some(rec)
+            })
+        });
+        if let Err(err) = live.and(stored.transpose().map(drop)) {
+            self.warn(&format!("could not record the session: {err}"));
+        }
+    }
+
+    fn warn(&mut self, message: &str) {
+        if !self.warned {
+            warn(format_args!("{message}; running the agent anyway"));
+            self.warned = true;
+        }
+    }
+}
+
+/// The parent session, when we run inside a live one.
+fn live_parent(registry: Option<&LiveRegistry>, raw: &str) -> Option<String> {
+    let id = SessionId::parse(raw)?;
+    let entry = registry?.get(&id).ok()??;
+    entry.session.is_live(&System).then(|| id.to_string())
 }

@@ -137,11 +137,13 @@ fn is_hex_oid(s: &str) -> bool {
 }
 
 fn discover_from_files(cwd: &Path) -> Option<Repo> {
-    if std::env::var_os("GIT_DIR").is_some() || std::env::var_os("GIT_WORK_TREE").is_some() {
-        // Git's own rules for these variables (and core.worktree) are
-        // subtle: let git apply them.
+    // Git exports GIT_DIR to hooks in linked worktrees; the files agree
+    // with it in that case. Any other use of these variables (or of
+    // core.worktree) follows rules subtle enough to leave to git.
+    if std::env::var_os("GIT_WORK_TREE").is_some() {
         return None;
     }
+    let env_git_dir = std::env::var_os("GIT_DIR").map(|d| fs::canonicalize(cwd.join(d)));
     for dir in cwd.ancestors() {
         let dot_git = dir.join(".git");
         let git_dir = match fs::metadata(&dot_git) {
@@ -160,8 +162,12 @@ fn discover_from_files(cwd: &Path) -> Option<Repo> {
             Ok(rel) => git_dir.join(rel.trim()),
             Err(_) => git_dir.clone(),
         };
+        let git_dir = fs::canonicalize(&git_dir).ok()?;
+        if env_git_dir.is_some_and(|env| env.ok().as_ref() != Some(&git_dir)) {
+            return None;
+        }
         return Some(Repo {
-            git_dir: fs::canonicalize(&git_dir).ok()?,
+            git_dir,
             common_dir: fs::canonicalize(&common_dir).ok()?,
             worktree: fs::canonicalize(dir).ok()?,
         });

@@ -1,1 +1,6 @@
-//! Handlers for git hooks and agent hooks.
+//! Handlers for git hooks and agent hooks. A hook never fails the user's
+//! operation because of entire: errors become one `entire:` warning.
+
+pub mod git;
+pub mod owner;
+pub mod pre_push;

@@ -6,6 +6,9 @@ mod record;
 mod store;
 
 pub use id::{SessionId, new_session_id};
-pub use live::{LiveEntry, LiveRegistry};
+pub use live::{LiveEntry, LiveRegistry, live_here};
 pub use record::{CheckpointRef, SessionRecord, Source};
 pub use store::{Pending, Store};
+
+/// The variable through which a launcher names its session to the agent.
+pub const SESSION_ENV: &str = "ENTIRE_SESSION_ID";

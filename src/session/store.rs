@@ -134,6 +134,11 @@ impl Store {
         let _ = fs::remove_file(self.pending_path(checkpoint_id));
     }
 
+    /// Whether any checkpoint waits for post-commit (one directory read).
+    pub fn has_pending(&self) -> bool {
+        fs::read_dir(self.dir.join("pending")).is_ok_and(|mut d| d.next().is_some())
+    }
+
     /// Pending checkpoints, for `clean` and `doctor`.
     pub fn list_pending(&self) -> Vec<Pending> {
         let Ok(entries) = fs::read_dir(self.dir.join("pending")) else { return Vec::new() };

@@ -1,5 +1,9 @@
 //! Integration tests: one binary, one module per area. Real git in temp
 //! repos, real processes, an isolated HOME and state dir per test.
 
+mod attribution;
+mod git_hooks;
+mod run;
+mod shell;
 mod support;
 mod trailers;

@@ -1,31 +1,212 @@
-//! Shared fixtures for integration tests.
+//! Shared fixtures: an isolated world per test (HOME, git config, state
+//! dir), real git repos in it, and the real `entire` binary.
 
-use std::path::Path;
-use std::process::Command;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-/// `git` run in `home`, shut off from the developer's setup: only PATH is
-/// inherited, HOME is `home`, no system config, the global config is
-/// `home/.gitconfig`, and no repository above `home` is found.
-pub fn git(home: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(home)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
-        .env("GIT_CEILING_DIRECTORIES", home.parent().unwrap_or(home))
-        .env("LC_ALL", "C")
-        .env("GIT_AUTHOR_NAME", "A U Thor")
-        .env("GIT_AUTHOR_EMAIL", "author@example.com")
-        .env("GIT_COMMITTER_NAME", "C O Mitter")
-        .env("GIT_COMMITTER_EMAIL", "committer@example.com");
-    cmd
+use tempfile::TempDir;
+
+pub fn entire_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_entire"))
 }
 
-/// Runs `cmd`, panicking with git's stderr unless it succeeds; returns stdout.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("spawn git");
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("git printed UTF-8")
+pub struct World {
+    pub tmp: TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        let tmp = tempfile::Builder::new().prefix("entire-it-").tempdir().unwrap();
+        for dir in ["home", "state", "repos"] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        }
+        std::fs::write(
+            tmp.path().join("home/.gitconfig"),
+            "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",
+        )
+        .unwrap();
+        World { tmp }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    /// Any command, run in this world's isolated environment.
+    pub fn cmd(&self, program: impl AsRef<OsStr>, cwd: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(cwd)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path().join("home"))
+            .env("GIT_CONFIG_GLOBAL", self.path().join("home/.gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("ENTIRE_STATE_DIR", self.state_dir())
+            .env("LANG", "C");
+        cmd
+    }
+
+    pub fn entire(&self, cwd: &Path) -> Command {
+        self.cmd(entire_bin(), cwd)
+    }
+
+    /// Runs git in `cwd` and returns trimmed stdout; panics with git's
+    /// stderr on failure.
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
+        stdout(self.cmd("git", cwd).args(args).output().unwrap())
+    }
+
+    /// A fresh repository with one commit, not yet enabled.
+    pub fn plain_repo(&self, name: &str) -> PathBuf {
+        let dir = self.path().join("repos").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.git(&dir, &["init", "-q"]);
+        std::fs::write(dir.join("README"), "hello\n").unwrap();
+        self.git(&dir, &["add", "README"]);
+        self.git(&dir, &["commit", "-q", "-m", "initial"]);
+        dir.canonicalize().unwrap()
+    }
+
+    /// A fresh repository with entire enabled.
+    pub fn repo(&self, name: &str) -> PathBuf {
+        let dir = self.plain_repo(name);
+        stdout(self.entire(&dir).arg("enable").output().unwrap());
+        dir
+    }
+
+    /// `entire … --json`, parsed.
+    pub fn json(&self, cwd: &Path, args: &[&str]) -> serde_json::Value {
+        let out = stdout(self.entire(cwd).args(args).output().unwrap());
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+}
+
+/// Stdout of a successful command, trimmed; panics with stderr otherwise.
+pub fn stdout(out: Output) -> String {
+    exact_stdout(out).trim().to_owned()
+}
+
+/// Stdout of a successful command, as it is; panics with stderr otherwise.
+pub fn exact_stdout(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Writes an executable script.
+pub fn script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A fake agent under `entire run`: it records its session ID, then runs
+/// shell snippets handed to it (as its own children, like an agent's tool
+/// calls) until told to stop.
+pub struct Agent {
+    pub session_id: String,
+    pub child: std::process::Child,
+    dir: PathBuf,
+}
+
+const AGENT_LOOP: &str = r#"echo "$ENTIRE_SESSION_ID" > "$AGENT_DIR/id.tmp" && mv "$AGENT_DIR/id.tmp" "$AGENT_DIR/id"
+while [ -d "$AGENT_DIR" ]; do
+    if [ -e "$AGENT_DIR/cmd" ]; then
+        mv "$AGENT_DIR/cmd" "$AGENT_DIR/run.sh"
+        sh "$AGENT_DIR/run.sh" > "$AGENT_DIR/out" 2>&1
+        echo $? > "$AGENT_DIR/rc.tmp" && mv "$AGENT_DIR/rc.tmp" "$AGENT_DIR/rc"
+    fi
+    [ -e "$AGENT_DIR/stop" ] && exit 0
+    sleep 0.01
+done
+"#;
+
+impl World {
+    /// Starts `entire run --agent <name> -- sh <loop>` in `cwd`.
+    pub fn agent(&self, cwd: &Path, name: &str) -> Agent {
+        // Inside the world: when a failed test drops it, the loop ends too.
+        let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(self.path()).unwrap().keep();
+        let child = self
+            .entire(cwd)
+            .args(["run", "--agent", name, "--", "sh", "-c", AGENT_LOOP])
+            .env("AGENT_DIR", &dir)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let session_id = wait_for_file(&dir.join("id"));
+        Agent { session_id, child, dir }
+    }
+}
+
+impl Agent {
+    /// Runs `snippet` inside the agent; returns (exit code, output).
+    pub fn exec(&self, snippet: &str) -> (i32, String) {
+        let tmp = self.dir.join("cmd.tmp");
+        std::fs::write(&tmp, snippet).unwrap();
+        std::fs::rename(&tmp, self.dir.join("cmd")).unwrap();
+        let rc = wait_for_file(&self.dir.join("rc"));
+        std::fs::remove_file(self.dir.join("rc")).unwrap();
+        let out = std::fs::read_to_string(self.dir.join("out")).unwrap_or_default();
+        (rc.parse().unwrap(), out)
+    }
+
+    /// Runs `snippet` and asserts it succeeded.
+    pub fn ok(&self, snippet: &str) -> String {
+        let (rc, out) = self.exec(snippet);
+        assert_eq!(rc, 0, "agent snippet failed: {snippet}\n{out}");
+        out
+    }
+
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        std::fs::write(self.dir.join("stop"), "").unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Agent {
+    /// A test that panics must not leave its agent looping forever.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = std::fs::write(self.dir.join("stop"), "");
+        }
+    }
+}
+
+/// Waits (up to 20 s) for a file to appear and returns its trimmed content.
+pub fn wait_for_file(path: &Path) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text.trim().to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {}", path.display());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// The `Entire-Checkpoint` value of a commit, if any.
+pub fn checkpoint_of(world: &World, repo: &Path, rev: &str) -> Option<String> {
+    let out = world.git(repo, &["log", "-1", "--format=%(trailers:key=Entire-Checkpoint,valueonly)", rev]);
+    Some(out.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// (session_id, resolved_by) that the session store gives a commit.
+pub fn owner_of(world: &World, repo: &Path, rev: &str) -> Option<(String, String)> {
+    let sha = world.git(repo, &["rev-parse", rev]);
+    let sessions = world.json(repo, &["sessions", "--all", "--json"]);
+    sessions.as_array().unwrap().iter().find_map(|s| {
+        s["checkpoints"].as_array().unwrap().iter().find(|c| c["commit"] == sha.as_str()).map(|c| {
+            (s["session_id"].as_str().unwrap().to_owned(), c["resolved_by"].as_str().unwrap().to_owned())
+        })
+    })
 }

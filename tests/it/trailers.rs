@@ -3,35 +3,37 @@
 //! `git commit --trailer` runs it (see src/git/trailers.rs).
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::process::Command;
 
 use entire::git::trailers::{CHECKPOINT_KEY, CommentChar, insert, strip_if_only, values};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use tempfile::TempDir;
 
-use crate::support::{self, git};
+use crate::support::{World, exact_stdout, script};
 
 const VALUE: &str = "0123456789ab";
 
-/// A private HOME, and a repository in it with a staged change for the
-/// cases that need `git commit` itself.
+/// An isolated world, where git runs outside any repository, and a
+/// repository with a staged change for the cases that need `git commit`.
 struct Sandbox {
-    dir: TempDir,
+    world: World,
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().unwrap() }
+        Sandbox { world: World::new() }
     }
 
-    fn home(&self) -> &Path {
-        self.dir.path()
+    /// `git -c core.commentChar=<comment> <args>…` outside any repository.
+    fn git(&self, comment: &str, args: &[&str]) -> Command {
+        let mut cmd = self.world.cmd("git", self.world.path());
+        cmd.args(["-c", &format!("core.commentChar={comment}")]).args(args);
+        cmd
     }
 
     fn write(&self, message: &str) -> PathBuf {
-        let file = self.home().join("message");
+        let file = self.world.path().join("message");
         fs::write(&file, message).unwrap();
         file
     }
@@ -39,20 +41,17 @@ impl Sandbox {
     /// What git makes of `message` when adding our trailer.
     fn interpret(&self, comment: &str, message: &str, value: &str) -> String {
         let file = self.write(message);
-        support::run(
-            git(self.home())
-                .args(["-c", &format!("core.commentChar={comment}"), "interpret-trailers", "--no-divider"])
-                .args(["--trailer", &format!("{CHECKPOINT_KEY}: {value}")])
-                .arg(&file),
-        )
+        let trailer = format!("{CHECKPOINT_KEY}: {value}");
+        let args = ["interpret-trailers", "--no-divider", "--trailer", &trailer, file.to_str().unwrap()];
+        exact_stdout(self.git(comment, &args).output().unwrap())
     }
 
     /// Our trailer's values as `git interpret-trailers --parse` lists them.
     fn parsed_values(&self, message: &str) -> Vec<String> {
         let file = self.write(message);
-        let out =
-            support::run(git(self.home()).args(["interpret-trailers", "--parse", "--no-divider"]).arg(&file));
-        out.lines()
+        let args = ["interpret-trailers", "--parse", "--no-divider", file.to_str().unwrap()];
+        exact_stdout(self.git("#", &args).output().unwrap())
+            .lines()
             .filter_map(|line| line.split_once(": "))
             .filter(|(key, _)| key.eq_ignore_ascii_case(CHECKPOINT_KEY))
             .map(|(_, value)| value.to_owned())
@@ -62,29 +61,27 @@ impl Sandbox {
     /// Whether `git commit` would find `message` empty once cleaned up.
     fn cleans_up_to_nothing(&self, comment: &str, message: &str) -> bool {
         let file = fs::File::open(self.write(message)).unwrap();
-        let mut cmd = git(self.home());
-        cmd.args(["-c", &format!("core.commentChar={comment}"), "stripspace", "--strip-comments"])
-            .stdin(file);
-        support::run(&mut cmd).lines().all(|line| line.is_empty() || line.starts_with("Signed-off-by: "))
+        let out = self.git(comment, &["stripspace", "--strip-comments"]).stdin(file).output().unwrap();
+        exact_stdout(out).lines().all(|line| line.is_empty() || line.starts_with("Signed-off-by: "))
     }
 
     /// The file `git commit -v -m <message>` hands to prepare-commit-msg
     /// under `core.commentChar=auto`, and the comment character git chose.
     fn auto_template(&self, message: &str) -> (String, String) {
-        let repo = self.home().join("repo");
-        let template = self.home().join("template");
+        let repo = self.world.path().join("repos/auto");
+        let template = self.world.path().join("template");
         if !repo.exists() {
-            support::run(git(self.home()).args(["init", "-q", "repo"]));
+            self.world.plain_repo("auto");
             fs::write(repo.join("file"), "a\nb\n").unwrap();
-            support::run(git(&repo).args(["add", "file"]));
+            self.world.git(&repo, &["add", "file"]);
             // The hook keeps a copy, then fails so that nothing is committed.
             let hook = format!("#!/bin/sh\ncp \"$1\" '{}'\nexit 1\n", template.display());
-            let hook_path = repo.join(".git/hooks/prepare-commit-msg");
-            fs::write(&hook_path, hook).unwrap();
-            fs::set_permissions(&hook_path, fs::Permissions::from_mode(0o755)).unwrap();
+            script(&repo.join(".git/hooks/prepare-commit-msg"), &hook);
         }
         let _ = fs::remove_file(&template);
-        let out = git(&repo)
+        let out = self
+            .world
+            .cmd("git", &repo)
             .args(["-c", "core.commentChar=auto", "commit", "-q", "-v", "-e", "-m", message])
             .env("GIT_EDITOR", "false")
             .output()
