@@ -57,14 +57,22 @@ const SIGN_OFF: &str = "Signed-off-by: ";
 const GIT_GENERATED_PREFIXES: [&str; 2] = [SIGN_OFF, "(cherry picked from commit "];
 
 /// Adds `key: value` to `message` as `git interpret-trailers --no-divider
-/// --trailer 'key: value'` would, byte for byte.
+/// --trailer 'key: value'` would, byte for byte, with one exception: a
+/// message with nothing in it yet (an editor's template) keeps its first
+/// line free for the subject, as `git commit -s` does. Git would put the
+/// trailer on the second line, where a subject typed on the first would make
+/// it part of the subject's paragraph, so no trailer at all.
 pub fn insert(message: &str, key: &str, value: &str, comment: &CommentChar) -> String {
     let text = complete_line(message);
     let comment = comment_str(comment, &text);
     let block = Block::parse(&text, &comment);
     let (key, value) = (trim(key), trim(value));
 
-    let mut out = String::with_capacity(text.len() + key.len() + value.len() + 4);
+    let mut out = String::with_capacity(text.len() + key.len() + value.len() + 5);
+    let cut = scissors(&text, &comment).unwrap_or(text.len());
+    if lines(&text[..cut]).all(|(_, line)| is_nothing(line, &comment)) {
+        out.push('\n');
+    }
     out.push_str(&text[..block.start]);
     if !block.blank_line_before {
         out.push('\n');
@@ -120,8 +128,7 @@ pub fn strip_if_only(message: &str, key: &str, comment: &CommentChar) -> Option<
     let mut kept = String::with_capacity(message.len());
     let mut stripped = false;
     for (_, line) in lines(&message[..cut]) {
-        // Git's cleanup drops comment lines before anything else.
-        if line.starts_with(&*comment) || is_blank_line(line) || line.starts_with(SIGN_OFF) {
+        if is_nothing(line, &comment) || line.starts_with(SIGN_OFF) {
             kept.push_str(line);
         } else if separator(line).is_some_and(|sep| trim(&line[..sep]).eq_ignore_ascii_case(key)) {
             stripped = true;
@@ -242,6 +249,11 @@ fn last_comment_setting(out: &[u8]) -> Option<CommentChar> {
         auto if auto.eq_ignore_ascii_case("auto") => Some(CommentChar::Auto),
         value => Some(CommentChar::Str(value.to_owned())),
     }
+}
+
+/// What git's cleanup leaves nothing of: comment lines and blank lines.
+fn is_nothing(line: &str, comment: &str) -> bool {
+    line.starts_with(comment) || is_blank_line(line)
 }
 
 /// A trailer block as git finds it: `text[start..end]`, parsed.
