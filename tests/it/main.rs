@@ -2,7 +2,7 @@
 //! repos, real processes, an isolated HOME and state dir per test.
 
 mod attribution;
+mod git_hooks;
 mod run;
 mod shell;
 mod support;
-mod git_hooks;

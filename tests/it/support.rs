@@ -115,7 +115,7 @@ pub struct Agent {
 }
 
 const AGENT_LOOP: &str = r#"echo "$ENTIRE_SESSION_ID" > "$AGENT_DIR/id.tmp" && mv "$AGENT_DIR/id.tmp" "$AGENT_DIR/id"
-while :; do
+while [ -d "$AGENT_DIR" ]; do
     if [ -e "$AGENT_DIR/cmd" ]; then
         mv "$AGENT_DIR/cmd" "$AGENT_DIR/run.sh"
         sh "$AGENT_DIR/run.sh" > "$AGENT_DIR/out" 2>&1
@@ -129,6 +129,7 @@ done
 impl World {
     /// Starts `entire run --agent <name> -- sh <loop>` in `cwd`.
     pub fn agent(&self, cwd: &Path, name: &str) -> Agent {
+        // Inside the world: when a failed test drops it, the loop ends too.
         let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(self.path()).unwrap().keep();
         let child = self
             .entire(cwd)
@@ -164,6 +165,15 @@ impl Agent {
     pub fn stop(mut self) -> std::process::ExitStatus {
         std::fs::write(self.dir.join("stop"), "").unwrap();
         self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Agent {
+    /// A test that panics must not leave its agent looping forever.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = std::fs::write(self.dir.join("stop"), "");
+        }
     }
 }
 
