@@ -107,8 +107,15 @@ pub fn insert(message: &str, key: &str, value: &str, comment: &CommentChar) -> S
 /// a commit's stored message, whose comments git has already stripped; `#`
 /// lines are skipped as comments, as git does by default.
 pub fn values(message: &str, key: &str) -> Vec<String> {
+    values_with(message, key, &CommentChar::default())
+}
+
+/// `values` for a message being edited (prepare-commit-msg), whose comment
+/// lines use the repository's comment character.
+pub fn values_with(message: &str, key: &str, comment: &CommentChar) -> Vec<String> {
     let text = complete_line(message);
-    Block::parse(&text, DEFAULT_COMMENT)
+    let comment = comment_str(comment, &text);
+    Block::parse(&text, &comment)
         .items
         .into_iter()
         .filter_map(|item| match item {
