@@ -7,3 +7,4 @@ mod git_hooks;
 mod run;
 mod shell;
 mod support;
+mod trailers;

@@ -119,6 +119,11 @@ impl World {
 
 /// Stdout of a successful command, trimmed; panics with stderr otherwise.
 pub fn stdout(out: Output) -> String {
+    exact_stdout(out).trim().to_owned()
+}
+
+/// Stdout of a successful command, as it is; panics with stderr otherwise.
+pub fn exact_stdout(out: Output) -> String {
     assert!(
         out.status.success(),
         "command failed ({}):\nstdout: {}\nstderr: {}",
@@ -126,7 +131,7 @@ pub fn stdout(out: Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Writes an executable script.
@@ -146,7 +151,7 @@ pub struct Agent {
 }
 
 const AGENT_LOOP: &str = r#"echo "$ENTIRE_SESSION_ID" > "$AGENT_DIR/id.tmp" && mv "$AGENT_DIR/id.tmp" "$AGENT_DIR/id"
-while :; do
+while [ -d "$AGENT_DIR" ]; do
     if [ -e "$AGENT_DIR/cmd" ]; then
         mv "$AGENT_DIR/cmd" "$AGENT_DIR/run.sh"
         sh "$AGENT_DIR/run.sh" > "$AGENT_DIR/out" 2>&1
@@ -160,6 +165,7 @@ done
 impl World {
     /// Starts `entire run --agent <name> -- sh <loop>` in `cwd`.
     pub fn agent(&self, cwd: &Path, name: &str) -> Agent {
+        // Inside the world: when a failed test drops it, the loop ends too.
         let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(self.path()).unwrap().keep();
         let child = self
             .entire(cwd)
@@ -195,6 +201,15 @@ impl Agent {
     pub fn stop(mut self) -> std::process::ExitStatus {
         std::fs::write(self.dir.join("stop"), "").unwrap();
         self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Agent {
+    /// A test that panics must not leave its agent looping forever.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = std::fs::write(self.dir.join("stop"), "");
+        }
     }
 }
 
