@@ -137,6 +137,9 @@ fn demo(root: &Path) -> Result<i32> {
         println!("{wrong} commit(s) went to the wrong session.");
         return Ok(1);
     }
+    println!("$ entire explain --commit HEAD");
+    print!("{}", String::from_utf8_lossy(&sh(Command::new(&exe).args(["explain", "--commit", "HEAD"]))?));
+    println!();
     println!("Both sessions were live for every commit, and each commit went to the session that made it:");
     println!("by ENTIRE_SESSION_ID (env) for alpha, by the process tree (pid) for beta.");
     println!("Entire's Go CLI gave such commits to whichever session file came first (its issue #338).");

@@ -3,6 +3,7 @@
 
 mod attribution;
 mod checkpoints;
+mod demo;
 mod git_hooks;
 mod run;
 mod shell;
