@@ -120,7 +120,9 @@ fn by_env(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
             }
         },
     };
-    res.trace.push(format!("env: ENTIRE_SESSION_ID rejected ({rejected:?})"));
+    let reason = serde_json::to_value(rejected).unwrap_or_default();
+    res.trace
+        .push(format!("env: ENTIRE_SESSION_ID rejected, env_rejected: {}", reason.as_str().unwrap_or("?")));
     res.env_rejected = Some(rejected);
     None
 }

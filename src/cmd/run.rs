@@ -119,7 +119,7 @@ impl Launch {
         };
         let mut launch = Launch { record, registry, store, warned: false };
         if launch.registry.is_none() {
-            launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded");
+            launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded; running the agent anyway");
             return None;
         }
         launch.save();
@@ -177,13 +177,15 @@ impl Launch {
             })
         });
         if let Err(err) = live.and(stored.transpose().map(drop)) {
-            self.warn(&format!("could not record the session: {err}"));
+            self.warn(&format!("could not record the session: {err}; running the agent anyway"));
         }
     }
 
+    /// Warns once per session: a store that failed at the start fails at
+    /// the end for the same reason.
     fn warn(&mut self, message: &str) {
         if !self.warned {
-            warn(format_args!("{message}; running the agent anyway"));
+            warn(message);
             self.warned = true;
         }
     }

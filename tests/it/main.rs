@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per area. Real git in temp
 //! repos, real processes, an isolated HOME and state dir per test.
 
+mod faults;
 mod support;
