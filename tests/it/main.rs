@@ -2,4 +2,5 @@
 //! repos, real processes, an isolated HOME and state dir per test.
 
 mod faults;
+mod signals;
 mod support;
