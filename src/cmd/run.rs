@@ -160,13 +160,10 @@ impl Launch {
         }
     }
 
-    /// Writes the live entry and (when entire is enabled here) the record.
+    /// Writes the record (when entire is enabled here) first, then the live
+    /// entry that points to it: a launcher killed in between leaves no entry
+    /// ahead of its record.
     fn save(&mut self) {
-        let entry = LiveEntry {
-            store: self.store.as_ref().map(|s| s.dir().to_path_buf()),
-            session: self.record.clone(),
-        };
-        let live = self.registry.as_ref().map(|r| r.put(&entry)).transpose();
         let stored = self.store.as_ref().map(|s| {
             let id = SessionId::parse(&self.record.session_id).expect("own id");
             s.modify(&id, |current| {
@@ -176,7 +173,12 @@ impl Launch {
                 Some(rec)
             })
         });
-        if let Err(err) = live.and(stored.transpose().map(drop)) {
+        let entry = LiveEntry {
+            store: self.store.as_ref().map(|s| s.dir().to_path_buf()),
+            session: self.record.clone(),
+        };
+        let live = self.registry.as_ref().map(|r| r.put(&entry)).transpose();
+        if let Err(err) = stored.transpose().map(drop).and(live) {
             self.warn(&format!("could not record the session: {err}; running the agent anyway"));
         }
     }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::support::{World, running, start_time, stdout, wait_for};
+use crate::support::{World, checkpoint_of, owner_of, running, start_time, stdout, wait_for};
 
 /// A session record written by hand in the SPEC §3 format, with
 /// `launcher` and `agent` as (PID, start time).
@@ -60,18 +60,12 @@ fn recorded(session: &Value) -> Vec<(String, String, String)> {
     list.iter().map(|c| (field(c, "checkpoint_id"), field(c, "commit"), field(c, "resolved_by"))).collect()
 }
 
-/// Asserts HEAD of `cwd` carries one checkpoint, recorded in `session_id`
-/// with `method`.
-fn assert_attributed(world: &World, cwd: &Path, repo: &Path, session_id: &str, method: &str) {
-    let head = world.git(cwd, &["rev-parse", "HEAD"]);
-    let ids = world.checkpoints_of(cwd, "HEAD");
-    assert_eq!(ids.len(), 1, "HEAD has no single checkpoint trailer");
-    let session = &world.records(repo)[session_id];
-    assert!(
-        recorded(session).contains(&(ids[0].clone(), head, method.to_owned())),
-        "checkpoint {} not recorded by {method} in {session_id}: {session:#}",
-        ids[0]
-    );
+/// Asserts HEAD of `repo` carries one checkpoint, recorded in `session_id`
+/// as resolved by `method`.
+fn assert_attributed(world: &World, repo: &Path, session_id: &str, method: &str) {
+    let trailer = checkpoint_of(world, repo, "HEAD").expect("HEAD has a checkpoint trailer");
+    assert!(!trailer.contains(char::is_whitespace), "one trailer: {trailer:?}");
+    assert_eq!(owner_of(world, repo, "HEAD"), Some((session_id.to_owned(), method.to_owned())));
 }
 
 fn entire_lines(stderr: &str) -> Vec<&str> {
@@ -108,12 +102,12 @@ fn unparsable_session_files_are_skipped_and_left_byte_identical() {
         std::fs::write(path, bytes).unwrap();
     }
 
-    let mut agent = world.agent(&repo);
+    let agent = world.agent(&repo, "fake");
     agent.ok("git commit -q --allow-empty -m by-env");
-    let id = only_session(&world, &repo)["session_id"].as_str().unwrap().to_owned();
-    assert_attributed(&world, &repo, &repo, &id, "env");
+    let id = agent.session_id.clone();
+    assert_attributed(&world, &repo, &id, "env");
     agent.ok("unset ENTIRE_SESSION_ID; git commit -q --allow-empty -m by-pid");
-    assert_attributed(&world, &repo, &repo, &id, "pid");
+    assert_attributed(&world, &repo, &id, "pid");
 
     // The agent's own record goes bad mid-session: the commit still goes
     // through, the file is not touched, the checkpoint stays pending.
@@ -121,11 +115,10 @@ fn unparsable_session_files_are_skipped_and_left_byte_identical() {
     std::fs::write(&own, b"{\"session_id\": \"trunc").unwrap();
     let stderr = agent.ok("git commit -q --allow-empty -m own-record-broken");
     assert!(stderr.contains("entire:") && stderr.contains(own.to_str().unwrap()), "{stderr}");
-    assert_eq!(world.checkpoints_of(&repo, "HEAD").len(), 1);
-    let pending = store.join("pending").join(format!("{}.json", world.checkpoints_of(&repo, "HEAD")[0]));
+    let trailer = checkpoint_of(&world, &repo, "HEAD").expect("the commit is attributed");
+    let pending = store.join("pending").join(format!("{trailer}.json"));
     assert!(pending.exists(), "the checkpoint of a commit whose session file is broken is kept pending");
-    let out = agent.finish();
-    assert!(out.status.success());
+    assert!(agent.stop().success());
     assert_eq!(std::fs::read(&own).unwrap(), b"{\"session_id\": \"trunc");
     assert_eq!(commit_count(&world, &repo), 4);
 
@@ -181,7 +174,7 @@ fn hostile_session_ids_are_rejected_and_never_used_as_paths() {
             .find(|r| !before.contains_key(r["session_id"].as_str().unwrap()))
             .unwrap();
         assert!(newest["parent_session_id"].is_null(), "{what}: {newest:#}");
-        assert_attributed(&world, &repo, &repo, newest["session_id"].as_str().unwrap(), "pid");
+        assert_attributed(&world, &repo, newest["session_id"].as_str().unwrap(), "pid");
     }
     let strays: Vec<PathBuf> = walk(world.path()).into_iter().filter(|p| p.ends_with("x.json")).collect();
     assert!(strays.is_empty(), "a hostile ID was used as a path: {strays:?}");
@@ -223,7 +216,7 @@ fn a_file_where_the_store_should_be_costs_no_commit() {
     let launcher_warnings = stderr.lines().filter(|l| l.ends_with("running the agent anyway")).count();
     assert_eq!(launcher_warnings, 1, "the launcher warns once: {stderr}");
     assert!(entire_lines(&stderr).len() > 1, "each commit says why it is not linked: {stderr}");
-    assert!(world.checkpoints_of(&repo, "HEAD").is_empty(), "no trailer that nothing records");
+    assert!(checkpoint_of(&world, &repo, "HEAD").is_none(), "no trailer that nothing records");
     assert_eq!(std::fs::read(&store).unwrap(), b"not a directory\n");
 }
 
@@ -291,7 +284,7 @@ fn a_store_nobody_may_write_or_read_costs_no_commit() {
             stderr.lines().any(|l| l.starts_with("entire:") && l.contains("ermission denied")),
             "{stderr}"
         );
-        assert!(world.checkpoints_of(&repo, "HEAD").is_empty(), "{what}: no trailer that nothing records");
+        assert!(checkpoint_of(&world, &repo, "HEAD").is_none(), "{what}: no trailer that nothing records");
         assert_eq!(std::fs::read(&other).unwrap(), bytes);
         assert_eq!(std::fs::read_dir(other.parent().unwrap()).unwrap().count(), 1, "{what}: nothing added");
     }
@@ -340,31 +333,30 @@ fn a_full_disk_costs_no_commit_and_corrupts_no_record() {
     let repo = world.repo("r");
     let disk = Tmpfs::mount(&world.store(&repo), "256k");
 
-    let mut agent = world.agent(&repo);
-    wait_for("the session record", || world.records(&repo).values().any(|r| r["agent_pid"].is_i64()));
-    let id = only_session(&world, &repo)["session_id"].as_str().unwrap().to_owned();
+    let agent = world.agent(&repo, "fake");
+    let id = agent.session_id.clone();
     agent.ok("git commit -q --allow-empty -m before");
-    assert_attributed(&world, &repo, &repo, &id, "env");
+    assert_attributed(&world, &repo, &id, "env");
 
     let record_path = world.store(&repo).join(format!("{id}.json"));
     let before = std::fs::read(&record_path).unwrap();
     disk.fill();
     let stderr = agent.ok("git commit -q --allow-empty -m disk-full");
     assert!(entire_lines(&stderr).iter().any(|l| l.contains("No space left")), "{stderr}");
-    assert!(world.checkpoints_of(&repo, "HEAD").is_empty(), "no trailer that nothing records");
+    assert!(checkpoint_of(&world, &repo, "HEAD").is_none(), "no trailer that nothing records");
     assert_eq!(std::fs::read(&record_path).unwrap(), before, "the record was touched on a full disk");
 
     disk.drain();
     agent.ok("git commit -q --allow-empty -m after");
-    assert_attributed(&world, &repo, &repo, &id, "env");
+    assert_attributed(&world, &repo, &id, "env");
 
     // The launcher cannot write the end either: it says so, and leaves
     // the record whole; readers see the session ended by its dead PIDs.
     let before = std::fs::read(&record_path).unwrap();
     disk.fill();
-    let out = agent.finish();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let launcher_stderr = agent.launcher_stderr.clone();
+    assert!(agent.stop().success());
+    let stderr = std::fs::read_to_string(launcher_stderr).unwrap();
     assert!(stderr.contains("could not record the end of the session"), "{stderr}");
     assert_eq!(std::fs::read(&record_path).unwrap(), before);
     assert_eq!(commit_count(&world, &repo), 4);
@@ -405,22 +397,21 @@ fn a_removed_entire_binary_costs_no_commit_and_warns_once_per_hook() {
 fn an_agent_outliving_its_killed_launcher_keeps_its_session() {
     let world = World::new();
     let repo = world.repo("r");
-    let mut agent = world.agent(&repo);
-    wait_for("the session record", || world.records(&repo).values().any(|r| r["agent_pid"].is_i64()));
-    let id = only_session(&world, &repo)["session_id"].as_str().unwrap().to_owned();
+    let mut agent = world.agent(&repo, "fake");
+    let id = agent.session_id.clone();
 
-    agent.launcher.kill().unwrap(); // SIGKILL
-    agent.launcher.wait().unwrap();
+    agent.child.kill().unwrap(); // SIGKILL to the launcher
+    agent.child.wait().unwrap();
     assert!(running(agent.pid), "the agent goes on");
     agent.ok("git commit -q --allow-empty -m by-env");
-    assert_attributed(&world, &repo, &repo, &id, "env");
+    assert_attributed(&world, &repo, &id, "env");
     agent.ok("unset ENTIRE_SESSION_ID; git commit -q --allow-empty -m by-pid");
-    assert_attributed(&world, &repo, &repo, &id, "pid");
+    assert_attributed(&world, &repo, &id, "pid");
     let sessions = world.json(&repo, &["sessions", "--json"]);
     assert_eq!(sessions[0]["live"], true, "{sessions:#}");
 
     let pid = agent.pid;
-    agent.finish();
+    agent.stop();
     wait_for("the orphaned agent to end", || !running(pid));
     let sessions = world.json(&repo, &["sessions", "--json"]);
     assert_eq!(sessions[0]["session_id"], id.as_str());
@@ -433,15 +424,13 @@ fn an_agent_outliving_its_killed_launcher_keeps_its_session() {
 fn attributed_to_recorded_pid(
     world: &World,
     repo: &Path,
-    agent: &mut crate::support::Agent,
+    agent: &crate::support::Agent,
     recorded_start: u64,
 ) -> bool {
     let id = format!("0190cccc-0000-7000-8000-{recorded_start:012}");
     register(world, repo, &record(&id, repo, (agent.pid, recorded_start), None, false));
     agent.ok("git commit -q --allow-empty -m who");
-    let trailer = world.checkpoints_of(repo, "HEAD");
-    let session = &world.records(repo)[&id];
-    let attributed = recorded(session).iter().any(|c| trailer.contains(&c.0));
+    let attributed = owner_of(world, repo, "HEAD").is_some_and(|(owner, _)| owner == id);
     std::fs::remove_file(world.state_dir().join("live").join(format!("{id}.json"))).unwrap();
     attributed
 }
@@ -450,13 +439,13 @@ fn attributed_to_recorded_pid(
 fn a_recorded_pid_with_another_start_time_never_matches() {
     let world = World::new();
     let repo = world.repo("r");
-    let mut unrelated = world.bare_agent(&repo);
+    let unrelated = world.bare_agent(&repo);
     let actual = start_time(unrelated.pid);
-    assert!(!attributed_to_recorded_pid(&world, &repo, &mut unrelated, actual + 1));
-    assert!(!attributed_to_recorded_pid(&world, &repo, &mut unrelated, actual - 1));
+    assert!(!attributed_to_recorded_pid(&world, &repo, &unrelated, actual + 1));
+    assert!(!attributed_to_recorded_pid(&world, &repo, &unrelated, actual - 1));
     // The same record with the right start time does match: the setup
     // above could have failed.
-    assert!(attributed_to_recorded_pid(&world, &repo, &mut unrelated, actual));
+    assert!(attributed_to_recorded_pid(&world, &repo, &unrelated, actual));
 }
 
 #[test]
@@ -474,12 +463,12 @@ fn a_really_reused_pid_never_matches() {
         old.wait().unwrap();
         std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
             .expect("root may write /proc/sys/kernel/ns_last_pid (tests run as root in CI)");
-        let mut reuser = world.bare_agent(&repo);
+        let reuser = world.bare_agent(&repo);
         if reuser.pid != pid {
             continue;
         }
         assert_ne!(start_time(pid), old_start);
-        assert!(!attributed_to_recorded_pid(&world, &repo, &mut reuser, old_start));
+        assert!(!attributed_to_recorded_pid(&world, &repo, &reuser, old_start));
         return;
     }
     panic!("could not get a PID reused in 50 tries");
@@ -493,14 +482,12 @@ fn a_stale_session_id_of_an_ended_session_falls_through_to_the_pid_step() {
     let ended = only_session(&world, &repo)["session_id"].as_str().unwrap().to_owned();
     let unknown = "0190dddd-0000-7000-8000-000000000000";
     for (stale, reason) in [(ended.as_str(), "ended"), (unknown, "unknown")] {
-        let mut agent = world.agent(&repo);
+        let agent = world.agent(&repo, "fake");
         let stderr = agent
             .ok(&format!("ENTIRE_SESSION_ID={stale} ENTIRE_DEBUG=1 git commit -q --allow-empty -m stale"));
         assert!(stderr.contains(&format!("env_rejected: {reason}")), "{stderr}");
-        let own = agent.pid;
-        assert!(agent.finish().status.success());
-        let session = world.records(&repo).into_values().find(|r| r["agent_pid"] == own).unwrap();
-        assert_attributed(&world, &repo, &repo, session["session_id"].as_str().unwrap(), "pid");
+        assert_attributed(&world, &repo, &agent.session_id, "pid");
+        assert!(agent.stop().success());
     }
     assert!(recorded(&world.records(&repo)[&ended]).is_empty(), "nothing goes to the ended session");
 }
@@ -509,7 +496,7 @@ fn a_stale_session_id_of_an_ended_session_falls_through_to_the_pid_step() {
 fn a_thousand_stale_sessions_and_fifty_live_ones_keep_commits_right() {
     let world = World::new();
     let repo = world.repo("r");
-    let mut agents: Vec<_> = (0..50).map(|_| world.bare_agent(&repo)).collect();
+    let agents: Vec<_> = (0..50).map(|_| world.bare_agent(&repo)).collect();
     let ids: Vec<String> = (0..50).map(|i| format!("0190eeee-0000-7000-8000-{i:012}")).collect();
     for (agent, id) in agents.iter().zip(&ids) {
         register(&world, &repo, &record(id, &repo, (agent.pid, start_time(agent.pid)), None, false));
@@ -528,11 +515,11 @@ fn a_thousand_stale_sessions_and_fifty_live_ones_keep_commits_right() {
         let started = Instant::now();
         agents[i].ok(&format!("ENTIRE_SESSION_ID={} git commit -q --allow-empty -m env-{i}", ids[i]));
         let by_env = started.elapsed();
-        assert_attributed(&world, &repo, &repo, &ids[i], "env");
+        assert_attributed(&world, &repo, &ids[i], "env");
         let started = Instant::now();
         agents[i].ok(&format!("git commit -q --allow-empty -m pid-{i}"));
         let by_pid = started.elapsed();
-        assert_attributed(&world, &repo, &repo, &ids[i], "pid");
+        assert_attributed(&world, &repo, &ids[i], "pid");
         println!("commit with 1000 stale + 50 live sessions: by env {by_env:?}, by pid {by_pid:?}");
     }
     let records = world.records(&repo);
@@ -581,10 +568,9 @@ fn eight_worktrees_committing_at_once_lose_no_checkpoint() {
         let commits = world.git(wt, &["rev-list", &format!("main..wt{i}")]);
         let mut expected = Vec::new();
         for commit in commits.lines() {
-            let ids = world.checkpoints_of(wt, commit);
-            assert_eq!(ids.len(), 1, "commit {commit} in wt{i} has no checkpoint");
-            expected.push((ids[0].clone(), commit.to_owned(), "env".to_owned()));
-            all.insert(ids[0].clone());
+            let id = checkpoint_of(&world, wt, commit).expect("every commit has a checkpoint");
+            expected.push((id.clone(), commit.to_owned(), "env".to_owned()));
+            all.insert(id);
         }
         let mut got = recorded(session);
         got.sort();

@@ -1,6 +1,8 @@
 //! Integration tests: one binary, one module per area. Real git in temp
 //! repos, real processes, an isolated HOME and state dir per test.
 
+mod attribution;
 mod faults;
+mod run;
 mod signals;
 mod support;

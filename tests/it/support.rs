@@ -110,8 +110,18 @@ pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !ready() {
         assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// Waits for a file to appear and returns its trimmed content.
+pub fn wait_for_file(path: &Path) -> String {
+    let mut text = None;
+    wait_for(&path.display().to_string(), || {
+        text = std::fs::read_to_string(path).ok();
+        text.is_some()
+    });
+    text.unwrap_or_default().trim().to_owned()
 }
 
 /// Whether `pid` is running: it exists and is not a zombie.
@@ -126,6 +136,23 @@ pub fn start_time(pid: i32) -> u64 {
     stat.rsplit_once(')').unwrap().1.split_whitespace().nth(19).unwrap().parse().unwrap()
 }
 
+/// The `Entire-Checkpoint` value of a commit, if any.
+pub fn checkpoint_of(world: &World, repo: &Path, rev: &str) -> Option<String> {
+    let out = world.git(repo, &["log", "-1", "--format=%(trailers:key=Entire-Checkpoint,valueonly)", rev]);
+    Some(out.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// (session_id, resolved_by) that the session store gives a commit.
+pub fn owner_of(world: &World, repo: &Path, rev: &str) -> Option<(String, String)> {
+    let sha = world.git(repo, &["rev-parse", rev]);
+    let sessions = world.json(repo, &["sessions", "--all", "--json"]);
+    sessions.as_array().unwrap().iter().find_map(|s| {
+        s["checkpoints"].as_array().unwrap().iter().find(|c| c["commit"] == sha.as_str()).map(|c| {
+            (s["session_id"].as_str().unwrap().to_owned(), c["resolved_by"].as_str().unwrap().to_owned())
+        })
+    })
+}
+
 impl World {
     /// `<git-common-dir>/entire-sessions` of `repo`.
     pub fn store(&self, repo: &Path) -> PathBuf {
@@ -133,7 +160,8 @@ impl World {
         PathBuf::from(common).join("entire-sessions")
     }
 
-    /// Every session record in `repo`'s store that parses, by session ID.
+    /// Every session record in `repo`'s store that parses, by session ID,
+    /// read from the files themselves.
     pub fn records(&self, repo: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
         let Ok(dir) = std::fs::read_dir(self.store(repo)) else { return Default::default() };
         dir.flatten()
@@ -143,102 +171,107 @@ impl World {
             .collect()
     }
 
-    /// The `Entire-Checkpoint` trailers of `rev`.
-    pub fn checkpoints_of(&self, cwd: &Path, rev: &str) -> Vec<String> {
-        let format = "--format=%(trailers:key=Entire-Checkpoint,valueonly,separator=%x20)";
-        self.git(cwd, &["log", "-1", format, rev]).split_whitespace().map(str::to_owned).collect()
-    }
-
-    /// A fake agent under `entire run`, in `cwd`.
-    pub fn agent(&self, cwd: &Path) -> Agent {
-        let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(self.path()).unwrap();
+    /// A fake agent under `entire run --agent <name>`, in `cwd`, returned
+    /// once the launcher has recorded the agent's PID.
+    pub fn agent(&self, cwd: &Path, name: &str) -> Agent {
         let mut cmd = self.entire(cwd);
-        cmd.args(["run", "--agent", "fake", "--", "sh"]).arg(Agent::script(dir.path())).arg(dir.path());
-        Agent::spawn(cmd, dir)
+        cmd.args(["run", "--agent", name, "--", "sh"]);
+        let agent = Agent::spawn(self, cmd);
+        let entry = self.state_dir().join("live").join(format!("{}.json", agent.session_id));
+        wait_for("the agent's PID in the live registry", || {
+            let json =
+                std::fs::read(&entry).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+            json.is_some_and(|e| e["session"]["agent_pid"] == agent.pid)
+        });
+        agent
     }
 
     /// The same fake agent with no launcher: an unrelated process tree.
     pub fn bare_agent(&self, cwd: &Path) -> Agent {
-        let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(self.path()).unwrap();
-        let mut cmd = self.cmd("sh", cwd);
-        cmd.arg(Agent::script(dir.path())).arg(dir.path());
-        Agent::spawn(cmd, dir)
+        Agent::spawn(self, self.cmd("sh", cwd))
     }
 }
 
-/// A fake agent: a shell that runs each job the test sends it, one at a
-/// time, from its own process tree (so hooks see it as an ancestor). It
-/// blocks on a pipe between jobs, so many of them cost nothing.
+/// A fake agent: a shell that runs the snippets handed to it one at a time
+/// as its own children, like an agent's tool calls, so that hooks see it as
+/// an ancestor. It blocks on a pipe between snippets, so many cost nothing.
 pub struct Agent {
-    pub launcher: std::process::Child,
+    /// `ENTIRE_SESSION_ID` as the agent got it (empty without a launcher).
+    pub session_id: String,
     /// The agent shell's PID (the launcher's child under `entire run`).
     pub pid: i32,
-    stdin: Option<std::process::ChildStdin>,
-    replies: std::io::BufReader<std::process::ChildStdout>,
-    dir: TempDir,
+    /// The launcher, or the agent itself when there is none.
+    pub child: std::process::Child,
+    /// Where the launcher's stderr goes (it outlives the agent).
+    pub launcher_stderr: PathBuf,
+    jobs: std::process::ChildStdin,
+    replies: std::cell::RefCell<std::io::BufReader<std::process::ChildStdout>>,
+    dir: PathBuf,
 }
 
-/// What one job of a fake agent did.
-pub struct Job {
-    pub code: i32,
-    pub stderr: String,
-}
+const AGENT_LOOP: &str = r#"echo "$$ $ENTIRE_SESSION_ID"
+while IFS= read -r job; do
+    sh "$job" </dev/null >"$AGENT_DIR/out" 2>&1
+    echo $?
+done
+"#;
 
 impl Agent {
-    fn script(dir: &Path) -> PathBuf {
-        let path = dir.join("agent.sh");
-        script(
-            &path,
-            "#!/bin/sh\n\
-             # $1: a directory for each job's stderr\n\
-             echo \"pid=$$\"\n\
-             while IFS= read -r job; do\n\
-             \x20   sh -c \"$job\" </dev/null >/dev/null 2>\"$1/stderr\"\n\
-             \x20   echo \"rc=$?\"\n\
-             done\n",
-        );
-        path
-    }
-
-    fn spawn(mut cmd: Command, dir: TempDir) -> Agent {
+    /// `cmd` runs `sh`; the loop is added as its script.
+    fn spawn(world: &World, mut cmd: Command) -> Agent {
+        use std::io::BufRead;
         use std::process::Stdio;
-        let mut launcher =
-            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let stdin = launcher.stdin.take();
-        let mut replies = std::io::BufReader::new(launcher.stdout.take().unwrap());
-        let pid = Agent::reply(&mut replies, "pid=");
-        Agent { launcher, pid, stdin, replies, dir }
+        let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(world.path()).unwrap().keep();
+        let launcher_stderr = dir.join("launcher.stderr");
+        let stderr = std::fs::File::create(&launcher_stderr).unwrap();
+        let mut child = cmd
+            .args(["-c", AGENT_LOOP])
+            .env("AGENT_DIR", &dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let jobs = child.stdin.take().unwrap();
+        let mut replies = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut hello = String::new();
+        replies.read_line(&mut hello).unwrap();
+        let (pid, session_id) =
+            hello.trim_end_matches('\n').split_once(' ').expect("the agent says who it is");
+        Agent {
+            session_id: session_id.to_owned(),
+            pid: pid.parse().unwrap(),
+            child,
+            launcher_stderr,
+            jobs,
+            replies: std::cell::RefCell::new(replies),
+            dir,
+        }
     }
 
-    fn reply(replies: &mut impl std::io::BufRead, key: &str) -> i32 {
-        let mut line = String::new();
-        replies.read_line(&mut line).unwrap();
-        line.trim()
-            .strip_prefix(key)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("agent said {line:?}"))
+    /// Runs `snippet` inside the agent; returns (exit code, output).
+    pub fn exec(&self, snippet: &str) -> (i32, String) {
+        use std::io::{BufRead, Write};
+        let job = self.dir.join("job.sh");
+        std::fs::write(&job, snippet).unwrap();
+        writeln!(&self.jobs, "{}", job.display()).unwrap();
+        let mut rc = String::new();
+        self.replies.borrow_mut().read_line(&mut rc).unwrap();
+        let out = std::fs::read_to_string(self.dir.join("out")).unwrap_or_default();
+        (rc.trim().parse().unwrap_or_else(|_| panic!("the agent ended: {rc:?}")), out)
     }
 
-    /// Runs `job` (a shell command) in the agent and waits for it.
-    pub fn run(&mut self, job: &str) -> Job {
-        use std::io::Write;
-        assert!(!job.contains('\n'), "one line per job");
-        writeln!(self.stdin.as_mut().expect("agent still running"), "{job}").unwrap();
-        let code = Agent::reply(&mut self.replies, "rc=");
-        let stderr = std::fs::read_to_string(self.dir.path().join("stderr")).unwrap();
-        Job { code, stderr }
+    /// Runs `snippet` and asserts it succeeded.
+    pub fn ok(&self, snippet: &str) -> String {
+        let (rc, out) = self.exec(snippet);
+        assert_eq!(rc, 0, "agent snippet failed: {snippet}\n{out}");
+        out
     }
 
-    /// Runs a job that must succeed, and returns its stderr.
-    pub fn ok(&mut self, job: &str) -> String {
-        let done = self.run(job);
-        assert_eq!(done.code, 0, "{job}: {}", done.stderr);
-        done.stderr
-    }
-
-    /// Ends the agent (end of input) and returns how the launcher ended.
-    pub fn finish(mut self) -> Output {
-        drop(self.stdin.take());
-        self.launcher.wait_with_output().unwrap()
+    /// Ends the agent (end of its input) and waits for the launcher.
+    pub fn stop(self) -> std::process::ExitStatus {
+        let Agent { mut child, jobs, .. } = self;
+        drop(jobs);
+        child.wait().unwrap()
     }
 }
