@@ -85,7 +85,7 @@ fn unparsable_session_files_are_skipped_and_left_byte_identical() {
     let valid =
         serde_json::to_string(&record("0190aaaa-0000-7000-8000-00000000000a", &repo, (1, 1), None, false));
     let bad: [(&str, Vec<u8>); 5] = [
-        ("0190aaaa-0000-7000-8000-00000000000a", valid.unwrap()[..60].as_bytes().to_vec()),
+        ("0190aaaa-0000-7000-8000-00000000000a", valid.unwrap().as_bytes()[..60].to_vec()),
         ("0190aaaa-0000-7000-8000-00000000000b", Vec::new()),
         ("0190aaaa-0000-7000-8000-00000000000c", b"this is not json\n".to_vec()),
         ("0190aaaa-0000-7000-8000-00000000000d", b"[1, 2, 3]\n".to_vec()),
