@@ -45,7 +45,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
 }
 
 /// `claude` → `claude-code`, else the command's basename.
-fn agent_name(program: &OsStr) -> String {
+pub(crate) fn agent_name(program: &OsStr) -> String {
     let base = Path::new(program).file_name().unwrap_or(program).to_string_lossy();
     match base.as_ref() {
         "claude" => "claude-code".to_owned(),

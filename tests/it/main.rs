@@ -4,6 +4,8 @@
 mod attribution;
 mod doctor;
 mod faults;
+mod git_hooks;
 mod run;
+mod shell;
 mod signals;
 mod support;
