@@ -12,6 +12,16 @@ impl ProcessTable for System {
         let raw = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
         parse_stat(&raw)
     }
+
+    fn cmdline(&self, pid: i32) -> Option<Vec<String>> {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        Some(
+            raw.split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+        )
+    }
 }
 
 /// Parses `/proc/<pid>/stat`. The command name (field 2) may hold spaces

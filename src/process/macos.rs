@@ -23,4 +23,10 @@ impl ProcessTable for System {
             zombie: info.pbi_status == SZOMB,
         })
     }
+
+    /// Not read on macOS (KERN_PROCARGS2 parsing is not worth it for the one
+    /// use: spotting a cherry-pick, which git also marks in most cases).
+    fn cmdline(&self, _pid: i32) -> Option<Vec<String>> {
+        None
+    }
 }

@@ -39,6 +39,9 @@ pub const MAX_ANCESTRY: usize = 64;
 pub trait ProcessTable {
     fn stat(&self, pid: i32) -> Option<ProcStat>;
 
+    /// The command line of `pid`, when the OS lets us read it.
+    fn cmdline(&self, pid: i32) -> Option<Vec<String>>;
+
     fn start_time(&self, pid: i32) -> Option<u64> {
         self.stat(pid).map(|s| s.start_time)
     }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::{World, checkpoint_of, entire_bin, owner_of, running, script, stdout, wait_for};
+use crate::support::{
+    World, checkpoint_of, enable_with_copy, entire_bin, owner_of, running, script, stdout, wait_for,
+};
 
 /// Runs `entire doctor [--fix]`: (exit code, stdout).
 fn doctor(world: &World, repo: &Path, fix: bool) -> (i32, String) {
@@ -112,8 +114,7 @@ fn broken_hooks_are_found_and_reinstalled_without_losing_a_foreign_hook() {
     let world = World::new();
     let repo = world.plain_repo("r");
     let copy = world.path().join("old-entire");
-    std::fs::copy(entire_bin(), &copy).unwrap();
-    stdout(world.cmd(&copy, &repo).arg("enable").output().unwrap());
+    enable_with_copy(&world, &repo, &copy);
     std::fs::remove_file(&copy).unwrap();
     let hooks = repo.join(".git/hooks");
     std::fs::remove_file(hooks.join("commit-msg")).unwrap();

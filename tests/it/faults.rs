@@ -371,8 +371,7 @@ fn a_removed_entire_binary_costs_no_commit_and_warns_once_per_hook() {
     let repo = world.plain_repo("r");
     let copy = world.path().join("bin/entire");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
-    std::fs::copy(crate::support::entire_bin(), &copy).unwrap();
-    stdout(world.cmd(&copy, &repo).arg("enable").output().unwrap());
+    crate::support::enable_with_copy(&world, &repo, &copy);
     std::fs::remove_file(&copy).unwrap();
 
     let out =

@@ -57,34 +57,36 @@ fn empty_message_still_aborts() {
 }
 
 #[test]
-fn merges_squashes_rebases_and_cherry_picks_are_not_tagged() {
+fn merges_rebases_cherry_picks_and_reverts_add_no_checkpoint() {
     let w = World::new();
     let repo = w.repo("r");
     let a = w.agent(&repo, "a");
-    let untagged = |w: &World, rev: &str| assert_eq!(checkpoint_of(w, &repo, rev), None, "{rev}");
+    // Work from outside any session (hooks off), to be replayed inside one.
+    let untagged = |msg: &str, file: &str| {
+        std::fs::write(repo.join(file), msg).unwrap();
+        w.git(&repo, &["add", file]);
+        w.git(&repo, &["-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", msg]);
+    };
+    w.git(&repo, &["checkout", "-q", "-b", "side"]);
+    untagged("side work", "s");
+    w.git(&repo, &["checkout", "-q", "main"]);
 
-    a.ok("git checkout -q -b side && echo s > s && git add s && git commit -q -m side-work && git checkout -q main");
-    a.ok("echo m > m && git add m && git commit -q -m main-work");
     a.ok("git merge -q --no-ff --no-edit side");
-    untagged(&w, "HEAD");
+    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), None, "merge commit");
 
-    a.ok("git checkout -q -b squashy side && git checkout -q main && git merge -q --squash squashy 2>/dev/null; true");
-    a.ok("git reset -q --hard HEAD");
+    a.ok("git checkout -q -b picked main~1 && git cherry-pick side >/dev/null");
+    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), None, "cherry-pick");
+    a.ok("git revert --no-edit HEAD >/dev/null");
+    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), None, "revert");
 
-    a.ok("git checkout -q -b topic HEAD~1 && echo t > t && git add t && git commit -q -m topic-work");
-    let topic_trailer = checkpoint_of(&w, &repo, "topic");
-    a.ok("git -c core.editor=true rebase -q main");
-    // Rebased commits keep the message they had: same trailer, no new one.
-    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), topic_trailer);
+    w.git(&repo, &["checkout", "-q", "-b", "topic", "main~1"]);
+    untagged("topic work", "t");
+    a.ok("git rebase -q main");
+    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), None, "rebase");
 
-    a.ok("git checkout -q main && git commit -q --allow-empty -m 'no trailer here' --no-verify; true");
-    a.ok("git checkout -q -b picked HEAD~2 && git cherry-pick -q --allow-empty main");
-    let picked_msg = w.git(&repo, &["log", "-1", "--format=%B"]);
-    assert_eq!(
-        picked_msg.matches("Entire-Checkpoint").count(),
-        w.git(&repo, &["log", "-1", "--format=%B", "main"]).matches("Entire-Checkpoint").count(),
-        "cherry-pick neither adds nor drops a trailer"
-    );
+    // A commit the agent makes itself is still tagged afterwards.
+    a.ok("echo x > x && git add x && git commit -q -m own");
+    assert!(checkpoint_of(&w, &repo, "HEAD").is_some());
     a.stop();
 }
 
@@ -107,23 +109,31 @@ fn squash_merge_commit_is_not_tagged() {
 }
 
 #[test]
-fn hooks_path_and_linked_worktree() {
+fn hooks_path_is_respected() {
     let w = World::new();
     let repo = w.plain_repo("r");
     w.git(&repo, &["config", "core.hooksPath", ".githooks"]);
     stdout(w.entire(&repo).arg("enable").output().unwrap());
     assert!(repo.join(".githooks/prepare-commit-msg").exists());
     assert!(!repo.join(".git/hooks/prepare-commit-msg").exists());
+    let a = w.agent(&repo, "a");
+    a.ok("echo x > x && git add x && git commit -q -m with-hooks-path");
+    assert_eq!(owner_of(&w, &repo, "HEAD"), Some((a.session_id.clone(), "env".into())));
+    a.stop();
+}
 
+#[test]
+fn linked_worktree_shares_the_store() {
+    let w = World::new();
+    let repo = w.repo("r");
     let wt = w.path().join("repos/linked");
     w.git(&repo, &["worktree", "add", "-q", wt.to_str().unwrap()]);
     let a = w.agent(&wt, "in-worktree");
     a.ok("echo x > x && git add x && git commit -q -m in-linked-worktree");
     assert_eq!(owner_of(&w, &wt, "HEAD"), Some((a.session_id.clone(), "env".into())));
-    a.stop();
-    // Both worktrees share one store.
     let sessions = w.json(&repo, &["sessions", "--json"]);
-    assert_eq!(sessions.as_array().unwrap().len(), 1);
+    assert_eq!(sessions[0]["worktree_path"], wt.canonicalize().unwrap().to_str().unwrap());
+    a.stop();
 }
 
 #[test]

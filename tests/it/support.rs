@@ -194,7 +194,8 @@ impl World {
 
 /// A fake agent: a shell that runs the snippets handed to it one at a time
 /// as its own children, like an agent's tool calls, so that hooks see it as
-/// an ancestor. It blocks on a pipe between snippets, so many cost nothing.
+/// an ancestor. It blocks on a pipe between snippets, so many cost nothing,
+/// and it ends when that pipe closes: a test that panics leaves no agent.
 pub struct Agent {
     /// `ENTIRE_SESSION_ID` as the agent got it (empty without a launcher).
     pub session_id: String,
@@ -273,5 +274,24 @@ impl Agent {
         let Agent { mut child, jobs, .. } = self;
         drop(jobs);
         child.wait().unwrap()
+    }
+}
+
+/// Copies the entire binary to `dest` and runs `entire enable` in `repo`
+/// with that copy, so that the hooks point at it.
+pub fn enable_with_copy(world: &World, repo: &Path, dest: &Path) {
+    std::fs::copy(entire_bin(), dest).unwrap();
+    // Another test thread that forks before our copy's write descriptor is
+    // closed holds it until its child execs: meanwhile exec says busy.
+    loop {
+        match world.cmd(dest, repo).arg("enable").output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            done => {
+                stdout(done.unwrap());
+                return;
+            }
+        }
     }
 }
