@@ -29,8 +29,10 @@ fn terminal(world: &World) -> PtyReplSession {
 
 /// A fake agent that logs one line per signal it gets, prints its PID, its
 /// parent's (the launcher) and its terminal, says "ready", and exits 0 once
-/// `stop` appears. Sleeps are short: bash runs a trap only after the
-/// foreground command in progress ends.
+/// `stop` appears. It waits in the `read` builtin, on a FIFO nobody writes:
+/// bash runs a trap as soon as a builtin is interrupted, whereas during a
+/// foreground `sleep` it would run it once for two quick deliveries, and a
+/// duplicate would go unseen.
 struct FakeAgent {
     dir: PathBuf,
 }
@@ -46,10 +48,11 @@ impl FakeAgent {
              \x20   trap \"echo $sig >> '$dir/signals'\" $sig\n\
              done\n\
              echo \"$$ $PPID $(tty)\" > \"$dir/ids.tmp\" && mv \"$dir/ids.tmp\" \"$dir/ids\"\n\
+             mkfifo \"$dir/never\" && exec 3<>\"$dir/never\"\n\
              echo ready\n\
              for _ in $(seq 600); do\n\
              \x20   [ -e \"$dir/stop\" ] && exit 0\n\
-             \x20   sleep 0.1\n\
+             \x20   read -r -t 0.1 -u 3 _\n\
              done\n\
              exit 3\n",
         );
