@@ -116,8 +116,8 @@ fn state(pid: i32) -> char {
 
 /// How often each terminal event is repeated. A duplicate that arrives
 /// while the first copy is still pending merges with it in the kernel, so
-/// one try may miss a double delivery; five make that vanishingly rare.
-const TRIES: usize = 5;
+/// one try may miss a double delivery; several make that vanishingly rare.
+const TRIES: usize = 8;
 
 #[test]
 fn ctrl_c_reaches_the_agent_once_and_the_launcher_survives() {
@@ -152,6 +152,21 @@ fn ctrl_z_stops_agent_and_launcher_and_fg_resumes_both() {
     assert_ne!(state(launcher_pid), 'T', "the launcher stopped again after fg");
     finish(bash, &agent);
     assert!(agent.signals().is_empty(), "{:?}", agent.signals());
+}
+
+#[test]
+fn an_agent_stopped_from_outside_stops_the_launcher_and_resumes_with_it() {
+    let world = World::new();
+    let (mut bash, agent) = start(&world);
+    let (agent_pid, launcher_pid, _) = agent.ids();
+    kill(Pid::from_raw(agent_pid), Signal::SIGSTOP).unwrap();
+    // The shell, waiting on the launcher, gets its prompt back.
+    bash.exp_string("Stopped").unwrap();
+    bash.wait_for_prompt().unwrap();
+    wait_for("the launcher to stop", || state(launcher_pid) == 'T');
+    bash.send_line("fg; echo \"rc=$?\"").unwrap();
+    wait_for("both to resume", || state(agent_pid) != 'T' && state(launcher_pid) != 'T');
+    finish(bash, &agent);
 }
 
 #[test]
