@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::support::{World, checkpoint_of, owner_of, running, start_time, stdout, wait_for};
+use crate::support::{
+    World, checkpoint_of, enable_with_copy, entire_bin, owner_of, running, start_time, stdout, wait_for,
+};
 
 /// A session record written by hand in the SPEC §3 format, with
 /// `launcher` and `agent` as (PID, start time).
@@ -217,6 +219,16 @@ fn a_file_where_the_store_should_be_costs_no_commit() {
     assert_eq!(launcher_warnings, 1, "the launcher warns once: {stderr}");
     assert!(entire_lines(&stderr).len() > 1, "each commit says why it is not linked: {stderr}");
     assert!(checkpoint_of(&world, &repo, "HEAD").is_none(), "no trailer that nothing records");
+
+    // The hook itself exits 0, not only the shim around it.
+    let message = world.path().join("message");
+    std::fs::write(&message, "direct\n").unwrap();
+    let hook =
+        format!("{} hooks git prepare-commit-msg {}; echo rc=$?", entire_bin().display(), message.display());
+    let out = world.entire(&repo).args(["run", "--", "sh", "-c", &hook]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "rc=0", "{stderr}");
+    assert!(stderr.contains("entire: prepare-commit-msg:"), "{stderr}");
     assert_eq!(std::fs::read(&store).unwrap(), b"not a directory\n");
 }
 
@@ -371,7 +383,7 @@ fn a_removed_entire_binary_costs_no_commit_and_warns_once_per_hook() {
     let repo = world.plain_repo("r");
     let copy = world.path().join("bin/entire");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
-    crate::support::enable_with_copy(&world, &repo, &copy);
+    enable_with_copy(&world, &repo, &copy);
     std::fs::remove_file(&copy).unwrap();
 
     let out =
