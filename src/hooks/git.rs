@@ -55,7 +55,8 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
         return Ok(());
     }
     let message = read_message(file)?;
-    if !trailers::values(&message, CHECKPOINT_KEY).is_empty() {
+    let comment = trailers::comment_char(repo);
+    if !trailers::values_with(&message, CHECKPOINT_KEY, &comment).is_empty() {
         return Ok(()); // amend, -c/-C and templates keep their trailer
     }
     let store = Store::new(repo.store_dir());
@@ -63,7 +64,6 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
     let (Some(owner), Some(record)) = (&found.resolution.owner, found.owner) else { return Ok(()) };
 
     let checkpoint_id = checkpoint::new_id(repo)?;
-    let comment = trailers::comment_char(repo);
     let tagged = trailers::insert(&message, CHECKPOINT_KEY, &checkpoint_id, &comment);
     store.put_pending(&Pending {
         checkpoint_id,

@@ -188,3 +188,20 @@ fn enable_outside_a_repository_fails_with_a_hint() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("entire: error: not a git repository") && stderr.contains("hint:"), "{stderr}");
 }
+
+#[test]
+fn amend_in_the_editor_with_a_custom_comment_char_keeps_one_trailer() {
+    let w = World::new();
+    let repo = w.repo("r");
+    w.git(&repo, &["config", "core.commentChar", ";"]);
+    let a = w.agent(&repo, "a");
+    let editor = w.path().join("editor.sh");
+    script(&editor, "#!/bin/sh\nsed -i '1s/^/subject/' \"$1\"\n");
+    a.ok(&format!("echo 1 > f && git add f && GIT_EDITOR={} git commit -q", editor.display()));
+    let first = checkpoint_of(&w, &repo, "HEAD").expect("tagged");
+    a.ok("GIT_EDITOR=true git commit -q --amend");
+    let body = w.git(&repo, &["log", "-1", "--format=%B"]);
+    assert_eq!(body.matches("Entire-Checkpoint").count(), 1, "{body}");
+    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), Some(first));
+    a.stop();
+}

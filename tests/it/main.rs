@@ -9,3 +9,4 @@ mod run;
 mod shell;
 mod signals;
 mod support;
+mod trailers;

@@ -88,6 +88,11 @@ impl World {
 
 /// Stdout of a successful command, trimmed; panics with stderr otherwise.
 pub fn stdout(out: Output) -> String {
+    exact_stdout(out).trim().to_owned()
+}
+
+/// Stdout of a successful command, as it is; panics with stderr otherwise.
+pub fn exact_stdout(out: Output) -> String {
     assert!(
         out.status.success(),
         "command failed ({}):\nstdout: {}\nstderr: {}",
@@ -95,7 +100,7 @@ pub fn stdout(out: Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Writes an executable script.
