@@ -125,7 +125,11 @@ fn unparsable_session_files_are_skipped_and_left_byte_identical() {
     assert_eq!(commit_count(&world, &repo), 4);
 
     let listed = world.entire(&repo).args(["sessions", "--json"]).output().unwrap();
-    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let warnings = String::from_utf8_lossy(&listed.stderr);
+    assert!(listed.status.success(), "{warnings}");
+    for (id, _) in &bad {
+        assert!(warnings.contains(&format!("{id}.json")), "{id} skipped with a warning: {warnings}");
+    }
     for (path, bytes) in &planted {
         assert_eq!(&std::fs::read(path).unwrap(), bytes, "{} was rewritten", path.display());
     }
@@ -182,19 +186,6 @@ fn hostile_session_ids_are_rejected_and_never_used_as_paths() {
     assert!(strays.is_empty(), "a hostile ID was used as a path: {strays:?}");
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if entry.file_type().unwrap().is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
 #[test]
 fn a_file_where_the_store_should_be_costs_no_commit() {
     let world = World::new();
@@ -249,7 +240,7 @@ fn store_owned_by_root(world: &World, repo: &Path, mode: u32) -> (PathBuf, Vec<u
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("[safe]\n\tdirectory = *\n");
     std::fs::write(&config, text).unwrap();
-    for path in walk_all(repo) {
+    for path in walk(repo) {
         std::os::unix::fs::lchown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
     }
     std::fs::create_dir_all(&store).unwrap();
@@ -263,11 +254,11 @@ fn store_owned_by_root(world: &World, repo: &Path, mode: u32) -> (PathBuf, Vec<u
 }
 
 /// Every path under `dir`, directories included.
-fn walk_all(dir: &Path) -> Vec<PathBuf> {
+fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut all = vec![dir.to_path_buf()];
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         if entry.file_type().unwrap().is_dir() {
-            all.extend(walk_all(&entry.path()));
+            all.extend(walk(&entry.path()));
         } else {
             all.push(entry.path());
         }
