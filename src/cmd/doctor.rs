@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use serde_json::Value;
 
+use crate::checkpoint;
 use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
 use crate::git::hooks_install::{self, HOOKS, HookState, Installed};
@@ -224,8 +225,9 @@ fn hook_binaries(value: &Value, ours: &str) -> Vec<PathBuf> {
     }
 }
 
-/// (e) the tip of `entire/checkpoints/v1` is a commit whose own checkpoint
-/// sits where SPEC §7 puts it: `<id[0:2]>/<id[2:]>/metadata.json`.
+/// (e) the tip of `entire/checkpoints/v1` is a commit, and the newest
+/// checkpoint written to it (merges of remote checkpoints aside) sits where
+/// SPEC §7 puts it: `<id[0:2]>/<id[2:]>/metadata.json`.
 fn checkpoints_branch(repo: &Repo, report: &mut Report) {
     let hint = "entire never rewrites this branch; inspect it with `git log entire/checkpoints/v1`";
     let broken = match checkpoints_tip_problem(repo) {
@@ -245,22 +247,17 @@ fn checkpoints_tip_problem(repo: &Repo) -> Result<Option<String>> {
     if kind != "commit" {
         return Ok(Some(format!("its tip {tip} is a {kind} object, not a commit")));
     }
-    let subject = git_text(repo, &["log", "-1", "--format=%s", &tip])?;
-    let Some(id) = subject.strip_prefix("Checkpoint: ").filter(|id| is_checkpoint_id(id)) else {
-        return Ok(Some(format!("its tip's subject {subject:?} names no checkpoint")));
+    let subject = git_text(repo, &["log", "-1", "--no-merges", "--format=%s", &tip])?;
+    let Some(id) = subject.strip_prefix("Checkpoint: ").filter(|id| checkpoint::is_valid_id(id)) else {
+        return Ok(Some(format!("its newest commit's subject {subject:?} names no checkpoint")));
     };
-    let path = format!("{}/{}/metadata.json", &id[..2], &id[2..]);
-    let metadata = repo.git_output(["cat-file", "blob", &format!("{tip}:{path}")]).ok();
-    let parsed = metadata.and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-    Ok(match parsed {
-        Some(meta) if meta["checkpoint_id"] == id => None,
-        Some(_) => Some(format!("{path} names another checkpoint")),
-        None => Some(format!("its tip has no readable {path}")),
+    let path = format!("{}/metadata.json", checkpoint::dir_of(id));
+    Ok(match checkpoint::read(repo, id) {
+        Ok(Some(meta)) if meta.checkpoint_id == id => None,
+        Ok(Some(_)) => Some(format!("{path} names another checkpoint")),
+        Ok(None) => Some(format!("its tip has no {path}")),
+        Err(err) => Some(format!("{path}: {err}")),
     })
-}
-
-fn is_checkpoint_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn git_text(repo: &Repo, args: &[&str]) -> Result<String> {

@@ -187,22 +187,11 @@ fn agent_settings_whose_entire_hooks_are_broken_are_reported_and_left_alone() {
     assert_eq!(doctor(&world, &repo, false).0, 0);
 }
 
-/// A commit on the checkpoints branch holding `path` (with `content`) and
-/// subject `subject`, made with plumbing; the branch is set to it.
-fn checkpoints_commit(world: &World, repo: &Path, path: &str, content: &str, subject: &str) -> String {
-    let blob = {
-        let file = world.path().join("blob");
-        std::fs::write(&file, content).unwrap();
-        world.git(repo, &["hash-object", "-w", file.to_str().unwrap()])
-    };
-    let index = world.path().join("checkpoints.index");
-    let with_index = |args: &[&str]| {
-        stdout(world.cmd("git", repo).env("GIT_INDEX_FILE", &index).args(args).output().unwrap())
-    };
-    let _ = std::fs::remove_file(&index);
-    with_index(&["update-index", "--add", "--cacheinfo", &format!("100644,{blob},{path}")]);
-    let tree = with_index(&["write-tree"]);
-    let commit = world.git(repo, &["commit-tree", &tree, "-m", subject]);
+/// Points the checkpoints branch at a new commit of `tree` with `parents`.
+fn checkpoints_commit(world: &World, repo: &Path, tree: &str, parents: &[&str], subject: &str) -> String {
+    let mut args = vec!["commit-tree", tree, "-m", subject];
+    parents.iter().for_each(|p| args.extend(["-p", p]));
+    let commit = world.git(repo, &args);
     world.git(repo, &["update-ref", "refs/heads/entire/checkpoints/v1", &commit]);
     commit
 }
@@ -211,28 +200,44 @@ fn checkpoints_commit(world: &World, repo: &Path, path: &str, content: &str, sub
 fn a_checkpoints_branch_that_does_not_parse_is_reported_and_left_alone() {
     let world = World::new();
     let repo = world.repo("r");
-    let id = "abcdef012345";
-    let metadata = format!(r#"{{"checkpoint_id": "{id}"}}"#);
-    checkpoints_commit(&world, &repo, "ab/cdef012345/metadata.json", &metadata, &format!("Checkpoint: {id}"));
-    assert_eq!(doctor(&world, &repo, false).0, 0, "a well-formed tip");
+    let commit = "git commit -q --allow-empty -m x && git commit -q --allow-empty -m y";
+    stdout(world.entire(&repo).args(["run", "--", "sh", "-c", commit]).output().unwrap());
+    let (second, first) =
+        (world.git(&repo, &["rev-parse", "entire/checkpoints/v1"]), "entire/checkpoints/v1~1");
+    let first = world.git(&repo, &["rev-parse", first]);
+    assert_eq!(doctor(&world, &repo, false).0, 0, "checkpoints as the hooks write them");
+    let tree = world.git(&repo, &["rev-parse", &format!("{second}^{{tree}}")]);
+    checkpoints_commit(&world, &repo, &tree, &[&second, &first], "Merge remote checkpoints");
+    assert_eq!(doctor(&world, &repo, false).0, 0, "a merge of remote checkpoints");
 
-    let tip = checkpoints_commit(&world, &repo, "README", "hello\n", &format!("Checkpoint: {id}"));
+    // A tip that names the newest checkpoint but lost the layout.
+    let id = checkpoint_of(&world, &repo, "HEAD").unwrap();
+    let readme = world.git(&repo, &["rev-parse", "HEAD:README"]);
+    let flat = {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut mktree = world
+            .cmd("git", &repo)
+            .arg("mktree")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(mktree.stdin.take().unwrap(), "100644 blob {readme}\tREADME").unwrap();
+        stdout(mktree.wait_with_output().unwrap())
+    };
+    let tip = checkpoints_commit(&world, &repo, &flat, &[&second], &format!("Checkpoint: {id}"));
     let (code, report) = doctor(&world, &repo, true);
     assert_eq!(code, 1, "{report}");
-    assert!(
-        report.contains(
-            "the checkpoints branch does not parse: its tip has no readable ab/cdef012345/metadata.json"
-        ),
-        "{report}"
-    );
+    let path = format!("{}/{}/metadata.json", &id[..2], &id[2..]);
+    assert!(report.contains(&format!("does not parse: its tip has no {path}")), "{report}");
     assert_eq!(world.git(&repo, &["rev-parse", "entire/checkpoints/v1"]), tip, "left alone");
 
     // A tip that is not a commit at all (git itself refuses to write one).
-    let blob = world.git(&repo, &["rev-parse", &format!("{tip}:README")]);
-    std::fs::write(repo.join(".git/refs/heads/entire/checkpoints/v1"), format!("{blob}\n")).unwrap();
+    std::fs::write(repo.join(".git/refs/heads/entire/checkpoints/v1"), format!("{readme}\n")).unwrap();
     let (code, report) = doctor(&world, &repo, true);
     assert_eq!(code, 1, "{report}");
-    assert!(report.contains(&format!("its tip {blob} is a blob object, not a commit")), "{report}");
+    assert!(report.contains(&format!("its tip {readme} is a blob object, not a commit")), "{report}");
 
     std::fs::write(repo.join(".git/refs/heads/entire/checkpoints/v1"), "garbage\n").unwrap();
     let (code, report) = doctor(&world, &repo, false);

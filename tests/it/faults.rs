@@ -571,6 +571,11 @@ fn eight_worktrees_committing_at_once_lose_no_checkpoint() {
         let mut expected = Vec::new();
         for commit in commits.lines() {
             let id = checkpoint_of(&world, wt, commit).expect("every commit has a checkpoint");
+            let explained = world.json(wt, &["explain", "--commit", commit, "--json"]);
+            let on_branch = &explained["checkpoints"];
+            assert_eq!(on_branch.as_array().map(Vec::len), Some(1), "{commit}: {explained:#}");
+            assert_eq!(on_branch[0]["checkpoint_id"], id.as_str());
+            assert_eq!(on_branch[0]["session_id"], session["session_id"]);
             expected.push((id.clone(), commit.to_owned(), "env".to_owned()));
             all.insert(id);
         }

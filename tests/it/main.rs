@@ -2,6 +2,7 @@
 //! repos, real processes, an isolated HOME and state dir per test.
 
 mod attribution;
+mod checkpoints;
 mod doctor;
 mod faults;
 mod git_hooks;

@@ -11,21 +11,52 @@ pub fn entire_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_entire"))
 }
 
+const GITCONFIG: &str =
+    "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n";
+
+/// Library calls spawn git with this test process's own environment: point
+/// it, once for the whole process, at an isolated home, git config and
+/// state dir. (std serialises `set_var` with its own reads of the
+/// environment, such as `Command::spawn`.)
+pub fn isolate_process() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("process-env");
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        std::fs::write(dir.join(".gitconfig"), GITCONFIG).unwrap();
+        unsafe {
+            std::env::set_var("HOME", &dir);
+            std::env::set_var("GIT_CONFIG_GLOBAL", dir.join(".gitconfig"));
+            std::env::set_var("GIT_CONFIG_NOSYSTEM", "1");
+            std::env::set_var("ENTIRE_STATE_DIR", dir.join("state"));
+            for var in [
+                "GIT_DIR",
+                "GIT_WORK_TREE",
+                "GIT_INDEX_FILE",
+                "GIT_AUTHOR_NAME",
+                "GIT_AUTHOR_EMAIL",
+                "GIT_COMMITTER_NAME",
+                "GIT_COMMITTER_EMAIL",
+                "ENTIRE_SESSION_ID",
+            ] {
+                std::env::remove_var(var);
+            }
+        }
+    });
+}
+
 pub struct World {
     pub tmp: TempDir,
 }
 
 impl World {
     pub fn new() -> World {
+        isolate_process();
         let tmp = tempfile::Builder::new().prefix("entire-it-").tempdir().unwrap();
         for dir in ["home", "state", "repos"] {
             std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
         }
-        std::fs::write(
-            tmp.path().join("home/.gitconfig"),
-            "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",
-        )
-        .unwrap();
+        std::fs::write(tmp.path().join("home/.gitconfig"), GITCONFIG).unwrap();
         World { tmp }
     }
 
