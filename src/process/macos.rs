@@ -23,4 +23,11 @@ impl ProcessTable for System {
             zombie: info.pbi_status == SZOMB,
         })
     }
+
+    fn name(&self, pid: i32) -> Option<String> {
+        let mut buf = [0u8; 64];
+        // SAFETY: `buf` is writable for its whole length.
+        let len = unsafe { libc::proc_name(pid, buf.as_mut_ptr().cast(), buf.len() as u32) };
+        (len > 0).then(|| String::from_utf8_lossy(&buf[..len as usize]).into_owned())
+    }
 }

@@ -39,6 +39,9 @@ pub const MAX_ANCESTRY: usize = 64;
 pub trait ProcessTable {
     fn stat(&self, pid: i32) -> Option<ProcStat>;
 
+    /// The kernel's short command name (Linux `comm`, macOS `p_comm`).
+    fn name(&self, pid: i32) -> Option<String>;
+
     fn start_time(&self, pid: i32) -> Option<u64> {
         self.stat(pid).map(|s| s.start_time)
     }
