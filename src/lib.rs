@@ -15,4 +15,5 @@ pub mod process;
 pub mod resolve;
 pub mod session;
 pub mod settings;
+pub mod style;
 pub mod supervise;

@@ -1,8 +1,151 @@
-//! `entire demo`.
+//! `entire demo`: two agents commit in one repository at the same time, and
+//! each commit goes to the session that made it — the bug in Entire's Go CLI
+//! (its issue #338) that this tool exists to avoid.
+//!
+//! Self-contained: a temp repository, a temp state dir, and a scripted
+//! agent (a shell script that edits and commits). No network, no real agent.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use crate::cli::DemoArgs;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
+use crate::git::checked;
+use crate::session::{SESSION_ENV, SessionRecord, Store};
 
-pub fn run(_args: DemoArgs) -> Result<i32> {
-    Err(Error::new("`entire demo` is not built yet"))
+/// Each agent waits until both are live, then commits in turn with the
+/// other. Agent "beta" runs git without ENTIRE_SESSION_ID, as Codex does
+/// with `shell_environment_policy.inherit = "core"`, so its commits are
+/// found by walking the process tree instead.
+const AGENT: &str = r#"#!/bin/sh
+set -eu
+name=$1 other=$2 rounds=$3
+echo "$ENTIRE_SESSION_ID" > "../$name.session"
+touch "../$name.ready"
+while [ ! -e "../$other.ready" ]; do sleep 0.01; done
+i=1
+while [ "$i" -le "$rounds" ]; do
+    # Take turns so that both sessions stay live across every commit.
+    while [ "$(cat ../turn)" != "$name" ]; do sleep 0.01; done
+    echo "$name change $i" >> "$name.txt"
+    git add "$name.txt"
+    if [ "$name" = beta ]; then
+        env -u ENTIRE_SESSION_ID git commit -q -m "$name: change $i"
+    else
+        git commit -q -m "$name: change $i"
+    fi
+    echo "$other" > ../turn
+    i=$((i + 1))
+done
+"#;
+
+const ROUNDS: usize = 3;
+
+pub fn run(args: DemoArgs) -> Result<i32> {
+    let tmp = tempfile::Builder::new().prefix("entire-demo-").tempdir().context("creating a temp dir")?;
+    let root = tmp.path().canonicalize()?;
+    let result = demo(&root);
+    if args.keep {
+        let kept = tmp.keep();
+        println!("\nKept the demo in {}", kept.display());
+    }
+    result
+}
+
+fn demo(root: &Path) -> Result<i32> {
+    let exe = std::env::current_exe().context("finding the entire binary")?;
+    let repo_dir = root.join("repo");
+    let state = root.join("state");
+    std::fs::create_dir_all(&repo_dir)?;
+    let sh = |cmd: &mut Command| -> Result<Vec<u8>> {
+        checked(cmd.current_dir(&repo_dir).env("ENTIRE_STATE_DIR", &state).env_remove(SESSION_ENV))
+    };
+    let git = |args: &[&str]| sh(Command::new("git").args(args));
+
+    println!("entire demo: two agents commit in one repository at the same time\n");
+    git(&["init", "-q", "-b", "main"])?;
+    git(&["config", "user.name", "Demo User"])?;
+    git(&["config", "user.email", "demo@example.com"])?;
+    git(&["commit", "-q", "--allow-empty", "-m", "initial"])?;
+    sh(Command::new(&exe).arg("enable"))?;
+    std::fs::write(root.join("agent.sh"), AGENT)?;
+    std::fs::write(root.join("turn"), "alpha")?;
+    println!("repository   {}", repo_dir.display());
+
+    let agents = ["alpha", "beta"];
+    let mut children = Vec::new();
+    for (name, other) in [(agents[0], agents[1]), (agents[1], agents[0])] {
+        let child = Command::new(&exe)
+            .args(["run", "--agent", name, "--", "sh", "../agent.sh", name, other, &ROUNDS.to_string()])
+            .current_dir(&repo_dir)
+            .env("ENTIRE_STATE_DIR", &state)
+            .env_remove(SESSION_ENV)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting `entire run`")?;
+        children.push(child);
+    }
+    for mut child in children {
+        let status = child.wait()?;
+        if !status.success() {
+            return Err(Error::new(format!("a demo agent failed: {status}")));
+        }
+    }
+
+    let session_of = |name: &str| -> Result<String> {
+        Ok(std::fs::read_to_string(root.join(format!("{name}.session")))?.trim().to_owned())
+    };
+    let (alpha, beta) = (session_of("alpha")?, session_of("beta")?);
+    println!("session alpha {alpha}  (git sees ENTIRE_SESSION_ID)");
+    println!("session beta  {beta}  (git runs without it, like Codex)\n");
+
+    let store = Store::new(
+        PathBuf::from(
+            String::from_utf8_lossy(&git(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?)
+                .trim(),
+        )
+        .join("entire-sessions"),
+    );
+    let (records, _) = store.list();
+    let log =
+        String::from_utf8_lossy(&git(&["log", "--reverse", "--format=%H %s", "HEAD~6..HEAD"])?).into_owned();
+    println!("{:<40}  {:<12}  {:<36}  {:<5}  BY", "COMMIT", "CHECKPOINT", "SESSION", "AGENT");
+    let mut wrong = 0;
+    for line in log.lines().skip(1) {
+        let (sha, subject) = line.split_once(' ').unwrap_or((line, ""));
+        let made_by = subject.split(':').next().unwrap_or("");
+        let expected = if made_by == "alpha" { &alpha } else { &beta };
+        let owner = owner_of(&records, sha);
+        let (checkpoint, session, agent, by) = match owner {
+            Some((r, c)) => (
+                c.checkpoint_id.as_str(),
+                r.session_id.as_str(),
+                r.agent.as_deref().unwrap_or("-"),
+                c.resolved_by.as_str(),
+            ),
+            None => ("-", "-", "-", "none"),
+        };
+        let ok = session == expected.as_str();
+        wrong += usize::from(!ok);
+        println!(
+            "{sha}  {checkpoint:<12}  {session:<36}  {agent:<5}  {by}{}",
+            if ok { "" } else { "  WRONG" }
+        );
+    }
+    println!();
+    if wrong > 0 {
+        println!("{wrong} commit(s) went to the wrong session.");
+        return Ok(1);
+    }
+    println!("Both sessions were live for every commit, and each commit went to the session that made it:");
+    println!("by ENTIRE_SESSION_ID (env) for alpha, by the process tree (pid) for beta.");
+    println!("Entire's Go CLI gave such commits to whichever session file came first (its issue #338).");
+    Ok(0)
+}
+
+fn owner_of<'a>(
+    records: &'a [SessionRecord],
+    sha: &str,
+) -> Option<(&'a SessionRecord, &'a crate::session::CheckpointRef)> {
+    records.iter().find_map(|r| r.checkpoints.iter().find(|c| c.commit == sha).map(|c| (r, c)))
 }

@@ -1,8 +1,67 @@
-//! `entire sessions`.
+//! `entire sessions [--all] [--json]`: the sessions of this repository.
+
+use chrono::{Duration, Utc};
+use serde_json::Value;
 
 use crate::cli::SessionsArgs;
-use crate::error::{Error, Result};
+use crate::error::{Result, warn};
+use crate::git::Repo;
+use crate::process::System;
+use crate::session::{SessionRecord, Store};
+use crate::style;
 
-pub fn run(_args: SessionsArgs) -> Result<i32> {
-    Err(Error::new("`entire sessions` is not built yet"))
+pub fn run(args: SessionsArgs) -> Result<i32> {
+    let repo = Repo::require(&super::current_dir()?)?;
+    let (mut records, warnings) = Store::new(repo.store_dir()).list();
+    warnings.into_iter().for_each(warn);
+    let cutoff = Utc::now() - Duration::days(1);
+    let mut rows: Vec<(SessionRecord, bool)> = records
+        .drain(..)
+        .map(|r| {
+            let live = r.is_live(&System);
+            (r, live)
+        })
+        .filter(|(r, live)| args.all || *live || ended_at(r).is_none_or(|t| t > cutoff))
+        .collect();
+    rows.sort_by(|(a, _), (b, _)| (a.started_at, &a.session_id).cmp(&(b.started_at, &b.session_id)));
+
+    if args.json {
+        let json: Vec<Value> = rows.iter().map(|(r, live)| with_live(r, *live)).collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        println!("No sessions{}.", if args.all { "" } else { " in the last day (--all shows older ones)" });
+        return Ok(0);
+    }
+    print_table(&rows);
+    Ok(0)
+}
+
+/// When a session ended: its recorded end, or — for one whose processes
+/// are gone without a word — its last sign of life.
+fn ended_at(r: &SessionRecord) -> Option<chrono::DateTime<Utc>> {
+    r.ended_at.or_else(|| r.activity_time())
+}
+
+/// A record as JSON with the added `live` boolean (SPEC §8).
+pub fn with_live(record: &SessionRecord, live: bool) -> Value {
+    let mut value = serde_json::to_value(record).expect("records serialize");
+    value["live"] = Value::Bool(live);
+    value
+}
+
+pub fn print_table(rows: &[(SessionRecord, bool)]) {
+    println!("{:<36}  {:<12}  {:<6}  {:<9}  {:>3}  PROMPT", "SESSION", "AGENT", "STATE", "STARTED", "CPS");
+    for (r, live) in rows {
+        let state = if *live { style::green("live  ") } else { style::dim("ended ") };
+        let prompt: String = r.first_prompt.as_deref().unwrap_or("").chars().take(40).collect();
+        println!(
+            "{:<36}  {:<12}  {state}  {:<9}  {:>3}  {prompt}",
+            r.session_id,
+            r.agent.as_deref().unwrap_or("-"),
+            style::age(r.started_at),
+            r.checkpoints.len(),
+        );
+    }
 }

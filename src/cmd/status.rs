@@ -1,8 +1,69 @@
-//! `entire status`.
+//! `entire status [--json | --prompt]`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
 
 use crate::cli::StatusArgs;
-use crate::error::{Error, Result};
+use crate::error::{Result, warn};
+use crate::git::Repo;
+use crate::git::hooks_install::{self, HOOKS, HookState};
+use crate::process::System;
+use crate::session::{LiveRegistry, Store, live_here};
+use crate::settings::Settings;
+use crate::style;
 
-pub fn run(_args: StatusArgs) -> Result<i32> {
-    Err(Error::new("`entire status` is not built yet"))
+pub fn run(args: StatusArgs) -> Result<i32> {
+    let cwd = super::current_dir()?;
+    if args.prompt {
+        return prompt(&cwd);
+    }
+    let repo = Repo::require(&cwd)?;
+    let enabled = Settings::load(&repo.worktree)?.enabled;
+    let dir = hooks_install::hooks_dir(&repo)?;
+    let hooks: BTreeMap<&str, HookState> =
+        HOOKS.iter().map(|h| (*h, hooks_install::state(&dir, h))).collect();
+    let store = Store::new(repo.store_dir());
+    let (live, warnings) = live_here(LiveRegistry::from_env().as_ref(), &store, &System);
+    warnings.into_iter().for_each(warn);
+
+    if args.json {
+        let sessions: Vec<Value> = live.iter().map(|r| super::sessions::with_live(r, true)).collect();
+        let out = json!({"enabled": enabled, "hooks": hooks, "live_sessions": sessions});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(0);
+    }
+    let state = if enabled { style::green("enabled") } else { style::yellow("not enabled") };
+    println!("entire is {state} in {}", repo.worktree.display());
+    for (hook, hook_state) in &hooks {
+        let shown = match hook_state {
+            HookState::Installed => style::green("installed"),
+            HookState::Missing => style::yellow("missing"),
+            HookState::Foreign => style::yellow("foreign (not entire's)"),
+        };
+        println!("  {hook:<20} {shown}");
+    }
+    if !enabled {
+        println!("hint: run `entire enable` to attribute commits here");
+    }
+    if live.is_empty() {
+        println!("No live sessions.");
+    } else {
+        println!("Live sessions:");
+        let rows: Vec<_> = live.into_iter().map(|r| (r, true)).collect();
+        super::sessions::print_table(&rows);
+    }
+    Ok(0)
+}
+
+/// A prompt segment: `entire:N` with N live sessions here, nothing when none or
+/// outside a repository. Never fails: a prompt must not print errors.
+fn prompt(cwd: &std::path::Path) -> Result<i32> {
+    let Ok(Some(repo)) = Repo::discover(cwd) else { return Ok(0) };
+    let store = Store::new(repo.store_dir());
+    let (live, _) = live_here(LiveRegistry::from_env().as_ref(), &store, &System);
+    if !live.is_empty() {
+        println!("entire:{}", live.len());
+    }
+    Ok(0)
 }

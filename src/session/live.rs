@@ -87,3 +87,33 @@ impl LiveRegistry {
         (entries, warnings)
     }
 }
+
+/// The live sessions of the repository whose store is `store`: registry
+/// entries written for it, or adopted into it. Records come from the store
+/// when it has them (hooks keep them fresher than the registry).
+pub fn live_here(
+    registry: Option<&LiveRegistry>,
+    store: &super::Store,
+    procs: &dyn crate::process::ProcessTable,
+) -> (Vec<SessionRecord>, Vec<String>) {
+    let Some(registry) = registry else { return (Vec::new(), Vec::new()) };
+    let (entries, mut warnings) = registry.list();
+    let mut live = Vec::new();
+    for entry in entries {
+        let Some(id) = SessionId::parse(&entry.session.session_id) else { continue };
+        let stored = match store.load(&id) {
+            Ok(stored) => stored,
+            Err(err) => {
+                warnings.push(err.to_string());
+                None
+            }
+        };
+        let ours = entry.store.as_deref() == Some(store.dir()) || stored.is_some();
+        let record = stored.unwrap_or(entry.session);
+        if ours && record.is_live(procs) {
+            live.push(record);
+        }
+    }
+    live.sort_by(|a, b| (a.started_at, &a.session_id).cmp(&(b.started_at, &b.session_id)));
+    (live, warnings)
+}

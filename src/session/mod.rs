@@ -6,7 +6,7 @@ mod record;
 mod store;
 
 pub use id::{SessionId, new_session_id};
-pub use live::{LiveEntry, LiveRegistry};
+pub use live::{LiveEntry, LiveRegistry, live_here};
 pub use record::{CheckpointRef, SessionRecord, Source};
 pub use store::{Pending, Store};
 

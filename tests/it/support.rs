@@ -104,3 +104,94 @@ pub fn script(path: &Path, body: &str) {
     std::fs::write(path, body).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// A fake agent under `entire run`: it records its session ID, then runs
+/// shell snippets handed to it (as its own children, like an agent's tool
+/// calls) until told to stop.
+pub struct Agent {
+    pub session_id: String,
+    pub child: std::process::Child,
+    dir: PathBuf,
+}
+
+const AGENT_LOOP: &str = r#"echo "$ENTIRE_SESSION_ID" > "$AGENT_DIR/id.tmp" && mv "$AGENT_DIR/id.tmp" "$AGENT_DIR/id"
+while :; do
+    if [ -e "$AGENT_DIR/cmd" ]; then
+        mv "$AGENT_DIR/cmd" "$AGENT_DIR/run.sh"
+        sh "$AGENT_DIR/run.sh" > "$AGENT_DIR/out" 2>&1
+        echo $? > "$AGENT_DIR/rc.tmp" && mv "$AGENT_DIR/rc.tmp" "$AGENT_DIR/rc"
+    fi
+    [ -e "$AGENT_DIR/stop" ] && exit 0
+    sleep 0.01
+done
+"#;
+
+impl World {
+    /// Starts `entire run --agent <name> -- sh <loop>` in `cwd`.
+    pub fn agent(&self, cwd: &Path, name: &str) -> Agent {
+        let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(self.path()).unwrap().keep();
+        let child = self
+            .entire(cwd)
+            .args(["run", "--agent", name, "--", "sh", "-c", AGENT_LOOP])
+            .env("AGENT_DIR", &dir)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let session_id = wait_for_file(&dir.join("id"));
+        Agent { session_id, child, dir }
+    }
+}
+
+impl Agent {
+    /// Runs `snippet` inside the agent; returns (exit code, output).
+    pub fn exec(&self, snippet: &str) -> (i32, String) {
+        let tmp = self.dir.join("cmd.tmp");
+        std::fs::write(&tmp, snippet).unwrap();
+        std::fs::rename(&tmp, self.dir.join("cmd")).unwrap();
+        let rc = wait_for_file(&self.dir.join("rc"));
+        std::fs::remove_file(self.dir.join("rc")).unwrap();
+        let out = std::fs::read_to_string(self.dir.join("out")).unwrap_or_default();
+        (rc.parse().unwrap(), out)
+    }
+
+    /// Runs `snippet` and asserts it succeeded.
+    pub fn ok(&self, snippet: &str) -> String {
+        let (rc, out) = self.exec(snippet);
+        assert_eq!(rc, 0, "agent snippet failed: {snippet}\n{out}");
+        out
+    }
+
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        std::fs::write(self.dir.join("stop"), "").unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+/// Waits (up to 20 s) for a file to appear and returns its trimmed content.
+pub fn wait_for_file(path: &Path) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text.trim().to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {}", path.display());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// The `Entire-Checkpoint` value of a commit, if any.
+pub fn checkpoint_of(world: &World, repo: &Path, rev: &str) -> Option<String> {
+    let out = world.git(repo, &["log", "-1", "--format=%(trailers:key=Entire-Checkpoint,valueonly)", rev]);
+    Some(out.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// (session_id, resolved_by) that the session store gives a commit.
+pub fn owner_of(world: &World, repo: &Path, rev: &str) -> Option<(String, String)> {
+    let sha = world.git(repo, &["rev-parse", rev]);
+    let sessions = world.json(repo, &["sessions", "--all", "--json"]);
+    sessions.as_array().unwrap().iter().find_map(|s| {
+        s["checkpoints"].as_array().unwrap().iter().find(|c| c["commit"] == sha.as_str()).map(|c| {
+            (s["session_id"].as_str().unwrap().to_owned(), c["resolved_by"].as_str().unwrap().to_owned())
+        })
+    })
+}
