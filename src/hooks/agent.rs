@@ -94,8 +94,9 @@ struct Payload {
 }
 
 fn handle(spec: &Spec, verb: &str) -> Result<()> {
-    let event = spec.event(verb).ok_or_else(|| Error::new(format!("unknown event {verb:?}")))?;
+    // Read first, whatever happens next: the agent's write must not fail.
     let input = read_payload()?;
+    let event = spec.event(verb).ok_or_else(|| Error::new(format!("unknown event {verb:?}")))?;
     let cwd = std::env::current_dir().context("current directory")?;
     let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
     let settings = Settings::load(&repo.worktree)?;

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area. Real git in temp
 //! repos, real processes, an isolated HOME and state dir per test.
 
+mod agents;
 mod attribution;
 mod run;
 mod support;
