@@ -31,8 +31,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
 
     if args.json {
         let sessions: Vec<Value> = live.iter().map(|r| super::sessions::with_live(r, true)).collect();
-        let out =
-            json!({"enabled": enabled, "hooks": hooks, "agent_hooks": agent_hooks, "live_sessions": sessions});
+        let out = json!({"enabled": enabled, "hooks": hooks, "agent_hooks": agent_hooks, "live_sessions": sessions});
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
@@ -47,7 +46,11 @@ pub fn run(args: StatusArgs) -> Result<i32> {
         println!("  {hook:<20} {shown}");
     }
     let agents: Vec<&str> = agent_hooks.iter().filter(|(_, on)| **on).map(|(agent, _)| *agent).collect();
-    let agents = if agents.is_empty() { "none (entire enable --agent claude-code|gemini)".into() } else { agents.join(", ") };
+    let agents = if agents.is_empty() {
+        "none (entire enable --agent claude-code|gemini)".into()
+    } else {
+        agents.join(", ")
+    };
     println!("  {:<20} {agents}", "agent hooks");
     if !enabled {
         println!("hint: run `entire enable` to attribute commits here");

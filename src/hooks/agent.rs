@@ -105,12 +105,11 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
     }
     let payload: Payload = serde_json::from_slice(&input)
         .map_err(|e| Error::new(format!("ignoring a payload that is not the expected JSON ({e})")))?;
-    let agent_session = payload
-        .session_id
-        .as_deref()
-        .ok_or_else(|| Error::new("ignoring a payload without session_id"))?;
-    let agent_session = SessionId::parse(agent_session)
-        .ok_or_else(|| Error::new(format!("ignoring a payload with a malformed session_id {agent_session:?}")))?;
+    let agent_session =
+        payload.session_id.as_deref().ok_or_else(|| Error::new("ignoring a payload without session_id"))?;
+    let agent_session = SessionId::parse(agent_session).ok_or_else(|| {
+        Error::new(format!("ignoring a payload with a malformed session_id {agent_session:?}"))
+    })?;
     let hook = Hook { spec, store: Store::new(repo.store_dir()), repo, cwd, now: Utc::now() };
     let facts = hook.facts(event.turn, &payload, &agent_session);
 
@@ -121,7 +120,8 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
         Some(owner) if owner.source != Some(Source::AgentHook) => (owner, false),
         owner => (hook.session(owner, &agent_session, me), true),
     };
-    let id = SessionId::parse(&target.session_id).ok_or_else(|| Error::new("owner has a malformed session id"))?;
+    let id =
+        SessionId::parse(&target.session_id).ok_or_else(|| Error::new("owner has a malformed session id"))?;
 
     let head = if spec.post_hoc { hook.repo.head() } else { None };
     let mut clash = false;
@@ -150,7 +150,9 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
         Some(rec)
     })?;
     if clash {
-        return Err(Error::new(format!("ignoring a payload whose session_id {id} names a session it does not own")));
+        return Err(Error::new(format!(
+            "ignoring a payload whose session_id {id} names a session it does not own"
+        )));
     }
     let Some(record) = record else { return Ok(()) };
     if made_by_hook {
@@ -174,7 +176,12 @@ struct Hook<'a> {
 impl Hook<'_> {
     /// The session a hook makes (or finds again) for an agent run without
     /// the launcher. `found` is the hook-made session the PID step found.
-    fn session(&self, found: Option<SessionRecord>, agent_session: &SessionId, me: Option<ProcId>) -> SessionRecord {
+    fn session(
+        &self,
+        found: Option<SessionRecord>,
+        agent_session: &SessionId,
+        me: Option<ProcId>,
+    ) -> SessionRecord {
         let mut parent = None;
         if let Some(found) = found.filter(|f| f.session_id != agent_session.as_str()) {
             if found.agent_proc() == me {
@@ -386,7 +393,12 @@ mod tests {
 
     fn table(parent: &'static str, grandparent: &'static str) -> Table {
         let me = std::process::id() as i32;
-        Table(HashMap::from([(me, (20, "entire")), (20, (10, parent)), (10, (5, grandparent)), (5, (1, "sh"))]))
+        Table(HashMap::from([
+            (me, (20, "entire")),
+            (20, (10, parent)),
+            (10, (5, grandparent)),
+            (5, (1, "sh")),
+        ]))
     }
 
     #[test]
@@ -421,7 +433,10 @@ mod tests {
         std::fs::create_dir(worktree.join("src")).unwrap();
         let rel = |base: &Path, raw: &str| repo_relative(&worktree, base, raw);
         assert_eq!(rel(&worktree, "src/new.rs").as_deref(), Some("src/new.rs"));
-        assert_eq!(rel(Path::new("/elsewhere"), &format!("{}/a/../b.txt", worktree.display())).as_deref(), Some("b.txt"));
+        assert_eq!(
+            rel(Path::new("/elsewhere"), &format!("{}/a/../b.txt", worktree.display())).as_deref(),
+            Some("b.txt")
+        );
         assert_eq!(rel(&worktree.join("src"), "../../x"), None);
         assert_eq!(rel(&worktree, "/etc/passwd"), None);
         assert_eq!(rel(&worktree, "."), None);

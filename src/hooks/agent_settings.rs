@@ -145,12 +145,19 @@ impl SettingsFile {
         if let Some((section, key)) = self.spec.enable_flag {
             revert_flag(&mut settings, &original, section, key);
         }
-        let write = if settings == original { restore(&saved.original) } else { Write::Bytes(pretty(&settings)?) };
+        let write =
+            if settings == original { restore(&saved.original) } else { Write::Bytes(pretty(&settings)?) };
         Ok(self.change(write, Saved::Drop))
     }
 
     fn change(&self, write: Write, saved: Saved) -> Change {
-        Change { agent: self.spec.name, path: self.path.clone(), saved_path: self.saved.clone(), write, saved }
+        Change {
+            agent: self.spec.name,
+            path: self.path.clone(),
+            saved_path: self.saved.clone(),
+            write,
+            saved,
+        }
     }
 
     fn parse(&self, bytes: &[u8]) -> Result<Map<String, Value>> {
@@ -347,7 +354,8 @@ fn ours(settings: &Map<String, Value>, spec: &Spec) -> HashSet<(String, String)>
     let Some(hooks) = settings.get("hooks").and_then(Value::as_object) else { return HashSet::new() };
     let mut found = HashSet::new();
     for (native, groups) in hooks {
-        let entries = groups.as_array().into_iter().flatten().filter_map(|g| g.get("hooks")?.as_array()).flatten();
+        let entries =
+            groups.as_array().into_iter().flatten().filter_map(|g| g.get("hooks")?.as_array()).flatten();
         for entry in entries.filter_map(Value::as_object).filter(|e| is_ours(e, spec)) {
             found.insert((native.clone(), verb(entry).to_owned()));
         }
@@ -390,7 +398,10 @@ mod tests {
         let settings = merged("{}", &claude::SPEC);
         let group = &settings["hooks"]["PostToolUse"][0];
         assert_eq!(group["matcher"], "Write|Edit|MultiEdit|NotebookEdit|Bash");
-        assert_eq!(group["hooks"][0], json!({"type": "command", "command": "'/opt/my tools/entire' hooks claude-code post-tool-use"}));
+        assert_eq!(
+            group["hooks"][0],
+            json!({"type": "command", "command": "'/opt/my tools/entire' hooks claude-code post-tool-use"})
+        );
         assert_eq!(settings["hooks"].as_object().unwrap().len(), 5);
     }
 

@@ -156,7 +156,8 @@ fn parse_log(text: &str) -> Vec<Commit> {
             let sha = parts.next()?.trim().to_owned();
             let time = parts.next()?.trim().parse().ok()?;
             let message = parts.next()?.to_owned();
-            let files = parts.next().unwrap_or("").lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+            let files =
+                parts.next().unwrap_or("").lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
             Some(Commit { sha, time, message, files })
         })
         .collect()
@@ -173,7 +174,15 @@ mod tests {
         assert_eq!(commits.len(), 2);
         assert_eq!(commits[0].sha, "aaa");
         assert_eq!(commits[0].files, ["b.txt", "c.txt"]);
-        assert_eq!(commits[1], Commit { sha: "bbb".into(), time: 1600000000, message: "one\n".into(), files: vec!["a.txt".into()] });
+        assert_eq!(
+            commits[1],
+            Commit {
+                sha: "bbb".into(),
+                time: 1600000000,
+                message: "one\n".into(),
+                files: vec!["a.txt".into()]
+            }
+        );
     }
 
     #[test]

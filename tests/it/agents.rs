@@ -60,7 +60,10 @@ impl FakeAgent {
 
     /// The agent, run as `program` (the script itself, or `entire run`).
     fn command(&self, mut cmd: Command, sid: &str, transcript: &Path) -> Command {
-        cmd.env("SID", sid).env("HOOKS", &self.hooks).env("HOOK_SHELL", self.shell).env("TRANSCRIPT", transcript);
+        cmd.env("SID", sid)
+            .env("HOOKS", &self.hooks)
+            .env("HOOK_SHELL", self.shell)
+            .env("TRANSCRIPT", transcript);
         cmd
     }
 
@@ -180,7 +183,8 @@ fn transcript_is_copied_into_the_checkpoint() {
 
     stdout(agent.launched(&w, &repo, "claude-session-1", &transcript).output().unwrap());
     let id = checkpoint_of(&w, &repo, "HEAD").expect("the commit has a checkpoint");
-    let copied = w.git(&repo, &["show", &format!("entire/checkpoints/v1:{}/{}/0/full.jsonl", &id[..2], &id[2..])]);
+    let copied =
+        w.git(&repo, &["show", &format!("entire/checkpoints/v1:{}/{}/0/full.jsonl", &id[..2], &id[2..])]);
     assert_eq!(copied, lines.trim_end());
 }
 
@@ -381,7 +385,10 @@ fn hostile_payloads_are_ignored_with_one_warning() {
         ("session-start", r#"{"session_id":"../../escape"}"#.to_owned()),
         ("session-start", r#"{"session_id":"a/b"}"#.to_owned()),
         ("no-such-event", format!("{{{good}}}")),
-        ("post-tool-use", format!(r#"{{{good},"tool_name":"Write","tool_input":{{"file_path":"/etc/passwd"}}}}"#)),
+        (
+            "post-tool-use",
+            format!(r#"{{{good},"tool_name":"Write","tool_input":{{"file_path":"/etc/passwd"}}}}"#),
+        ),
         ("post-tool-use", format!(r#"{{{good},"tool_name":"Edit","tool_input":{{"file_path":"../../x"}}}}"#)),
         ("user-prompt-submit", format!(r#"{{{good},"transcript_path":"relative.jsonl"}}"#)),
         ("user-prompt-submit", format!(r#"{{{good},"transcript_path":"/etc/shadow"}}"#)),
