@@ -26,6 +26,18 @@ pub struct Settings {
 pub const DEFAULT_TRANSCRIPT_MAX_BYTES: u64 = 50 * 1024 * 1024;
 
 impl Settings {
+    /// This worktree's settings; a linked worktree whose checkout has no
+    /// `.entire/` (the settings were never committed) uses the main
+    /// worktree's, since the hooks they share were installed from there.
+    pub fn for_repo(repo: &crate::git::Repo) -> Result<Settings> {
+        let own = repo.worktree.join(DIR);
+        let main = repo.common_dir.parent().filter(|_| repo.common_dir.ends_with(".git"));
+        match main {
+            Some(main) if !own.exists() && main != repo.worktree => Settings::load(main),
+            _ => Settings::load(&repo.worktree),
+        }
+    }
+
     pub fn load(worktree: &Path) -> Result<Settings> {
         let dir = worktree.join(DIR);
         let mut merged = Map::new();

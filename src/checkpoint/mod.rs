@@ -1,36 +1,101 @@
-//! The checkpoints branch `entire/checkpoints/v1` (SPEC §7).
-//! Placeholder API until the writer lands.
+//! The checkpoints branch `entire/checkpoints/v1` (SPEC §7). Layout,
+//! concurrency and the decisions SPEC left open: docs/checkpoints.md.
+
+mod id;
+mod merge;
+mod objects;
+mod reader;
+mod writer;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
-use crate::git::Repo;
-use crate::session::SessionRecord;
+pub use id::{is_valid as is_valid_id, new_id, new_id_with};
+pub use merge::merge;
+pub(crate) use objects::update_ref;
+pub use reader::{Reader, for_commit, read};
+pub use writer::write;
 
+/// The branch's short name, for messages.
+pub const BRANCH: &str = "entire/checkpoints/v1";
+
+/// What to run when the branch exists on the remote but not here.
+pub const FETCH_HINT: &str = "fetch it with `git fetch origin entire/checkpoints/v1:entire/checkpoints/v1`";
+
+/// The one session slot this tool writes in a checkpoint: `0/`.
+pub const SLOT: &str = "0";
+
+/// Where the transcript copy lives in a checkpoint.
+pub const TRANSCRIPT_FILE: &str = "full.jsonl";
+
+/// A checkpoint's root `metadata.json` (SPEC §7), fields in this order.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Metadata {
     pub checkpoint_id: String,
+    /// The full SHA of the commit the checkpoint was written for.
     pub commit: String,
     pub session_id: String,
     pub agent: Option<String>,
+    /// "env" | "pid" | "recent" (or "post-hoc").
     pub resolved_by: String,
+    /// `{"method", "depth", "env_rejected"}`.
     pub resolution: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub branch: Option<String>,
     pub files_changed: Vec<String>,
     pub agent_session_id: Option<String>,
+    /// Anything else: "linked", "transcript_truncated"…
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-pub fn new_id(_repo: &Repo) -> Result<String> {
-    let mut buf = [0u8; 6];
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+/// `<id[0:2]>/<id[2:]>`: a checkpoint's directory on the branch.
+pub fn dir_of(id: &str) -> String {
+    format!("{}/{}", &id[..2], &id[2..])
 }
 
-pub fn write(_repo: &Repo, _meta: &Metadata, _session: &SessionRecord, _max: u64) -> Result<()> {
-    Ok(())
+/// `commits/<sha[0:2]>/<sha[2:]>`: the index file listing a commit's
+/// checkpoints, one ID per line.
+pub fn index_of(sha: &str) -> String {
+    format!("commits/{}/{}", &sha[..2], &sha[2..])
+}
+
+/// A full object name as git prints it (SHA-1 or SHA-256, lowercase), so
+/// that it is safe and canonical as a path on the branch.
+pub fn is_full_sha(sha: &str) -> bool {
+    matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The `cat-file` name of `path` in commit `tip` (`""`: its root tree).
+fn spec(tip: &str, path: &str) -> String {
+    if path.is_empty() { format!("{tip}^{{tree}}") } else { format!("{tip}:{path}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_paths() {
+        assert_eq!(dir_of("0123456789ab"), "01/23456789ab");
+        let sha = "ab".repeat(20);
+        assert_eq!(index_of(&sha), format!("commits/ab/{}", &sha[2..]));
+    }
+
+    #[test]
+    fn full_sha_is_lowercase_hex_of_a_hash_length() {
+        assert!(is_full_sha(&"a1".repeat(20)));
+        assert!(is_full_sha(&"a1".repeat(32)));
+        assert!(!is_full_sha(&"A1".repeat(20)));
+        assert!(!is_full_sha("HEAD"));
+        assert!(!is_full_sha(&"a1".repeat(19)));
+    }
+
+    #[test]
+    fn metadata_keeps_field_order_and_extra() {
+        let raw = r#"{"checkpoint_id":"0123456789ab","commit":"c","session_id":"s","agent":null,"resolved_by":"pid","resolution":{"method":"pid","depth":2,"env_rejected":null},"created_at":"2025-01-02T03:04:05Z","branch":"main","files_changed":["a"],"agent_session_id":null,"linked":"post-hoc"}"#;
+        let meta: Metadata = serde_json::from_str(raw).unwrap();
+        assert_eq!(meta.extra["linked"], "post-hoc");
+        assert_eq!(serde_json::to_string(&meta).unwrap(), raw);
+    }
 }

@@ -1,12 +1,22 @@
-//! `entire completions SHELL` and `entire man`.
+//! `entire completions SHELL` and `entire man`, generated from the clap
+//! definitions so they never drift from the real CLI.
 
-use crate::cli::CompletionsArgs;
-use crate::error::{Error, Result};
+use std::io::Write;
 
-pub fn completions(_args: CompletionsArgs) -> Result<i32> {
-    Err(Error::new("`entire completions` is not built yet"))
+use clap::CommandFactory;
+
+use crate::cli::{Cli, CompletionsArgs};
+use crate::error::Result;
+
+pub fn completions(args: CompletionsArgs) -> Result<i32> {
+    // Buffered: clap_complete panics on a write error, we report it instead.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "entire", &mut script);
+    std::io::stdout().write_all(&script)?;
+    Ok(0)
 }
 
 pub fn man() -> Result<i32> {
-    Err(Error::new("`entire man` is not built yet"))
+    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
+    Ok(0)
 }

@@ -1,8 +1,249 @@
-//! `entire explain`.
+//! `entire explain`: which session made a commit, and how that was decided
+//! (SPEC §8). `--commit REV` explains one commit, `--session ID` lists a
+//! session's commits, and no argument shows the last commits of HEAD with
+//! their sessions (with `--json` alone: HEAD, in the `--commit` shape).
 
+use serde_json::{Value, json};
+
+use super::current_dir;
+use crate::checkpoint::{self, BRANCH, FETCH_HINT, Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::cli::ExplainArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, warn};
+use crate::git::Repo;
+use crate::git::trailers::{self, CHECKPOINT_KEY};
+use crate::session::{SessionId, SessionRecord, Store};
 
-pub fn run(_args: ExplainArgs) -> Result<i32> {
-    Err(Error::new("`entire explain` is not built yet"))
+/// How many commits the log shows.
+const LOG_LENGTH: usize = 20;
+
+pub fn run(args: ExplainArgs) -> Result<i32> {
+    let repo = Repo::require(&current_dir()?)?;
+    match (args.commit, args.session) {
+        (_, Some(session)) => explain_session(&repo, &session, args.json),
+        (Some(rev), None) => explain_commit(&repo, &rev, args.json),
+        (None, None) if args.json => explain_commit(&repo, "HEAD", true),
+        (None, None) => log(&repo),
+    }
+}
+
+fn explain_commit(repo: &Repo, rev: &str, json: bool) -> Result<i32> {
+    let sha = resolve_commit(repo, rev)?;
+    let message = commit_message(repo, &sha)?;
+    let named: Vec<String> = trailers::values(&message, CHECKPOINT_KEY)
+        .into_iter()
+        .filter(|id| checkpoint::is_valid_id(id))
+        .collect();
+    let mut checkpoints = Vec::new();
+    let mut reader = Reader::open(repo)?;
+    match &mut reader {
+        None if !named.is_empty() => {
+            return Err(Error::new(format!(
+                "the {BRANCH} branch that holds checkpoint metadata is not here"
+            ))
+            .with_hint(FETCH_HINT));
+        }
+        None => {}
+        Some(reader) => {
+            // Trailers first: an amended or cherry-picked commit has a new
+            // SHA but keeps its trailer. Then the index, for checkpoints
+            // linked after the fact, which have no trailer.
+            let mut ids = named.clone();
+            for id in reader.ids_for_commit(&sha)? {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            for id in ids {
+                match reader.metadata(&id)? {
+                    Some(meta) => checkpoints.push(meta),
+                    None => warn(format_args!(
+                        "checkpoint {id} named by the commit is not on the local {BRANCH} branch; {FETCH_HINT}"
+                    )),
+                }
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({"commit": sha, "checkpoints": checkpoints}))?);
+        return Ok(0);
+    }
+    println!("commit {sha}");
+    if checkpoints.is_empty() {
+        println!("  no checkpoint: no agent session was attributed to this commit");
+    }
+    let store = Store::new(repo.store_dir());
+    for meta in &checkpoints {
+        let reader = reader.as_mut().expect("checkpoints were read through it");
+        print_checkpoint(reader, &store, meta)?;
+    }
+    Ok(0)
+}
+
+fn print_checkpoint(reader: &mut Reader, store: &Store, meta: &Metadata) -> Result<()> {
+    let id = &meta.checkpoint_id;
+    let record = SessionId::parse(&meta.session_id).and_then(|sid| store.load(&sid).ok().flatten());
+    let slot_record: Option<SessionRecord> = reader
+        .file(id, &format!("{SLOT}/metadata.json"))?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let prompt = match record.as_ref().and_then(|r| r.first_prompt.clone()) {
+        Some(prompt) => Some(prompt),
+        None => reader
+            .file(id, &format!("{SLOT}/prompt.txt"))?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+    };
+    println!("\ncheckpoint {id}");
+    let agent = meta.agent.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
+    println!("  session:     {}{agent}", meta.session_id);
+    println!("  attributed:  {}", attribution(meta));
+    let branch = meta.branch.as_deref().map(|b| format!(" on {b}")).unwrap_or_default();
+    println!("  when:        {}{branch}", meta.created_at.format("%Y-%m-%d %H:%M:%S UTC"));
+    if let Some(prompt) = prompt {
+        println!("  prompt:      {}", one_line(&prompt, 200));
+    }
+    if !meta.files_changed.is_empty() {
+        println!("  files:       {}", meta.files_changed.join(", "));
+    }
+    if reader.slot_files(id)?.iter().any(|name| name == TRANSCRIPT_FILE) {
+        let cut = match meta.extra.get("transcript_original_bytes").and_then(Value::as_u64) {
+            Some(bytes) => format!(" (truncated; the original had {bytes} bytes)"),
+            None => String::new(),
+        };
+        println!("  transcript:  {BRANCH}:{}/{SLOT}/{TRANSCRIPT_FILE}{cut}", checkpoint::dir_of(id));
+    }
+    let original = record.or(slot_record).and_then(|r| r.transcript_path);
+    if let Some(path) = original {
+        println!("  recorded at: {path}");
+    }
+    Ok(())
+}
+
+/// How the owner was found, in words; a recency match is a guess and says so.
+fn attribution(meta: &Metadata) -> String {
+    let depth = meta.resolution.get("depth").and_then(Value::as_u64);
+    let mut text = match (meta.resolved_by.as_str(), depth) {
+        ("env", _) => "ENTIRE_SESSION_ID in the committing process named this session (env)".to_owned(),
+        ("pid", Some(depth)) => {
+            format!("the commit ran under this session's process, {depth} level(s) up (pid)")
+        }
+        ("pid", None) => "the commit ran under this session's process (pid)".to_owned(),
+        ("recent", _) => "a guess by recency: the most recently active live session in this worktree; \
+                          nothing tied the commit to it for certain (recent)"
+            .to_owned(),
+        ("post-hoc", _) => "linked after the commit was made (post-hoc)".to_owned(),
+        (other, _) => other.to_owned(),
+    };
+    if let Some(reason) = meta.resolution.get("env_rejected").and_then(Value::as_str) {
+        text.push_str(&format!("; ENTIRE_SESSION_ID was set but not used ({reason})"));
+    }
+    text
+}
+
+fn one_line(text: &str, max_chars: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
+}
+
+fn resolve_commit(repo: &Repo, rev: &str) -> Result<String> {
+    let bad = || {
+        Error::new(format!("not a commit: {rev}"))
+            .with_hint("give a commit that exists here: a SHA, a branch name, HEAD~1…")
+    };
+    if rev.starts_with('-') {
+        return Err(bad()); // never an option to git
+    }
+    let out = repo.git_output(["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]);
+    out.map(|o| String::from_utf8_lossy(&o).trim().to_owned()).map_err(|_| bad())
+}
+
+fn commit_message(repo: &Repo, sha: &str) -> Result<String> {
+    let raw = repo.git_output(["cat-file", "commit", sha])?;
+    let raw = String::from_utf8_lossy(&raw);
+    Ok(raw.split_once("\n\n").map(|(_, message)| message.to_owned()).unwrap_or_default())
+}
+
+fn explain_session(repo: &Repo, raw: &str, json: bool) -> Result<i32> {
+    let id = SessionId::parse(raw).ok_or_else(|| {
+        Error::new(format!("invalid session ID {raw:?}"))
+            .with_hint("a session ID is letters, digits, '.', '_' and '-', as `entire sessions` shows")
+    })?;
+    let record = Store::new(repo.store_dir()).load(&id)?.ok_or_else(|| {
+        Error::new(format!("no session {id} in this repository"))
+            .with_hint("`entire sessions --all` lists the sessions recorded here")
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&record.checkpoints)?);
+        return Ok(0);
+    }
+    let agent = record.agent.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
+    match record.checkpoints.len() {
+        0 => println!("session {id}{agent} has no commits"),
+        n => println!("session {id}{agent}: {n} commit(s)"),
+    }
+    for c in &record.checkpoints {
+        let when = c.created_at.format("%Y-%m-%d %H:%M:%S UTC");
+        println!(
+            "  {}  checkpoint {}  by {:<7}  {when}",
+            &c.commit[..c.commit.len().min(12)],
+            c.checkpoint_id,
+            c.resolved_by
+        );
+    }
+    Ok(0)
+}
+
+/// The last commits of HEAD and the session of each: one `git log` and one
+/// `cat-file` process.
+fn log(repo: &Repo) -> Result<i32> {
+    if repo.head().is_none() {
+        println!("no commits yet");
+        return Ok(0);
+    }
+    let format =
+        format!("--format=%H%x1f%h%x1f%s%x1f%(trailers:key={CHECKPOINT_KEY},valueonly,separator=%x2C)%x1e");
+    let out = repo.git_output(["log", "-n", &LOG_LENGTH.to_string(), &format, "HEAD", "--"])?;
+    let out = String::from_utf8_lossy(&out);
+    let mut reader = Reader::open(repo)?;
+    let mut unread = false;
+    println!("{:<9} {:<36}  {:<12} {:<7} SUBJECT", "COMMIT", "SESSION", "AGENT", "BY");
+    for record in out.split('\x1e').map(|r| r.trim_start_matches('\n')).filter(|r| !r.is_empty()) {
+        let fields: Vec<&str> = record.splitn(4, '\x1f').collect();
+        let [sha, short, subject, named] = fields[..] else { continue };
+        let mut ids: Vec<String> = named
+            .split(',')
+            .map(str::trim)
+            .filter(|id| checkpoint::is_valid_id(id))
+            .map(str::to_owned)
+            .collect();
+        let mut found = Vec::new();
+        if let Some(reader) = &mut reader {
+            for id in reader.ids_for_commit(sha)? {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            for id in &ids {
+                // One unreadable checkpoint must not hide the whole log.
+                match reader.metadata(id) {
+                    Ok(meta) => found.extend(meta),
+                    Err(err) => warn(err),
+                }
+            }
+        }
+        unread |= found.len() < ids.len();
+        if found.is_empty() {
+            let session = if ids.is_empty() { "-" } else { "?" };
+            println!("{short:<9} {session:<36}  {:<12} {:<7} {subject}", "", "");
+        }
+        for meta in found {
+            let agent = meta.agent.as_deref().unwrap_or("-");
+            println!("{short:<9} {:<36}  {agent:<12} {:<7} {subject}", meta.session_id, meta.resolved_by);
+        }
+    }
+    if unread {
+        warn(format_args!("some checkpoints (?) are not on the local {BRANCH} branch; {FETCH_HINT}"));
+    }
+    Ok(0)
 }

@@ -45,7 +45,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
 }
 
 /// `claude` → `claude-code`, else the command's basename.
-fn agent_name(program: &OsStr) -> String {
+pub(crate) fn agent_name(program: &OsStr) -> String {
     let base = Path::new(program).file_name().unwrap_or(program).to_string_lossy();
     match base.as_ref() {
         "claude" => "claude-code".to_owned(),
@@ -98,7 +98,7 @@ impl Launch {
         let parent = std::env::var(SESSION_ENV).ok().and_then(|raw| live_parent(registry.as_ref(), &raw));
 
         let repo = cwd.as_deref().and_then(|cwd| Repo::discover(cwd).ok().flatten());
-        let enabled = repo.as_ref().is_some_and(|r| Settings::load(&r.worktree).is_ok_and(|s| s.enabled));
+        let enabled = repo.as_ref().is_some_and(|r| Settings::for_repo(r).is_ok_and(|s| s.enabled));
         let store = repo.as_ref().filter(|_| enabled).map(|r| Store::new(r.store_dir()));
 
         let now = Utc::now();

@@ -1,8 +1,84 @@
-//! `entire shell`.
+//! `entire shell init <shell>`: prints a script that turns each agent command
+//! into a shell function running it through `entire run` (docs/shell.md).
+//!
+//! The scripts live in `shell/`; each has a line holding `@CMD@`, repeated
+//! once per agent command, and `@ENTIRE_BIN@`, the quoted path of this binary.
 
-use crate::cli::ShellArgs;
-use crate::error::{Error, Result};
+use std::io::Write;
 
-pub fn run(_args: ShellArgs) -> Result<i32> {
-    Err(Error::new("`entire shell` is not built yet"))
+use crate::cli::{InitShell, ShellArgs, ShellCommand, ShellInitArgs};
+use crate::error::{Context, Error, Result};
+
+const BASH: &str = include_str!("../../shell/entire.bash");
+const ZSH: &str = include_str!("../../shell/entire.zsh");
+const FISH: &str = include_str!("../../shell/entire.fish");
+
+/// Wrapped when `--agents` is not given.
+const DEFAULT_AGENTS: &[&str] = &["claude", "codex", "gemini", "aider", "opencode", "cursor-agent", "goose"];
+
+pub fn run(args: ShellArgs) -> Result<i32> {
+    match args.command {
+        ShellCommand::Init(args) => init(args),
+    }
+}
+
+fn init(args: ShellInitArgs) -> Result<i32> {
+    let commands =
+        args.agents.unwrap_or_else(|| DEFAULT_AGENTS.iter().map(|name| name.to_string()).collect());
+    for command in &commands {
+        check_command(command)?;
+    }
+    // The absolute path, so the wrappers work whatever PATH the shell ends up with.
+    let exe = std::env::current_exe().context("finding the entire binary")?;
+    let exe = exe.to_str().ok_or_else(|| {
+        Error::new(format!("the path of the entire binary is not UTF-8: {}", exe.display()))
+    })?;
+    std::io::stdout().write_all(render(args.shell, exe, &commands).as_bytes())?;
+    Ok(0)
+}
+
+/// A name that is a plain word in every supported shell, so it can be pasted
+/// unquoted as a function name and an argument.
+fn check_command(name: &str) -> Result<()> {
+    let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    // Only dots would define a function named `.`, hiding the shell's `source`.
+    let only_dots = name.chars().all(|c| c == '.');
+    if plain && !only_dots && !name.starts_with('-') {
+        return Ok(());
+    }
+    Err(Error::usage(format!("invalid agent command {name:?} in --agents"))
+        .with_hint("use letters, digits, '.', '_' and '-', not starting with '-' and not only dots"))
+}
+
+fn render(shell: InitShell, exe: &str, commands: &[String]) -> String {
+    let (template, exe) = match shell {
+        InitShell::Bash => (BASH, posix_quote(exe)),
+        InitShell::Zsh => (ZSH, posix_quote(exe)),
+        InitShell::Fish => (FISH, fish_quote(exe)),
+    };
+    let mut script = String::new();
+    for line in template.lines() {
+        if line.contains("@CMD@") {
+            for command in commands {
+                let agent = super::run::agent_name(command.as_ref());
+                script += &line.replace("@CMD@", command).replace("@AGENT@", &agent);
+                script.push('\n');
+            }
+        } else {
+            script += &line.replace("@ENTIRE_BIN@", &exe);
+            script.push('\n');
+        }
+    }
+    script
+}
+
+/// bash and zsh single quotes keep everything literal; a `'` ends the quote,
+/// is escaped, and a new quote begins.
+fn posix_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// Inside fish single quotes only `\\` and `\'` are escapes.
+fn fish_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\\', r"\\").replace('\'', r"\'"))
 }

@@ -20,7 +20,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
         return prompt(&cwd);
     }
     let repo = Repo::require(&cwd)?;
-    let enabled = Settings::load(&repo.worktree)?.enabled;
+    let enabled = Settings::for_repo(&repo)?.enabled;
     let dir = hooks_install::hooks_dir(&repo)?;
     let hooks: BTreeMap<&str, HookState> =
         HOOKS.iter().map(|h| (*h, hooks_install::state(&dir, h))).collect();

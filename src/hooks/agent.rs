@@ -389,6 +389,9 @@ mod tests {
         fn name(&self, pid: i32) -> Option<String> {
             self.0.get(&pid).map(|(_, name)| (*name).to_owned())
         }
+        fn cmdline(&self, _pid: i32) -> Option<Vec<String>> {
+            None
+        }
     }
 
     fn table(parent: &'static str, grandparent: &'static str) -> Table {

@@ -11,6 +11,7 @@ use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
 use crate::hooks::owner::OwnerLookup;
+use crate::process::{ProcessTable, System};
 use crate::session::{CheckpointRef, Pending, SessionId, Store};
 use crate::settings::Settings;
 
@@ -25,7 +26,7 @@ pub fn run(hook: &str, args: &[OsString]) -> i32 {
 fn dispatch(hook: &str, args: &[OsString]) -> Result<()> {
     let cwd = std::env::current_dir().context("current directory")?;
     let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
-    let settings = Settings::load(&repo.worktree)?;
+    let settings = Settings::for_repo(&repo)?;
     if !settings.enabled {
         return Ok(());
     }
@@ -50,11 +51,12 @@ fn dispatch(hook: &str, args: &[OsString]) -> Result<()> {
 }
 
 fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &str) -> Result<()> {
-    if matches!(source, "merge" | "squash") || repo.in_sequencer_operation() {
+    if matches!(source, "merge" | "squash") || repo.in_sequencer_operation() || replaying_commits() {
         return Ok(());
     }
     let message = read_message(file)?;
-    if !trailers::values(&message, CHECKPOINT_KEY).is_empty() {
+    let comment = trailers::comment_char(repo);
+    if !trailers::values_with(&message, CHECKPOINT_KEY, &comment).is_empty() {
         return Ok(()); // amend, -c/-C and templates keep their trailer
     }
     let store = Store::new(repo.store_dir());
@@ -62,7 +64,6 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
     let (Some(owner), Some(record)) = (&found.resolution.owner, found.owner) else { return Ok(()) };
 
     let checkpoint_id = checkpoint::new_id(repo)?;
-    let comment = trailers::comment_char(repo);
     let tagged = trailers::insert(&message, CHECKPOINT_KEY, &checkpoint_id, &comment);
     store.put_pending(&Pending {
         checkpoint_id,
@@ -147,6 +148,33 @@ impl HeadCommit {
         let files = parts.next().unwrap_or("").lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
         Ok(HeadCommit { sha: sha.trim().to_owned(), message: message.to_owned(), files })
     }
+}
+
+/// A single cherry-pick or revert leaves no state file behind while it
+/// commits, so look at the `git` process that runs this hook instead.
+fn replaying_commits() -> bool {
+    let ancestry = System.ancestry(std::process::id() as i32);
+    ancestry.iter().take(3).filter_map(|p| System.cmdline(p.pid)).any(|argv| {
+        let is_git = argv.first().is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "git"));
+        is_git
+            && git_subcommand(&argv[1..])
+                .is_some_and(|c| matches!(c, "cherry-pick" | "revert" | "rebase" | "am"))
+    })
+}
+
+/// The subcommand in git's argv, past global options (`-c k=v`, `-C dir`…).
+fn git_subcommand(args: &[String]) -> Option<&str> {
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "-c" | "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" => {
+                iter.next();
+            }
+            a if a.starts_with('-') => {}
+            a => return Some(a),
+        }
+    }
+    None
 }
 
 fn read_message(file: &Path) -> Result<String> {

@@ -17,6 +17,16 @@ impl ProcessTable for System {
         let raw = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
         Some(raw.trim_end_matches('\n').to_owned())
     }
+
+    fn cmdline(&self, pid: i32) -> Option<Vec<String>> {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        Some(
+            raw.split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+        )
+    }
 }
 
 /// Parses `/proc/<pid>/stat`. The command name (field 2) may hold spaces

@@ -42,6 +42,9 @@ pub trait ProcessTable {
     /// The kernel's short command name (Linux `comm`, macOS `p_comm`).
     fn name(&self, pid: i32) -> Option<String>;
 
+    /// The command line of `pid`, when the OS lets us read it.
+    fn cmdline(&self, pid: i32) -> Option<Vec<String>>;
+
     fn start_time(&self, pid: i32) -> Option<u64> {
         self.stat(pid).map(|s| s.start_time)
     }

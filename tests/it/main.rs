@@ -3,5 +3,9 @@
 
 mod agents;
 mod attribution;
+mod checkpoints;
+mod git_hooks;
 mod run;
+mod shell;
 mod support;
+mod trailers;

@@ -11,21 +11,52 @@ pub fn entire_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_entire"))
 }
 
+const GITCONFIG: &str =
+    "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n";
+
+/// Library calls spawn git with this test process's own environment: point
+/// it, once for the whole process, at an isolated home, git config and
+/// state dir. (std serialises `set_var` with its own reads of the
+/// environment, such as `Command::spawn`.)
+pub fn isolate_process() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("process-env");
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        std::fs::write(dir.join(".gitconfig"), GITCONFIG).unwrap();
+        unsafe {
+            std::env::set_var("HOME", &dir);
+            std::env::set_var("GIT_CONFIG_GLOBAL", dir.join(".gitconfig"));
+            std::env::set_var("GIT_CONFIG_NOSYSTEM", "1");
+            std::env::set_var("ENTIRE_STATE_DIR", dir.join("state"));
+            for var in [
+                "GIT_DIR",
+                "GIT_WORK_TREE",
+                "GIT_INDEX_FILE",
+                "GIT_AUTHOR_NAME",
+                "GIT_AUTHOR_EMAIL",
+                "GIT_COMMITTER_NAME",
+                "GIT_COMMITTER_EMAIL",
+                "ENTIRE_SESSION_ID",
+            ] {
+                std::env::remove_var(var);
+            }
+        }
+    });
+}
+
 pub struct World {
     pub tmp: TempDir,
 }
 
 impl World {
     pub fn new() -> World {
+        isolate_process();
         let tmp = tempfile::Builder::new().prefix("entire-it-").tempdir().unwrap();
         for dir in ["home", "state", "repos"] {
             std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
         }
-        std::fs::write(
-            tmp.path().join("home/.gitconfig"),
-            "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",
-        )
-        .unwrap();
+        std::fs::write(tmp.path().join("home/.gitconfig"), GITCONFIG).unwrap();
         World { tmp }
     }
 
@@ -88,6 +119,11 @@ impl World {
 
 /// Stdout of a successful command, trimmed; panics with stderr otherwise.
 pub fn stdout(out: Output) -> String {
+    exact_stdout(out).trim().to_owned()
+}
+
+/// Stdout of a successful command, as it is; panics with stderr otherwise.
+pub fn exact_stdout(out: Output) -> String {
     assert!(
         out.status.success(),
         "command failed ({}):\nstdout: {}\nstderr: {}",
@@ -95,7 +131,7 @@ pub fn stdout(out: Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Writes an executable script.
@@ -115,7 +151,7 @@ pub struct Agent {
 }
 
 const AGENT_LOOP: &str = r#"echo "$ENTIRE_SESSION_ID" > "$AGENT_DIR/id.tmp" && mv "$AGENT_DIR/id.tmp" "$AGENT_DIR/id"
-while :; do
+while [ -d "$AGENT_DIR" ]; do
     if [ -e "$AGENT_DIR/cmd" ]; then
         mv "$AGENT_DIR/cmd" "$AGENT_DIR/run.sh"
         sh "$AGENT_DIR/run.sh" > "$AGENT_DIR/out" 2>&1
@@ -129,6 +165,7 @@ done
 impl World {
     /// Starts `entire run --agent <name> -- sh <loop>` in `cwd`.
     pub fn agent(&self, cwd: &Path, name: &str) -> Agent {
+        // Inside the world: when a failed test drops it, the loop ends too.
         let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(self.path()).unwrap().keep();
         let child = self
             .entire(cwd)
@@ -164,6 +201,15 @@ impl Agent {
     pub fn stop(mut self) -> std::process::ExitStatus {
         std::fs::write(self.dir.join("stop"), "").unwrap();
         self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Agent {
+    /// A test that panics must not leave its agent looping forever.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = std::fs::write(self.dir.join("stop"), "");
+        }
     }
 }
 

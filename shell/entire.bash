@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+#
+# entire shell integration for bash: printed by `entire shell init bash`.
+# Load it from ~/.bashrc with
+#
+#     eval "$(entire shell init bash)"
+#
+# Every agent command listed at the end becomes a function that starts the
+# agent through `entire run`, so each agent run from this shell is a recorded
+# session and its commits are attributed to it.
+#
+#   command claude          runs the real agent, without a session
+#   ENTIRE_SHELL_NO_WRAP=1  set before the eval line: define nothing
+#   ENTIRE_SESSION_ID       already set (inside an agent session): agents run
+#                           directly, the outer session keeps the work
+#
+# Live sessions in the prompt (`entire status --prompt` prints nothing when
+# none are live):
+#
+#     PS1='$(entire status --prompt | sed "s/$/ /")'$PS1
+#
+# More, including starship: docs/shell.md.
+
+# Interactive shells only, once per shell.
+if [[ $- == *i* && -z ${__entire_shell_loaded-} && ${ENTIRE_SHELL_NO_WRAP-} != 1 ]]; then
+    __entire_shell_loaded=1
+    __entire_bin=@ENTIRE_BIN@
+
+    # __entire_wrap AGENT CMD [ARG...]: run CMD as a session of AGENT.
+    __entire_wrap() {
+        local agent=$1 cmd=$2
+        shift 2
+        if [[ -n ${ENTIRE_SESSION_ID-} ]]; then
+            \command "${cmd}" "$@"
+        elif [[ ! -x ${__entire_bin} ]]; then
+            # entire was moved or uninstalled: never stand between the user and the agent.
+            printf 'entire: %s not found; running %s without a session\n' "${__entire_bin}" "${cmd}" >&2
+            \command "${cmd}" "$@"
+        else
+            "${__entire_bin}" run --agent "${agent}" -- "${cmd}" "$@"
+        fi
+    }
+
+    # One per agent. The `function` keyword keeps an alias of the same name
+    # from being expanded into the definition.
+    function @CMD@ { __entire_wrap @AGENT@ @CMD@ "$@"; }
+fi

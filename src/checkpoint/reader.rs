@@ -1,0 +1,96 @@
+//! Reading checkpoints from the local branch: one `cat-file --batch`
+//! process serves every read of a [`Reader`].
+
+use super::objects::CatFile;
+use super::{Metadata, SLOT, dir_of, id, index_of, is_full_sha, spec};
+use crate::error::{Error, Result};
+use crate::git::{CHECKPOINTS_REF, Repo};
+
+pub struct Reader {
+    tip: String,
+    objects: CatFile,
+}
+
+impl Reader {
+    /// None when the branch does not exist in this repository.
+    pub fn open(repo: &Repo) -> Result<Option<Reader>> {
+        let Some(tip) = repo.resolve_ref(CHECKPOINTS_REF) else { return Ok(None) };
+        Ok(Some(Reader { tip, objects: CatFile::spawn(repo)? }))
+    }
+
+    /// The commit the branch pointed at when this reader opened it.
+    pub fn tip(&self) -> &str {
+        &self.tip
+    }
+
+    /// A checkpoint's root metadata; None when it is not on the branch.
+    pub fn metadata(&mut self, checkpoint_id: &str) -> Result<Option<Metadata>> {
+        let Some(bytes) = self.file(checkpoint_id, "metadata.json")? else { return Ok(None) };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::new(format!("checkpoint {checkpoint_id}: unreadable metadata.json: {e}")))
+    }
+
+    /// Whether the checkpoint is on the branch.
+    pub fn contains(&mut self, checkpoint_id: &str) -> Result<bool> {
+        Ok(self.file(checkpoint_id, "metadata.json")?.is_some())
+    }
+
+    /// A file of a checkpoint, by its path inside the checkpoint's directory
+    /// (`metadata.json`, `0/prompt.txt`…). Loads it whole: not for
+    /// transcripts.
+    pub fn file(&mut self, checkpoint_id: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        if !id::is_valid(checkpoint_id) {
+            return Ok(None);
+        }
+        let object = self.objects.get(&spec(&self.tip, &format!("{}/{path}", dir_of(checkpoint_id))))?;
+        Ok(object.filter(|o| o.kind == "blob").map(|o| o.data))
+    }
+
+    /// The names of the files in a checkpoint's session slot `0/`.
+    pub fn slot_files(&mut self, checkpoint_id: &str) -> Result<Vec<String>> {
+        if !id::is_valid(checkpoint_id) {
+            return Ok(Vec::new());
+        }
+        let tree = self.objects.tree(&spec(&self.tip, &format!("{}/{SLOT}", dir_of(checkpoint_id))))?;
+        Ok(tree.into_keys().map(|name| String::from_utf8_lossy(&name).into_owned()).collect())
+    }
+
+    /// The checkpoint IDs the commit index lists for a full commit SHA.
+    pub fn ids_for_commit(&mut self, commit: &str) -> Result<Vec<String>> {
+        if !is_full_sha(commit) {
+            return Ok(Vec::new());
+        }
+        let Some(index) = self.objects.get(&spec(&self.tip, &index_of(commit)))? else {
+            return Ok(Vec::new());
+        };
+        let text = String::from_utf8_lossy(&index.data);
+        Ok(text.lines().filter(|line| id::is_valid(line)).map(str::to_owned).collect())
+    }
+
+    /// Every checkpoint the index lists for a commit, in index order.
+    pub fn for_commit(&mut self, commit: &str) -> Result<Vec<Metadata>> {
+        let mut found = Vec::new();
+        for checkpoint_id in self.ids_for_commit(commit)? {
+            found.extend(self.metadata(&checkpoint_id)?);
+        }
+        Ok(found)
+    }
+}
+
+/// A checkpoint's metadata by ID; None when it (or the branch) is absent.
+pub fn read(repo: &Repo, checkpoint_id: &str) -> Result<Option<Metadata>> {
+    match Reader::open(repo)? {
+        Some(mut reader) => reader.metadata(checkpoint_id),
+        None => Ok(None),
+    }
+}
+
+/// Every checkpoint recorded for a commit (full SHA), found through the
+/// commit index without scanning the branch.
+pub fn for_commit(repo: &Repo, commit: &str) -> Result<Vec<Metadata>> {
+    match Reader::open(repo)? {
+        Some(mut reader) => reader.for_commit(commit),
+        None => Ok(Vec::new()),
+    }
+}
