@@ -90,10 +90,25 @@ pub fn link_new_commits(
     ])?;
     // Older commits reached by a checkout or reset are not new work; a
     // commit with a trailer was linked by the git hooks already.
-    let new = parse_log(&String::from_utf8_lossy(&out)).into_iter().rev().filter(|c| {
-        c.time >= since.seen_at.timestamp() && trailers::values(&c.message, CHECKPOINT_KEY).is_empty()
-    });
+    let new: Vec<Commit> = parse_log(&String::from_utf8_lossy(&out))
+        .into_iter()
+        .rev()
+        .filter(|c| {
+            c.time >= since.seen_at.timestamp() && trailers::values(&c.message, CHECKPOINT_KEY).is_empty()
+        })
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    // Another session's hook (a second Gemini in this worktree) may have
+    // linked it first.
+    let mut index = checkpoint::Reader::open(repo)?;
     for commit in new {
+        if let Some(index) = &mut index
+            && !index.ids_for_commit(&commit.sha)?.is_empty()
+        {
+            continue;
+        }
         link(repo, settings, store, session, &commit, found_by)
             .map_err(|e| e.context(format_args!("linking commit {}", commit.sha)))?;
     }

@@ -7,7 +7,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -25,8 +25,9 @@ payload() {
 hook() {
     payload "$@" | $HOOK_SHELL -c "$(cat "$HOOKS/$1")"
 }
-wait_for() {
-    while [ ! -e "$1" ]; do sleep 0.02; done
+pause() {
+    touch "$GO.ready"
+    while [ ! -e "$GO" ]; do sleep 0.02; done
 }
 "#;
 
@@ -75,6 +76,30 @@ impl FakeAgent {
         let mut cmd = world.entire(repo);
         cmd.arg("run").arg("--").arg(&self.script);
         self.command(cmd, sid, transcript)
+    }
+}
+
+/// A fake agent stopped at `pause` in its script until `resume`.
+struct Paused {
+    child: Child,
+    go: PathBuf,
+}
+
+impl Paused {
+    fn start(mut cmd: Command, go: PathBuf) -> Paused {
+        let child = cmd.env("GO", &go).spawn().unwrap();
+        wait_for_file(Path::new(&format!("{}.ready", go.display())));
+        Paused { child, go }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lets it go on and waits for it to succeed.
+    fn resume(mut self) {
+        fs::write(&self.go, "").unwrap();
+        assert!(self.child.wait().unwrap().success());
     }
 }
 
@@ -136,7 +161,7 @@ hook UserPromptSubmit '"prompt":"Fix   the\n\tbug, please"'
 hook UserPromptSubmit '"prompt":"and a second prompt"'
 echo work > "$SID.txt"
 hook PostToolUse "\"tool_name\":\"Write\",\"tool_input\":{\"file_path\":\"$PWD/$SID.txt\",\"content\":\"work\"}"
-[ -z "$GO" ] || { touch "$GO.ready"; wait_for "$GO"; }
+[ -z "$GO" ] || pause
 git add "$SID.txt"
 git commit -q -m "work of $SID"
 hook PostToolUse '"tool_name":"Bash","tool_input":{"command":"git commit"}'
@@ -196,18 +221,13 @@ fn concurrent_agents_without_launcher_own_their_commits_by_pid() {
     let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", CLAUDE_WORK);
     let transcript = w.path().join("t.jsonl");
     let start = |sid: &str| {
-        let go = w.path().join(format!("go-{sid}"));
-        let child = agent.alone(&w, &repo, sid, &transcript).env("GO", &go).spawn().unwrap();
-        wait_for_file(&go.with_extension("ready"));
-        (child, go)
+        Paused::start(agent.alone(&w, &repo, sid, &transcript), w.path().join(format!("go-{sid}")))
     };
     // The older agent commits while the newer one is the most recent.
-    let (mut older, older_go) = start("older-session");
-    let (mut newer, newer_go) = start("newer-session");
-    for (child, go) in [(&mut older, &older_go), (&mut newer, &newer_go)] {
-        fs::write(go, "").unwrap();
-        assert!(child.wait().unwrap().success());
-    }
+    let older = start("older-session");
+    let newer = start("newer-session");
+    older.resume();
+    newer.resume();
 
     for sid in ["older-session", "newer-session"] {
         let session = record(&repo, sid);
@@ -228,19 +248,16 @@ fn a_hook_made_session_is_live_while_its_agent_runs() {
     let w = World::new();
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
-    let body = "hook SessionStart '\"source\":\"startup\"'\ntouch \"$GO.ready\"\nwait_for \"$GO\"\n";
+    let body = "hook SessionStart '\"source\":\"startup\"'\npause\n";
     let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", body);
-    let go = w.path().join("go");
-    let mut child = agent.alone(&w, &repo, "s1", &w.path().join("t.jsonl")).env("GO", &go).spawn().unwrap();
-    wait_for_file(&go.with_extension("ready"));
+    let agent = Paused::start(agent.alone(&w, &repo, "s1", &w.path().join("t.jsonl")), w.path().join("go"));
 
     let status = w.json(&repo, &["status", "--json"]);
     let live = status["live_sessions"].as_array().unwrap();
     assert_eq!(live.len(), 1, "{status:#}");
     assert_eq!(live[0]["session_id"], "s1");
-    assert_eq!(live[0]["agent_pid"], child.id(), "the agent, not the hook's shell");
-    fs::write(&go, "").unwrap();
-    assert!(child.wait().unwrap().success());
+    assert_eq!(live[0]["agent_pid"], agent.pid(), "the agent, not the hook's shell");
+    agent.resume();
     let status = w.json(&repo, &["status", "--json"]);
     assert_eq!(status["live_sessions"], serde_json::json!([]), "its agent is gone");
 }
@@ -451,24 +468,20 @@ git add feature.txt
 git -c core.hooksPath= commit -q -m "feature by gemini"
 hook AfterTool '"tool_name":"run_shell_command","tool_input":{"command":"git commit"}'
 hook AfterAgent '"prompt":"add a feature","prompt_response":"done"'
-touch "$GO.ready"
-wait_for "$GO"
+pause
 hook BeforeAgent '"prompt":"now the docs"'
 hook AfterTool '"tool_name":"read_file","tool_input":{"file_path":"README"}'
 hook AfterAgent '"prompt":"now the docs","prompt_response":"nothing to do"'
 hook SessionEnd '"reason":"exit"'
 "#;
     let agent = FakeAgent::new(&w, "fake-gemini", &repo.join(".gemini/settings.json"), "bash", body);
-    let go = w.path().join("go");
     let transcript = w.path().join("session-1.json");
-    let mut child = agent.alone(&w, &repo, "gemini-session-1", &transcript).env("GO", &go).spawn().unwrap();
-    wait_for_file(&go.with_extension("ready"));
+    let agent = Paused::start(agent.alone(&w, &repo, "gemini-session-1", &transcript), w.path().join("go"));
     // Between two turns the user commits: that commit is not the agent's.
     fs::write(repo.join("mine.txt"), "mine\n").unwrap();
     w.git(&repo, &["add", "mine.txt"]);
     w.git(&repo, &["-c", "core.hooksPath=", "commit", "-q", "-m", "by the user"]);
-    fs::write(&go, "").unwrap();
-    assert!(child.wait().unwrap().success());
+    agent.resume();
 
     let sha = sha_of(&w, &repo, "feature by gemini");
     assert_eq!(checkpoint_of(&w, &repo, &sha), None, "no git hook ran, no trailer");
@@ -486,6 +499,36 @@ hook SessionEnd '"reason":"exit"'
     assert_eq!(found["resolved_by"], "post-hoc");
     assert_eq!(found["linked"], "post-hoc");
     assert_eq!(found["agent_session_id"], "gemini-session-1");
+}
+
+#[test]
+fn a_commit_seen_by_two_gemini_sessions_is_linked_once() {
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(enable_agent(&w, &repo, &["--agent", "gemini"]));
+    let body = r#"
+hook SessionStart '"source":"startup"'
+pause
+if [ -n "$COMMIT" ]; then
+    echo work > work.txt && git add work.txt && git -c core.hooksPath= commit -q -m "by $SID"
+fi
+hook AfterTool '"tool_name":"run_shell_command","tool_input":{"command":"git commit"}'
+"#;
+    let agent = FakeAgent::new(&w, "fake-gemini", &repo.join(".gemini/settings.json"), "bash", body);
+    let transcript = w.path().join("t.json");
+    let mut committer = agent.alone(&w, &repo, "committer", &transcript);
+    committer.env("COMMIT", "1");
+    let committer = Paused::start(committer, w.path().join("go-committer"));
+    let bystander =
+        Paused::start(agent.alone(&w, &repo, "bystander", &transcript), w.path().join("go-bystander"));
+    committer.resume();
+    bystander.resume(); // HEAD moved since its last look too
+
+    let sha = sha_of(&w, &repo, "by committer");
+    assert_eq!(checkpoints(&record(&repo, "committer")), [(sha.clone(), "post-hoc".to_owned())]);
+    assert_eq!(checkpoints(&record(&repo, "bystander")), []);
+    let explained = w.json(&repo, &["explain", "--commit", &sha, "--json"]);
+    assert_eq!(explained["checkpoints"].as_array().unwrap().len(), 1, "{explained:#}");
 }
 
 /// Codex installs no hooks and may strip `ENTIRE_SESSION_ID` from its tool
