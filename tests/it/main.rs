@@ -4,6 +4,7 @@
 mod agents;
 mod attribution;
 mod checkpoints;
+mod demo;
 mod git_hooks;
 mod run;
 mod shell;
