@@ -99,7 +99,7 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
     let event = spec.event(verb).ok_or_else(|| Error::new(format!("unknown event {verb:?}")))?;
     let cwd = std::env::current_dir().context("current directory")?;
     let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
-    let settings = Settings::load(&repo.worktree)?;
+    let settings = Settings::for_repo(&repo)?;
     if !settings.enabled {
         return Ok(());
     }

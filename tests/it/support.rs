@@ -241,3 +241,8 @@ pub fn owner_of(world: &World, repo: &Path, rev: &str) -> Option<(String, String
         })
     })
 }
+
+/// A shell snippet for an agent: change `file` and stage it.
+pub fn stage_change(file: &str) -> String {
+    format!("echo change >> {file} && git add {file}")
+}
