@@ -107,8 +107,7 @@ fn demo(root: &Path) -> Result<i32> {
         .join("entire-sessions"),
     );
     let (records, _) = store.list();
-    let log =
-        String::from_utf8_lossy(&git(&["log", "--reverse", "--format=%H %s", "HEAD~6..HEAD"])?).into_owned();
+    let log = String::from_utf8_lossy(&git(&["log", "--reverse", "--format=%H %s"])?).into_owned();
     println!("{:<40}  {:<12}  {:<36}  {:<5}  BY", "COMMIT", "CHECKPOINT", "SESSION", "AGENT");
     let mut wrong = 0;
     for line in log.lines().skip(1) {
@@ -137,6 +136,9 @@ fn demo(root: &Path) -> Result<i32> {
         println!("{wrong} commit(s) went to the wrong session.");
         return Ok(1);
     }
+    println!("$ entire explain --commit HEAD");
+    print!("{}", String::from_utf8_lossy(&sh(Command::new(&exe).args(["explain", "--commit", "HEAD"]))?));
+    println!();
     println!("Both sessions were live for every commit, and each commit went to the session that made it:");
     println!("by ENTIRE_SESSION_ID (env) for alpha, by the process tree (pid) for beta.");
     println!("Entire's Go CLI gave such commits to whichever session file came first (its issue #338).");

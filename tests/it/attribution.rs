@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use crate::support::{World, checkpoint_of, owner_of, stdout};
+use crate::support::{World, checkpoint_of, owner_of, stage_change, stdout};
 
 fn commit_snippet(file: &str, msg: &str) -> String {
-    format!("echo change >> {file} && git add {file} && git commit -q -m '{msg}'")
+    format!("{} && git commit -q -m '{msg}'", stage_change(file))
 }
 
 #[test]

@@ -178,6 +178,11 @@ pub fn checkpoint_of(world: &World, repo: &Path, rev: &str) -> Option<String> {
     Some(out.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// A shell snippet for an agent: change `file` and stage it.
+pub fn stage_change(file: &str) -> String {
+    format!("echo change >> {file} && git add {file}")
+}
+
 /// (session_id, resolved_by) that the session store gives a commit.
 pub fn owner_of(world: &World, repo: &Path, rev: &str) -> Option<(String, String)> {
     let sha = world.git(repo, &["rev-parse", rev]);
