@@ -162,29 +162,43 @@ fn agent_settings_whose_entire_hooks_are_broken_are_reported_and_left_alone() {
     let world = World::new();
     let repo = world.repo("r");
     std::fs::create_dir_all(repo.join(".claude")).unwrap();
-    std::fs::create_dir_all(repo.join(".gemini")).unwrap();
     let claude = repo.join(".claude/settings.json");
     std::fs::write(&claude, r#"{"permissions": {"allow": ["Bash(ls)"]}}"#).unwrap();
     assert_eq!(doctor(&world, &repo, false).0, 0, "settings without entire's hooks are not ours to check");
+    stdout(world.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
+    assert_eq!(doctor(&world, &repo, false).0, 0, "hooks as `enable --agent` writes them");
 
-    let claude_text = r#"{"hooks": {"Stop": [{"hooks": [{"type": "command",
-        "command": "'/gone/entire' hooks claude-code stop"}]}]}}"#;
-    std::fs::write(&claude, claude_text).unwrap();
-    let gemini = repo.join(".gemini/settings.json");
-    std::fs::write(&gemini, r#"{"hooks": {"command": "/x/entire hooks gemini start""#).unwrap();
+    // One of our entries removed by hand.
+    let mut settings: serde_json::Value = serde_json::from_slice(&std::fs::read(&claude).unwrap()).unwrap();
+    let lost = settings["hooks"].as_object_mut().unwrap().keys().next().unwrap().clone();
+    settings["hooks"].as_object_mut().unwrap().remove(&lost);
+    let edited = serde_json::to_vec_pretty(&settings).unwrap();
+    std::fs::write(&claude, &edited).unwrap();
     let (code, report) = doctor(&world, &repo, true);
     assert_eq!(code, 1, "{report}");
-    assert!(report.contains(".claude/settings.json runs /gone/entire, which is gone"), "{report}");
-    assert!(report.contains(".gemini/settings.json is not valid JSON"), "{report}");
-    assert_eq!(std::fs::read_to_string(&claude).unwrap(), claude_text);
+    assert!(report.contains("claude-code settings lost some of entire's hooks"), "{report}");
+    assert_eq!(std::fs::read(&claude).unwrap(), edited, "left alone");
 
-    let live = format!(
-        r#"{{"hooks": {{"Stop": [{{"hooks": [{{"command": "{} hooks claude-code stop"}}]}}]}}}}"#,
-        entire_bin().display()
+    // Our entries run a binary that is gone; another agent's file is broken.
+    let copy = world.path().join("old-entire");
+    std::fs::copy(entire_bin(), &copy).unwrap();
+    let text = std::fs::read_to_string(&claude).unwrap();
+    let bin = entire_bin().canonicalize().unwrap();
+    std::fs::write(&claude, text.replace(bin.to_str().unwrap(), copy.to_str().unwrap())).unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    std::fs::create_dir_all(repo.join(".gemini")).unwrap();
+    std::fs::write(
+        repo.join(".gemini/settings.json"),
+        r#"{"hooks": {"command": "/x/entire hooks gemini start""#,
+    )
+    .unwrap();
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains(&format!(".claude/settings.json runs {}, which is gone", copy.display())),
+        "{report}"
     );
-    std::fs::write(&claude, live).unwrap();
-    std::fs::remove_file(&gemini).unwrap();
-    assert_eq!(doctor(&world, &repo, false).0, 0);
+    assert!(report.contains(".gemini/settings.json is not valid JSON"), "{report}");
 }
 
 /// Points the checkpoints branch at a new commit of `tree` with `parents`.
