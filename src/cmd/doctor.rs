@@ -4,9 +4,10 @@
 //! Checked: sessions whose processes are gone but never marked ended;
 //! live-registry entries left behind or without their repo record; git
 //! hooks that are missing, not ours, or run a binary that is gone; agent
-//! settings whose entire hooks run a binary that is gone; a checkpoints
-//! branch that does not parse; session files that do not parse. Unparsable
-//! files and the checkpoints branch are only ever reported, never touched.
+//! settings that lost entire's hooks or run a binary that is gone; a
+//! checkpoints branch that does not parse; session files that do not parse.
+//! Unparsable files, agent settings and the checkpoints branch are only
+//! ever reported, never touched.
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
 use crate::git::hooks_install::{self, HOOKS, HookState, Installed};
 use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::hooks::agent_settings::{self, SettingsFile};
 use crate::process::System;
 use crate::session::{LiveEntry, LiveRegistry, SessionId, Store};
 use crate::settings::Settings;
@@ -176,34 +178,38 @@ fn is_executable(path: &Path) -> bool {
     path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Agent settings files that may hold entire's hooks, and the agent each
-/// belongs to.
-const AGENT_SETTINGS: [(&str, &str); 2] =
-    [(".claude/settings.json", "claude-code"), (".gemini/settings.json", "gemini")];
-
-/// (d) agent settings that once had entire's hooks: they still parse, and
-/// every `<entire> hooks <agent> …` command runs a binary that exists.
+/// (d) agent settings that hold entire's hooks (entries whose command has
+/// ` hooks <agent> `): they parse, none lost, none runs a binary that is
+/// gone. Only reported: `entire enable --agent` rewrites them.
 fn agent_settings(repo: &Repo, report: &mut Report) {
-    for (file, agent) in AGENT_SETTINGS {
-        let path = repo.worktree.join(file);
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let ours = format!(" hooks {agent} ");
-        if !text.contains(&ours) {
-            continue;
+    let complete: Vec<(&str, bool)> = agent_settings::installed(repo);
+    for spec in agent_settings::AGENTS {
+        let ours = format!(" hooks {} ", spec.name);
+        let hint = format!("run `entire enable --agent {}`", spec.name);
+        let (mut mentioned, mut unreadable) = (false, false);
+        for file in SettingsFile::all(repo, spec) {
+            let Ok(text) = std::fs::read_to_string(&file.path) else { continue };
+            if !text.contains(&ours) {
+                continue;
+            }
+            mentioned = true;
+            let shown = file.path.strip_prefix(&repo.worktree).unwrap_or(&file.path).display();
+            let Ok(settings) = serde_json::from_str::<Value>(&text) else {
+                unreadable = true;
+                let problem =
+                    format_args!("{shown} is not valid JSON, so {} runs none of its hooks", spec.name);
+                report.unfixable(problem, &format!("fix the file, then {hint}"));
+                continue;
+            };
+            let mut gone: Vec<PathBuf> =
+                hook_binaries(&settings, &ours).into_iter().filter(|b| !is_executable(b)).collect();
+            gone.dedup();
+            for binary in gone {
+                report.unfixable(format_args!("{shown} runs {}, which is gone", binary.display()), &hint);
+            }
         }
-        let hint = format!("run `entire enable --agent {agent}` after fixing the file");
-        let Ok(settings) = serde_json::from_str::<Value>(&text) else {
-            report.unfixable(
-                format_args!("{file} is not valid JSON, so {agent} runs none of its hooks"),
-                &hint,
-            );
-            continue;
-        };
-        let mut gone: Vec<PathBuf> =
-            hook_binaries(&settings, &ours).into_iter().filter(|b| !is_executable(b)).collect();
-        gone.dedup();
-        for binary in gone {
-            report.unfixable(format_args!("{file} runs {}, which is gone", binary.display()), &hint);
+        if mentioned && !unreadable && complete.contains(&(spec.name, false)) {
+            report.unfixable(format_args!("{} settings lost some of entire's hooks", spec.name), &hint);
         }
     }
 }
