@@ -68,6 +68,16 @@ pub enum EnvRejected {
     Malformed,
 }
 
+impl EnvRejected {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvRejected::Unknown => "unknown",
+            EnvRejected::Ended => "ended",
+            EnvRejected::Malformed => "malformed",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
     pub session_id: String,
@@ -120,7 +130,7 @@ fn by_env(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
             }
         },
     };
-    res.trace.push(format!("env: ENTIRE_SESSION_ID rejected ({rejected:?})"));
+    res.trace.push(format!("env: ENTIRE_SESSION_ID rejected, env_rejected: {}", rejected.as_str()));
     res.env_rejected = Some(rejected);
     None
 }

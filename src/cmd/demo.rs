@@ -107,8 +107,7 @@ fn demo(root: &Path) -> Result<i32> {
         .join("entire-sessions"),
     );
     let (records, _) = store.list();
-    let log =
-        String::from_utf8_lossy(&git(&["log", "--reverse", "--format=%H %s", "HEAD~6..HEAD"])?).into_owned();
+    let log = String::from_utf8_lossy(&git(&["log", "--reverse", "--format=%H %s"])?).into_owned();
     println!("{:<40}  {:<12}  {:<36}  {:<5}  BY", "COMMIT", "CHECKPOINT", "SESSION", "AGENT");
     let mut wrong = 0;
     for line in log.lines().skip(1) {

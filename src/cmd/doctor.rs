@@ -1,8 +1,271 @@
-//! `entire doctor`.
+//! `entire doctor [--fix]`: finds what goes stale or breaks around entire,
+//! and with `--fix` repairs what is safe to repair, saying what it did.
+//!
+//! Checked: sessions whose processes are gone but never marked ended;
+//! live-registry entries left behind or without their repo record; git
+//! hooks that are missing, not ours, or run a binary that is gone; agent
+//! settings that lost entire's hooks or run a binary that is gone; a
+//! checkpoints branch that does not parse; session files that do not parse.
+//! Unparsable files, agent settings and the checkpoints branch are only
+//! ever reported, never touched.
 
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::checkpoint;
 use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
+use crate::git::hooks_install::{self, HOOKS, HookState, Installed};
+use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::hooks::agent_settings::{self, SettingsFile};
+use crate::process::System;
+use crate::session::{LiveEntry, LiveRegistry, SessionId, Store};
+use crate::settings::Settings;
 
-pub fn run(_args: DoctorArgs) -> Result<i32> {
-    Err(Error::new("`entire doctor` is not built yet"))
+pub fn run(args: DoctorArgs) -> Result<i32> {
+    let mut report = Report { fix: args.fix, found: 0, fixed: 0 };
+    let repo = Repo::discover(&super::current_dir()?)?;
+    if let Some(repo) = &repo {
+        let store = Store::new(repo.store_dir());
+        sessions(&store, &mut report);
+        if Settings::load(&repo.worktree).is_ok_and(|s| s.enabled) {
+            git_hooks(repo, &mut report)?;
+        }
+        agent_settings(repo, &mut report);
+        checkpoints_branch(repo, &mut report);
+    }
+    match LiveRegistry::from_env() {
+        Some(registry) => live_registry(&registry, &mut report),
+        None => report.unfixable("no state directory for the live registry", "set ENTIRE_STATE_DIR or HOME"),
+    }
+    Ok(report.finish())
+}
+
+/// Problems found, and what was done about them.
+struct Report {
+    fix: bool,
+    found: usize,
+    fixed: usize,
+}
+
+impl Report {
+    /// A problem with a safe repair: run under `--fix`, offered otherwise.
+    fn fixable(&mut self, problem: impl Display, repair: impl FnOnce() -> Result<String>) {
+        self.found += 1;
+        println!("problem: {problem}");
+        if !self.fix {
+            println!("  `entire doctor --fix` repairs this");
+            return;
+        }
+        match repair() {
+            Ok(done) => {
+                self.fixed += 1;
+                println!("  fixed: {done}");
+            }
+            Err(err) => println!("  not fixed: {err}"),
+        }
+    }
+
+    /// A problem nothing here may safely repair.
+    fn unfixable(&mut self, problem: impl Display, hint: &str) {
+        self.found += 1;
+        // Store warnings say what a reader does with the file; here it is the problem.
+        let problem = problem.to_string();
+        println!("problem: {}", problem.strip_prefix("skipping ").unwrap_or(&problem));
+        println!("  left as it is: {hint}");
+    }
+
+    /// Exit 0 when nothing needs attention any more, 1 otherwise.
+    fn finish(self) -> i32 {
+        match (self.found, self.found - self.fixed) {
+            (0, _) => println!("entire doctor: no problems found"),
+            (found, 0) => println!("entire doctor: {found} problem(s), all fixed"),
+            (found, left) => println!("entire doctor: {found} problem(s), {left} need attention"),
+        }
+        i32::from(self.found > self.fixed)
+    }
+}
+
+/// (a) records whose processes are gone without `ended_at`, and (f) files
+/// that do not parse.
+fn sessions(store: &Store, report: &mut Report) {
+    let (records, unreadable) = store.list();
+    for warning in unreadable {
+        report.unfixable(warning, "entire never rewrites a file it cannot read; fix or remove it by hand");
+    }
+    for record in records.into_iter().filter(|r| r.ended_at.is_none() && !r.is_live(&System)) {
+        let Some(id) = SessionId::parse(&record.session_id) else { continue };
+        report.fixable(format_args!("session {id} never ended, and its processes are gone"), || {
+            // Under the lock, and only if it is still dead and open.
+            store.modify(&id, |current| {
+                let mut record = current.filter(|r| r.ended_at.is_none() && !r.is_live(&System))?;
+                record.ended_at = Some(Utc::now());
+                Some(record)
+            })?;
+            Ok("marked it ended".into())
+        });
+    }
+}
+
+/// (b) registry entries whose processes are gone, or whose repo record is
+/// missing while they run.
+fn live_registry(registry: &LiveRegistry, report: &mut Report) {
+    let (entries, unreadable) = registry.list();
+    for warning in unreadable {
+        report.unfixable(warning, "remove it by hand once its session has ended");
+    }
+    for entry in entries {
+        let Some(id) = SessionId::parse(&entry.session.session_id) else { continue };
+        if !entry.session.is_live(&System) {
+            report.fixable(
+                format_args!("live-registry entry {id} is left over: its processes are gone"),
+                || {
+                    registry.remove(&id);
+                    Ok("removed it".into())
+                },
+            );
+        } else if let Some(store) = entry.store.as_deref().map(|dir| Store::new(dir.to_path_buf())) {
+            if !matches!(store.load(&id), Ok(None)) {
+                continue;
+            }
+            let problem = format!("live session {id} has no record in {}", store.dir().display());
+            report.fixable(problem, || restore_record(&store, &id, &entry));
+        }
+    }
+}
+
+/// Writes a running session's record back from its registry entry, unless
+/// its repository is gone.
+fn restore_record(store: &Store, id: &SessionId, entry: &LiveEntry) -> Result<String> {
+    let common_dir = store.dir().parent().filter(|d| d.is_dir());
+    if common_dir.is_none() {
+        return Err(Error::new("its repository is gone"));
+    }
+    store.modify(id, |current| Some(current.unwrap_or_else(|| entry.session.clone())))?;
+    Ok("restored it from the live registry".into())
+}
+
+/// (c) our four hooks: present, ours, and running a binary that exists.
+fn git_hooks(repo: &Repo, report: &mut Report) -> Result<()> {
+    let dir = hooks_install::hooks_dir(repo)?;
+    let binary = super::enable::current_binary()?;
+    for hook in HOOKS {
+        let problem = match hooks_install::state(&dir, hook) {
+            HookState::Missing => format!("git hook {hook} is missing"),
+            HookState::Foreign => format!("git hook {hook} is not entire's"),
+            HookState::Installed => match hooks_install::shim_binary(&dir, hook) {
+                Some(path) if is_executable(&path) => continue,
+                Some(path) => format!("git hook {hook} runs {}, which is gone", path.display()),
+                None => format!("git hook {hook} does not say which entire it runs"),
+            },
+        };
+        report.fixable(problem, || {
+            // Never replaces a foreign hook: it is chained, or this fails.
+            Ok(match hooks_install::install(&dir, hook, &binary, false)? {
+                Installed::Chained => format!("kept the hook as {hook}.pre-entire, which still runs"),
+                _ => format!("installed it, running {}", binary.display()),
+            })
+        });
+    }
+    Ok(())
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// (d) agent settings that hold entire's hooks (entries whose command has
+/// ` hooks <agent> `): they parse, none lost, none runs a binary that is
+/// gone. Only reported: `entire enable --agent` rewrites them.
+fn agent_settings(repo: &Repo, report: &mut Report) {
+    let complete: Vec<(&str, bool)> = agent_settings::installed(repo);
+    for spec in agent_settings::AGENTS {
+        let ours = format!(" hooks {} ", spec.name);
+        let hint = format!("run `entire enable --agent {}`", spec.name);
+        let (mut mentioned, mut unreadable) = (false, false);
+        for file in SettingsFile::all(repo, spec) {
+            let Ok(text) = std::fs::read_to_string(&file.path) else { continue };
+            if !text.contains(&ours) {
+                continue;
+            }
+            mentioned = true;
+            let shown = file.path.strip_prefix(&repo.worktree).unwrap_or(&file.path).display();
+            let Ok(settings) = serde_json::from_str::<Value>(&text) else {
+                unreadable = true;
+                let problem =
+                    format_args!("{shown} is not valid JSON, so {} runs none of its hooks", spec.name);
+                report.unfixable(problem, &format!("fix the file, then {hint}"));
+                continue;
+            };
+            let mut gone: Vec<PathBuf> =
+                hook_binaries(&settings, &ours).into_iter().filter(|b| !is_executable(b)).collect();
+            gone.dedup();
+            for binary in gone {
+                report.unfixable(format_args!("{shown} runs {}, which is gone", binary.display()), &hint);
+            }
+        }
+        if mentioned && !unreadable && complete.contains(&(spec.name, false)) {
+            report.unfixable(format_args!("{} settings lost some of entire's hooks", spec.name), &hint);
+        }
+    }
+}
+
+/// The absolute programs of every command string holding `ours`
+/// (` hooks <agent> `), quoted or not.
+fn hook_binaries(value: &Value, ours: &str) -> Vec<PathBuf> {
+    match value {
+        Value::String(command) => command
+            .split_once(ours)
+            .map(|(program, _)| program.trim().trim_matches(['\'', '"']))
+            .filter(|program| program.starts_with('/'))
+            .map(PathBuf::from)
+            .into_iter()
+            .collect(),
+        Value::Array(items) => items.iter().flat_map(|v| hook_binaries(v, ours)).collect(),
+        Value::Object(map) => map.values().flat_map(|v| hook_binaries(v, ours)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// (e) the tip of `entire/checkpoints/v1` is a commit, and the newest
+/// checkpoint written to it (merges of remote checkpoints aside) sits where
+/// SPEC §7 puts it: `<id[0:2]>/<id[2:]>/metadata.json`.
+fn checkpoints_branch(repo: &Repo, report: &mut Report) {
+    let hint = "entire never rewrites this branch; inspect it with `git log entire/checkpoints/v1`";
+    let broken = match checkpoints_tip_problem(repo) {
+        Ok(None) => return,
+        Ok(Some(problem)) => problem,
+        Err(err) => err.to_string(),
+    };
+    report.unfixable(format_args!("the checkpoints branch does not parse: {broken}"), hint);
+}
+
+fn checkpoints_tip_problem(repo: &Repo) -> Result<Option<String>> {
+    let Some(tip) = repo.resolve_ref(CHECKPOINTS_REF) else {
+        let loose = repo.common_dir.join(CHECKPOINTS_REF);
+        return Ok(loose.exists().then(|| format!("{} does not hold an object ID", loose.display())));
+    };
+    let kind = git_text(repo, &["cat-file", "-t", &tip]).unwrap_or_else(|_| "missing".into());
+    if kind != "commit" {
+        return Ok(Some(format!("its tip {tip} is a {kind} object, not a commit")));
+    }
+    let subject = git_text(repo, &["log", "-1", "--no-merges", "--format=%s", &tip])?;
+    let Some(id) = subject.strip_prefix("Checkpoint: ").filter(|id| checkpoint::is_valid_id(id)) else {
+        return Ok(Some(format!("its newest commit's subject {subject:?} names no checkpoint")));
+    };
+    let path = format!("{}/metadata.json", checkpoint::dir_of(id));
+    Ok(match checkpoint::read(repo, id) {
+        Ok(Some(meta)) if meta.checkpoint_id == id => None,
+        Ok(Some(_)) => Some(format!("{path} names another checkpoint")),
+        Ok(None) => Some(format!("its tip has no {path}")),
+        Err(err) => Some(format!("{path}: {err}")),
+    })
+}
+
+fn git_text(repo: &Repo, args: &[&str]) -> Result<String> {
+    Ok(String::from_utf8_lossy(&repo.git_output(args)?).trim().to_owned())
 }

@@ -4,16 +4,23 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::{DisableArgs, EnableArgs};
+use crate::cli::{AgentKind, DisableArgs, EnableArgs};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::atomic_write;
 use crate::git::Repo;
 use crate::git::hooks_install::{self, HOOKS, Installed};
+use crate::hooks::agent::Spec;
+use crate::hooks::agent_settings::{self, AGENTS, Change, SettingsFile};
 use crate::settings::{self, Settings};
 
 pub fn enable(args: EnableArgs) -> Result<i32> {
     let repo = Repo::require(&super::current_dir()?)?;
     let binary = current_binary()?;
+    // Every agent settings file is checked before anything is written.
+    let agent_changes = specs(&args.agent)
+        .into_iter()
+        .map(|spec| SettingsFile::new(&repo, spec, args.local)?.plan_install(&binary))
+        .collect::<Result<Vec<_>>>()?;
     write_settings(&repo, true)?;
     let dir = hooks_install::hooks_dir(&repo)?;
     for hook in HOOKS {
@@ -23,27 +30,59 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
             Installed::Fresh | Installed::Updated | Installed::Unchanged => {}
         }
     }
-    if !args.agent.is_empty() {
-        return Err(Error::new("agent hooks are not built yet"));
+    for change in agent_changes {
+        let done = if change.changes_file() { "installed in" } else { "already installed in" };
+        println!("{}: hooks {done} {}", change.agent, relative(&repo, &change));
+        change.apply()?;
     }
     println!("entire is enabled in {} (hooks in {})", repo.worktree.display(), dir.display());
     Ok(0)
 }
 
+/// Without `--agent`: the git hooks and every agent's hooks. With it: only
+/// those agents' hooks, from their project and local settings files.
 pub fn disable(args: DisableArgs) -> Result<i32> {
     let repo = Repo::require(&super::current_dir()?)?;
-    if !args.agent.is_empty() {
-        return Err(Error::new("agent hooks are not built yet"));
+    let agents = if args.agent.is_empty() { AGENTS.to_vec() } else { specs(&args.agent) };
+    let agent_changes = agents
+        .into_iter()
+        .flat_map(|spec| SettingsFile::all(&repo, spec))
+        .map(|file| file.plan_uninstall())
+        .collect::<Result<Vec<_>>>()?;
+    if args.agent.is_empty() {
+        let dir = hooks_install::hooks_dir(&repo)?;
+        for hook in HOOKS {
+            hooks_install::uninstall(&dir, hook)?;
+        }
+        if Settings::path(&repo.worktree).exists() {
+            write_settings(&repo, false)?;
+        }
     }
-    let dir = hooks_install::hooks_dir(&repo)?;
-    for hook in HOOKS {
-        hooks_install::uninstall(&dir, hook)?;
+    for change in agent_changes {
+        if change.changes_file() {
+            println!("{}: hooks removed from {}", change.agent, relative(&repo, &change));
+        }
+        change.apply()?;
     }
-    if Settings::path(&repo.worktree).exists() {
-        write_settings(&repo, false)?;
+    if args.agent.is_empty() {
+        println!("entire is disabled in {}", repo.worktree.display());
     }
-    println!("entire is disabled in {}", repo.worktree.display());
     Ok(0)
+}
+
+/// The agents named on the command line, each once.
+fn specs(kinds: &[AgentKind]) -> Vec<&'static Spec> {
+    let mut specs: Vec<&'static Spec> = Vec::new();
+    for spec in kinds.iter().map(|&kind| agent_settings::spec(kind)) {
+        if !specs.iter().any(|s| s.name == spec.name) {
+            specs.push(spec);
+        }
+    }
+    specs
+}
+
+fn relative(repo: &Repo, change: &Change) -> String {
+    change.path.strip_prefix(&repo.worktree).unwrap_or(&change.path).display().to_string()
 }
 
 /// The binary the shims should run: this one, by absolute path.

@@ -1,13 +1,13 @@
 //! `entire hooks …`: what installed hooks call.
 
 use crate::cli::{HookCommand, HooksArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::hooks::{agent, claude, gemini};
 
 pub fn run(args: HooksArgs) -> Result<i32> {
-    match args.command {
-        HookCommand::Git { hook, args } => Ok(crate::hooks::git::run(&hook, &args)),
-        HookCommand::ClaudeCode { .. } | HookCommand::Gemini { .. } => {
-            Err(Error::new("agent hooks are not built yet"))
-        }
-    }
+    Ok(match args.command {
+        HookCommand::Git { hook, args } => crate::hooks::git::run(&hook, &args),
+        HookCommand::ClaudeCode { event } => agent::run(&claude::SPEC, &event),
+        HookCommand::Gemini { event } => agent::run(&gemini::SPEC, &event),
+    })
 }

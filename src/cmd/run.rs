@@ -119,7 +119,7 @@ impl Launch {
         };
         let mut launch = Launch { record, registry, store, warned: false };
         if launch.registry.is_none() {
-            launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded");
+            launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded; running the agent anyway");
             return None;
         }
         launch.save();
@@ -160,13 +160,10 @@ impl Launch {
         }
     }
 
-    /// Writes the live entry and (when entire is enabled here) the record.
+    /// Writes the record (when entire is enabled here) first, then the live
+    /// entry that points to it: a launcher killed in between leaves no entry
+    /// ahead of its record.
     fn save(&mut self) {
-        let entry = LiveEntry {
-            store: self.store.as_ref().map(|s| s.dir().to_path_buf()),
-            session: self.record.clone(),
-        };
-        let live = self.registry.as_ref().map(|r| r.put(&entry)).transpose();
         let stored = self.store.as_ref().map(|s| {
             let id = SessionId::parse(&self.record.session_id).expect("own id");
             s.modify(&id, |current| {
@@ -176,14 +173,21 @@ impl Launch {
                 Some(rec)
             })
         });
-        if let Err(err) = live.and(stored.transpose().map(drop)) {
-            self.warn(&format!("could not record the session: {err}"));
+        let entry = LiveEntry {
+            store: self.store.as_ref().map(|s| s.dir().to_path_buf()),
+            session: self.record.clone(),
+        };
+        let live = self.registry.as_ref().map(|r| r.put(&entry)).transpose();
+        if let Err(err) = stored.transpose().map(drop).and(live) {
+            self.warn(&format!("could not record the session: {err}; running the agent anyway"));
         }
     }
 
+    /// Warns once per session: a store that failed at the start fails at
+    /// the end for the same reason.
     fn warn(&mut self, message: &str) {
         if !self.warned {
-            warn(format_args!("{message}; running the agent anyway"));
+            warn(message);
             self.warned = true;
         }
     }

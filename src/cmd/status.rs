@@ -8,6 +8,7 @@ use crate::cli::StatusArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
 use crate::git::hooks_install::{self, HOOKS, HookState};
+use crate::hooks::agent_settings;
 use crate::process::System;
 use crate::session::{LiveRegistry, Store, live_here};
 use crate::settings::Settings;
@@ -23,13 +24,14 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     let dir = hooks_install::hooks_dir(&repo)?;
     let hooks: BTreeMap<&str, HookState> =
         HOOKS.iter().map(|h| (*h, hooks_install::state(&dir, h))).collect();
+    let agent_hooks: BTreeMap<&str, bool> = agent_settings::installed(&repo).into_iter().collect();
     let store = Store::new(repo.store_dir());
     let (live, warnings) = live_here(LiveRegistry::from_env().as_ref(), &store, &System);
     warnings.into_iter().for_each(warn);
 
     if args.json {
         let sessions: Vec<Value> = live.iter().map(|r| super::sessions::with_live(r, true)).collect();
-        let out = json!({"enabled": enabled, "hooks": hooks, "live_sessions": sessions});
+        let out = json!({"enabled": enabled, "hooks": hooks, "agent_hooks": agent_hooks, "live_sessions": sessions});
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
@@ -43,6 +45,13 @@ pub fn run(args: StatusArgs) -> Result<i32> {
         };
         println!("  {hook:<20} {shown}");
     }
+    let agents: Vec<&str> = agent_hooks.iter().filter(|(_, on)| **on).map(|(agent, _)| *agent).collect();
+    let agents = if agents.is_empty() {
+        "none (entire enable --agent claude-code|gemini)".into()
+    } else {
+        agents.join(", ")
+    };
+    println!("  {:<20} {agents}", "agent hooks");
     if !enabled {
         println!("hint: run `entire enable` to attribute commits here");
     }

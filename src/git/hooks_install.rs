@@ -64,7 +64,8 @@ pub fn shim(hook: &str, binary: &Path) -> String {
     )
 }
 
-fn shell_quote(s: &str) -> String {
+/// Quotes `s` for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

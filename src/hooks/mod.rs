@@ -1,6 +1,10 @@
 //! Handlers for git hooks and agent hooks. A hook never fails the user's
 //! operation because of entire: errors become one `entire:` warning.
 
+pub mod agent;
+pub mod agent_settings;
+pub mod claude;
+pub mod gemini;
 pub mod git;
 pub mod owner;
 pub mod pre_push;

@@ -13,6 +13,11 @@ impl ProcessTable for System {
         parse_stat(&raw)
     }
 
+    fn name(&self, pid: i32) -> Option<String> {
+        let raw = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        Some(raw.trim_end_matches('\n').to_owned())
+    }
+
     fn cmdline(&self, pid: i32) -> Option<Vec<String>> {
         let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         Some(
@@ -62,5 +67,6 @@ mod tests {
         assert!(System.alive_as_recorded(proc));
         assert!(!System.alive_as_recorded(ProcId { start_time: stat.start_time + 1, ..proc }));
         assert_eq!(System.ancestry(me).first().map(|p| p.pid), Some(stat.ppid).filter(|&p| p > 1));
+        assert!(System.name(me).is_some_and(|n| !n.is_empty() && !n.contains('\n')));
     }
 }

@@ -24,6 +24,13 @@ impl ProcessTable for System {
         })
     }
 
+    fn name(&self, pid: i32) -> Option<String> {
+        let mut buf = [0u8; 64];
+        // SAFETY: `buf` is writable for its whole length.
+        let len = unsafe { libc::proc_name(pid, buf.as_mut_ptr().cast(), buf.len() as u32) };
+        (len > 0).then(|| String::from_utf8_lossy(&buf[..len as usize]).into_owned())
+    }
+
     /// Not read on macOS (KERN_PROCARGS2 parsing is not worth it for the one
     /// use: spotting a cherry-pick, which git also marks in most cases).
     fn cmdline(&self, _pid: i32) -> Option<Vec<String>> {

@@ -39,6 +39,9 @@ pub const MAX_ANCESTRY: usize = 64;
 pub trait ProcessTable {
     fn stat(&self, pid: i32) -> Option<ProcStat>;
 
+    /// The kernel's short command name (Linux `comm`, macOS `p_comm`).
+    fn name(&self, pid: i32) -> Option<String>;
+
     /// The command line of `pid`, when the OS lets us read it.
     fn cmdline(&self, pid: i32) -> Option<Vec<String>>;
 

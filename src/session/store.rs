@@ -4,6 +4,7 @@
 //! left exactly as it is.
 
 use std::fs::{self, File};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -68,6 +69,7 @@ impl Store {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&lock_path)
             .context(format_args!("opening {}", lock_path.display()))?;
         lock.lock().context(format_args!("locking {}", lock_path.display()))?;

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use crate::support::{World, checkpoint_of, owner_of, stdout};
+use crate::support::{World, checkpoint_of, owner_of, stage_change, stdout};
 
 fn commit_snippet(file: &str, msg: &str) -> String {
-    format!("echo change >> {file} && git add {file} && git commit -q -m '{msg}'")
+    format!("{} && git commit -q -m '{msg}'", stage_change(file))
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn stale_and_malformed_session_ids_are_rejected_and_the_next_step_runs() {
     ended.stop();
     let live = w.agent(&repo, "live");
     for (value, reason) in
-        [(ended_id.as_str(), "Ended"), ("../../etc", "Malformed"), ("no-such-session", "Unknown")]
+        [(ended_id.as_str(), "ended"), ("../../etc", "malformed"), ("no-such-session", "unknown")]
     {
         std::fs::write(repo.join("f.txt"), value).unwrap();
         w.git(&repo, &["add", "f.txt"]);
@@ -90,7 +90,7 @@ fn stale_and_malformed_session_ids_are_rejected_and_the_next_step_runs() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         stdout(out);
-        assert!(stderr.contains(&format!("rejected ({reason})")), "{value}: {stderr}");
+        assert!(stderr.contains(&format!("env_rejected: {reason}")), "{value}: {stderr}");
         assert_eq!(owner_of(&w, &repo, "HEAD"), Some((live.session_id.clone(), "recent".into())), "{value}");
     }
     assert!(!w.path().join("etc.json").exists());

@@ -3,11 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{Agent, World, checkpoint_of, owner_of, script, stdout};
-
-fn edit_and_stage(_a: &Agent, file: &str) -> String {
-    format!("echo change >> {file} && git add {file}")
-}
+use crate::support::{World, checkpoint_of, owner_of, script, stage_change, stdout};
 
 #[test]
 fn message_editor_amend_and_no_verify_commits() {
@@ -15,14 +11,14 @@ fn message_editor_amend_and_no_verify_commits() {
     let repo = w.repo("r");
     let a = w.agent(&repo, "a");
 
-    a.ok(&format!("{} && git commit -q -m 'with -m'", edit_and_stage(&a, "f")));
+    a.ok(&format!("{} && git commit -q -m 'with -m'", stage_change("f")));
     let first = checkpoint_of(&w, &repo, "HEAD").expect("-m commit tagged");
 
     // An editor commit: the trailer sits above git's comment lines and
     // survives cleanup.
     let editor = w.path().join("editor.sh");
     script(&editor, "#!/bin/sh\nsed -i '1s/^/from the editor/' \"$1\"\n");
-    a.ok(&format!("{} && GIT_EDITOR={} git commit -q", edit_and_stage(&a, "f"), editor.display()));
+    a.ok(&format!("{} && GIT_EDITOR={} git commit -q", stage_change("f"), editor.display()));
     let body = w.git(&repo, &["log", "-1", "--format=%B"]);
     assert!(body.starts_with("from the editor"), "{body}");
     assert!(checkpoint_of(&w, &repo, "HEAD").is_some(), "editor commit tagged: {body}");
@@ -35,7 +31,7 @@ fn message_editor_amend_and_no_verify_commits() {
     assert_eq!(checkpoint_of(&w, &repo, "HEAD"), Some(before));
 
     // --no-verify skips commit-msg but not prepare-commit-msg.
-    a.ok(&format!("{} && git commit -q --no-verify -m 'no verify'", edit_and_stage(&a, "g")));
+    a.ok(&format!("{} && git commit -q --no-verify -m 'no verify'", stage_change("g")));
     let tagged = checkpoint_of(&w, &repo, "HEAD").expect("--no-verify still tagged");
     assert_ne!(tagged, first);
     assert_eq!(owner_of(&w, &repo, "HEAD").unwrap().0, a.session_id);
@@ -49,8 +45,7 @@ fn empty_message_still_aborts() {
     let a = w.agent(&repo, "a");
     let editor = w.path().join("noop-editor.sh");
     script(&editor, "#!/bin/sh\n:\n");
-    let (rc, out) =
-        a.exec(&format!("{} && GIT_EDITOR={} git commit", edit_and_stage(&a, "f"), editor.display()));
+    let (rc, out) = a.exec(&format!("{} && GIT_EDITOR={} git commit", stage_change("f"), editor.display()));
     assert_ne!(rc, 0, "an empty message must abort the commit: {out}");
     assert!(out.contains("empty commit message"), "{out}");
     a.stop();

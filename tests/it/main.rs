@@ -1,11 +1,15 @@
 //! Integration tests: one binary, one module per area. Real git in temp
 //! repos, real processes, an isolated HOME and state dir per test.
 
+mod agents;
 mod attribution;
 mod checkpoints;
 mod demo;
+mod doctor;
+mod faults;
 mod git_hooks;
 mod run;
 mod shell;
+mod signals;
 mod support;
 mod trailers;

@@ -141,94 +141,46 @@ pub fn script(path: &Path, body: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// A fake agent under `entire run`: it records its session ID, then runs
-/// shell snippets handed to it (as its own children, like an agent's tool
-/// calls) until told to stop.
-pub struct Agent {
-    pub session_id: String,
-    pub child: std::process::Child,
-    dir: PathBuf,
-}
-
-const AGENT_LOOP: &str = r#"echo "$ENTIRE_SESSION_ID" > "$AGENT_DIR/id.tmp" && mv "$AGENT_DIR/id.tmp" "$AGENT_DIR/id"
-while [ -d "$AGENT_DIR" ]; do
-    if [ -e "$AGENT_DIR/cmd" ]; then
-        mv "$AGENT_DIR/cmd" "$AGENT_DIR/run.sh"
-        sh "$AGENT_DIR/run.sh" > "$AGENT_DIR/out" 2>&1
-        echo $? > "$AGENT_DIR/rc.tmp" && mv "$AGENT_DIR/rc.tmp" "$AGENT_DIR/rc"
-    fi
-    [ -e "$AGENT_DIR/stop" ] && exit 0
-    sleep 0.01
-done
-"#;
-
-impl World {
-    /// Starts `entire run --agent <name> -- sh <loop>` in `cwd`.
-    pub fn agent(&self, cwd: &Path, name: &str) -> Agent {
-        // Inside the world: when a failed test drops it, the loop ends too.
-        let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(self.path()).unwrap().keep();
-        let child = self
-            .entire(cwd)
-            .args(["run", "--agent", name, "--", "sh", "-c", AGENT_LOOP])
-            .env("AGENT_DIR", &dir)
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let session_id = wait_for_file(&dir.join("id"));
-        Agent { session_id, child, dir }
-    }
-}
-
-impl Agent {
-    /// Runs `snippet` inside the agent; returns (exit code, output).
-    pub fn exec(&self, snippet: &str) -> (i32, String) {
-        let tmp = self.dir.join("cmd.tmp");
-        std::fs::write(&tmp, snippet).unwrap();
-        std::fs::rename(&tmp, self.dir.join("cmd")).unwrap();
-        let rc = wait_for_file(&self.dir.join("rc"));
-        std::fs::remove_file(self.dir.join("rc")).unwrap();
-        let out = std::fs::read_to_string(self.dir.join("out")).unwrap_or_default();
-        (rc.parse().unwrap(), out)
-    }
-
-    /// Runs `snippet` and asserts it succeeded.
-    pub fn ok(&self, snippet: &str) -> String {
-        let (rc, out) = self.exec(snippet);
-        assert_eq!(rc, 0, "agent snippet failed: {snippet}\n{out}");
-        out
-    }
-
-    pub fn stop(mut self) -> std::process::ExitStatus {
-        std::fs::write(self.dir.join("stop"), "").unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Agent {
-    /// A test that panics must not leave its agent looping forever.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = std::fs::write(self.dir.join("stop"), "");
-        }
-    }
-}
-
-/// Waits (up to 20 s) for a file to appear and returns its trimmed content.
-pub fn wait_for_file(path: &Path) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            return text.trim().to_owned();
-        }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {}", path.display());
+/// Polls until `ready` holds; panics after 30 s naming what it waited for.
+pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// Waits for a file to appear and returns its trimmed content.
+pub fn wait_for_file(path: &Path) -> String {
+    let mut text = None;
+    wait_for(&path.display().to_string(), || {
+        text = std::fs::read_to_string(path).ok();
+        text.is_some()
+    });
+    text.unwrap_or_default().trim().to_owned()
+}
+
+/// Whether `pid` is running: it exists and is not a zombie.
+pub fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])))
+}
+
+/// The kernel start time of `pid` (field 22 of `/proc/<pid>/stat`).
+pub fn start_time(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat.rsplit_once(')').unwrap().1.split_whitespace().nth(19).unwrap().parse().unwrap()
 }
 
 /// The `Entire-Checkpoint` value of a commit, if any.
 pub fn checkpoint_of(world: &World, repo: &Path, rev: &str) -> Option<String> {
     let out = world.git(repo, &["log", "-1", "--format=%(trailers:key=Entire-Checkpoint,valueonly)", rev]);
     Some(out.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// A shell snippet for an agent: change `file` and stage it.
+pub fn stage_change(file: &str) -> String {
+    format!("echo change >> {file} && git add {file}")
 }
 
 /// (session_id, resolved_by) that the session store gives a commit.
@@ -240,4 +192,147 @@ pub fn owner_of(world: &World, repo: &Path, rev: &str) -> Option<(String, String
             (s["session_id"].as_str().unwrap().to_owned(), c["resolved_by"].as_str().unwrap().to_owned())
         })
     })
+}
+
+impl World {
+    /// `<git-common-dir>/entire-sessions` of `repo`.
+    pub fn store(&self, repo: &Path) -> PathBuf {
+        let common = self.git(repo, &["rev-parse", "--path-format=absolute", "--git-common-dir"]);
+        PathBuf::from(common).join("entire-sessions")
+    }
+
+    /// Every session record in `repo`'s store that parses, by session ID,
+    /// read from the files themselves.
+    pub fn records(&self, repo: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+        let Ok(dir) = std::fs::read_dir(self.store(repo)) else { return Default::default() };
+        dir.flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| serde_json::from_slice::<serde_json::Value>(&std::fs::read(e.path()).ok()?).ok())
+            .filter_map(|r| Some((r["session_id"].as_str()?.to_owned(), r)))
+            .collect()
+    }
+
+    /// A fake agent under `entire run --agent <name>`, in `cwd`, returned
+    /// once the launcher has recorded the agent's PID.
+    pub fn agent(&self, cwd: &Path, name: &str) -> Agent {
+        let mut cmd = self.entire(cwd);
+        cmd.args(["run", "--agent", name, "--", "sh"]);
+        let agent = Agent::spawn(self, cmd);
+        let entry = self.state_dir().join("live").join(format!("{}.json", agent.session_id));
+        wait_for("the agent's PID in the live registry", || {
+            let json =
+                std::fs::read(&entry).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+            json.is_some_and(|e| e["session"]["agent_pid"] == agent.pid)
+        });
+        agent
+    }
+
+    /// The same fake agent with no launcher: an unrelated process tree.
+    pub fn bare_agent(&self, cwd: &Path) -> Agent {
+        Agent::spawn(self, self.cmd("sh", cwd))
+    }
+}
+
+/// A fake agent: a shell that runs the snippets handed to it one at a time
+/// as its own children, like an agent's tool calls, so that hooks see it as
+/// an ancestor. It blocks on a pipe between snippets, so many cost nothing,
+/// and it ends when that pipe closes: a test that panics leaves no agent.
+pub struct Agent {
+    /// `ENTIRE_SESSION_ID` as the agent got it (empty without a launcher).
+    pub session_id: String,
+    /// The agent shell's PID (the launcher's child under `entire run`).
+    pub pid: i32,
+    /// The launcher, or the agent itself when there is none.
+    pub child: std::process::Child,
+    /// Where the launcher's stderr goes (it outlives the agent).
+    pub launcher_stderr: PathBuf,
+    jobs: std::process::ChildStdin,
+    replies: std::cell::RefCell<std::io::BufReader<std::process::ChildStdout>>,
+    dir: PathBuf,
+}
+
+const AGENT_LOOP: &str = r#"echo "$$ $ENTIRE_SESSION_ID"
+while IFS= read -r job; do
+    sh "$job" </dev/null >"$AGENT_DIR/out" 2>&1
+    echo $?
+done
+"#;
+
+impl Agent {
+    /// `cmd` runs `sh`; the loop is added as its script.
+    fn spawn(world: &World, mut cmd: Command) -> Agent {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let dir = tempfile::Builder::new().prefix("agent-").tempdir_in(world.path()).unwrap().keep();
+        let launcher_stderr = dir.join("launcher.stderr");
+        let stderr = std::fs::File::create(&launcher_stderr).unwrap();
+        let mut child = cmd
+            .args(["-c", AGENT_LOOP])
+            .env("AGENT_DIR", &dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let jobs = child.stdin.take().unwrap();
+        let mut replies = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut hello = String::new();
+        replies.read_line(&mut hello).unwrap();
+        let (pid, session_id) =
+            hello.trim_end_matches('\n').split_once(' ').expect("the agent says who it is");
+        Agent {
+            session_id: session_id.to_owned(),
+            pid: pid.parse().unwrap(),
+            child,
+            launcher_stderr,
+            jobs,
+            replies: std::cell::RefCell::new(replies),
+            dir,
+        }
+    }
+
+    /// Runs `snippet` inside the agent; returns (exit code, output).
+    pub fn exec(&self, snippet: &str) -> (i32, String) {
+        use std::io::{BufRead, Write};
+        let job = self.dir.join("job.sh");
+        std::fs::write(&job, snippet).unwrap();
+        writeln!(&self.jobs, "{}", job.display()).unwrap();
+        let mut rc = String::new();
+        self.replies.borrow_mut().read_line(&mut rc).unwrap();
+        let out = std::fs::read_to_string(self.dir.join("out")).unwrap_or_default();
+        (rc.trim().parse().unwrap_or_else(|_| panic!("the agent ended: {rc:?}")), out)
+    }
+
+    /// Runs `snippet` and asserts it succeeded.
+    pub fn ok(&self, snippet: &str) -> String {
+        let (rc, out) = self.exec(snippet);
+        assert_eq!(rc, 0, "agent snippet failed: {snippet}\n{out}");
+        out
+    }
+
+    /// Ends the agent (end of its input) and waits for the launcher.
+    pub fn stop(self) -> std::process::ExitStatus {
+        let Agent { mut child, jobs, .. } = self;
+        drop(jobs);
+        child.wait().unwrap()
+    }
+}
+
+/// Copies the entire binary to `dest` and runs `entire enable` in `repo`
+/// with that copy, so that the hooks point at it.
+pub fn enable_with_copy(world: &World, repo: &Path, dest: &Path) {
+    std::fs::copy(entire_bin(), dest).unwrap();
+    // Another test thread that forks before our copy's write descriptor is
+    // closed holds it until its child execs: meanwhile exec says busy.
+    loop {
+        match world.cmd(dest, repo).arg("enable").output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            done => {
+                stdout(done.unwrap());
+                return;
+            }
+        }
+    }
 }

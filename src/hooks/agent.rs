@@ -1,0 +1,449 @@
+//! Agent hooks (Claude Code, Gemini CLI): what one hook event records in
+//! the session that owns the agent.
+//!
+//! Under `entire run` that is the launcher's session, found by
+//! `ENTIRE_SESSION_ID`, else by the hook's parent-PID chain. Without a
+//! launcher the hook makes a session itself (`source: "agent-hook"`), keyed
+//! by the agent's own session ID and pinned to the agent's process, and puts
+//! it in the live registry, where the git hooks' PID step finds it exactly
+//! as it finds a launcher's. Recency is never used here: a session made by
+//! one agent's hooks must not be taken over by another agent's.
+//!
+//! A hook never fails the agent: it prints nothing on stdout (agents read
+//! it), warns at most on stderr, and exits 0.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Component, Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Context, Error, Result, warn};
+use crate::git::Repo;
+use crate::hooks::gemini;
+use crate::hooks::owner::OwnerLookup;
+use crate::process::{ProcId, ProcessTable, System};
+use crate::session::{LiveEntry, LiveRegistry, SessionId, SessionRecord, Source, Store};
+use crate::settings::Settings;
+
+/// One agent's hooks: the events we install and what each one means.
+pub struct Spec {
+    /// The agent's name in sessions and in `entire hooks <name> <verb>`.
+    pub name: &'static str,
+    /// The agent's settings directory, relative to the worktree.
+    pub settings_dir: &'static str,
+    /// Its uncommitted per-user settings file, if it has one.
+    pub local_file: Option<&'static str>,
+    pub events: &'static [HookEvent],
+    /// Tools that write a file, and the `tool_input` key naming it.
+    pub file_tools: &'static [(&'static str, &'static str)],
+    /// Whether the agent's settings need a `name` on every hook entry.
+    pub named_entries: bool,
+    /// A boolean the agent needs set before it runs any hook.
+    pub enable_flag: Option<(&'static str, &'static str)>,
+    /// Git hooks do not run for this agent's commits: link them post hoc.
+    pub post_hoc: bool,
+}
+
+pub struct HookEvent {
+    /// The agent's name for the event, as a key of its `hooks` object.
+    pub native: &'static str,
+    /// Our kebab-case name for it: `entire hooks <agent> <verb>`.
+    pub verb: &'static str,
+    pub matcher: &'static str,
+    pub turn: Turn,
+}
+
+/// Where an event sits in an agent's session, whatever the agent calls it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    Start,
+    Prompt,
+    Tool,
+    Stop,
+    End,
+}
+
+impl Spec {
+    pub fn event(&self, verb: &str) -> Option<&HookEvent> {
+        self.events.iter().find(|e| e.verb == verb)
+    }
+}
+
+/// Runs one agent hook. Always exits 0.
+pub fn run(spec: &Spec, verb: &str) -> i32 {
+    if let Err(err) = handle(spec, verb) {
+        warn(format_args!("{} {verb} hook: {err}", spec.name));
+    }
+    0
+}
+
+/// Payloads larger than this are not ours to parse (a Write of a big file).
+const MAX_PAYLOAD: u64 = 32 << 20;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Payload {
+    session_id: Option<String>,
+    transcript_path: Option<String>,
+    cwd: Option<String>,
+    prompt: Option<String>,
+    tool_name: Option<String>,
+    tool_input: Value,
+}
+
+fn handle(spec: &Spec, verb: &str) -> Result<()> {
+    // Read first, whatever happens next: the agent's write must not fail.
+    let input = read_payload()?;
+    let event = spec.event(verb).ok_or_else(|| Error::new(format!("unknown event {verb:?}")))?;
+    let cwd = std::env::current_dir().context("current directory")?;
+    let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
+    let settings = Settings::for_repo(&repo)?;
+    if !settings.enabled {
+        return Ok(());
+    }
+    let payload: Payload = serde_json::from_slice(&input)
+        .map_err(|e| Error::new(format!("ignoring a payload that is not the expected JSON ({e})")))?;
+    let agent_session =
+        payload.session_id.as_deref().ok_or_else(|| Error::new("ignoring a payload without session_id"))?;
+    let agent_session = SessionId::parse(agent_session).ok_or_else(|| {
+        Error::new(format!("ignoring a payload with a malformed session_id {agent_session:?}"))
+    })?;
+    let hook = Hook { spec, store: Store::new(repo.store_dir()), repo, cwd, now: Utc::now() };
+    let facts = hook.facts(event.turn, &payload, &agent_session);
+
+    let found = OwnerLookup::new(&hook.repo, &hook.store).find(false, || None);
+    let found_by = found.resolution.owner.as_ref().map_or("agent-hook", |o| o.method.as_str());
+    let me = agent_process(&System);
+    let (target, made_by_hook) = match found.owner {
+        Some(owner) if owner.source != Some(Source::AgentHook) => (owner, false),
+        owner => (hook.session(owner, &agent_session, me), true),
+    };
+    let id =
+        SessionId::parse(&target.session_id).ok_or_else(|| Error::new("owner has a malformed session id"))?;
+
+    let head = if spec.post_hoc { hook.repo.head() } else { None };
+    let mut clash = false;
+    let mut new_commits = None;
+    let record = hook.store.modify(&id, |current| {
+        let mut rec = match current {
+            Some(rec) => rec,
+            None if made_by_hook && event.turn != Turn::End => target,
+            None => return None,
+        };
+        if made_by_hook {
+            if rec.source != Some(Source::AgentHook) {
+                clash = true; // never let a payload take over a launcher's record
+                return None;
+            }
+            rec.agent_pid = me.map(|p| p.pid);
+            rec.agent_start_time = me.map(|p| p.start_time);
+            // A resumed agent session comes back to life; SessionEnd ends it.
+            rec.ended_at = (event.turn == Turn::End).then_some(hook.now);
+        }
+        facts.apply(&mut rec, hook.now);
+        if spec.post_hoc {
+            let link = matches!(event.turn, Turn::Tool | Turn::Stop);
+            new_commits = gemini::observe_head(&mut rec, head.as_deref(), hook.now, link);
+        }
+        Some(rec)
+    })?;
+    if clash {
+        return Err(Error::new(format!(
+            "ignoring a payload whose session_id {id} names a session it does not own"
+        )));
+    }
+    let Some(record) = record else { return Ok(()) };
+    if made_by_hook {
+        publish(&hook.store, &record, event.turn);
+    }
+    if let Some((since, head)) = new_commits {
+        gemini::link_new_commits(&hook.repo, &settings, &hook.store, &id, &since, &head, found_by)?;
+    }
+    Ok(())
+}
+
+/// What every step of one hook run needs.
+struct Hook<'a> {
+    spec: &'a Spec,
+    repo: Repo,
+    store: Store,
+    cwd: PathBuf,
+    now: DateTime<Utc>,
+}
+
+impl Hook<'_> {
+    /// The session a hook makes (or finds again) for an agent run without
+    /// the launcher. `found` is the hook-made session the PID step found.
+    fn session(
+        &self,
+        found: Option<SessionRecord>,
+        agent_session: &SessionId,
+        me: Option<ProcId>,
+    ) -> SessionRecord {
+        let mut parent = None;
+        if let Some(found) = found.filter(|f| f.session_id != agent_session.as_str()) {
+            if found.agent_proc() == me {
+                // The same agent process moved on to a new session (`/clear`).
+                end_hook_session(&self.store, &found);
+            } else {
+                // An agent started by the agent of another session.
+                parent = Some(found.session_id);
+            }
+        }
+        SessionRecord {
+            session_id: agent_session.to_string(),
+            parent_session_id: parent,
+            agent: Some(self.spec.name.to_owned()),
+            cwd: Some(self.cwd.to_string_lossy().into_owned()),
+            worktree_path: Some(self.repo.worktree_str()),
+            base_commit: self.repo.head(),
+            started_at: Some(self.now),
+            source: Some(Source::AgentHook),
+            ..Default::default()
+        }
+    }
+
+    /// What the payload says about the session, validated.
+    fn facts(&self, turn: Turn, payload: &Payload, agent_session: &SessionId) -> Facts {
+        let transcript_path = payload.transcript_path.as_deref().filter(|raw| {
+            // It is copied into the checkpoints branch, which gets pushed.
+            let path = Path::new(raw);
+            let ok = path.is_absolute()
+                && matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "jsonl"));
+            if !ok {
+                warn(format_args!("ignoring transcript_path {raw:?}: not an absolute .json or .jsonl path"));
+            }
+            ok
+        });
+        let first_prompt = match turn {
+            Turn::Prompt => payload.prompt.as_deref().and_then(summarize),
+            _ => None,
+        };
+        let written = match (turn, &payload.tool_name) {
+            (Turn::Tool, Some(tool)) => self
+                .spec
+                .file_tools
+                .iter()
+                .find(|(name, _)| name == tool)
+                .and_then(|(_, key)| payload.tool_input.get(key)?.as_str()),
+            _ => None,
+        };
+        let file = written.and_then(|raw| {
+            let base = payload.cwd.as_deref().map(Path::new).filter(|p| p.is_absolute()).unwrap_or(&self.cwd);
+            let relative = repo_relative(&self.repo.worktree, base, raw);
+            if relative.is_none() {
+                warn(format_args!("ignoring {raw:?}: not a file in {}", self.repo.worktree.display()));
+            }
+            relative
+        });
+        Facts {
+            agent_session_id: agent_session.to_string(),
+            transcript_path: transcript_path.map(str::to_owned),
+            first_prompt,
+            file,
+        }
+    }
+}
+
+fn end_hook_session(store: &Store, record: &SessionRecord) {
+    let Some(id) = SessionId::parse(&record.session_id) else { return };
+    let ended = store.modify(&id, |current| {
+        let mut rec = current?;
+        rec.ended_at.get_or_insert_with(Utc::now);
+        Some(rec)
+    });
+    if let Err(err) = ended {
+        warn(format_args!("could not end session {id}: {err}"));
+    }
+    if let Some(registry) = LiveRegistry::from_env() {
+        registry.remove(&id);
+    }
+}
+
+/// Keeps a hook-made session in the live registry while it runs: the git
+/// hooks' PID step looks only there.
+fn publish(store: &Store, record: &SessionRecord, turn: Turn) {
+    let Some(registry) = LiveRegistry::from_env() else {
+        warn("no state directory (set ENTIRE_STATE_DIR or HOME); commits cannot be linked by PID");
+        return;
+    };
+    let Some(id) = SessionId::parse(&record.session_id) else { return };
+    if turn == Turn::End {
+        registry.remove(&id);
+        return;
+    }
+    let entry = LiveEntry { store: Some(store.dir().to_path_buf()), session: record.clone() };
+    if let Err(err) = registry.put(&entry) {
+        warn(format_args!("could not register session {id}: {err}"));
+    }
+}
+
+/// What one event says about the session.
+struct Facts {
+    agent_session_id: String,
+    transcript_path: Option<String>,
+    first_prompt: Option<String>,
+    file: Option<String>,
+}
+
+impl Facts {
+    fn apply(&self, rec: &mut SessionRecord, now: DateTime<Utc>) {
+        rec.last_interaction_time = Some(now);
+        rec.agent_session_id = Some(self.agent_session_id.clone());
+        if let Some(path) = &self.transcript_path {
+            rec.transcript_path = Some(path.clone());
+        }
+        if rec.first_prompt.is_none() {
+            rec.first_prompt = self.first_prompt.clone();
+        }
+        if let Some(file) = &self.file
+            && !rec.files_touched.contains(file)
+        {
+            rec.files_touched.push(file.clone());
+        }
+    }
+}
+
+fn read_payload() -> Result<Vec<u8>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::new("expects the agent's JSON payload on stdin"));
+    }
+    let mut input = Vec::new();
+    stdin.lock().take(MAX_PAYLOAD + 1).read_to_end(&mut input).context("reading the payload")?;
+    if input.len() as u64 > MAX_PAYLOAD {
+        // Drain the rest so the agent's write does not fail.
+        let _ = std::io::copy(&mut stdin.lock(), &mut std::io::sink());
+        return Err(Error::new("ignoring a payload larger than 32 MiB"));
+    }
+    Ok(input)
+}
+
+const SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"];
+
+/// The agent process running this hook: our parent, or the parent of the
+/// `sh -c '<command>'` through which agents run hook commands (Claude Code
+/// uses `/bin/sh -c`, Gemini CLI `bash -c`). Only one shell is skipped, so
+/// an agent that is itself a shell script is still found.
+pub fn agent_process(table: &dyn ProcessTable) -> Option<ProcId> {
+    let parent = table.stat(std::process::id() as i32)?.ppid;
+    let shell = table.name(parent).is_some_and(|name| SHELLS.contains(&name.as_str()));
+    let pid = if shell { table.stat(parent)?.ppid } else { parent };
+    if pid <= 1 {
+        return None;
+    }
+    Some(ProcId { pid, start_time: table.start_time(pid)? })
+}
+
+/// The first prompt as a one-line summary: whitespace collapsed, at most
+/// 100 characters.
+fn summarize(prompt: &str) -> Option<String> {
+    const MAX: usize = 100;
+    let line = prompt.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.is_empty() {
+        return None;
+    }
+    if line.chars().count() <= MAX {
+        return Some(line);
+    }
+    Some(line.chars().take(MAX - 1).chain(['…']).collect())
+}
+
+/// `raw` (absolute, or relative to `base`) as a path relative to the
+/// worktree; None when it is not inside it. Symlinks are resolved as far as
+/// the path exists, so a link out of the worktree is outside.
+fn repo_relative(worktree: &Path, base: &Path, raw: &str) -> Option<String> {
+    let mut path = PathBuf::new();
+    for part in base.join(raw).components() {
+        match part {
+            Component::ParentDir => {
+                path.pop();
+            }
+            Component::CurDir => {}
+            other => path.push(other),
+        }
+    }
+    let real = path
+        .ancestors()
+        .find_map(|a| Some(a.canonicalize().ok()?.join(path.strip_prefix(a).ok()?)))
+        .unwrap_or(path);
+    let relative = real.strip_prefix(worktree).ok()?;
+    (!relative.as_os_str().is_empty()).then(|| relative.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::ProcStat;
+    use std::collections::HashMap;
+
+    struct Table(HashMap<i32, (i32, &'static str)>);
+
+    impl ProcessTable for Table {
+        fn stat(&self, pid: i32) -> Option<ProcStat> {
+            let (ppid, _) = self.0.get(&pid)?;
+            Some(ProcStat { ppid: *ppid, start_time: 1000 + pid as u64, zombie: false })
+        }
+        fn name(&self, pid: i32) -> Option<String> {
+            self.0.get(&pid).map(|(_, name)| (*name).to_owned())
+        }
+        fn cmdline(&self, _pid: i32) -> Option<Vec<String>> {
+            None
+        }
+    }
+
+    fn table(parent: &'static str, grandparent: &'static str) -> Table {
+        let me = std::process::id() as i32;
+        Table(HashMap::from([
+            (me, (20, "entire")),
+            (20, (10, parent)),
+            (10, (5, grandparent)),
+            (5, (1, "sh")),
+        ]))
+    }
+
+    #[test]
+    fn agent_is_the_parent_of_the_hook_shell() {
+        assert_eq!(agent_process(&table("sh", "claude")), Some(ProcId { pid: 10, start_time: 1010 }));
+        assert_eq!(agent_process(&table("bash", "node")).map(|p| p.pid), Some(10));
+    }
+
+    #[test]
+    fn agent_is_the_parent_when_the_shell_exec_ed_us() {
+        assert_eq!(agent_process(&table("claude", "sh")).map(|p| p.pid), Some(20));
+    }
+
+    #[test]
+    fn only_one_shell_is_skipped() {
+        assert_eq!(agent_process(&table("sh", "bash")).map(|p| p.pid), Some(10));
+    }
+
+    #[test]
+    fn prompt_summary_is_one_short_line() {
+        assert_eq!(summarize("  fix\n\tthe   bug \n").as_deref(), Some("fix the bug"));
+        assert_eq!(summarize(" \n "), None);
+        let long = summarize(&"é".repeat(300)).unwrap();
+        assert_eq!(long.chars().count(), 100);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn paths_are_made_relative_to_the_worktree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let worktree = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir(worktree.join("src")).unwrap();
+        let rel = |base: &Path, raw: &str| repo_relative(&worktree, base, raw);
+        assert_eq!(rel(&worktree, "src/new.rs").as_deref(), Some("src/new.rs"));
+        assert_eq!(
+            rel(Path::new("/elsewhere"), &format!("{}/a/../b.txt", worktree.display())).as_deref(),
+            Some("b.txt")
+        );
+        assert_eq!(rel(&worktree.join("src"), "../../x"), None);
+        assert_eq!(rel(&worktree, "/etc/passwd"), None);
+        assert_eq!(rel(&worktree, "."), None);
+        std::os::unix::fs::symlink("/tmp", worktree.join("out")).unwrap();
+        assert_eq!(rel(&worktree, "out/file"), None, "a symlink out of the worktree is outside");
+    }
+}

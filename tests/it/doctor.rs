@@ -1,0 +1,284 @@
+//! `entire doctor [--fix]`: what it finds, what it repairs, and what it
+//! never touches.
+
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::support::{
+    World, checkpoint_of, enable_with_copy, entire_bin, owner_of, running, script, stdout, wait_for,
+};
+
+/// Runs `entire doctor [--fix]`: (exit code, stdout).
+fn doctor(world: &World, repo: &Path, fix: bool) -> (i32, String) {
+    let mut cmd = world.entire(repo);
+    cmd.arg("doctor");
+    if fix {
+        cmd.arg("--fix");
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Every file under `dirs`, with its bytes, to show nothing changed.
+fn snapshot(dirs: &[PathBuf]) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|d| d.flatten().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_healthy_repo_is_reported_healthy() {
+    let world = World::new();
+    let repo = world.repo("r");
+    stdout(
+        world
+            .entire(&repo)
+            .args(["run", "--", "git", "commit", "-q", "--allow-empty", "-m", "x"])
+            .output()
+            .unwrap(),
+    );
+    let agent = world.agent(&repo, "live");
+    assert_eq!(doctor(&world, &repo, false), (0, "entire doctor: no problems found\n".into()));
+    agent.stop();
+}
+
+#[test]
+fn dead_sessions_and_left_over_registry_entries_are_found_and_fixed() {
+    let world = World::new();
+    let repo = world.repo("r");
+    let live_dir = world.state_dir().join("live");
+
+    // A session whose launcher and agent were both SIGKILLed: never ended,
+    // and its registry entry left behind. It has a field from the future.
+    let mut dead = world.agent(&repo, "dead");
+    dead.child.kill().unwrap();
+    dead.child.wait().unwrap();
+    kill(Pid::from_raw(dead.pid), Signal::SIGKILL).unwrap();
+    wait_for("the agent to die", || !running(dead.pid));
+    let dead_record = world.store(&repo).join(format!("{}.json", dead.session_id));
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&dead_record).unwrap()).unwrap();
+    json["from_the_future"] = 42.into();
+    std::fs::write(&dead_record, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+
+    // A running session whose repo record went missing.
+    let orphan = world.agent(&repo, "orphan");
+    let orphan_record = world.store(&repo).join(format!("{}.json", orphan.session_id));
+    std::fs::remove_file(&orphan_record).unwrap();
+
+    let before = snapshot(&[world.store(&repo), live_dir.clone()]);
+    let (code, report) = doctor(&world, &repo, false);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains(&format!("session {} never ended, and its processes are gone", dead.session_id)));
+    assert!(report.contains(&format!("live-registry entry {} is left over", dead.session_id)), "{report}");
+    assert!(report.contains(&format!("live session {} has no record", orphan.session_id)), "{report}");
+    assert_eq!(
+        snapshot(&[world.store(&repo), live_dir.clone()]),
+        before,
+        "doctor without --fix changes nothing"
+    );
+
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 0, "{report}");
+    assert!(report.contains("fixed: marked it ended") && report.contains("fixed: removed it"), "{report}");
+    let records = world.records(&repo);
+    let fixed = &records[&dead.session_id];
+    assert!(fixed["ended_at"].is_string());
+    assert_eq!(fixed["from_the_future"], 42, "unknown fields are kept");
+    assert!(!live_dir.join(format!("{}.json", dead.session_id)).exists());
+    assert!(
+        live_dir.join(format!("{}.json", orphan.session_id)).exists(),
+        "a running session keeps its entry"
+    );
+    assert!(records[&orphan.session_id]["ended_at"].is_null());
+    assert_eq!(doctor(&world, &repo, false).0, 0);
+
+    // The restored session still gets its commits.
+    orphan.ok("git commit -q --allow-empty -m after-doctor");
+    assert_eq!(owner_of(&world, &repo, "HEAD"), Some((orphan.session_id.clone(), "env".into())));
+    orphan.stop();
+}
+
+#[test]
+fn broken_hooks_are_found_and_reinstalled_without_losing_a_foreign_hook() {
+    let world = World::new();
+    let repo = world.plain_repo("r");
+    let copy = world.path().join("old-entire");
+    enable_with_copy(&world, &repo, &copy);
+    std::fs::remove_file(&copy).unwrap();
+    let hooks = repo.join(".git/hooks");
+    std::fs::remove_file(hooks.join("commit-msg")).unwrap();
+    let foreign = "#!/bin/sh\necho foreign post-commit ran\n";
+    script(&hooks.join("post-commit"), foreign);
+
+    let (code, report) = doctor(&world, &repo, false);
+    assert_eq!(code, 1, "{report}");
+    for problem in [
+        format!("git hook prepare-commit-msg runs {}, which is gone", copy.display()),
+        "git hook commit-msg is missing".into(),
+        "git hook post-commit is not entire's".into(),
+        format!("git hook pre-push runs {}, which is gone", copy.display()),
+    ] {
+        assert!(report.contains(&problem), "{problem}: {report}");
+    }
+
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 0, "{report}");
+    let binary = entire_bin().canonicalize().unwrap();
+    for hook in ["prepare-commit-msg", "commit-msg", "post-commit", "pre-push"] {
+        let shim = std::fs::read_to_string(hooks.join(hook)).unwrap();
+        assert!(shim.contains("# entire-hook v1") && shim.contains(binary.to_str().unwrap()), "{hook}");
+    }
+    assert_eq!(std::fs::read_to_string(hooks.join("post-commit.pre-entire")).unwrap(), foreign);
+
+    let agent = world.agent(&repo, "after");
+    let out = agent.ok("git commit -q --allow-empty -m after-doctor");
+    assert!(out.contains("foreign post-commit ran"), "the chained hook still runs: {out}");
+    assert!(checkpoint_of(&world, &repo, "HEAD").is_some());
+    agent.stop();
+
+    // A foreign hook that cannot be chained (its backup name is taken) is
+    // reported and left alone.
+    script(&hooks.join("post-commit"), "#!/bin/sh\necho newer\n");
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("not fixed:"), "{report}");
+    assert_eq!(std::fs::read_to_string(hooks.join("post-commit")).unwrap(), "#!/bin/sh\necho newer\n");
+    assert_eq!(std::fs::read_to_string(hooks.join("post-commit.pre-entire")).unwrap(), foreign);
+}
+
+#[test]
+fn agent_settings_whose_entire_hooks_are_broken_are_reported_and_left_alone() {
+    let world = World::new();
+    let repo = world.repo("r");
+    std::fs::create_dir_all(repo.join(".claude")).unwrap();
+    let claude = repo.join(".claude/settings.json");
+    std::fs::write(&claude, r#"{"permissions": {"allow": ["Bash(ls)"]}}"#).unwrap();
+    assert_eq!(doctor(&world, &repo, false).0, 0, "settings without entire's hooks are not ours to check");
+    stdout(world.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
+    assert_eq!(doctor(&world, &repo, false).0, 0, "hooks as `enable --agent` writes them");
+
+    // One of our entries removed by hand.
+    let mut settings: serde_json::Value = serde_json::from_slice(&std::fs::read(&claude).unwrap()).unwrap();
+    let lost = settings["hooks"].as_object_mut().unwrap().keys().next().unwrap().clone();
+    settings["hooks"].as_object_mut().unwrap().remove(&lost);
+    let edited = serde_json::to_vec_pretty(&settings).unwrap();
+    std::fs::write(&claude, &edited).unwrap();
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("claude-code settings lost some of entire's hooks"), "{report}");
+    assert_eq!(std::fs::read(&claude).unwrap(), edited, "left alone");
+
+    // Our entries run a binary that is gone; another agent's file is broken.
+    let copy = world.path().join("old-entire");
+    std::fs::copy(entire_bin(), &copy).unwrap();
+    let text = std::fs::read_to_string(&claude).unwrap();
+    let bin = entire_bin().canonicalize().unwrap();
+    std::fs::write(&claude, text.replace(bin.to_str().unwrap(), copy.to_str().unwrap())).unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    std::fs::create_dir_all(repo.join(".gemini")).unwrap();
+    std::fs::write(
+        repo.join(".gemini/settings.json"),
+        r#"{"hooks": {"command": "/x/entire hooks gemini start""#,
+    )
+    .unwrap();
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains(&format!(".claude/settings.json runs {}, which is gone", copy.display())),
+        "{report}"
+    );
+    assert!(report.contains(".gemini/settings.json is not valid JSON"), "{report}");
+}
+
+/// Points the checkpoints branch at a new commit of `tree` with `parents`.
+fn checkpoints_commit(world: &World, repo: &Path, tree: &str, parents: &[&str], subject: &str) -> String {
+    let mut args = vec!["commit-tree", tree, "-m", subject];
+    parents.iter().for_each(|p| args.extend(["-p", p]));
+    let commit = world.git(repo, &args);
+    world.git(repo, &["update-ref", "refs/heads/entire/checkpoints/v1", &commit]);
+    commit
+}
+
+#[test]
+fn a_checkpoints_branch_that_does_not_parse_is_reported_and_left_alone() {
+    let world = World::new();
+    let repo = world.repo("r");
+    let commit = "git commit -q --allow-empty -m x && git commit -q --allow-empty -m y";
+    stdout(world.entire(&repo).args(["run", "--", "sh", "-c", commit]).output().unwrap());
+    let (second, first) =
+        (world.git(&repo, &["rev-parse", "entire/checkpoints/v1"]), "entire/checkpoints/v1~1");
+    let first = world.git(&repo, &["rev-parse", first]);
+    assert_eq!(doctor(&world, &repo, false).0, 0, "checkpoints as the hooks write them");
+    let tree = world.git(&repo, &["rev-parse", &format!("{second}^{{tree}}")]);
+    checkpoints_commit(&world, &repo, &tree, &[&second, &first], "Merge remote checkpoints");
+    assert_eq!(doctor(&world, &repo, false).0, 0, "a merge of remote checkpoints");
+
+    // A tip that names the newest checkpoint but lost the layout.
+    let id = checkpoint_of(&world, &repo, "HEAD").unwrap();
+    let readme = world.git(&repo, &["rev-parse", "HEAD:README"]);
+    let flat = {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut mktree = world
+            .cmd("git", &repo)
+            .arg("mktree")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(mktree.stdin.take().unwrap(), "100644 blob {readme}\tREADME").unwrap();
+        stdout(mktree.wait_with_output().unwrap())
+    };
+    let tip = checkpoints_commit(&world, &repo, &flat, &[&second], &format!("Checkpoint: {id}"));
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 1, "{report}");
+    let path = format!("{}/{}/metadata.json", &id[..2], &id[2..]);
+    assert!(report.contains(&format!("does not parse: its tip has no {path}")), "{report}");
+    assert_eq!(world.git(&repo, &["rev-parse", "entire/checkpoints/v1"]), tip, "left alone");
+
+    // A tip that is not a commit at all (git itself refuses to write one).
+    std::fs::write(repo.join(".git/refs/heads/entire/checkpoints/v1"), format!("{readme}\n")).unwrap();
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains(&format!("its tip {readme} is a blob object, not a commit")), "{report}");
+
+    std::fs::write(repo.join(".git/refs/heads/entire/checkpoints/v1"), "garbage\n").unwrap();
+    let (code, report) = doctor(&world, &repo, false);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("does not hold an object ID"), "{report}");
+}
+
+#[test]
+fn unparsable_session_files_are_listed_and_never_touched() {
+    let world = World::new();
+    let repo = world.repo("r");
+    let store = world.store(&repo);
+    std::fs::create_dir_all(&store).unwrap();
+    let bad = [
+        ("0190aaaa-0000-7000-8000-000000000001.json", "{\"session_id\": \"0190"),
+        ("0190aaaa-0000-7000-8000-000000000002.json", ""),
+    ];
+    for (name, content) in bad {
+        std::fs::write(store.join(name), content).unwrap();
+    }
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 1, "{report}");
+    for (name, content) in bad {
+        assert!(
+            report.contains(&format!("unreadable session file {}", store.join(name).display())),
+            "{report}"
+        );
+        assert_eq!(std::fs::read_to_string(store.join(name)).unwrap(), content);
+    }
+}
