@@ -8,8 +8,21 @@ use std::path::Path;
 use crate::error::{Context, Result};
 
 /// Writes `bytes` to `path` atomically: a temp file in the same directory,
-/// fsync, rename. Readers see the old content or the new, never a mix.
+/// fsync, rename. Readers see the old content or the new, never a mix, and
+/// after a crash the disk holds one or the other.
 pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    write_replacing(path, bytes, mode, true)
+}
+
+/// [`atomic_write`] without the fsync, for state that a crash of the
+/// machine makes moot anyway (docs/performance.md argues each use): running
+/// processes see the old content or the new all the same, but after a
+/// crash the file may be empty.
+pub fn atomic_write_volatile(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    write_replacing(path, bytes, mode, false)
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -17,7 +30,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .context(format_args!("creating a temp file in {}", dir.display()))?;
     tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error).context(format_args!("writing {}", path.display()))?;
     Ok(())
 }

@@ -10,7 +10,7 @@ mod writer;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use id::{is_valid as is_valid_id, new_id, new_id_with};
+pub use id::{is_valid as is_valid_id, new_id, new_id_with, reserve as reserve_id};
 pub use merge::merge;
 pub(crate) use objects::update_ref;
 pub use reader::{Reader, for_commit, read};

@@ -162,7 +162,11 @@ pub struct MkTree(Pipe);
 impl MkTree {
     pub fn spawn(repo: &Repo) -> Result<MkTree> {
         let mut cmd = repo.git();
-        cmd.args(["mktree", "-z", "--batch"]);
+        // Every entry names an object this writer read from the branch or
+        // wrote itself. Without --missing, mktree looks each one up in the
+        // packs it listed at start: a `gc --auto` that packs and prunes
+        // loose objects meanwhile (another commit's) makes it fail.
+        cmd.args(["mktree", "-z", "--missing", "--batch"]);
         Pipe::spawn(cmd).map(MkTree)
     }
 
@@ -299,5 +303,34 @@ mod tests {
         let mut data = b"100644 a\0".to_vec();
         data.extend([0xab; 10]);
         assert!(parse_tree(&data, 20).is_err());
+    }
+
+    #[test]
+    fn batch_processes_survive_a_repack_that_prunes_what_they_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let mut cmd = Command::new("git");
+            cmd.current_dir(tmp.path()).env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
+            cmd.args(["-c", "user.name=t", "-c", "user.email=t@t"]).args(args);
+            String::from_utf8(checked(&mut cmd).unwrap()).unwrap().trim().to_owned()
+        };
+        git(&["init", "-q"]);
+        std::fs::write(tmp.path().join("f"), "x").unwrap();
+        git(&["add", "f"]);
+        git(&["commit", "-q", "-m", "one"]);
+        let blob = git(&["rev-parse", "HEAD:f"]);
+        let repo = Repo::discover(tmp.path()).unwrap().unwrap();
+        let mut trees = MkTree::spawn(&repo).unwrap();
+        let mut objects = CatFile::spawn(&repo).unwrap();
+        // Both have listed the packs: none yet.
+        trees.write(&Tree::from([(b"g".to_vec(), Entry::blob(&blob))])).unwrap();
+        assert!(objects.get(&blob).unwrap().is_some());
+        // What `gc --auto` does after another commit: the blob moves from a
+        // loose object to a pack that this mktree has never listed.
+        git(&["repack", "-a", "-d", "-q"]);
+        git(&["prune-packed"]);
+        let written = trees.write(&Tree::from([(b"h".to_vec(), Entry::blob(&blob))])).unwrap();
+        assert_eq!(git(&["rev-parse", &format!("{written}:h")]), blob);
+        assert_eq!(objects.get("HEAD:f").unwrap().map(|o| o.oid), Some(blob));
     }
 }

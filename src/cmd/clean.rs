@@ -13,6 +13,7 @@ use crate::checkpoint::{BRANCH, Reader};
 use crate::cli::CleanArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
+use crate::hooks::post_commit;
 use crate::process::System;
 use crate::session::{LiveRegistry, SessionId, SessionRecord, Store};
 
@@ -36,6 +37,8 @@ pub fn run(args: CleanArgs) -> Result<i32> {
 }
 
 fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
+    // Checkpoints handed off by post-commit decide what is safe to remove.
+    post_commit::complete(repo);
     let store = Store::new(repo.store_dir());
     let (records, warnings) = store.list();
     warnings.iter().for_each(warn);

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::git::hooks_install::{self, HOOKS, HookState, Installed};
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::hooks::agent_settings::{self, SettingsFile};
+use crate::hooks::post_commit;
 use crate::process::System;
 use crate::session::{LiveEntry, LiveRegistry, SessionId, Store};
 use crate::settings::Settings;
@@ -29,6 +30,7 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
     let mut report = Report { fix: args.fix, found: 0, fixed: 0 };
     let repo = Repo::discover(&super::current_dir()?)?;
     if let Some(repo) = &repo {
+        post_commit::complete(repo);
         let store = Store::new(repo.store_dir());
         sessions(&store, &mut report);
         if Settings::load(&repo.worktree).is_ok_and(|s| s.enabled) {

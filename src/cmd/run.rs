@@ -11,6 +11,7 @@ use chrono::Utc;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
+use crate::hooks::post_commit;
 use crate::process::{self, ProcessTable, System};
 use crate::session::{self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
@@ -85,6 +86,8 @@ fn find_program(program: &OsStr) -> Result<PathBuf> {
 struct Launch {
     record: SessionRecord,
     registry: Option<LiveRegistry>,
+    /// The repository, when entire is enabled in it, and its store.
+    repo: Option<Repo>,
     store: Option<Store>,
     warned: bool,
 }
@@ -100,6 +103,7 @@ impl Launch {
         let repo = cwd.as_deref().and_then(|cwd| Repo::discover(cwd).ok().flatten());
         let enabled = repo.as_ref().is_some_and(|r| Settings::for_repo(r).is_ok_and(|s| s.enabled));
         let store = repo.as_ref().filter(|_| enabled).map(|r| Store::new(r.store_dir()));
+        let enabled_repo = repo.clone().filter(|_| enabled);
 
         let now = Utc::now();
         let record = SessionRecord {
@@ -117,7 +121,7 @@ impl Launch {
             source: Some(Source::Launcher),
             ..Default::default()
         };
-        let mut launch = Launch { record, registry, store, warned: false };
+        let mut launch = Launch { record, registry, repo: enabled_repo, store, warned: false };
         if launch.registry.is_none() {
             launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded; running the agent anyway");
             return None;
@@ -137,6 +141,10 @@ impl Launch {
         match exit {
             supervise::Exit::Code(code) => self.record.exit_code = Some(code),
             supervise::Exit::Signal(sig) => self.record.exit_signal = Some(sig),
+        }
+        if let Some(repo) = &self.repo {
+            // When `entire run` returns, the session's checkpoints are written.
+            post_commit::complete(repo);
         }
         if let Some(store) = &self.store {
             let id = SessionId::parse(&self.record.session_id).expect("own id");

@@ -8,7 +8,7 @@ use crate::cli::StatusArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
 use crate::git::hooks_install::{self, HOOKS, HookState};
-use crate::hooks::agent_settings;
+use crate::hooks::{agent_settings, post_commit};
 use crate::process::System;
 use crate::session::{LiveRegistry, Store, live_here};
 use crate::settings::Settings;
@@ -20,6 +20,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
         return prompt(&cwd);
     }
     let repo = Repo::require(&cwd)?;
+    post_commit::complete(&repo);
     let enabled = Settings::for_repo(&repo)?.enabled;
     let dir = hooks_install::hooks_dir(&repo)?;
     let hooks: BTreeMap<&str, HookState> =

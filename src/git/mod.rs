@@ -29,10 +29,11 @@ pub struct Repo {
 impl Repo {
     /// Finds the repository containing `cwd`; `Ok(None)` outside any.
     pub fn discover(cwd: &Path) -> Result<Option<Repo>> {
-        if let Some(repo) = discover_from_files(cwd) {
-            return Ok(Some(repo));
+        match discover_from_files(cwd) {
+            Found::Repo(repo) => Ok(Some(repo)),
+            Found::Nothing => Ok(None),
+            Found::AskGit => discover_with_git(cwd),
         }
-        discover_with_git(cwd)
     }
 
     /// Like `discover`, but outside a repository is an error with a hint.
@@ -136,12 +137,23 @@ fn is_hex_oid(s: &str) -> bool {
     matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn discover_from_files(cwd: &Path) -> Option<Repo> {
+/// What the files say about the repository around a directory.
+enum Found {
+    Repo(Repo),
+    /// No `.git` anywhere above, and no variable pointing elsewhere: not in
+    /// a work tree, which `entire run` outside repositories learns without
+    /// starting git.
+    Nothing,
+    /// Something only git can tell.
+    AskGit,
+}
+
+fn discover_from_files(cwd: &Path) -> Found {
     // Git exports GIT_DIR to hooks in linked worktrees; the files agree
     // with it in that case. Any other use of these variables (or of
     // core.worktree) follows rules subtle enough to leave to git.
     if std::env::var_os("GIT_WORK_TREE").is_some() {
-        return None;
+        return Found::AskGit;
     }
     let env_git_dir = std::env::var_os("GIT_DIR").map(|d| fs::canonicalize(cwd.join(d)));
     for dir in cwd.ancestors() {
@@ -149,30 +161,29 @@ fn discover_from_files(cwd: &Path) -> Option<Repo> {
         let git_dir = match fs::metadata(&dot_git) {
             Ok(meta) if meta.is_dir() => dot_git,
             Ok(_) => {
-                let text = fs::read_to_string(&dot_git).ok()?;
-                let target = text.trim().strip_prefix("gitdir: ")?;
+                let Ok(text) = fs::read_to_string(&dot_git) else { return Found::AskGit };
+                let Some(target) = text.trim().strip_prefix("gitdir: ") else { return Found::AskGit };
                 dir.join(target)
             }
             Err(_) => continue,
         };
         if !git_dir.join("HEAD").is_file() {
-            return None;
+            return Found::AskGit;
         }
         let common_dir = match fs::read_to_string(git_dir.join("commondir")) {
             Ok(rel) => git_dir.join(rel.trim()),
             Err(_) => git_dir.clone(),
         };
-        let git_dir = fs::canonicalize(&git_dir).ok()?;
+        let Ok(git_dir) = fs::canonicalize(&git_dir) else { return Found::AskGit };
         if env_git_dir.is_some_and(|env| env.ok().as_ref() != Some(&git_dir)) {
-            return None;
+            return Found::AskGit;
         }
-        return Some(Repo {
-            git_dir,
-            common_dir: fs::canonicalize(&common_dir).ok()?,
-            worktree: fs::canonicalize(dir).ok()?,
-        });
+        let (Ok(common_dir), Ok(worktree)) = (fs::canonicalize(&common_dir), fs::canonicalize(dir)) else {
+            return Found::AskGit;
+        };
+        return Found::Repo(Repo { git_dir, common_dir, worktree });
     }
-    None
+    if env_git_dir.is_some() { Found::AskGit } else { Found::Nothing }
 }
 
 fn discover_with_git(cwd: &Path) -> Result<Option<Repo>> {

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use crate::checkpoint::{self, Metadata};
+use crate::checkpoint;
 use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
 use crate::hooks::owner::OwnerLookup;
+use crate::hooks::post_commit;
 use crate::process::{ProcessTable, System};
-use crate::session::{CheckpointRef, Pending, SessionId, Store};
+use crate::session::{Pending, Store};
 use crate::settings::Settings;
 
 /// Runs one git hook. Always exits 0: entire never blocks a commit.
@@ -41,9 +42,10 @@ fn dispatch(hook: &str, args: &[OsString]) -> Result<()> {
             let file = arg(0).ok_or_else(|| Error::new("missing message file argument"))?;
             commit_msg(&repo, &cwd.join(file))
         }
-        "post-commit" => post_commit(&repo, &settings),
+        "post-commit" => post_commit::hand_off(&repo),
         "pre-push" => {
             let remote = args.first().and_then(|s| s.to_str()).unwrap_or("origin");
+            post_commit::complete(&repo);
             crate::hooks::pre_push::run(&repo, remote, &mut std::io::stdin())
         }
         other => Err(Error::new(format!("unknown git hook {other:?}"))),
@@ -71,6 +73,7 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
         resolved_by: owner.method.as_str().to_owned(),
         resolution: found.resolution.details(),
         created_at: Utc::now(),
+        committed: None,
     })?;
     std::fs::write(file, tagged).context(format_args!("writing {}", file.display()))
 }
@@ -84,77 +87,11 @@ fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Ties each pending checkpoint named in HEAD's message to HEAD: in the
-/// session record and on the checkpoints branch.
-fn post_commit(repo: &Repo, settings: &Settings) -> Result<()> {
-    let store = Store::new(repo.store_dir());
-    if !store.has_pending() {
-        return Ok(()); // no git call at all when nothing is waiting
-    }
-    let head = HeadCommit::read(repo)?;
-    for checkpoint_id in trailers::values(&head.message, CHECKPOINT_KEY) {
-        let Some(pending) = store.pending(&checkpoint_id)? else { continue };
-        let Some(session_id) = SessionId::parse(&pending.session_id) else { continue };
-        let reference = CheckpointRef {
-            checkpoint_id: checkpoint_id.clone(),
-            commit: head.sha.clone(),
-            resolved_by: pending.resolved_by.clone(),
-            created_at: pending.created_at,
-        };
-        let record = store
-            .modify(&session_id, |current| {
-                let mut record = current?;
-                record.checkpoints.retain(|c| c.checkpoint_id != checkpoint_id);
-                record.checkpoints.push(reference);
-                Some(record)
-            })?
-            .ok_or_else(|| Error::new(format!("session {session_id} has no record")))?;
-        let meta = Metadata {
-            checkpoint_id: checkpoint_id.clone(),
-            commit: head.sha.clone(),
-            session_id: record.session_id.clone(),
-            agent: record.agent.clone(),
-            resolved_by: pending.resolved_by,
-            resolution: pending.resolution,
-            created_at: pending.created_at,
-            branch: repo.branch(),
-            files_changed: head.files.clone(),
-            agent_session_id: record.agent_session_id.clone(),
-            extra: Default::default(),
-        };
-        checkpoint::write(repo, &meta, &record, settings.transcript_max_bytes)
-            .map_err(|e| e.context(format_args!("writing checkpoint {checkpoint_id}")))?;
-        store.remove_pending(&checkpoint_id);
-    }
-    Ok(())
-}
-
-struct HeadCommit {
-    sha: String,
-    message: String,
-    files: Vec<String>,
-}
-
-impl HeadCommit {
-    /// SHA, message and changed paths in one git call.
-    fn read(repo: &Repo) -> Result<HeadCommit> {
-        let out =
-            repo.git_output(["log", "-1", "--no-renames", "--format=%H%x00%B%x00", "--name-only", "HEAD"])?;
-        let text = String::from_utf8_lossy(&out);
-        let mut parts = text.splitn(3, '\0');
-        let (Some(sha), Some(message)) = (parts.next(), parts.next()) else {
-            return Err(Error::new("unexpected `git log` output for HEAD"));
-        };
-        let files = parts.next().unwrap_or("").lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
-        Ok(HeadCommit { sha: sha.trim().to_owned(), message: message.to_owned(), files })
-    }
-}
-
 /// A single cherry-pick or revert leaves no state file behind while it
 /// commits, so look at the `git` process that runs this hook instead.
 fn replaying_commits() -> bool {
-    let ancestry = System.ancestry(std::process::id() as i32);
-    ancestry.iter().take(3).filter_map(|p| System.cmdline(p.pid)).any(|argv| {
+    let ancestry = System.ancestors(std::process::id() as i32, 3);
+    ancestry.iter().filter_map(|p| System.cmdline(p.pid)).any(|argv| {
         let is_git = argv.first().is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "git"));
         is_git
             && git_subcommand(&argv[1..])

@@ -7,4 +7,5 @@ pub mod claude;
 pub mod gemini;
 pub mod git;
 pub mod owner;
+pub mod post_commit;
 pub mod pre_push;

@@ -57,16 +57,18 @@ pub trait ProcessTable {
     /// Ancestors of `pid`, nearest first (its parent is depth 1), at most
     /// `MAX_ANCESTRY`, stopping at PID 1 or a process that vanished.
     fn ancestry(&self, pid: i32) -> Vec<ProcId> {
+        self.ancestors(pid, MAX_ANCESTRY)
+    }
+
+    /// The first `limit` ancestors of `pid`, as [`ancestry`](Self::ancestry)
+    /// reads them: one stat per process.
+    fn ancestors(&self, pid: i32, limit: usize) -> Vec<ProcId> {
         let mut chain = Vec::new();
-        let mut current = pid;
-        while chain.len() < MAX_ANCESTRY {
-            let Some(ppid) = self.stat(current).map(|s| s.ppid) else { break };
-            if ppid <= 1 {
-                break;
-            }
-            let Some(parent) = self.stat(ppid) else { break };
-            chain.push(ProcId { pid: ppid, start_time: parent.start_time });
-            current = ppid;
+        let Some(mut stat) = self.stat(pid) else { return chain };
+        while chain.len() < limit.min(MAX_ANCESTRY) && stat.ppid > 1 {
+            let Some(parent) = self.stat(stat.ppid) else { break };
+            chain.push(ProcId { pid: stat.ppid, start_time: parent.start_time });
+            stat = parent;
         }
         chain
     }
@@ -81,4 +83,44 @@ pub use macos::System;
 pub fn current(table: &dyn ProcessTable) -> Option<ProcId> {
     let pid = std::process::id() as i32;
     table.start_time(pid).map(|start_time| ProcId { pid, start_time })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// PIDs 2..=20, each the child of the one below it; counts stat reads.
+    struct Chain(Cell<usize>);
+
+    impl ProcessTable for Chain {
+        fn stat(&self, pid: i32) -> Option<ProcStat> {
+            self.0.set(self.0.get() + 1);
+            (2..=20).contains(&pid).then(|| ProcStat {
+                ppid: pid - 1,
+                start_time: pid as u64 * 10,
+                zombie: false,
+            })
+        }
+        fn name(&self, _: i32) -> Option<String> {
+            None
+        }
+        fn cmdline(&self, _: i32) -> Option<Vec<String>> {
+            None
+        }
+    }
+
+    #[test]
+    fn ancestry_reads_each_process_once_and_stops_where_asked() {
+        let table = Chain(Cell::new(0));
+        let pids = |chain: Vec<ProcId>| chain.iter().map(|p| p.pid).collect::<Vec<_>>();
+        assert_eq!(pids(table.ancestry(20)), (2..20).rev().collect::<Vec<_>>());
+        assert_eq!(table.0.replace(0), 19, "one stat per process, PID 1 not read");
+        assert_eq!(
+            table.ancestors(20, 3),
+            [19, 18, 17].map(|pid| ProcId { pid, start_time: pid as u64 * 10 })
+        );
+        assert_eq!(table.0.get(), 4);
+    }
 }

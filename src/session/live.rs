@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, private_dir, read_optional};
+use crate::fsutil::{atomic_write_volatile, private_dir, read_optional};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LiveEntry {
@@ -43,11 +43,13 @@ impl LiveRegistry {
         self.dir.join(format!("{id}.json"))
     }
 
+    /// Writes an entry without fsync: it describes running processes, and a
+    /// crash of the machine ends them all (docs/performance.md).
     pub fn put(&self, entry: &LiveEntry) -> Result<()> {
         private_dir(&self.dir)?;
         let id = SessionId::parse(&entry.session.session_id)
             .ok_or_else(|| Error::new("invalid session id in live entry"))?;
-        atomic_write(&self.path(&id), &serde_json::to_vec(entry)?, 0o600)
+        atomic_write_volatile(&self.path(&id), &serde_json::to_vec(entry)?, 0o600)
     }
 
     pub fn get(&self, id: &SessionId) -> Result<Option<LiveEntry>> {

@@ -8,7 +8,7 @@ mod store;
 pub use id::{SessionId, new_session_id};
 pub use live::{LiveEntry, LiveRegistry, live_here};
 pub use record::{CheckpointRef, SessionRecord, Source};
-pub use store::{Pending, Store};
+pub use store::{Committed, Pending, Store};
 
 /// The variable through which a launcher names its session to the agent.
 pub const SESSION_ENV: &str = "ENTIRE_SESSION_ID";

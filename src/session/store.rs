@@ -3,7 +3,8 @@
 //! exclusive lock on `<id>.lock`. A file that does not parse is reported and
 //! left exactly as it is.
 
-use std::fs::{self, File};
+use std::fs::{self, File, TryLockError};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -13,11 +14,12 @@ use serde_json::Value;
 
 use super::{SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, private_dir, read_optional};
+use crate::fsutil::{atomic_write, atomic_write_volatile, private_dir, read_optional};
 
-/// A checkpoint whose trailer was written by prepare-commit-msg and that
-/// post-commit has not yet tied to a commit. One small file per checkpoint,
-/// so neither hook has to scan or lock anything to find it.
+/// A checkpoint whose trailer was written by prepare-commit-msg and that is
+/// not on the branch yet. One small file per checkpoint, so neither hook
+/// has to scan or lock anything to find it: a line of JSON, and once
+/// post-commit has seen the commit, a second line, [`Committed`].
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Pending {
     pub checkpoint_id: String,
@@ -26,6 +28,17 @@ pub struct Pending {
     /// How it was resolved: depth, env_rejected… (section 7 `resolution`).
     pub resolution: Value,
     pub created_at: DateTime<Utc>,
+    /// Set by post-commit: the commit whose message named the checkpoint.
+    /// From then on the checkpoint only waits to be written.
+    #[serde(skip)]
+    pub committed: Option<Committed>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Committed {
+    pub commit: String,
+    /// The branch HEAD was on at the commit; None when detached.
+    pub branch: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -85,12 +98,20 @@ impl Store {
         self.write_unlocked(record)
     }
 
+    /// A record that lists checkpoints is fsynced: a crash must not take
+    /// them with it. One without is not (docs/performance.md): it holds what
+    /// a launcher and its hooks know of a session that the crash ended.
     fn write_unlocked(&self, record: &SessionRecord) -> Result<()> {
         let id = SessionId::parse(&record.session_id)
             .ok_or_else(|| Error::new(format!("invalid session id {:?}", record.session_id)))?;
         let mut json = serde_json::to_vec_pretty(record)?;
         json.push(b'\n');
-        atomic_write(&self.record_path(&id), &json, 0o600)
+        let path = self.record_path(&id);
+        if record.checkpoints.is_empty() {
+            atomic_write_volatile(&path, &json, 0o600)
+        } else {
+            atomic_write(&path, &json, 0o600)
+        }
     }
 
     /// Every parseable record, and one warning per file that was skipped.
@@ -120,16 +141,65 @@ impl Store {
         Ok(())
     }
 
+    /// Without fsync: git does not fsync the commit this file belongs to
+    /// either (docs/performance.md).
     pub fn put_pending(&self, pending: &Pending) -> Result<()> {
         let path = self.pending_path(&pending.checkpoint_id);
         private_dir(path.parent().expect("pending dir"))?;
-        atomic_write(&path, &serde_json::to_vec(pending)?, 0o600)
+        let mut text = serde_json::to_vec(pending)?;
+        text.push(b'\n');
+        if let Some(committed) = &pending.committed {
+            text.extend(serde_json::to_vec(committed)?);
+            text.push(b'\n');
+        }
+        atomic_write_volatile(&path, &text, 0o600)
+    }
+
+    /// Adds the commit to a pending checkpoint: one line appended in one
+    /// write, so no new file and, on a full disk, no new block. A reader
+    /// that sees part of the line takes the checkpoint as not committed yet.
+    pub fn commit_pending(&self, checkpoint_id: &str, committed: &Committed) -> Result<()> {
+        let path = self.pending_path(checkpoint_id);
+        let mut line = serde_json::to_vec(committed)?;
+        line.push(b'\n');
+        File::options()
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(&line))
+            .context(format_args!("writing {}", path.display()))
+    }
+
+    /// Whether a checkpoint is pending (one stat).
+    pub fn is_pending(&self, checkpoint_id: &str) -> bool {
+        self.pending_path(checkpoint_id).exists()
+    }
+
+    /// Takes the lock that one writer of a pending checkpoint holds (a lock
+    /// on its file), and reads it. None when it is gone (written by whoever
+    /// held the lock before), or when another process holds the lock and
+    /// `wait` is false.
+    pub fn lock_pending(&self, checkpoint_id: &str, wait: bool) -> Result<Option<(File, Pending)>> {
+        let path = self.pending_path(checkpoint_id);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::from(e).context(path.display())),
+        };
+        if wait {
+            file.lock().context(format_args!("locking {}", path.display()))?;
+        } else if let Err(err) = file.try_lock() {
+            return match err {
+                TryLockError::WouldBlock => Ok(None),
+                TryLockError::Error(e) => Err(Error::from(e).context(path.display())),
+            };
+        }
+        Ok(self.pending(checkpoint_id)?.map(|pending| (file, pending)))
     }
 
     pub fn pending(&self, checkpoint_id: &str) -> Result<Option<Pending>> {
         let path = self.pending_path(checkpoint_id);
         let Some(bytes) = read_optional(&path)? else { return Ok(None) };
-        serde_json::from_slice(&bytes).map(Some).context(path.display())
+        parse_pending(&bytes).map(Some).context(path.display())
     }
 
     pub fn remove_pending(&self, checkpoint_id: &str) {
@@ -147,9 +217,16 @@ impl Store {
         entries
             .flatten()
             .filter_map(|e| fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice(&b).ok())
+            .filter_map(|b| parse_pending(&b).ok())
             .collect()
     }
+}
+
+fn parse_pending(bytes: &[u8]) -> Result<Pending> {
+    let mut lines = bytes.split(|&b| b == b'\n');
+    let mut pending: Pending = serde_json::from_slice(lines.next().unwrap_or_default())?;
+    pending.committed = lines.next().and_then(|line| serde_json::from_slice(line).ok());
+    Ok(pending)
 }
 
 fn parse_record(path: &Path, bytes: &[u8]) -> Result<SessionRecord> {
@@ -232,10 +309,56 @@ mod tests {
             resolved_by: "env".into(),
             resolution: serde_json::json!({"depth": null}),
             created_at: Utc::now(),
+            committed: None,
         };
         store.put_pending(&p).unwrap();
-        assert_eq!(store.pending("0123456789ab").unwrap(), Some(p));
+        assert_eq!(store.pending("0123456789ab").unwrap(), Some(p.clone()));
+        let committed = Committed { commit: "c".repeat(40), branch: Some("main".into()) };
+        store.commit_pending("0123456789ab", &committed).unwrap();
+        let with_commit = Pending { committed: Some(committed), ..p.clone() };
+        assert_eq!(store.pending("0123456789ab").unwrap(), Some(with_commit.clone()));
+        assert_eq!(store.list_pending(), std::slice::from_ref(&with_commit));
+        store.put_pending(&with_commit).unwrap();
+        assert_eq!(store.pending("0123456789ab").unwrap(), Some(with_commit));
         store.remove_pending("0123456789ab");
         assert_eq!(store.pending("0123456789ab").unwrap(), None);
+    }
+
+    #[test]
+    fn a_commit_line_cut_short_is_no_commit_yet() {
+        let (_tmp, store) = store();
+        let p = Pending {
+            checkpoint_id: "0123456789ab".into(),
+            session_id: "s1".into(),
+            resolved_by: "pid".into(),
+            resolution: Value::Null,
+            created_at: Utc::now(),
+            committed: None,
+        };
+        store.put_pending(&p).unwrap();
+        let path = store.dir().join("pending/0123456789ab.json");
+        let mut file = File::options().append(true).open(&path).unwrap();
+        file.write_all(br#"{"commit":"abab"#).unwrap();
+        assert_eq!(store.pending("0123456789ab").unwrap(), Some(p));
+    }
+
+    #[test]
+    fn one_process_at_a_time_holds_a_pending_checkpoint() {
+        let (_tmp, store) = store();
+        let p = Pending {
+            checkpoint_id: "0123456789ab".into(),
+            session_id: "s1".into(),
+            resolved_by: "env".into(),
+            resolution: Value::Null,
+            created_at: Utc::now(),
+            committed: None,
+        };
+        store.put_pending(&p).unwrap();
+        let held = store.lock_pending("0123456789ab", false).unwrap().expect("free");
+        // flock is per open file: a second open, as another process makes, is refused.
+        assert!(store.lock_pending("0123456789ab", false).unwrap().is_none(), "held elsewhere");
+        store.remove_pending("0123456789ab");
+        drop(held);
+        assert!(store.lock_pending("0123456789ab", true).unwrap().is_none(), "written meanwhile");
     }
 }

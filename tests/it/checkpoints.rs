@@ -641,6 +641,7 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
         resolved_by: "env".into(),
         resolution: Value::Null,
         created_at: Utc::now() - age,
+        committed: None,
     };
     store.put_pending(&pending("aaaaaaaaaaaa", "old", TimeDelta::days(2))).unwrap();
     store.put_pending(&pending("bbbbbbbbbbbb", "committing", TimeDelta::minutes(1))).unwrap();

@@ -1,0 +1,238 @@
+//! post-commit (SPEC §6), in two halves so that the commit returns at once.
+//!
+//! The hook itself only hands each checkpoint the commit made pending over
+//! to a writer: it writes the commit's SHA into the pending file and forks
+//! a detached writer. No git process runs while the user waits. The writer
+//! checks the commit against git, records the checkpoint in the session and
+//! writes it to the branch (about five git processes), reserves the next
+//! commit's checkpoint ID (see `checkpoint::id`), and removes the pending
+//! file.
+//!
+//! Whatever reads checkpoints, or sessions' lists of them, first calls
+//! [`complete`], which writes every handed-off checkpoint that is not
+//! written yet and waits for those a writer holds. Each checkpoint is
+//! written under a lock on its pending file, by one process, once.
+
+use std::fs::File;
+
+use nix::unistd::{ForkResult, dup2_stderr, dup2_stdin, dup2_stdout, fork, setsid};
+
+use crate::checkpoint::{self, Metadata};
+use crate::error::{Error, Result, warn};
+use crate::git::Repo;
+use crate::git::trailers::{self, CHECKPOINT_KEY};
+use crate::session::{CheckpointRef, Committed, Pending, SessionId, Store};
+use crate::settings::Settings;
+
+/// The hook: hands the checkpoints named in the commit's message over to a
+/// detached writer.
+///
+/// The message is read from `COMMIT_EDITMSG`, the file `git commit` hands
+/// to prepare-commit-msg (where the trailer was added) and reads the
+/// message back from; HEAD and its branch are read from files. Other
+/// commands that run post-commit (cherry-pick, rebase…) may leave an older
+/// message there: the writer compares every checkpoint with the trailers
+/// git committed, and gives back the ones that are not there.
+pub fn hand_off(repo: &Repo) -> Result<()> {
+    let store = Store::new(repo.store_dir());
+    if !store.has_pending() {
+        return Ok(()); // nothing waits: a commit outside any session
+    }
+    let Some(commit) = repo.head() else { return Ok(()) };
+    let Some(message) = crate::fsutil::read_optional(&repo.git_dir.join("COMMIT_EDITMSG"))? else {
+        return Ok(());
+    };
+    let mut handed = false;
+    for checkpoint_id in mentioned(&String::from_utf8_lossy(&message)) {
+        let Some(pending) = store.pending(&checkpoint_id)? else { continue };
+        if pending.committed.is_some() {
+            continue; // an amended commit keeps the trailer of the first one
+        }
+        store.commit_pending(&checkpoint_id, &Committed { commit: commit.clone(), branch: repo.branch() })?;
+        handed = true;
+    }
+    if handed {
+        detach_writer(repo);
+    }
+    Ok(())
+}
+
+/// Checkpoint IDs on the lines of a message that look like our trailer.
+/// Loose on purpose (any line, any case of the key): the writer holds each
+/// against the trailers git committed.
+fn mentioned(message: &str) -> Vec<String> {
+    message
+        .lines()
+        .filter_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            let value = value.trim();
+            (key.trim().eq_ignore_ascii_case(CHECKPOINT_KEY) && checkpoint::is_valid_id(value))
+                .then(|| value.to_owned())
+        })
+        .collect()
+}
+
+/// Forks the writer off, not waited for: a fork returns at once, where
+/// starting a program would wait for its exec. The child is a session of
+/// its own (the terminal's signals are not for it), runs at the lowest
+/// priority (the rest of the commit and the user's next command come
+/// first), and has its stdio on /dev/null (whoever reads git's output does
+/// not wait for it). Its failures stay pending for the next writer or
+/// reader. When it cannot be forked, the commit waits for the write.
+fn detach_writer(repo: &Repo) {
+    let Ok(null) = File::options().read(true).write(true).open("/dev/null") else {
+        return complete(repo);
+    };
+    // SAFETY: a hook process has a single thread, so the child finds the
+    // heap and every lock as the parent left them; it leaves by `_exit`,
+    // running none of the parent's exit handlers.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { .. }) => {}
+        Ok(ForkResult::Child) => {
+            let _ = setsid();
+            let _ = (dup2_stdin(&null), dup2_stdout(&null), dup2_stderr(&null));
+            // SAFETY: nice(2) only lowers this process's priority.
+            unsafe { libc::nice(19) };
+            let _ = write_all(repo, Writer::Detached);
+            // SAFETY: ends this process, whose work is done, without unwinding.
+            unsafe { libc::_exit(0) }
+        }
+        Err(_) => complete(repo),
+    }
+}
+
+/// Who writes handed-off checkpoints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    /// The detached writer: skips a checkpoint another process is writing,
+    /// and after each write, with the branch just moved, reserves the next
+    /// commit's checkpoint ID off the commit's path.
+    Detached,
+    /// A reader: waits for every checkpoint to be written.
+    Reader,
+}
+
+/// What readers call first: writes every handed-off checkpoint, waiting for
+/// those another process is writing. A failure is a warning; its checkpoint
+/// stays pending and the next writer or reader tries again.
+pub fn complete(repo: &Repo) {
+    write_all(repo, Writer::Reader).into_iter().for_each(warn);
+}
+
+/// Writes every handed-off checkpoint, oldest first; returns the failures.
+fn write_all(repo: &Repo, writer: Writer) -> Vec<Error> {
+    let store = Store::new(repo.store_dir());
+    let mut handed: Vec<Pending> =
+        store.list_pending().into_iter().filter(|p| p.committed.is_some()).collect();
+    if handed.is_empty() {
+        return Vec::new();
+    }
+    handed.sort_by(|a, b| (a.created_at, &a.checkpoint_id).cmp(&(b.created_at, &b.checkpoint_id)));
+    let max_transcript_bytes = match Settings::for_repo(repo) {
+        Ok(settings) => settings.transcript_max_bytes,
+        Err(err) => return vec![err],
+    };
+    let mut failures = Vec::new();
+    for id in handed.into_iter().map(|p| p.checkpoint_id) {
+        let written = match store.lock_pending(&id, writer == Writer::Reader) {
+            Ok(Some((_lock, pending))) => write_one(repo, &store, pending, max_transcript_bytes, writer),
+            Ok(None) => Ok(()), // written, or being written by another process
+            Err(err) => Err(err),
+        };
+        if let Err(err) = written {
+            failures.push(err.context(format_args!("writing checkpoint {id}")));
+        }
+    }
+    failures
+}
+
+/// Writes one checkpoint whose pending file the caller holds locked: checks
+/// its commit carries the trailer, adds it to the session's record, writes
+/// it to the branch, and removes the pending file.
+fn write_one(
+    repo: &Repo,
+    store: &Store,
+    pending: Pending,
+    max_transcript_bytes: u64,
+    writer: Writer,
+) -> Result<()> {
+    let Some(committed) = pending.committed.clone() else { return Ok(()) };
+    let commit = Commit::read(repo, &committed.commit)?;
+    let checkpoint_id = pending.checkpoint_id.clone();
+    if !trailers::values(&commit.message, CHECKPOINT_KEY).contains(&checkpoint_id) {
+        // post-commit read a message that was not this commit's: give the
+        // checkpoint back to wait for the commit that carries it.
+        return store.put_pending(&Pending { committed: None, ..pending });
+    }
+    let session_id = SessionId::parse(&pending.session_id)
+        .ok_or_else(|| Error::new(format!("invalid session ID {:?}", pending.session_id)))?;
+    let reference = CheckpointRef {
+        checkpoint_id: checkpoint_id.clone(),
+        commit: committed.commit.clone(),
+        resolved_by: pending.resolved_by.clone(),
+        created_at: pending.created_at,
+    };
+    let record = store
+        .modify(&session_id, |current| {
+            let mut record = current?;
+            record.checkpoints.retain(|c| c.checkpoint_id != checkpoint_id);
+            record.checkpoints.push(reference);
+            Some(record)
+        })?
+        .ok_or_else(|| Error::new(format!("session {session_id} has no record")))?;
+    let meta = Metadata {
+        checkpoint_id: checkpoint_id.clone(),
+        commit: committed.commit,
+        session_id: record.session_id.clone(),
+        agent: record.agent.clone(),
+        resolved_by: pending.resolved_by,
+        resolution: pending.resolution,
+        created_at: pending.created_at,
+        branch: committed.branch,
+        files_changed: commit.files,
+        agent_session_id: record.agent_session_id.clone(),
+        extra: Default::default(),
+    };
+    checkpoint::write(repo, &meta, &record, max_transcript_bytes)?;
+    if writer == Writer::Detached {
+        // Before the pending file goes: whoever waits for that finds the
+        // reservation made. Without one, the next commit starts git itself.
+        let _ = checkpoint::reserve_id(repo);
+    }
+    store.remove_pending(&checkpoint_id);
+    Ok(())
+}
+
+struct Commit {
+    message: String,
+    files: Vec<String>,
+}
+
+impl Commit {
+    /// Message and changed paths in one git call.
+    fn read(repo: &Repo, sha: &str) -> Result<Commit> {
+        if !checkpoint::is_full_sha(sha) {
+            return Err(Error::new(format!("not a full commit SHA: {sha:?}")));
+        }
+        let out =
+            repo.git_output(["log", "-1", "--no-renames", "--format=%B%x00", "--name-only", sha, "--"])?;
+        let text = String::from_utf8_lossy(&out);
+        let (message, files) =
+            text.split_once('\0').ok_or_else(|| Error::new("unexpected `git log` output"))?;
+        let files = files.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        Ok(Commit { message: message.to_owned(), files })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_trailer_shaped_lines_anywhere() {
+        let message = "subject\n\nbody\n# Entire-Checkpoint: 00000000000a\n\
+                       entire-checkpoint:00000000000b\nEntire-Checkpoint: not-an-id\n\
+                       Other: 00000000000c\nEntire-Checkpoint: 00000000000d \n";
+        assert_eq!(mentioned(message), ["00000000000b", "00000000000d"]);
+    }
+}
