@@ -173,6 +173,11 @@ impl Launch {
     /// ahead of its record.
     fn save(&mut self) {
         let stored = self.store.as_ref().map(|s| {
+            if self.record.agent_pid.is_none() {
+                // Before the spawn: a fresh ID that no hook can know yet,
+                // so no lock to take (the agent waits for this write).
+                return s.create(&self.record).map(|()| None);
+            }
             let id = SessionId::parse(&self.record.session_id).expect("own id");
             s.modify(&id, |current| {
                 let mut rec = current.unwrap_or_else(|| self.record.clone());

@@ -3,11 +3,13 @@
 
 mod agents;
 mod attribution;
+mod bench;
 mod checkpoints;
 mod demo;
 mod doctor;
 mod faults;
 mod git_hooks;
+mod hot_paths;
 mod run;
 mod shell;
 mod signals;

@@ -1,0 +1,46 @@
+//! `scripts/bench --quick` against the binary under test, so that the
+//! benchmark cannot rot: it must run to the end (it checks on its own that
+//! every measured commit was attributed as intended) and print every row.
+//! No timing is asserted: this machine's timings say nothing here.
+
+use std::path::Path;
+
+use crate::support::{World, entire_bin, stdout};
+
+#[test]
+fn the_quick_benchmark_runs_and_prints_every_row() {
+    let world = World::new();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench");
+    let out = world
+        .cmd(&script, world.path())
+        .env("TMPDIR", world.path())
+        .args(["--quick", "--bin"])
+        .arg(entire_bin())
+        .output()
+        .unwrap();
+    let table = stdout(out);
+    for row in [
+        "run -- true  vs  true",
+        "entire --version  vs  true",
+        "commit, env path, 10 sessions",
+        "commit, env path, 100 sessions",
+        "commit, env path, 1000 sessions",
+        "commit, pid path, 10 sessions",
+        "commit, pid path, 100 sessions",
+        "commit, pid path, 1000 sessions",
+        "commit, shims running true  vs  no hooks",
+        "commit outside any session",
+        "prepare-commit-msg  vs  true",
+        "post-commit: checkpoint  vs  none",
+        "  until it is on the branch  vs  none",
+        "env path: 1000 sessions minus 10",
+        "launcher VmRSS (MB)  vs  sleep",
+    ] {
+        let line =
+            table.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no {row:?} in:\n{table}"));
+        assert!(
+            line[row.len()..].trim_start().starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-'),
+            "{line}"
+        );
+    }
+}
