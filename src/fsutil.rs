@@ -32,9 +32,29 @@ fn write_replacing(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> Resul
     tmp.write_all(bytes)?;
     if durable {
         tmp.as_file().sync_all()?;
+    } else if swapped_in(&tmp, path) {
+        return Ok(()); // dropping `tmp` deletes the old content
     }
     tmp.persist(path).map_err(|e| e.error).context(format_args!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// Swaps the new file in for the old one, rather than renaming it over
+/// the old one, which then goes with `tmp`. On ext4, a rename over a file
+/// makes the new one's blocks be allocated and written at once (the
+/// `auto_da_alloc` safeguard, pointless without fsync), and a file whose
+/// blocks were written costs a discard when deleted on disks mounted with
+/// `discard`; a short-lived file swapped in needs neither. False when there
+/// is no old file, or the filesystem cannot swap: rename then.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn swapped_in(tmp: &tempfile::NamedTempFile, path: &Path) -> bool {
+    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+    renameat2(AT_FDCWD, tmp.path(), AT_FDCWD, path, RenameFlags::RENAME_EXCHANGE).is_ok()
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn swapped_in(_: &tempfile::NamedTempFile, _: &Path) -> bool {
+    false
 }
 
 /// Creates `dir` (and parents) with mode 0700 if missing.
@@ -55,5 +75,24 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(crate::error::Error::from(e).context(path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_replace_the_file_and_leave_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f.json");
+        atomic_write_volatile(&path, b"one", 0o600).unwrap();
+        atomic_write_volatile(&path, b"two", 0o640).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+        atomic_write(&path, b"three", 0o600).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"three");
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["f.json"]);
     }
 }
