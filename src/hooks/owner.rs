@@ -47,7 +47,14 @@ impl<'a> OwnerLookup<'a> {
         if let Some(id) = env.as_deref().and_then(|v| v.to_str()).and_then(SessionId::parse) {
             self.learn_id(&id);
         }
-        let quick = self.resolve(env.as_deref(), &[], &worktree, None, false);
+        let quick = resolve::resolve(&Inputs {
+            env: env.as_deref(),
+            ancestry: &[],
+            candidates: &self.candidates(),
+            worktree: &worktree,
+            staged: None,
+            recency: false,
+        });
         let resolution = if quick.owner.is_some() {
             quick
         } else {
@@ -59,7 +66,15 @@ impl<'a> OwnerLookup<'a> {
                     c.live && c.worktree_path.as_deref() == Some(&worktree) && !c.files_touched.is_empty()
                 });
             let staged = if wants_staged { staged() } else { None };
-            self.resolve(env.as_deref(), &ancestry, &worktree, staged.as_deref(), recency)
+            let (env, ancestry, candidates) = (env.as_deref(), &ancestry, &candidates);
+            resolve::resolve(&Inputs {
+                env,
+                ancestry,
+                candidates,
+                worktree: &worktree,
+                staged: staged.as_deref(),
+                recency,
+            })
         };
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
             for line in &resolution.trace {
@@ -68,18 +83,6 @@ impl<'a> OwnerLookup<'a> {
         }
         let owner = resolution.owner.as_ref().and_then(|o| self.adopt(&o.session_id));
         Found { resolution, owner }
-    }
-
-    fn resolve(
-        &self,
-        env: Option<&std::ffi::OsStr>,
-        ancestry: &[crate::process::ProcId],
-        worktree: &str,
-        staged: Option<&[String]>,
-        recency: bool,
-    ) -> Resolution {
-        let candidates = self.candidates();
-        resolve::resolve(&Inputs { env, ancestry, candidates: &candidates, worktree, staged, recency })
     }
 
     fn candidates(&self) -> Vec<Candidate> {
@@ -123,7 +126,11 @@ impl<'a> OwnerLookup<'a> {
         let (entries, warnings) = registry.list();
         warnings.into_iter().for_each(warn);
         for entry in entries {
-            if !self.known.contains_key(&entry.session.session_id) {
+            // Launcher and agent both gone as recorded: a leftover for
+            // `entire clean`, which can own nothing; its record is not worth
+            // reading (after a crash there may be thousands).
+            let gone = entry.session.agent_proc().is_some() && !entry.session.is_live(&System);
+            if !gone && !self.known.contains_key(&entry.session.session_id) {
                 self.learn_entry(entry);
             }
         }
