@@ -136,13 +136,12 @@ impl<'a> OwnerLookup<'a> {
         }
     }
 
-    /// A live entry of this repo reads its fresher record from the store.
+    /// A live entry reads its fresher record from this repo's store when
+    /// that has one: a session started here, or one adopted here before
+    /// (which otherwise would be adopted, and written, at every commit).
     fn learn_entry(&mut self, entry: LiveEntry) {
-        let ours = entry.store.as_deref() == Some(self.store.dir());
-        let stored = match (ours, SessionId::parse(&entry.session.session_id)) {
-            (true, Some(id)) => self.store.load(&id).ok().flatten(),
-            _ => None,
-        };
+        let stored =
+            SessionId::parse(&entry.session.session_id).and_then(|id| self.store.load(&id).ok().flatten());
         let known = match stored {
             Some(record) => Known { record, in_store: true },
             None => Known { record: entry.session, in_store: false },
