@@ -7,10 +7,20 @@ use std::path::Path;
 
 use crate::support::{World, entire_bin, stdout};
 
+fn script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench")
+}
+
+#[test]
+fn the_benchmark_script_passes_shellcheck() {
+    let world = World::new();
+    stdout(world.cmd("shellcheck", world.path()).arg(script()).output().expect("run shellcheck"));
+}
+
 #[test]
 fn the_quick_benchmark_runs_and_prints_every_row() {
     let world = World::new();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench");
+    let script = script();
     let out = world
         .cmd(&script, world.path())
         .env("TMPDIR", world.path())
