@@ -102,8 +102,8 @@ impl Launch {
 
         let repo = cwd.as_deref().and_then(|cwd| Repo::discover(cwd).ok().flatten());
         let enabled = repo.as_ref().is_some_and(|r| Settings::for_repo(r).is_ok_and(|s| s.enabled));
-        let store = repo.as_ref().filter(|_| enabled).map(|r| Store::new(r.store_dir()));
         let enabled_repo = repo.clone().filter(|_| enabled);
+        let store = enabled_repo.as_ref().map(|r| Store::new(r.store_dir()));
 
         let now = Utc::now();
         let record = SessionRecord {
