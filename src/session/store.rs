@@ -253,6 +253,18 @@ mod tests {
         (dir, store)
     }
 
+    /// A pending checkpoint of session s1, not yet committed.
+    fn pending(resolved_by: &str, resolution: Value) -> Pending {
+        Pending {
+            checkpoint_id: "0123456789ab".into(),
+            session_id: "s1".into(),
+            resolved_by: resolved_by.into(),
+            resolution,
+            created_at: Utc::now(),
+            committed: None,
+        }
+    }
+
     fn record(id: &str) -> SessionRecord {
         SessionRecord { session_id: id.into(), ..Default::default() }
     }
@@ -303,14 +315,7 @@ mod tests {
     #[test]
     fn pending_round_trip() {
         let (_tmp, store) = store();
-        let p = Pending {
-            checkpoint_id: "0123456789ab".into(),
-            session_id: "s1".into(),
-            resolved_by: "env".into(),
-            resolution: serde_json::json!({"depth": null}),
-            created_at: Utc::now(),
-            committed: None,
-        };
+        let p = pending("env", serde_json::json!({"depth": null}));
         store.put_pending(&p).unwrap();
         assert_eq!(store.pending("0123456789ab").unwrap(), Some(p.clone()));
         let committed = Committed { commit: "c".repeat(40), branch: Some("main".into()) };
@@ -327,14 +332,7 @@ mod tests {
     #[test]
     fn a_commit_line_cut_short_is_no_commit_yet() {
         let (_tmp, store) = store();
-        let p = Pending {
-            checkpoint_id: "0123456789ab".into(),
-            session_id: "s1".into(),
-            resolved_by: "pid".into(),
-            resolution: Value::Null,
-            created_at: Utc::now(),
-            committed: None,
-        };
+        let p = pending("pid", Value::Null);
         store.put_pending(&p).unwrap();
         let path = store.dir().join("pending/0123456789ab.json");
         let mut file = File::options().append(true).open(&path).unwrap();
@@ -345,14 +343,7 @@ mod tests {
     #[test]
     fn one_process_at_a_time_holds_a_pending_checkpoint() {
         let (_tmp, store) = store();
-        let p = Pending {
-            checkpoint_id: "0123456789ab".into(),
-            session_id: "s1".into(),
-            resolved_by: "env".into(),
-            resolution: Value::Null,
-            created_at: Utc::now(),
-            committed: None,
-        };
+        let p = pending("env", Value::Null);
         store.put_pending(&p).unwrap();
         let held = store.lock_pending("0123456789ab", false).unwrap().expect("free");
         // flock is per open file: a second open, as another process makes, is refused.
