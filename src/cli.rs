@@ -66,8 +66,8 @@ pub struct EnableArgs {
     /// Also install this agent's hooks (repeatable)
     #[arg(long, value_enum, value_name = "AGENT")]
     pub agent: Vec<AgentKind>,
-    /// Replace a foreign git hook that cannot be chained
-    #[arg(long)]
+    /// Accepted for compatibility: hooks that were there are always chained
+    #[arg(long, hide = true)]
     pub force: bool,
     /// Write agent hooks into the agent's local (uncommitted) settings file
     #[arg(long)]
@@ -79,6 +79,10 @@ pub struct DisableArgs {
     /// Remove only this agent's hooks, keep the git hooks (repeatable)
     #[arg(long, value_enum, value_name = "AGENT")]
     pub agent: Vec<AgentKind>,
+    /// Turn entire off for everyone: write `"enabled": false` to the
+    /// committed .entire/settings.json instead of .entire/settings.local.json
+    #[arg(long)]
+    pub project: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

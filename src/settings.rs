@@ -12,6 +12,9 @@ use crate::fsutil::read_optional;
 pub const DIR: &str = ".entire";
 pub const FILE: &str = "settings.json";
 pub const LOCAL_FILE: &str = "settings.local.json";
+/// The two files as the user sees them, for messages.
+pub const FILE_PATH: &str = ".entire/settings.json";
+pub const LOCAL_FILE_PATH: &str = ".entire/settings.local.json";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {

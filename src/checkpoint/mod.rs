@@ -5,6 +5,7 @@ mod id;
 mod merge;
 mod objects;
 mod reader;
+pub mod remote;
 mod writer;
 
 use chrono::{DateTime, Utc};

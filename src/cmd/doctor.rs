@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::checkpoint;
 use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
-use crate::git::hooks_install::{self, HOOKS, HookState, Installed};
+use crate::git::hooks_install;
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::hooks::agent_settings::{self, SettingsFile};
 use crate::hooks::post_commit;
@@ -150,27 +150,36 @@ fn restore_record(store: &Store, id: &SessionId, entry: &LiveEntry) -> Result<St
     Ok("restored it from the live registry".into())
 }
 
-/// (c) our four hooks: present, ours, and running a binary that exists.
+/// (c) our hooks: core.hooksPath still points at entire's directory, our
+/// four hooks are there and ours, every hook of the previous directory is
+/// chained, the binary they were copied from is there and unchanged. One
+/// repair for all: install again, which records a hooks path a manager set
+/// as the one to chain to, and moves hooks a manager wrote into entire's
+/// directory to where they run.
 fn git_hooks(repo: &Repo, report: &mut Report) -> Result<()> {
-    let dir = hooks_install::hooks_dir(repo)?;
-    let binary = super::enable::current_binary()?;
-    for hook in HOOKS {
-        let problem = match hooks_install::state(&dir, hook) {
-            HookState::Missing => format!("git hook {hook} is missing"),
-            HookState::Foreign => format!("git hook {hook} is not entire's"),
-            HookState::Installed => match hooks_install::shim_binary(&dir, hook) {
-                Some(path) if is_executable(&path) => continue,
-                Some(path) => format!("git hook {hook} runs {}, which is gone", path.display()),
-                None => format!("git hook {hook} does not say which entire it runs"),
-            },
-        };
-        report.fixable(problem, || {
-            // Never replaces a foreign hook: it is chained, or this fails.
-            Ok(match hooks_install::install(&dir, hook, &binary, false)? {
-                Installed::Chained => format!("kept the hook as {hook}.pre-entire, which still runs"),
-                _ => format!("installed it, running {}", binary.display()),
-            })
-        });
+    let problems = hooks_install::problems(repo)?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    report.found += problems.len();
+    for problem in &problems {
+        println!("problem: {problem}");
+    }
+    if !report.fix {
+        println!("  `entire doctor --fix` repairs this (so does `entire enable`)");
+        return Ok(());
+    }
+    let fixed = super::enable::current_binary().and_then(|binary| {
+        let done = hooks_install::install(repo, &binary)?;
+        super::enable::report_install(&done);
+        Ok(format!("installed entire's hooks again in {}, running {}", done.dir.display(), binary.display()))
+    });
+    match fixed {
+        Ok(done) => {
+            report.fixed += problems.len();
+            println!("  fixed: {done}");
+        }
+        Err(err) => println!("  not fixed: {err}"),
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::cli::StatusArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
-use crate::git::hooks_install::{self, HOOKS, HookState};
+use crate::git::hooks_install::{self, HookState};
 use crate::hooks::{agent_settings, post_commit};
 use crate::process::System;
 use crate::session::{LiveRegistry, Store, live_here};
@@ -22,9 +22,12 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     let repo = Repo::require(&cwd)?;
     post_commit::complete(&repo);
     let enabled = Settings::for_repo(&repo)?.enabled;
-    let dir = hooks_install::hooks_dir(&repo)?;
-    let hooks: BTreeMap<&str, HookState> =
-        HOOKS.iter().map(|h| (*h, hooks_install::state(&dir, h))).collect();
+    let hooks: BTreeMap<&str, HookState> = hooks_install::states(&repo)?.into_iter().collect();
+    let problems: Vec<String> = if enabled {
+        hooks_install::problems(&repo)?.iter().map(ToString::to_string).collect()
+    } else {
+        Vec::new()
+    };
     let agent_hooks: BTreeMap<&str, bool> = agent_settings::installed(&repo).into_iter().collect();
     let store = Store::new(repo.store_dir());
     let (live, warnings) = live_here(LiveRegistry::from_env().as_ref(), &store, &System);
@@ -32,7 +35,13 @@ pub fn run(args: StatusArgs) -> Result<i32> {
 
     if args.json {
         let sessions: Vec<Value> = live.iter().map(|r| super::sessions::with_live(r, true)).collect();
-        let out = json!({"enabled": enabled, "hooks": hooks, "agent_hooks": agent_hooks, "live_sessions": sessions});
+        let out = json!({
+            "enabled": enabled,
+            "hooks": hooks,
+            "hook_problems": problems,
+            "agent_hooks": agent_hooks,
+            "live_sessions": sessions,
+        });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
@@ -53,6 +62,12 @@ pub fn run(args: StatusArgs) -> Result<i32> {
         agents.join(", ")
     };
     println!("  {:<20} {agents}", "agent hooks");
+    for problem in &problems {
+        println!("{} {problem}", style::yellow("problem:"));
+    }
+    if !problems.is_empty() {
+        println!("hint: run `entire doctor --fix` (or `entire enable`) to repair the git hooks");
+    }
     if !enabled {
         println!("hint: run `entire enable` to attribute commits here");
     }

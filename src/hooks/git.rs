@@ -18,13 +18,19 @@ use crate::settings::Settings;
 
 /// Runs one git hook. Always exits 0: entire never blocks a commit.
 pub fn run(hook: &str, args: &[OsString]) -> i32 {
-    if let Err(err) = dispatch(hook, args) {
+    run_with_stdin(hook, args, None)
+}
+
+/// The same, with pre-push's stdin already read (`hooks::chain` passes it
+/// on to the chained hook too).
+pub fn run_with_stdin(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> i32 {
+    if let Err(err) = dispatch(hook, args, stdin) {
         warn(format_args!("{hook}: {err}"));
     }
     0
 }
 
-fn dispatch(hook: &str, args: &[OsString]) -> Result<()> {
+fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
     let cwd = std::env::current_dir().context("current directory")?;
     let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
     let settings = Settings::for_repo(&repo)?;
@@ -46,7 +52,10 @@ fn dispatch(hook: &str, args: &[OsString]) -> Result<()> {
         "pre-push" => {
             let remote = args.first().and_then(|s| s.to_str()).unwrap_or("origin");
             post_commit::complete(&repo);
-            crate::hooks::pre_push::run(&repo, remote, &mut std::io::stdin())
+            match stdin {
+                Some(mut bytes) => crate::hooks::pre_push::run(&repo, remote, &mut bytes),
+                None => crate::hooks::pre_push::run(&repo, remote, &mut std::io::stdin()),
+            }
         }
         other => Err(Error::new(format!("unknown git hook {other:?}"))),
     }

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod agent_settings;
+pub mod chain;
 pub mod claude;
 pub mod gemini;
 pub mod git;

@@ -109,6 +109,17 @@ fn dead_sessions_and_left_over_registry_entries_are_found_and_fixed() {
     orphan.stop();
 }
 
+/// Whether `hook` in entire's hooks dir is entire's: a link to its private
+/// copy of `binary`.
+fn is_entire_hook(repo: &Path, hook: &str, binary: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let dir = repo.join(".git/entire-hooks");
+    let (Ok(h), Ok(c)) = (std::fs::metadata(dir.join(hook)), std::fs::metadata(dir.join(".entire"))) else {
+        return false;
+    };
+    h.ino() == c.ino() && std::fs::read(dir.join(".entire")).unwrap() == std::fs::read(binary).unwrap()
+}
+
 #[test]
 fn broken_hooks_are_found_and_reinstalled_without_losing_a_foreign_hook() {
     let world = World::new();
@@ -116,30 +127,35 @@ fn broken_hooks_are_found_and_reinstalled_without_losing_a_foreign_hook() {
     let copy = world.path().join("old-entire");
     enable_with_copy(&world, &repo, &copy);
     std::fs::remove_file(&copy).unwrap();
-    let hooks = repo.join(".git/hooks");
+    let hooks = repo.join(".git/entire-hooks");
     std::fs::remove_file(hooks.join("commit-msg")).unwrap();
+    // A manager's install that follows core.hooksPath writes its hook there.
     let foreign = "#!/bin/sh\necho foreign post-commit ran\n";
+    std::fs::remove_file(hooks.join("post-commit")).unwrap();
     script(&hooks.join("post-commit"), foreign);
 
     let (code, report) = doctor(&world, &repo, false);
     assert_eq!(code, 1, "{report}");
     for problem in [
-        format!("git hook prepare-commit-msg runs {}, which is gone", copy.display()),
+        format!("the git hooks were installed from {}, which is gone", copy.display()),
         "git hook commit-msg is missing".into(),
-        "git hook post-commit is not entire's".into(),
-        format!("git hook pre-push runs {}, which is gone", copy.display()),
+        "git hook post-commit in entire's hooks directory is not entire's".into(),
     ] {
         assert!(report.contains(&problem), "{problem}: {report}");
     }
+    let status = world.json(&repo, &["status", "--json"]);
+    assert_eq!(status["hooks"]["commit-msg"], "missing", "{status}");
+    assert_eq!(status["hooks"]["post-commit"], "foreign", "{status}");
 
     let (code, report) = doctor(&world, &repo, true);
     assert_eq!(code, 0, "{report}");
     let binary = entire_bin().canonicalize().unwrap();
     for hook in ["prepare-commit-msg", "commit-msg", "post-commit", "pre-push"] {
-        let shim = std::fs::read_to_string(hooks.join(hook)).unwrap();
-        assert!(shim.contains("# entire-hook v1") && shim.contains(binary.to_str().unwrap()), "{hook}");
+        assert!(is_entire_hook(&repo, hook, &binary), "{hook}: {report}");
     }
-    assert_eq!(std::fs::read_to_string(hooks.join("post-commit.pre-entire")).unwrap(), foreign);
+    // The foreign hook went where it runs: the directory entire chains to.
+    assert_eq!(std::fs::read_to_string(repo.join(".git/hooks/post-commit")).unwrap(), foreign);
+    assert_eq!(doctor(&world, &repo, false).0, 0);
 
     let agent = world.agent(&repo, "after");
     let out = agent.ok("git commit -q --allow-empty -m after-doctor");
@@ -147,14 +163,25 @@ fn broken_hooks_are_found_and_reinstalled_without_losing_a_foreign_hook() {
     assert!(checkpoint_of(&world, &repo, "HEAD").is_some());
     agent.stop();
 
-    // A foreign hook that cannot be chained (its backup name is taken) is
-    // reported and left alone.
-    script(&hooks.join("post-commit"), "#!/bin/sh\necho newer\n");
-    let (code, report) = doctor(&world, &repo, true);
+    // core.hooksPath changed behind entire's back (a manager's install):
+    // found, and repaired by taking the new directory as the one to chain.
+    std::fs::create_dir_all(repo.join(".hooks")).unwrap();
+    script(&repo.join(".hooks/commit-msg"), "#!/bin/sh\necho \"manager hook: $0\"\n");
+    world.git(&repo, &["config", "core.hooksPath", ".hooks"]);
+    let (code, report) = doctor(&world, &repo, false);
     assert_eq!(code, 1, "{report}");
-    assert!(report.contains("not fixed:"), "{report}");
-    assert_eq!(std::fs::read_to_string(hooks.join("post-commit")).unwrap(), "#!/bin/sh\necho newer\n");
-    assert_eq!(std::fs::read_to_string(hooks.join("post-commit.pre-entire")).unwrap(), foreign);
+    assert!(report.contains("core.hooksPath is \".hooks\", not entire's hooks directory"), "{report}");
+    let status = stdout(world.entire(&repo).arg("status").output().unwrap());
+    assert!(status.contains("hint: run `entire doctor --fix`"), "{status}");
+    let (code, report) = doctor(&world, &repo, true);
+    assert_eq!(code, 0, "{report}");
+    let agent = world.agent(&repo, "after-reset");
+    let out = agent.ok("git commit -q --allow-empty -m after-reset");
+    assert!(out.contains("manager hook: .hooks/commit-msg"), "{out}");
+    assert!(checkpoint_of(&world, &repo, "HEAD").is_some());
+    agent.stop();
+    stdout(world.entire(&repo).arg("disable").output().unwrap());
+    assert_eq!(world.git(&repo, &["config", "core.hooksPath"]), ".hooks");
 }
 
 #[test]

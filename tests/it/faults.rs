@@ -369,9 +369,16 @@ fn a_full_disk_costs_no_commit_and_corrupts_no_record() {
 }
 
 #[test]
-fn a_removed_entire_binary_costs_no_commit_and_warns_once_per_hook() {
+fn a_removed_entire_binary_costs_no_commit_and_warns_once_per_commit() {
     let world = World::new();
     let repo = world.plain_repo("r");
+    // The user's own hook keeps running too: the hooks are a private copy
+    // of the binary, not links to the installed one.
+    let marker = world.path().join("user-hook-ran");
+    crate::support::script(
+        &repo.join(".git/hooks/commit-msg"),
+        &format!("#!/bin/sh\necho ran >> {}\n", marker.display()),
+    );
     let copy = world.path().join("bin/entire");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
     enable_with_copy(&world, &repo, &copy);
@@ -381,11 +388,20 @@ fn a_removed_entire_binary_costs_no_commit_and_warns_once_per_hook() {
         world.cmd("git", &repo).args(["commit", "-q", "--allow-empty", "-m", "no binary"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let expected =
-        format!("entire: {} is missing; commit not linked to a session (run: entire doctor)", copy.display());
-    // prepare-commit-msg, commit-msg, post-commit: one line each, nothing else.
-    assert_eq!(stderr.lines().collect::<Vec<_>>(), [expected.as_str(); 3], "{stderr}");
+    let expected = format!(
+        "entire: {} is gone; its hooks in this repository run their own copy (run: entire doctor)",
+        copy.display()
+    );
+    // One line for the commit (prepare-commit-msg), nothing else.
+    assert_eq!(stderr.lines().collect::<Vec<_>>(), [expected.as_str()], "{stderr}");
     assert_eq!(commit_count(&world, &repo), 2);
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "ran\n", "the user's hook still ran");
+
+    // An agent's commit is still attributed, by the copy.
+    let agent = world.agent(&repo, "a");
+    agent.ok("git commit -q --allow-empty -m by-agent");
+    assert!(checkpoint_of(&world, &repo, "HEAD").is_some());
+    agent.stop();
 
     let remote = world.path().join("remote.git");
     world.git(world.path(), &["init", "-q", "--bare", remote.to_str().unwrap()]);
@@ -393,6 +409,11 @@ fn a_removed_entire_binary_costs_no_commit_and_warns_once_per_hook() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(entire_lines(&stderr), [expected.as_str()], "pre-push: {stderr}");
+
+    let doctor = world.entire(&repo).arg("doctor").output().unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert_eq!(doctor.status.code(), Some(1), "{report}");
+    assert!(report.contains(&format!("installed from {}, which is gone", copy.display())), "{report}");
 }
 
 #[test]

@@ -108,13 +108,22 @@ fn hooks_path_is_respected() {
     let w = World::new();
     let repo = w.plain_repo("r");
     w.git(&repo, &["config", "core.hooksPath", ".githooks"]);
+    std::fs::create_dir_all(repo.join(".githooks")).unwrap();
+    let log = w.path().join("hook.log");
+    script(&repo.join(".githooks/commit-msg"), &format!("#!/bin/sh\necho \"$0 $*\" >> {}\n", log.display()));
     stdout(w.entire(&repo).arg("enable").output().unwrap());
-    assert!(repo.join(".githooks/prepare-commit-msg").exists());
-    assert!(!repo.join(".git/hooks/prepare-commit-msg").exists());
+    let ours = repo.join(".git/entire-hooks");
+    assert_eq!(w.git(&repo, &["config", "core.hooksPath"]), ours.to_str().unwrap());
+    assert_eq!(std::fs::read_dir(repo.join(".githooks")).unwrap().count(), 1, "nothing added to .githooks");
     let a = w.agent(&repo, "a");
     a.ok("echo x > x && git add x && git commit -q -m with-hooks-path");
     assert_eq!(owner_of(&w, &repo, "HEAD"), Some((a.session_id.clone(), "env".into())));
     a.stop();
+    // Run by the path git would have used: $0 is unchanged.
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), ".githooks/commit-msg .git/COMMIT_EDITMSG\n");
+    stdout(w.entire(&repo).arg("disable").output().unwrap());
+    assert_eq!(w.git(&repo, &["config", "core.hooksPath"]), ".githooks");
+    assert!(!ours.exists());
 }
 
 #[test]
@@ -132,34 +141,97 @@ fn linked_worktree_shares_the_store() {
 }
 
 #[test]
-fn existing_hook_is_kept_chained_and_restored() {
+fn existing_hook_is_kept_in_place_chained_and_left_alone() {
+    use std::os::unix::fs::MetadataExt;
     let w = World::new();
     let repo = w.plain_repo("r");
     let hook = repo.join(".git/hooks/commit-msg");
     let marker = w.path().join("user-hook-ran");
-    let original =
-        format!("#!/bin/sh\necho ran >> {}\ngrep -q BLOCK \"$1\" && exit 1\nexit 0\n", marker.display());
+    let original = format!(
+        "#!/bin/sh\necho \"$0 $*\" >> {}\ngrep -q BLOCK \"$1\" && exit 1\nexit 0\n",
+        marker.display()
+    );
     script(&hook, &original);
+    let inode = std::fs::metadata(&hook).unwrap().ino();
 
     stdout(w.entire(&repo).arg("enable").output().unwrap());
     stdout(w.entire(&repo).arg("enable").output().unwrap()); // idempotent
-    assert!(repo.join(".git/hooks/commit-msg.pre-entire").exists());
+    assert!(!repo.join(".git/hooks/commit-msg.pre-entire").exists());
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), original, "never rewritten");
+    assert_eq!(std::fs::metadata(&hook).unwrap().ino(), inode, "never renamed");
 
     let a = w.agent(&repo, "a");
     a.ok("echo 1 > f && git add f && git commit -q -m fine");
-    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "ran\n");
+    // As git runs it without entire: `.git/hooks/commit-msg`, relative.
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), ".git/hooks/commit-msg .git/COMMIT_EDITMSG\n");
     assert!(checkpoint_of(&w, &repo, "HEAD").is_some());
     let (rc, _) = a.exec("echo 2 > f && git add f && git commit -q -m BLOCK");
     assert_ne!(rc, 0, "the user's hook still decides");
     a.stop();
 
+    let status = w.json(&repo, &["status", "--json"]);
+    assert_eq!(status["hooks"]["commit-msg"], "installed", "{status}");
+    assert_eq!(status["hook_problems"], serde_json::json!([]), "{status}");
     stdout(w.entire(&repo).arg("disable").output().unwrap());
     assert_eq!(std::fs::read_to_string(&hook).unwrap(), original);
     assert!(!repo.join(".git/hooks/prepare-commit-msg").exists());
+    assert!(w.cmd("git", &repo).args(["config", "core.hooksPath"]).output().unwrap().stdout.is_empty());
     let status = w.json(&repo, &["status", "--json"]);
     assert_eq!(status["enabled"], false);
     assert_eq!(status["hooks"]["commit-msg"], "foreign");
     assert_eq!(status["hooks"]["post-commit"], "missing");
+}
+
+#[test]
+fn chained_hooks_see_what_git_gives_them() {
+    let w = World::new();
+    let repo = w.plain_repo("r");
+    let remote = w.path().join("remote.git");
+    w.git(w.path(), &["init", "-q", "--bare", remote.to_str().unwrap()]);
+    w.git(&repo, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let out = w.path().join("seen");
+    std::fs::create_dir_all(&out).unwrap();
+    // Each hook writes down $0, its arguments, its cwd, stdin, environment.
+    let dump = format!(
+        "#!/bin/sh\nd={}/$(basename \"$0\").$(cat {}/phase)\n{{ echo \"$0|$*|$(pwd)\"; cat; }} > \"$d\"\nenv | grep -v -e '^_=' -e '^GIT_AUTHOR_DATE=' | sort > \"$d.env\"\n[ -f {}/reject ] && exit 3\nexit 0\n",
+        out.display(),
+        out.display(),
+        out.display()
+    );
+    for hook in ["pre-commit", "commit-msg", "post-commit", "pre-push", "post-checkout"] {
+        script(&repo.join(".git/hooks").join(hook), &dump);
+    }
+    let run = |phase: &str| {
+        std::fs::write(out.join("phase"), phase).unwrap();
+        w.git(&repo, &["commit", "-q", "--allow-empty", "-m", "m"]);
+        w.git(&repo, &["checkout", "-q", "-b", phase]);
+        w.git(&repo, &["push", "-q", "origin", phase]);
+    };
+    run("before");
+    stdout(w.entire(&repo).arg("enable").output().unwrap());
+    run("after");
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    let before: Vec<&String> =
+        names.iter().filter(|n| n.ends_with(".before") || n.ends_with(".before.env")).collect();
+    assert_eq!(before.len(), 10, "{names:?}");
+    for name in before {
+        let after = name.replace(".before", ".after");
+        let (b, a) =
+            (std::fs::read_to_string(out.join(name)).unwrap(), std::fs::read_to_string(out.join(&after)));
+        let a = a.unwrap_or_else(|_| panic!("{after} was not run: {names:?}"));
+        // The branch names and commits differ by design; nothing else may.
+        let plain = |s: &str, phase| without_shas(&s.replace(phase, "X"));
+        assert_eq!(plain(&b, "before"), plain(&a, "after"), "{name}");
+    }
+    // The chained hook's exit status is git's.
+    std::fs::write(out.join("reject"), "").unwrap();
+    let commit =
+        w.cmd("git", &repo).args(["commit", "-q", "--allow-empty", "-m", "rejected"]).output().unwrap();
+    assert!(!commit.status.success());
+    let push = w.cmd("git", &repo).args(["push", "-q", "origin", "HEAD:refs/heads/other"]).output().unwrap();
+    assert!(!push.status.success(), "pre-push rejects");
 }
 
 #[test]
@@ -199,4 +271,19 @@ fn amend_in_the_editor_with_a_custom_comment_char_keeps_one_trailer() {
     assert_eq!(body.matches("Entire-Checkpoint").count(), 1, "{body}");
     assert_eq!(checkpoint_of(&w, &repo, "HEAD"), Some(first));
     a.stop();
+}
+
+/// `text` with every 40-hex-digit run (a commit ID) replaced by `SHA`.
+fn without_shas(text: &str) -> String {
+    let (mut out, mut run) = (String::new(), String::new());
+    for c in text.chars().chain(std::iter::once('\n')) {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() == 40 { "SHA" } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out
 }

@@ -1,0 +1,109 @@
+//! A git hook as git starts it: entire's hooks directory holds copies of
+//! the binary named after the hooks (src/git/hooks_install.rs). `main`
+//! calls [`run`] before parsing anything when the file name of `argv[0]` is
+//! one of entire's hooks. It does entire's work in process, then `exec`s the
+//! hook git would have run without entire, by the path git would have used,
+//! with the same arguments, environment, cwd and stdin (pre-push's stdin is
+//! read once and handed to both), so that hook's exit status is git's.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::warn;
+use crate::git::hooks_install::State;
+
+pub fn run(argv0: &OsStr, hook: &str, args: &[OsString]) -> ! {
+    let dir = Path::new(argv0).parent().map(Path::to_path_buf).unwrap_or_default();
+    let state = State::load(&dir);
+    if let Some(state) = &state {
+        follow_upgrade(state, argv0, hook, args);
+    }
+    let stdin = (hook == "pre-push").then(|| {
+        let mut bytes = Vec::new();
+        let _ = std::io::stdin().lock().read_to_end(&mut bytes);
+        bytes
+    });
+    crate::hooks::git::run_with_stdin(hook, args, stdin.as_deref());
+    match &state {
+        Some(state) => chain(state, &dir, hook, args, stdin),
+        None => {
+            warn(format_args!(
+                "{hook}: {} is missing; your own {hook} hook, if any, did not run (run: entire doctor)",
+                dir.join(crate::git::hooks_install::STATE_FILE).display()
+            ));
+            std::process::exit(0)
+        }
+    }
+}
+
+/// The installed binary replaced since the hooks were copied from it (an
+/// upgrade): run it instead of this copy. Gone: say so once per commit
+/// (prepare-commit-msg) or push, and go on with the copy.
+fn follow_upgrade(state: &State, argv0: &OsStr, hook: &str, args: &[OsString]) {
+    match std::fs::metadata(&state.binary) {
+        Err(_) => {
+            if matches!(hook, "prepare-commit-msg" | "pre-push") {
+                warn(format_args!(
+                    "{} is gone; its hooks in this repository run their own copy (run: entire doctor)",
+                    state.binary.display()
+                ));
+            }
+        }
+        Ok(meta) => {
+            let mtime = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
+            let changed = (meta.len(), mtime) != (state.binary_len, state.binary_mtime_ns);
+            if changed && std::env::current_exe().is_ok_and(|me| me != state.binary) {
+                let err = Command::new(&state.binary).arg0(argv0).args(args).exec();
+                warn(format_args!("running {}: {err}; this hook runs its own copy", state.binary.display()));
+            }
+        }
+    }
+}
+
+fn chain(state: &State, dir: &Path, hook: &str, args: &[OsString], stdin: Option<Vec<u8>>) -> ! {
+    let common = dir.parent().unwrap_or(dir);
+    let in_main = std::env::var_os("GIT_DIR").is_none() && Path::new(".git").is_dir();
+    let path = state.chained_path(hook, common, in_main);
+    if !is_executable(&path) {
+        std::process::exit(0); // git would have run nothing
+    }
+    let mut cmd = Command::new(&path);
+    cmd.args(args);
+    if let Some(bytes) = stdin {
+        match replay(&bytes) {
+            Ok(file) => {
+                cmd.stdin(file);
+            }
+            Err(err) => warn(format_args!("{hook}: keeping the refs for {}: {err}", path.display())),
+        }
+    }
+    let err = cmd.exec();
+    if err.raw_os_error() == Some(libc::ENOEXEC) {
+        // git runs a hook without a `#!` line with the shell, so do we.
+        let err = Command::new("/bin/sh").arg(&path).args(args).exec();
+        fail(hook, &path, err)
+    }
+    fail(hook, &path, err)
+}
+
+/// Could not start the chained hook: git would have failed the operation.
+fn fail(hook: &str, path: &PathBuf, err: std::io::Error) -> ! {
+    warn(format_args!("{hook}: cannot run {}: {err}", path.display()));
+    std::process::exit(1)
+}
+
+/// An unlinked file holding `bytes`, positioned at the start.
+fn replay(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    let mut file = tempfile::tempfile()?;
+    file.write_all(bytes)?;
+    file.rewind()?;
+    Ok(file)
+}
+
+fn is_executable(path: &Path) -> bool {
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
