@@ -9,6 +9,7 @@ mod demo;
 mod doctor;
 mod faults;
 mod git_hooks;
+mod hook_managers;
 mod hot_paths;
 mod run;
 mod shell;
