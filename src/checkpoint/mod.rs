@@ -25,7 +25,7 @@ pub use writer::write;
 pub const BRANCH: &str = "entire/checkpoints/v1";
 
 /// What to run when the branch exists on the remote but not here.
-pub const FETCH_HINT: &str = "fetch it with `git fetch origin entire/checkpoints/v1:entire/checkpoints/v1`";
+pub const FETCH_HINT: &str = "run `entire enable` (it makes `git fetch` bring the branch), then `git fetch`";
 
 /// The one session slot this tool writes in a checkpoint: `0/`.
 pub const SLOT: &str = "0";

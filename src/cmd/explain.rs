@@ -19,6 +19,10 @@ const LOG_LENGTH: usize = 20;
 pub fn run(args: ExplainArgs) -> Result<i32> {
     let repo = Repo::require(&current_dir()?)?;
     checkpoint::pending::complete(&repo);
+    // Teammates' checkpoints that `git fetch` brought (docs/checkpoints.md).
+    if let Err(err) = checkpoint::remote::adopt_remote(&repo) {
+        warn(format_args!("reading the remote checkpoints: {err}"));
+    }
     match (args.commit, args.session) {
         (_, Some(session)) => explain_session(&repo, &session, args.json),
         (Some(rev), None) => explain_commit(&repo, &rev, args.json),

@@ -411,7 +411,8 @@ fn explain_without_the_branch_says_how_to_fetch_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("entire: error: "), "{stderr}");
     assert!(
-        stderr.contains("hint: fetch it with `git fetch origin entire/checkpoints/v1:entire/checkpoints/v1`"),
+        stderr
+            .contains("hint: run `entire enable` (it makes `git fetch` bring the branch), then `git fetch`"),
         "{stderr}"
     );
 }

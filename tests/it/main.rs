@@ -15,4 +15,5 @@ mod run;
 mod shell;
 mod signals;
 mod support;
+mod teams;
 mod trailers;
