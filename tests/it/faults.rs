@@ -609,3 +609,29 @@ fn eight_worktrees_committing_at_once_lose_no_checkpoint() {
     let pending = world.store(&repo).join("pending");
     assert!(std::fs::read_dir(pending).map(|d| d.count()).unwrap_or(0) == 0, "checkpoints left pending");
 }
+
+#[test]
+fn hooks_follow_an_upgraded_binary_and_doctor_refreshes_their_copy() {
+    let world = World::new();
+    let repo = world.plain_repo("r");
+    let installed = world.path().join("bin/entire");
+    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+    enable_with_copy(&world, &repo, &installed);
+    // "Upgrade": the installed binary is replaced by another program; the
+    // hooks run it (with the hook's arguments) instead of their old copy.
+    let log = world.path().join("upgraded.log");
+    std::fs::remove_file(&installed).unwrap();
+    crate::support::script(&installed, &format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()));
+    world.git(&repo, &["commit", "-q", "--allow-empty", "-m", "after the upgrade"]);
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        ran, ".git/COMMIT_EDITMSG message\n.git/COMMIT_EDITMSG\n\n",
+        "prepare-commit-msg, commit-msg, post-commit"
+    );
+    let doctor = world.entire(&repo).arg("doctor").output().unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        report.contains(&format!("{} changed since the git hooks were installed", installed.display())),
+        "{report}"
+    );
+}
