@@ -271,10 +271,10 @@ pub fn states(repo: &Repo) -> Result<Vec<(&'static str, HookState)>> {
             let path = dir.join(hook);
             let state = if fs::symlink_metadata(&path).is_err() {
                 HookState::Missing
-            } else if ours && is_binary_copy(&path) {
-                HookState::Installed
-            } else if !ours && fs::read(&path).is_ok_and(|b| is_ours(&String::from_utf8_lossy(&b))) {
-                HookState::Installed // an old v1 shim
+            } else if (ours && is_binary_copy(&path))
+                || (!ours && fs::read(&path).is_ok_and(|b| is_ours(&String::from_utf8_lossy(&b))))
+            {
+                HookState::Installed // ours, or an old v1 shim
             } else {
                 HookState::Foreign
             };

@@ -10,7 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::error::warn;
@@ -91,7 +91,7 @@ fn chain(state: &State, dir: &Path, hook: &str, args: &[OsString], stdin: Option
 }
 
 /// Could not start the chained hook: git would have failed the operation.
-fn fail(hook: &str, path: &PathBuf, err: std::io::Error) -> ! {
+fn fail(hook: &str, path: &Path, err: std::io::Error) -> ! {
     warn(format_args!("{hook}: cannot run {}: {err}", path.display()));
     std::process::exit(1)
 }

@@ -293,7 +293,7 @@ fn entire_copy(_repo: &Path) -> Vec<u8> {
 fn the_install_script_and_the_chain_scripts_pass_shellcheck() {
     let w = World::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    stdout(w.cmd("shellcheck", &root).arg("scripts/install-hook-managers").output().expect("run shellcheck"));
+    stdout(w.cmd("shellcheck", root).arg("scripts/install-hook-managers").output().expect("run shellcheck"));
     let repo = w.plain_repo("r");
     crate::support::script(&repo.join(".git/hooks/pre-commit"), "#!/bin/sh\nexit 0\n");
     stdout(w.entire(&repo).arg("enable").output().unwrap());

@@ -52,7 +52,7 @@ fn a_fresh_clone_explains_after_one_enable_and_pull_brings_new_checkpoints() {
     for (name, extra) in [("bob", &[][..]), ("carol", &["--single-branch", "--branch", "main"][..])] {
         let bob = clone(&w, &remote, name, extra);
         stdout(w.entire(&bob).arg("enable").output().unwrap());
-        assert_eq!(explained(&w, &bob, "HEAD"), [first.clone()], "{name}");
+        assert_eq!(explained(&w, &bob, "HEAD"), [first.as_str()], "{name}");
     }
     // A teammate's next checkpoint arrives with a plain `git pull`, in the
     // single-branch clone too (enable added the refspec).
@@ -61,7 +61,7 @@ fn a_fresh_clone_explains_after_one_enable_and_pull_brings_new_checkpoints() {
     for name in ["bob", "carol"] {
         let bob = w.path().join("repos").join(name);
         w.git(&bob, &["pull", "-q", "--ff-only"]);
-        assert_eq!(explained(&w, &bob, "HEAD"), [second.clone()], "{name}");
+        assert_eq!(explained(&w, &bob, "HEAD"), [second.as_str()], "{name}");
     }
     // disable takes the refspec it added back out.
     let carol = w.path().join("repos/carol");
@@ -94,9 +94,9 @@ fn two_clones_pushing_to_one_remote_keep_every_checkpoint() {
     }
     // Each side reads the other's, after a fetch.
     w.git(&alice, &["fetch", "-q"]);
-    assert_eq!(explained(&w, &alice, "origin/b"), [ids[4].clone()]);
+    assert_eq!(explained(&w, &alice, "origin/b"), [ids[4].as_str()]);
     w.git(&bob, &["fetch", "-q"]);
-    assert_eq!(explained(&w, &bob, "origin/a"), [ids[3].clone()]);
+    assert_eq!(explained(&w, &bob, "origin/a"), [ids[3].as_str()]);
 }
 
 #[test]
