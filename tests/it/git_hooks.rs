@@ -287,3 +287,26 @@ fn without_shas(text: &str) -> String {
     }
     out
 }
+
+#[test]
+fn a_linked_worktree_chains_the_default_hook_by_the_path_git_gives_it_there() {
+    let w = World::new();
+    let repo = w.plain_repo("r");
+    let log = w.path().join("hook.log");
+    script(
+        &repo.join(".git/hooks/post-commit"),
+        &format!("#!/bin/sh\necho \"$0 $(pwd)\" >> {}\n", log.display()),
+    );
+    let wt = w.path().join("repos/linked");
+    w.git(&repo, &["worktree", "add", "-q", wt.to_str().unwrap()]);
+    let wt = wt.canonicalize().unwrap();
+    let expected = |dir: &Path| {
+        w.git(dir, &["commit", "-q", "--allow-empty", "-m", "m"]);
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let before = expected(&wt);
+    std::fs::remove_file(&log).unwrap();
+    stdout(w.entire(&repo).arg("enable").output().unwrap());
+    assert_eq!(expected(&wt), before, "in the linked worktree: git's absolute path");
+    assert_eq!(before, format!("{}/.git/hooks/post-commit {}\n", repo.display(), wt.display()));
+}
