@@ -1,9 +1,8 @@
-use clap::Parser;
 use entire::{cli, cmd};
 
 fn main() {
-    // Started by git as a hook of entire's hooks directory (a copy of this
-    // binary named after the hook): no argument parsing, no clap.
+    // Started by git as a hook of entire's hooks directory (a link to a
+    // copy of this binary, named after the hook): no argument parsing.
     let mut args = std::env::args_os();
     if let Some(argv0) = args.next() {
         let name = std::path::Path::new(&argv0).file_name().and_then(|n| n.to_str());
@@ -12,13 +11,5 @@ fn main() {
             entire::hooks::chain::run(&argv0, &hook, &args.collect::<Vec<_>>());
         }
     }
-    let cli = cli::Cli::parse();
-    let code = match cmd::dispatch(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            err.report();
-            err.exit_code()
-        }
-    };
-    std::process::exit(code);
+    std::process::exit(cmd::run(cli::parse()));
 }

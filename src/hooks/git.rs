@@ -24,7 +24,7 @@ pub fn run(hook: &str, args: &[OsString]) -> i32 {
 /// on to the chained hook too).
 pub fn run_with_stdin(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> i32 {
     if let Err(err) = dispatch(hook, args, stdin) {
-        warn(format_args!("{hook}: {err}"));
+        warn(format_args!("{hook}: {err:#}"));
     }
     0
 }
