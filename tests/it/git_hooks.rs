@@ -310,3 +310,33 @@ fn a_linked_worktree_chains_the_default_hook_by_the_path_git_gives_it_there() {
     assert_eq!(expected(&wt), before, "in the linked worktree: git's absolute path");
     assert_eq!(before, format!("{}/.git/hooks/post-commit {}\n", repo.display(), wt.display()));
 }
+
+#[test]
+fn old_shims_are_migrated_and_hooks_added_later_are_chained_by_doctor() {
+    let w = World::new();
+    let repo = w.plain_repo("r");
+    let hooks = repo.join(".git/hooks");
+    // An install by an older entire: its shim, the user's hook renamed.
+    let user = "#!/bin/sh\necho user commit-msg ran\n";
+    script(&hooks.join("commit-msg.pre-entire"), user);
+    script(&hooks.join("commit-msg"), "#!/bin/sh\n# entire-hook v1\nexit 0\n");
+    let out = stdout(w.entire(&repo).arg("enable").output().unwrap());
+    assert!(out.contains("removed entire's old hook shims"), "{out}");
+    assert_eq!(std::fs::read_to_string(hooks.join("commit-msg")).unwrap(), user);
+    assert!(!hooks.join("commit-msg.pre-entire").exists());
+    let commit = |msg: &str| {
+        let out = w.cmd("git", &repo).args(["commit", "-q", "--allow-empty", "-m", msg]).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    assert!(commit("one").contains("user commit-msg ran"));
+
+    // A hook the user adds afterwards is not run until it is chained.
+    script(&hooks.join("pre-commit"), "#!/bin/sh\necho user pre-commit ran\n");
+    assert!(!commit("two").contains("user pre-commit ran"));
+    let doctor = w.entire(&repo).arg("doctor").output().unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(report.contains("your git hook pre-commit is not chained"), "{report}");
+    stdout(w.entire(&repo).args(["doctor", "--fix"]).output().unwrap());
+    assert!(commit("three").contains("user pre-commit ran"));
+}
