@@ -108,7 +108,7 @@ impl<W: Write> Cleaner<W> {
         if recent > 0 {
             writeln!(
                 self.out,
-                "kept {recent} session(s) that ended less than {} ago (--older-than changes this)",
+                "kept {recent} session(s) that ended within the last {} (--older-than changes this)",
                 age(self.older_than)
             )?;
         }
