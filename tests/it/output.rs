@@ -110,7 +110,7 @@ fn the_redaction_numbers_each_value_once() {
         "f".repeat(40)
     );
     assert_snapshot!(
-        redact(&text, Path::new("/t"), &[head.clone()]),
+        redact(&text, Path::new("/t"), std::slice::from_ref(&head)),
         @"[SESSION-1] [HEAD] [SESSION-1] [AGE] 30d [TIME] [CP-1] added facade [TIME] [SHA-1] [TMP]/x [HEAD]"
     );
 }
