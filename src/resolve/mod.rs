@@ -1,4 +1,4 @@
-//! Ownership resolution (SPEC §5): which session made this commit.
+//! Ownership resolution (docs/spec.md §5): which session made this commit.
 //!
 //! A pure function: the process table and the stores are read by the caller
 //! and passed in, so every branch is testable without processes. Every
@@ -62,7 +62,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// The `resolution` object stored with a checkpoint (SPEC §7).
+    /// The `resolution` object stored with a checkpoint (docs/spec.md §7).
     pub fn details(&self) -> Resolution {
         Resolution {
             method: self.owner.as_ref().map(|o| o.method),

@@ -1,4 +1,4 @@
-//! Gathers what the pure resolver needs (SPEC §5) from the stores and the
+//! Gathers what the pure resolver needs (docs/spec.md §5) from the stores and the
 //! process table, and adopts the owner into this repo's store.
 //!
 //! The env path reads one record and one live entry, never the whole store;

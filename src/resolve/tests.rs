@@ -1,4 +1,4 @@
-//! Every branch of the resolver (SPEC §5), plus a property: the order in
+//! Every branch of the resolver (docs/spec.md §5), plus a property: the order in
 //! which candidates are listed never changes the owner.
 
 use std::os::unix::ffi::OsStrExt;

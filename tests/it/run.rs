@@ -1,4 +1,4 @@
-//! `entire run` (SPEC §4): the session record. Exit codes and signals:
+//! `entire run` (docs/spec.md §4): the session record. Exit codes and signals:
 //! signals.rs.
 
 use crate::support::World;

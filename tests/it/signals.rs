@@ -1,4 +1,4 @@
-//! The launcher's signals and exit status (SPEC §4; docs/reliability.md).
+//! The launcher's signals and exit status (docs/spec.md §4; docs/reliability.md).
 //! Mostly in a real terminal: an interactive bash with job control in a PTY
 //! runs `entire run -- <fake agent>`, and the test types Ctrl-C and Ctrl-Z,
 //! resizes the terminal and sends signals from outside, then reads what
