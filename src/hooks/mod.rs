@@ -3,5 +3,5 @@
 //! failures into one `entire:` warning: a hook never fails the user's
 //! operation.
 
-pub mod agent;
+pub mod agents;
 pub mod git;
