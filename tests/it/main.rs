@@ -10,6 +10,7 @@ mod doctor;
 mod faults;
 mod git_hooks;
 mod hot_paths;
+mod real_agents;
 mod run;
 mod shell;
 mod signals;

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""A mock model server for the real agent CLIs, on loopback only.
+
+Speaks the three APIs the agents use, in their streaming forms:
+
+- Anthropic Messages (Claude Code): POST /v1/messages, SSE when "stream".
+- OpenAI Responses (Codex, a `model_providers` entry with
+  `wire_api = "responses"`): POST <base>/responses, SSE.
+- Gemini (Gemini CLI, GOOGLE_GEMINI_BASE_URL):
+  POST /v1beta/models/<model>:streamGenerateContent?alt=sse, and
+  :generateContent / :countTokens for its side requests.
+
+A conversation request that offers a shell tool and carries no tool result
+yet is answered with one shell tool call running --command; once the tool
+result is in, with a final text. Anything else (titles, classifiers, token
+counts) gets a short harmless answer.
+
+  mock_model.py --command CMD [--log FILE] [--hold tool,final]
+
+Prints `port N` on stdout once listening, then one line per conversation
+turn it answers: `tool` or `final`. Before answering a turn named in
+--hold it prints `hold <turn>` and waits for a line on stdin: the test
+decides when the agent commits, and how long it stays alive after. Ends when stdin closes (the test is gone). Every
+request and answer is appended to --log as JSON lines, for debugging.
+Python standard library only.
+"""
+
+import argparse
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ARGS = None
+LOG_LOCK = threading.Lock()
+OUT_LOCK = threading.Lock()
+RELEASE = threading.Semaphore(0)
+STDIN_CLOSED = threading.Event()
+
+
+def say(line):
+    with OUT_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def log(entry):
+    if not ARGS.log:
+        return
+    with LOG_LOCK, open(ARGS.log, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def hold(turn):
+    if turn in ARGS.hold:
+        say("hold " + turn)
+        RELEASE.acquire()
+
+
+def sse(events):
+    """events: (name or None, dict) pairs."""
+    out = []
+    for name, data in events:
+        if name:
+            out.append("event: " + name)
+        out.append("data: " + json.dumps(data))
+        out.append("")
+    return ("\n".join(out) + "\n").encode()
+
+
+# ------------------------------------------------------------ Anthropic
+
+def anthropic(body):
+    tools = [t.get("name") for t in body.get("tools") or []]
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    content = last.get("content")
+    has_result = isinstance(content, list) and any(
+        isinstance(c, dict) and c.get("type") == "tool_result" for c in content
+    )
+    if "Bash" in tools and not has_result:
+        hold("tool")
+        say("tool")
+        block = {"type": "tool_use", "id": "toolu_mock_1", "name": "Bash", "input": {}}
+        args = json.dumps({"command": ARGS.command, "description": "Commit the change"})
+        delta = {"type": "input_json_delta", "partial_json": args}
+        stop = "tool_use"
+    else:
+        if "Bash" in tools:
+            hold("final")
+            say("final")
+        block = {"type": "text", "text": ""}
+        delta = {"type": "text_delta", "text": "Done." if "Bash" in tools else "ok"}
+        stop = "end_turn"
+    model = body.get("model", "claude-mock")
+    usage = {"input_tokens": 10, "output_tokens": 1}
+    message = {"id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+               "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}
+    if not body.get("stream"):
+        final = dict(block)
+        if final["type"] == "text":
+            final["text"] = delta["text"]
+        else:
+            final["input"] = json.loads(delta["partial_json"])
+        message.update(content=[final], stop_reason=stop)
+        return "application/json", json.dumps(message).encode()
+    return "text/event-stream", sse([
+        ("message_start", {"type": "message_start", "message": message}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+                           "usage": {"output_tokens": 5}}),
+        ("message_stop", {"type": "message_stop"}),
+    ])
+
+
+# ------------------------------------------------------------ OpenAI Responses
+
+def responses(body):
+    tools = body.get("tools") or []
+    names = [t.get("name") or t.get("type") for t in tools]
+    items = body.get("input") or []
+    has_result = any(isinstance(i, dict) and i.get("type", "").endswith("_output") for i in items)
+    if not has_result and any(n in names for n in ("shell", "shell_command", "exec_command", "local_shell")):
+        hold("tool")
+        say("tool")
+        if "shell_command" in names:
+            item = {"type": "function_call", "name": "shell_command", "call_id": "call_mock_1",
+                    "arguments": json.dumps({"command": ARGS.command})}
+        elif "exec_command" in names:
+            item = {"type": "function_call", "name": "exec_command", "call_id": "call_mock_1",
+                    "arguments": json.dumps({"cmd": ARGS.command})}
+        elif "shell" in names:
+            item = {"type": "function_call", "name": "shell", "call_id": "call_mock_1",
+                    "arguments": json.dumps({"command": ["bash", "-lc", ARGS.command]})}
+        else:
+            item = {"type": "local_shell_call", "call_id": "call_mock_1", "status": "completed",
+                    "action": {"type": "exec", "command": ["bash", "-lc", ARGS.command]}}
+        item["id"] = "fc_mock_1"
+    else:
+        hold("final")
+        say("final")
+        item = {"type": "message", "role": "assistant", "id": "msg_mock_1",
+                "content": [{"type": "output_text", "text": "Done.", "annotations": []}]}
+    usage = {"input_tokens": 10, "input_tokens_details": None, "output_tokens": 5,
+             "output_tokens_details": None, "total_tokens": 15}
+    return "text/event-stream", sse([
+        ("response.created", {"type": "response.created", "response": {"id": "resp_mock"}}),
+        ("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}),
+        ("response.completed", {"type": "response.completed",
+                                "response": {"id": "resp_mock", "usage": usage}}),
+    ])
+
+
+# ------------------------------------------------------------ Gemini
+
+def gemini(path, body):
+    usage = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
+    if ":countTokens" in path:
+        return "application/json", json.dumps({"totalTokens": 10}).encode()
+    names = [d.get("name") for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
+    contents = body.get("contents") or []
+    last = contents[-1] if contents else {}
+    has_result = any("functionResponse" in p for p in last.get("parts") or [])
+    stream = ":streamGenerateContent" in path
+    if stream and "run_shell_command" in names and not has_result:
+        hold("tool")
+        say("tool")
+        part = {"functionCall": {"name": "run_shell_command",
+                                 "args": {"command": ARGS.command, "description": "Commit the change"}}}
+    elif stream and "run_shell_command" in names:
+        hold("final")
+        say("final")
+        part = {"text": "Done."}
+    else:
+        # Side requests (routing, next speaker, summaries) ask for JSON.
+        config = body.get("generationConfig") or body.get("config") or {}
+        if config.get("responseMimeType") == "application/json":
+            part = {"text": json.dumps({"reasoning": "mock", "model_choice": "flash",
+                                        "complexity_reasoning": "mock", "complexity_score": 1,
+                                        "next_speaker": "user"})}
+        else:
+            part = {"text": "ok"}
+    response = {"candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP",
+                                "index": 0}],
+                "usageMetadata": usage, "modelVersion": "gemini-mock"}
+    if stream:
+        return "text/event-stream", sse([(None, response)])
+    return "application/json", json.dumps(response).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, kind, data):
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        log({"answer": status, "path": self.path, "body": data.decode(errors="replace")})
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_POST(self):
+        raw = self.read_body()
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        log({"request": "POST", "path": self.path, "headers": dict(self.headers), "body": body})
+        path = self.path.split("?")[0]
+        if path.startswith("/v1/messages/count_tokens"):
+            self.answer(200, "application/json", b'{"input_tokens": 10}')
+        elif path.startswith("/v1/messages"):
+            self.answer(200, *anthropic(body))
+        elif path.endswith("/responses"):
+            self.answer(200, *responses(body))
+        elif "/models/" in path and ":" in path:
+            self.answer(200, *gemini(self.path, body))
+        else:
+            self.answer(404, "application/json", b'{"error": "not mocked"}')
+
+    def do_GET(self):
+        log({"request": "GET", "path": self.path, "headers": dict(self.headers)})
+        if self.path.split("?")[0].endswith("/models"):
+            self.answer(200, "application/json", b'{"object": "list", "data": [], "models": []}')
+        else:
+            self.answer(404, "application/json", b'{"error": "not mocked"}')
+
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def releases():
+    for _ in sys.stdin:
+        RELEASE.release()
+    STDIN_CLOSED.set()
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--command", required=True)
+    parser.add_argument("--log")
+    parser.add_argument("--hold", default="", type=lambda s: s.split(","),
+                        help="turns to hold until a line on stdin: tool, final or tool,final")
+    ARGS = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    say("port %d" % server.server_address[1])
+    threading.Thread(target=releases, daemon=True).start()
+    STDIN_CLOSED.wait()
+
+
+if __name__ == "__main__":
+    main()
