@@ -702,3 +702,33 @@ fn claude_tui_under_the_launcher_in_a_terminal() {
     assert_eq!(session["exit_code"], 0);
     assert!(session["ended_at"].is_string());
 }
+
+/// Plain `gemini`, no launcher: its hooks make the session (ID = Gemini's)
+/// and link the commit after the fact.
+#[test]
+fn plain_gemini_gets_a_hook_made_session_linked_post_hoc() {
+    let Some(gemini) = gemini() else { return };
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(w.entire(&repo).args(["enable", "--agent", "gemini"]).output().unwrap());
+    w.git(&repo, &["config", "user.name", "Gemini User"]);
+    w.git(&repo, &["config", "user.email", "gemini@example.com"]);
+    let mock = Mock::start(&w, "gemini", &commit_command("g.txt", "by plain gemini"), &[]);
+    let mut cmd = w.cmd(&gemini, &repo);
+    cmd.args(["-p", "Commit g.txt", "--approval-mode", "yolo"]);
+    gemini_env(&w, &mut cmd, &mock);
+    run(cmd, "gemini -p");
+    mock.expect("tool");
+    mock.expect("final");
+
+    let owned = owned(&w, &repo, "by plain gemini");
+    assert_eq!(checkpoint_of(&w, &repo, &owned.sha), None, "no git hook ran: no trailer");
+    owned.assert("gemini", "post-hoc");
+    // Found by the hook's PID chain: the gemini process SessionStart recorded.
+    assert_eq!(owned.checkpoint["resolution"]["session_found_by"], "pid");
+    assert_eq!(owned.session["source"], "agent-hook");
+    assert_eq!(owned.session["session_id"], owned.session["agent_session_id"]);
+    assert_eq!(owned.session["first_prompt"], "Commit g.txt");
+    assert!(owned.session["ended_at"].is_string(), "SessionEnd ended it");
+    owned.assert_transcript_copied(&w, &repo);
+}
