@@ -9,11 +9,10 @@ use std::collections::HashSet;
 use chrono::{TimeDelta, Utc};
 
 use super::current_dir;
-use crate::checkpoint::{BRANCH, Reader};
+use crate::checkpoint::{self, BRANCH, Reader};
 use crate::cli::CleanArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
-use crate::hooks::post_commit;
 use crate::process::System;
 use crate::session::{LiveRegistry, SessionId, SessionRecord, Store};
 
@@ -38,7 +37,7 @@ pub fn run(args: CleanArgs) -> Result<i32> {
 
 fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
     // Checkpoints handed off by post-commit decide what is safe to remove.
-    post_commit::complete(repo);
+    checkpoint::pending::complete(repo);
     let store = Store::new(repo.store_dir());
     let (records, warnings) = store.list();
     warnings.iter().for_each(warn);
@@ -54,7 +53,7 @@ fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
     let mut reader = Reader::open(repo)?;
     let mut changes = 0;
     for record in &records {
-        let Some(id) = SessionId::parse(&record.session_id) else { continue };
+        let id = &record.session_id;
         if record.is_live(&System) || busy.contains(id.as_str()) {
             continue;
         }
@@ -68,7 +67,7 @@ fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
         }
         if missing == 0 {
             if !dry_run {
-                store.remove(&id)?;
+                store.remove(id)?;
             }
             println!("{verb} session {id} ({}, {} checkpoint(s))", ended(record), record.checkpoints.len());
             changes += 1;
@@ -77,7 +76,7 @@ fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
         println!("kept session {id}: {missing} checkpoint(s) not on the local {BRANCH} branch");
         if record.ended_at.is_none() {
             if !dry_run {
-                mark_ended(&store, &id)?;
+                mark_ended(&store, id)?;
             }
             println!(
                 "{} session {id} as ended: its processes are gone",
@@ -121,9 +120,9 @@ fn clean_live(registry: &LiveRegistry, dry_run: bool, verb: &str) -> usize {
     warnings.iter().for_each(warn);
     let mut changes = 0;
     for entry in entries.iter().filter(|e| !e.session.is_live(&System)) {
-        let Some(id) = SessionId::parse(&entry.session.session_id) else { continue };
+        let id = &entry.session.session_id;
         if !dry_run {
-            registry.remove(&id);
+            registry.remove(id);
         }
         println!("{verb} live-registry entry {id} (its processes are gone)");
         changes += 1;

@@ -8,10 +8,10 @@ use std::process::Command;
 
 use chrono::Utc;
 
+use crate::checkpoint;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
-use crate::hooks::post_commit;
 use crate::process::{self, ProcessTable, System};
 use crate::session::{self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
@@ -107,7 +107,6 @@ impl Launch {
 
         let now = Utc::now();
         let record = SessionRecord {
-            session_id: id.to_string(),
             parent_session_id: parent,
             agent: Some(agent),
             command: Some(argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()),
@@ -119,7 +118,7 @@ impl Launch {
             launcher_pid: me.map(|p| p.pid),
             launcher_start_time: me.map(|p| p.start_time),
             source: Some(Source::Launcher),
-            ..Default::default()
+            ..SessionRecord::new(id)
         };
         let mut launch = Launch { record, registry, repo: enabled_repo, store, warned: false };
         if launch.registry.is_none() {
@@ -144,10 +143,10 @@ impl Launch {
         }
         if let Some(repo) = &self.repo {
             // When `entire run` returns, the session's checkpoints are written.
-            post_commit::complete(repo);
+            checkpoint::pending::complete(repo);
         }
         if let Some(store) = &self.store {
-            let id = SessionId::parse(&self.record.session_id).expect("own id");
+            let id = self.record.session_id.clone();
             let (ended_at, exit_code, exit_signal) =
                 (self.record.ended_at, self.record.exit_code, self.record.exit_signal);
             // Hooks may have added checkpoints and prompts meanwhile: merge
@@ -164,7 +163,7 @@ impl Launch {
             }
         }
         if let Some(registry) = &self.registry {
-            registry.remove(&SessionId::parse(&self.record.session_id).expect("own id"));
+            registry.remove(&self.record.session_id);
         }
     }
 
@@ -178,8 +177,7 @@ impl Launch {
                 // so no lock to take (the agent waits for this write).
                 return s.create(&self.record).map(|()| None);
             }
-            let id = SessionId::parse(&self.record.session_id).expect("own id");
-            s.modify(&id, |current| {
+            s.modify(&self.record.session_id, |current| {
                 let mut rec = current.unwrap_or_else(|| self.record.clone());
                 rec.agent_pid = self.record.agent_pid;
                 rec.agent_start_time = self.record.agent_start_time;
@@ -207,8 +205,8 @@ impl Launch {
 }
 
 /// The parent session, when we run inside a live one.
-fn live_parent(registry: Option<&LiveRegistry>, raw: &str) -> Option<String> {
+fn live_parent(registry: Option<&LiveRegistry>, raw: &str) -> Option<SessionId> {
     let id = SessionId::parse(raw)?;
     let entry = registry?.get(&id).ok()??;
-    entry.session.is_live(&System).then(|| id.to_string())
+    entry.session.is_live(&System).then_some(id)
 }

@@ -19,57 +19,14 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::agents::{Spec, Turn};
+use crate::checkpoint::post_hoc;
 use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
-use crate::hooks::gemini;
-use crate::hooks::owner::OwnerLookup;
 use crate::process::{ProcId, ProcessTable, System};
+use crate::resolve::owner::OwnerLookup;
 use crate::session::{LiveEntry, LiveRegistry, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
-
-/// One agent's hooks: the events we install and what each one means.
-pub struct Spec {
-    /// The agent's name in sessions and in `entire hooks <name> <verb>`.
-    pub name: &'static str,
-    /// The agent's settings directory, relative to the worktree.
-    pub settings_dir: &'static str,
-    /// Its uncommitted per-user settings file, if it has one.
-    pub local_file: Option<&'static str>,
-    pub events: &'static [HookEvent],
-    /// Tools that write a file, and the `tool_input` key naming it.
-    pub file_tools: &'static [(&'static str, &'static str)],
-    /// Whether the agent's settings need a `name` on every hook entry.
-    pub named_entries: bool,
-    /// A boolean the agent needs set before it runs any hook.
-    pub enable_flag: Option<(&'static str, &'static str)>,
-    /// Git hooks do not run for this agent's commits: link them post hoc.
-    pub post_hoc: bool,
-}
-
-pub struct HookEvent {
-    /// The agent's name for the event, as a key of its `hooks` object.
-    pub native: &'static str,
-    /// Our kebab-case name for it: `entire hooks <agent> <verb>`.
-    pub verb: &'static str,
-    pub matcher: &'static str,
-    pub turn: Turn,
-}
-
-/// Where an event sits in an agent's session, whatever the agent calls it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Turn {
-    Start,
-    Prompt,
-    Tool,
-    Stop,
-    End,
-}
-
-impl Spec {
-    pub fn event(&self, verb: &str) -> Option<&HookEvent> {
-        self.events.iter().find(|e| e.verb == verb)
-    }
-}
 
 /// Runs one agent hook. Always exits 0.
 pub fn run(spec: &Spec, verb: &str) -> i32 {
@@ -114,14 +71,13 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
     let facts = hook.facts(event.turn, &payload, &agent_session);
 
     let found = OwnerLookup::new(&hook.repo, &hook.store).find(false, || None);
-    let found_by = found.resolution.owner.as_ref().map_or("agent-hook", |o| o.method.as_str());
+    let found_by = found.verdict.owner.as_ref().map_or("agent-hook", |o| o.method.as_str());
     let me = agent_process(&System);
     let (target, made_by_hook) = match found.owner {
         Some(owner) if owner.source != Some(Source::AgentHook) => (owner, false),
         owner => (hook.session(owner, &agent_session, me), true),
     };
-    let id =
-        SessionId::parse(&target.session_id).ok_or_else(|| Error::new("owner has a malformed session id"))?;
+    let id = target.session_id.clone();
 
     let head = if spec.post_hoc { hook.repo.head() } else { None };
     let mut clash = false;
@@ -145,7 +101,7 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
         facts.apply(&mut rec, hook.now);
         if spec.post_hoc {
             let link = matches!(event.turn, Turn::Tool | Turn::Stop);
-            new_commits = gemini::observe_head(&mut rec, head.as_deref(), hook.now, link);
+            new_commits = post_hoc::observe_head(&mut rec, head.as_deref(), hook.now, link);
         }
         Some(rec)
     })?;
@@ -159,7 +115,7 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
         publish(&hook.store, &record, event.turn);
     }
     if let Some((since, head)) = new_commits {
-        gemini::link_new_commits(&hook.repo, &settings, &hook.store, &id, &since, &head, found_by)?;
+        post_hoc::link_new_commits(&hook.repo, &settings, &hook.store, &id, &since, &head, found_by)?;
     }
     Ok(())
 }
@@ -183,7 +139,7 @@ impl Hook<'_> {
         me: Option<ProcId>,
     ) -> SessionRecord {
         let mut parent = None;
-        if let Some(found) = found.filter(|f| f.session_id != agent_session.as_str()) {
+        if let Some(found) = found.filter(|f| f.session_id != *agent_session) {
             if found.agent_proc() == me {
                 // The same agent process moved on to a new session (`/clear`).
                 end_hook_session(&self.store, &found);
@@ -193,7 +149,6 @@ impl Hook<'_> {
             }
         }
         SessionRecord {
-            session_id: agent_session.to_string(),
             parent_session_id: parent,
             agent: Some(self.spec.name.to_owned()),
             cwd: Some(self.cwd.to_string_lossy().into_owned()),
@@ -201,7 +156,7 @@ impl Hook<'_> {
             base_commit: self.repo.head(),
             started_at: Some(self.now),
             source: Some(Source::AgentHook),
-            ..Default::default()
+            ..SessionRecord::new(agent_session.clone())
         }
     }
 
@@ -239,7 +194,7 @@ impl Hook<'_> {
             relative
         });
         Facts {
-            agent_session_id: agent_session.to_string(),
+            agent_session_id: agent_session.clone(),
             transcript_path: transcript_path.map(str::to_owned),
             first_prompt,
             file,
@@ -248,8 +203,8 @@ impl Hook<'_> {
 }
 
 fn end_hook_session(store: &Store, record: &SessionRecord) {
-    let Some(id) = SessionId::parse(&record.session_id) else { return };
-    let ended = store.modify(&id, |current| {
+    let id = &record.session_id;
+    let ended = store.modify(id, |current| {
         let mut rec = current?;
         rec.ended_at.get_or_insert_with(Utc::now);
         Some(rec)
@@ -258,7 +213,7 @@ fn end_hook_session(store: &Store, record: &SessionRecord) {
         warn(format_args!("could not end session {id}: {err}"));
     }
     if let Some(registry) = LiveRegistry::from_env() {
-        registry.remove(&id);
+        registry.remove(id);
     }
 }
 
@@ -269,9 +224,9 @@ fn publish(store: &Store, record: &SessionRecord, turn: Turn) {
         warn("no state directory (set ENTIRE_STATE_DIR or HOME); commits cannot be linked by PID");
         return;
     };
-    let Some(id) = SessionId::parse(&record.session_id) else { return };
+    let id = &record.session_id;
     if turn == Turn::End {
-        registry.remove(&id);
+        registry.remove(id);
         return;
     }
     let entry = LiveEntry { store: Some(store.dir().to_path_buf()), session: record.clone() };
@@ -282,7 +237,7 @@ fn publish(store: &Store, record: &SessionRecord, turn: Turn) {
 
 /// What one event says about the session.
 struct Facts {
-    agent_session_id: String,
+    agent_session_id: SessionId,
     transcript_path: Option<String>,
     first_prompt: Option<String>,
     file: Option<String>,

@@ -10,9 +10,8 @@ use crate::checkpoint;
 use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::hooks::owner::OwnerLookup;
-use crate::hooks::post_commit;
 use crate::process::{ProcessTable, System};
+use crate::resolve::owner::OwnerLookup;
 use crate::session::{Pending, Store};
 use crate::settings::Settings;
 
@@ -42,10 +41,10 @@ fn dispatch(hook: &str, args: &[OsString]) -> Result<()> {
             let file = arg(0).ok_or_else(|| Error::new("missing message file argument"))?;
             commit_msg(&repo, &cwd.join(file))
         }
-        "post-commit" => post_commit::hand_off(&repo),
+        "post-commit" => checkpoint::pending::hand_off(&repo),
         "pre-push" => {
             let remote = args.first().and_then(|s| s.to_str()).unwrap_or("origin");
-            post_commit::complete(&repo);
+            checkpoint::pending::complete(&repo);
             crate::hooks::pre_push::run(&repo, remote, &mut std::io::stdin())
         }
         other => Err(Error::new(format!("unknown git hook {other:?}"))),
@@ -63,15 +62,15 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
     }
     let store = Store::new(repo.store_dir());
     let found = OwnerLookup::new(repo, &store).find(settings.recency, || staged_files(repo));
-    let (Some(owner), Some(record)) = (&found.resolution.owner, found.owner) else { return Ok(()) };
+    let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) else { return Ok(()) };
 
     let checkpoint_id = checkpoint::new_id(repo)?;
-    let tagged = trailers::insert(&message, CHECKPOINT_KEY, &checkpoint_id, &comment);
+    let tagged = trailers::insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str(), &comment);
     store.put_pending(&Pending {
         checkpoint_id,
         session_id: record.session_id,
-        resolved_by: owner.method.as_str().to_owned(),
-        resolution: found.resolution.details(),
+        resolved_by: owner.method,
+        resolution: found.verdict.details(),
         created_at: Utc::now(),
         committed: None,
     })?;

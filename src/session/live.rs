@@ -47,9 +47,7 @@ impl LiveRegistry {
     /// crash of the machine ends them all (docs/performance.md).
     pub fn put(&self, entry: &LiveEntry) -> Result<()> {
         private_dir(&self.dir)?;
-        let id = SessionId::parse(&entry.session.session_id)
-            .ok_or_else(|| Error::new("invalid session id in live entry"))?;
-        atomic_write_volatile(&self.path(&id), &serde_json::to_vec(entry)?, 0o600)
+        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, 0o600)
     }
 
     pub fn get(&self, id: &SessionId) -> Result<Option<LiveEntry>> {
@@ -102,8 +100,7 @@ pub fn live_here(
     let (entries, mut warnings) = registry.list();
     let mut live = Vec::new();
     for entry in entries {
-        let Some(id) = SessionId::parse(&entry.session.session_id) else { continue };
-        let stored = match store.load(&id) {
+        let stored = match store.load(&entry.session.session_id) {
             Ok(stored) => stored,
             Err(err) => {
                 warnings.push(err.to_string());

@@ -5,18 +5,19 @@
 //! ordering ends in the session ID, so the answer never depends on the order
 //! candidates were listed in — the bug this project exists to avoid.
 
+pub mod owner;
+
 use std::collections::HashSet;
 use std::ffi::OsStr;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use crate::process::{MAX_ANCESTRY, ProcId};
-use crate::session::SessionId;
+use crate::session::{EnvRejected, Resolution, ResolvedBy, SessionId};
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub launcher: Option<ProcId>,
     pub agent: Option<ProcId>,
     /// Not ended, and its launcher or agent alive as recorded.
@@ -42,71 +43,38 @@ pub struct Inputs<'a> {
     pub recency: bool,
 }
 
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Env,
-    Pid,
-    Recent,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Env => "env",
-            Method::Pid => "pid",
-            Method::Recent => "recent",
-        }
-    }
-}
-
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum EnvRejected {
-    Unknown,
-    Ended,
-    Malformed,
-}
-
-impl EnvRejected {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnvRejected::Unknown => "unknown",
-            EnvRejected::Ended => "ended",
-            EnvRejected::Malformed => "malformed",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
-    pub session_id: String,
-    pub method: Method,
+    pub session_id: SessionId,
+    /// `env`, `pid` or `recent`: the resolver never links post hoc.
+    pub method: ResolvedBy,
     /// For `pid`: how many steps above the hook the match was (parent = 1).
     pub depth: Option<usize>,
 }
 
+/// What the resolver decided, and why.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Resolution {
+pub struct Verdict {
     pub owner: Option<Owner>,
     pub env_rejected: Option<EnvRejected>,
     /// Human-readable steps, printed under `ENTIRE_DEBUG=1`.
     pub trace: Vec<String>,
 }
 
-impl Resolution {
+impl Verdict {
     /// The `resolution` object stored with a checkpoint (SPEC §7).
-    pub fn details(&self) -> serde_json::Value {
-        serde_json::json!({
-            "method": self.owner.as_ref().map(|o| o.method),
-            "depth": self.owner.as_ref().and_then(|o| o.depth),
-            "env_rejected": self.env_rejected,
-        })
+    pub fn details(&self) -> Resolution {
+        Resolution {
+            method: self.owner.as_ref().map(|o| o.method),
+            depth: self.owner.as_ref().and_then(|o| o.depth),
+            env_rejected: self.env_rejected,
+            ..Resolution::default()
+        }
     }
 }
 
-pub fn resolve(inputs: &Inputs) -> Resolution {
-    let mut res = Resolution::default();
+pub fn resolve(inputs: &Inputs) -> Verdict {
+    let mut res = Verdict::default();
     let found = by_env(inputs, &mut res)
         .or_else(|| by_pid(inputs, &mut res))
         .or_else(|| by_recency(inputs, &mut res));
@@ -117,16 +85,20 @@ pub fn resolve(inputs: &Inputs) -> Resolution {
     res
 }
 
-fn by_env(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
+fn by_env(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
     let raw = inputs.env.filter(|v| !v.is_empty())?;
     let rejected = match raw.to_str().and_then(SessionId::parse) {
         None => EnvRejected::Malformed,
-        Some(id) => match inputs.candidates.iter().find(|c| c.session_id == id.as_str()) {
+        Some(id) => match inputs.candidates.iter().find(|c| c.session_id == id) {
             None => EnvRejected::Unknown,
             Some(c) if !c.live => EnvRejected::Ended,
             Some(c) => {
                 res.trace.push(format!("env: ENTIRE_SESSION_ID={} is live", c.session_id));
-                return Some(Owner { session_id: c.session_id.clone(), method: Method::Env, depth: None });
+                return Some(Owner {
+                    session_id: c.session_id.clone(),
+                    method: ResolvedBy::Env,
+                    depth: None,
+                });
             }
         },
     };
@@ -135,7 +107,7 @@ fn by_env(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
     None
 }
 
-fn by_pid(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
+fn by_pid(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
     for (index, ancestor) in inputs.ancestry.iter().take(MAX_ANCESTRY).enumerate() {
         let depth = index + 1;
         let on_this_process = inputs
@@ -151,7 +123,7 @@ fn by_pid(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
             ));
             return Some(Owner {
                 session_id: best.session_id.clone(),
-                method: Method::Pid,
+                method: ResolvedBy::Pid,
                 depth: Some(depth),
             });
         }
@@ -161,7 +133,7 @@ fn by_pid(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
     None
 }
 
-fn by_recency(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
+fn by_recency(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
     if !inputs.recency {
         res.trace.push("recent: disabled by resolution.recency".into());
         return None;
@@ -185,7 +157,7 @@ fn by_recency(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
             ))
         })?;
     res.trace.push(format!("recent: most recent live session in this worktree is {}", best.session_id));
-    Some(Owner { session_id: best.session_id.clone(), method: Method::Recent, depth: None })
+    Some(Owner { session_id: best.session_id.clone(), method: ResolvedBy::Recent, depth: None })
 }
 
 #[cfg(test)]

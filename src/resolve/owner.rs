@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use crate::error::warn;
 use crate::git::Repo;
 use crate::process::{ProcessTable, System};
-use crate::resolve::{self, Candidate, Inputs, Resolution};
+use crate::resolve::{self, Candidate, Inputs, Verdict};
 use crate::session::{LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
 
 /// A session known to this lookup, and whether this repo's store has it.
@@ -24,13 +24,13 @@ pub struct OwnerLookup<'a> {
     repo: &'a Repo,
     store: &'a Store,
     registry: Option<LiveRegistry>,
-    known: BTreeMap<String, Known>,
+    known: BTreeMap<SessionId, Known>,
 }
 
 /// Who owns what is happening now, and that session's record (adopted into
 /// this repo's store when it was only in the live registry).
 pub struct Found {
-    pub resolution: Resolution,
+    pub verdict: Verdict,
     pub owner: Option<SessionRecord>,
 }
 
@@ -55,7 +55,7 @@ impl<'a> OwnerLookup<'a> {
             staged: None,
             recency: false,
         });
-        let resolution = if quick.owner.is_some() {
+        let verdict = if quick.owner.is_some() {
             quick
         } else {
             self.learn_live();
@@ -77,12 +77,12 @@ impl<'a> OwnerLookup<'a> {
             })
         };
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
-            for line in &resolution.trace {
+            for line in &verdict.trace {
                 eprintln!("entire: resolve: {line}");
             }
         }
-        let owner = resolution.owner.as_ref().and_then(|o| self.adopt(&o.session_id));
-        Found { resolution, owner }
+        let owner = verdict.owner.as_ref().and_then(|o| self.adopt(&o.session_id));
+        Found { verdict, owner }
     }
 
     fn candidates(&self) -> Vec<Candidate> {
@@ -140,8 +140,7 @@ impl<'a> OwnerLookup<'a> {
     /// that has one: a session started here, or one adopted here before
     /// (which otherwise would be adopted, and written, at every commit).
     fn learn_entry(&mut self, entry: LiveEntry) {
-        let stored =
-            SessionId::parse(&entry.session.session_id).and_then(|id| self.store.load(&id).ok().flatten());
+        let stored = self.store.load(&entry.session.session_id).ok().flatten();
         let known = match stored {
             Some(record) => Known { record, in_store: true },
             None => Known { record: entry.session, in_store: false },
@@ -151,16 +150,15 @@ impl<'a> OwnerLookup<'a> {
 
     /// The owner's record, copied into this repo's store if it was only in
     /// the live registry (an agent started in another directory or repo).
-    fn adopt(&self, session_id: &str) -> Option<SessionRecord> {
+    fn adopt(&self, session_id: &SessionId) -> Option<SessionRecord> {
         let known = self.known.get(session_id)?;
         if known.in_store {
             return Some(known.record.clone());
         }
-        let id = SessionId::parse(session_id)?;
         let mut adopted = known.record.clone();
         adopted.source = Some(Source::Adopted);
         adopted.worktree_path.get_or_insert_with(|| self.repo.worktree_str());
-        match self.store.modify(&id, |current| Some(current.unwrap_or(adopted))) {
+        match self.store.modify(session_id, |current| Some(current.unwrap_or(adopted))) {
             Ok(record) => record,
             Err(err) => {
                 warn(format_args!("could not adopt session {session_id}: {err}"));
