@@ -29,6 +29,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ARGS = None
@@ -48,7 +49,7 @@ def log(entry):
     if not ARGS.log:
         return
     with LOG_LOCK, open(ARGS.log, "a", encoding="utf-8") as f:
-        f.write(json.dumps(entry) + "\n")
+        f.write(json.dumps(dict(entry, t=round(time.time(), 3))) + "\n")
 
 
 def hold(turn):
