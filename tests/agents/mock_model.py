@@ -123,35 +123,58 @@ def responses(body):
     names = [t.get("name") or t.get("type") for t in tools]
     items = body.get("input") or []
     has_result = any(isinstance(i, dict) and i.get("type", "").endswith("_output") for i in items)
-    if not has_result and any(n in names for n in ("shell", "shell_command", "exec_command", "local_shell")):
+    shell = next((n for n in ("exec_command", "shell_command", "shell", "bash", "local_shell") if n in names), None)
+    if shell and not has_result:
         hold("tool")
         say("tool")
-        if "shell_command" in names:
-            item = {"type": "function_call", "name": "shell_command", "call_id": "call_mock_1",
-                    "arguments": json.dumps({"command": ARGS.command})}
-        elif "exec_command" in names:
-            item = {"type": "function_call", "name": "exec_command", "call_id": "call_mock_1",
-                    "arguments": json.dumps({"cmd": ARGS.command})}
-        elif "shell" in names:
-            item = {"type": "function_call", "name": "shell", "call_id": "call_mock_1",
-                    "arguments": json.dumps({"command": ["bash", "-lc", ARGS.command]})}
-        else:
-            item = {"type": "local_shell_call", "call_id": "call_mock_1", "status": "completed",
-                    "action": {"type": "exec", "command": ["bash", "-lc", ARGS.command]}}
-        item["id"] = "fc_mock_1"
-    else:
+        args = {
+            "exec_command": {"cmd": ARGS.command},
+            "shell_command": {"command": ARGS.command},
+            "shell": {"command": ["bash", "-lc", ARGS.command]},
+            "bash": {"command": ARGS.command, "description": "Commit the change"},
+        }.get(shell)
+        if args is None:
+            item = {"type": "local_shell_call", "id": "lsh_mock_1", "call_id": "call_mock_1",
+                    "status": "completed", "action": {"type": "exec", "command": ["bash", "-lc", ARGS.command]}}
+            return "text/event-stream", response_events(item, [])
+        arguments = json.dumps(args)
+        item = {"type": "function_call", "id": "fc_mock_1", "call_id": "call_mock_1", "name": shell,
+                "arguments": arguments, "status": "completed"}
+        added = dict(item, arguments="", status="in_progress")
+        deltas = [("response.function_call_arguments.delta",
+                   {"item_id": "fc_mock_1", "output_index": 0, "delta": arguments}),
+                  ("response.function_call_arguments.done",
+                   {"item_id": "fc_mock_1", "output_index": 0, "arguments": arguments})]
+        return "text/event-stream", response_events(item, deltas, added)
+    if shell:
         hold("final")
         say("final")
-        item = {"type": "message", "role": "assistant", "id": "msg_mock_1",
-                "content": [{"type": "output_text", "text": "Done.", "annotations": []}]}
-    usage = {"input_tokens": 10, "input_tokens_details": None, "output_tokens": 5,
-             "output_tokens_details": None, "total_tokens": 15}
-    return "text/event-stream", sse([
-        ("response.created", {"type": "response.created", "response": {"id": "resp_mock"}}),
-        ("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}),
-        ("response.completed", {"type": "response.completed",
-                                "response": {"id": "resp_mock", "usage": usage}}),
-    ])
+    text = "Done." if shell else "ok"
+    part = {"type": "output_text", "text": text, "annotations": []}
+    item = {"type": "message", "id": "msg_mock_1", "role": "assistant", "status": "completed", "content": [part]}
+    where = {"item_id": "msg_mock_1", "output_index": 0, "content_index": 0}
+    deltas = [("response.content_part.added", dict(where, part=dict(part, text=""))),
+              ("response.output_text.delta", dict(where, delta=text)),
+              ("response.output_text.done", dict(where, text=text)),
+              ("response.content_part.done", dict(where, part=part))]
+    return "text/event-stream", response_events(item, deltas, dict(item, status="in_progress", content=[]))
+
+
+def response_events(item, deltas, added=None):
+    """The Responses API stream of one output item, as OpenAI sends it."""
+    usage = {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}
+    response = {"id": "resp_mock", "object": "response", "created_at": int(time.time()), "model": "mock-model",
+                "status": "in_progress", "output": []}
+    events = [("response.created", {"type": "response.created", "response": response})]
+    events.append(("response.output_item.added",
+                   {"type": "response.output_item.added", "output_index": 0, "item": added or item}))
+    events += [(name, dict(data, type=name)) for name, data in deltas]
+    events.append(("response.output_item.done", {"type": "response.output_item.done", "output_index": 0,
+                                                  "item": item}))
+    done = dict(response, status="completed", output=[item], usage=usage)
+    events.append(("response.completed", {"type": "response.completed", "response": done}))
+    return sse(events)
 
 
 # ------------------------------------------------------------ Gemini

@@ -1,4 +1,4 @@
-//! The real agents, end to end: Claude Code, Codex and Gemini CLI, at the
+//! The real agents, end to end: Claude Code, Codex, Gemini CLI and opencode, at the
 //! versions pinned in tests/agents/package.json (`scripts/install-agents`
 //! installs them into tests/agents/node_modules). Each one talks to a mock
 //! model server on loopback (tests/agents/mock_model.py) that answers the
@@ -738,4 +738,45 @@ fn plain_gemini_gets_a_hook_made_session_linked_post_hoc() {
     assert_eq!(owned.session["first_prompt"], "Commit g.txt");
     assert!(owned.session["ended_at"].is_string(), "SessionEnd ended it");
     owned.assert_transcript_copied(&w, &repo);
+}
+
+// ------------------------------------------------------------ opencode
+
+/// `entire run -- opencode run`: no agent hooks of ours, its `bash` tool
+/// keeps `ENTIRE_SESSION_ID`, the git hooks attribute the commit by `env`.
+/// Its config comes inline (`OPENCODE_CONFIG_CONTENT`): with a config
+/// directory it would install its plugin package there from npm first.
+#[test]
+fn opencode_under_the_launcher_is_attributed_by_env() {
+    let Some(opencode) = cli("opencode", "opencode-ai") else { return };
+    let w = World::new();
+    let repo = w.repo("r");
+    let mock = Mock::start(&w, "opencode", &commit_command("o.txt", "by opencode"), &[]);
+    let config = json!({
+        "autoupdate": false,
+        "share": "disabled",
+        "provider": {"openai": {
+            "options": {"baseURL": format!("{}/v1", mock.url()), "apiKey": "test"},
+            "models": {"mock-model": {"name": "mock"}},
+        }},
+        "model": "openai/mock-model",
+        "permission": {"bash": "allow", "edit": "allow"},
+    });
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&opencode).args(["run", "Commit o.txt"]);
+    cmd.env("OPENCODE_CONFIG_CONTENT", config.to_string());
+    for off in ["AUTOUPDATE", "SHARE", "MODELS_FETCH", "LSP_DOWNLOAD", "DEFAULT_PLUGINS", "CLAUDE_CODE"] {
+        cmd.env(format!("OPENCODE_DISABLE_{off}"), "1");
+    }
+    let agent = Running::spawn(cmd, "entire run -- opencode run");
+    let launcher = agent.pid;
+    agent.finish();
+    mock.expect("tool");
+    mock.expect("final");
+
+    let owned = owned(&w, &repo, "by opencode");
+    owned.assert("opencode", "env");
+    assert!(checkpoint_of(&w, &repo, &owned.sha).is_some(), "the trailer");
+    assert_eq!(owned.session["launcher_pid"], launcher);
+    assert_eq!(owned.session["source"], "launcher");
 }
