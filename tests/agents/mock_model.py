@@ -10,18 +10,21 @@ Speaks the three APIs the agents use, in their streaming forms:
   POST /v1beta/models/<model>:streamGenerateContent?alt=sse, and
   :generateContent / :countTokens for its side requests.
 
-A conversation request that offers a shell tool and carries no tool result
-yet is answered with one shell tool call running --command; once the tool
-result is in, with a final text. Anything else (titles, classifiers, token
+A conversation request that offers a shell tool is answered, by the number
+of tool results it carries, with: a file write with the agent's file tool
+(only with --write; Claude and Gemini), one shell tool call running
+--command, then a final text. Anything else (titles, classifiers, token
 counts) gets a short harmless answer.
 
-  mock_model.py --command CMD [--log FILE] [--hold tool,final]
+  mock_model.py --command CMD [--write PATH] [--log FILE] [--hold tool,final]
 
 Prints `port N` on stdout once listening, then one line per conversation
-turn it answers: `tool` or `final`. Before answering a turn named in
---hold it prints `hold <turn>` and waits for a line on stdin: the test
-decides when the agent commits, and how long it stays alive after. Ends when stdin closes (the test is gone). Every
-request and answer is appended to --log as JSON lines, for debugging.
+turn it answers: `write`, `tool` or `final`. Before answering a turn named
+in --hold (`tool`: the shell call; `final`) it prints `hold <turn>` and
+waits for a line on stdin: the test decides when the agent commits, and
+how long it stays alive after. Ends when stdin closes (the test is gone).
+Every request and answer is appended to --log as JSON lines, with a
+timestamp, for debugging.
 Python standard library only.
 """
 
@@ -58,6 +61,19 @@ def hold(turn):
         RELEASE.acquire()
 
 
+def next_step(done):
+    """The tool call to answer with after `done` tool results, or None
+    for the final text: an optional file write (--write), then the shell
+    command. Says which, holding the shell turn if asked."""
+    steps = (["write"] if ARGS.write_path else []) + ["tool"]
+    if done >= len(steps):
+        return None
+    if steps[done] == "tool":
+        hold("tool")
+    say(steps[done])
+    return steps[done]
+
+
 def sse(events):
     """events: (name or None, dict) pairs."""
     out = []
@@ -74,17 +90,16 @@ def sse(events):
 def anthropic(body):
     tools = [t.get("name") for t in body.get("tools") or []]
     messages = body.get("messages") or []
-    last = messages[-1] if messages else {}
-    content = last.get("content")
-    has_result = isinstance(content, list) and any(
-        isinstance(c, dict) and c.get("type") == "tool_result" for c in content
-    )
-    if "Bash" in tools and not has_result:
-        hold("tool")
-        say("tool")
-        block = {"type": "tool_use", "id": "toolu_mock_1", "name": "Bash", "input": {}}
-        args = json.dumps({"command": ARGS.command, "description": "Commit the change"})
-        delta = {"type": "input_json_delta", "partial_json": args}
+    done = sum(1 for m in messages if isinstance(m.get("content"), list)
+               for c in m["content"] if isinstance(c, dict) and c.get("type") == "tool_result")
+    step = next_step(done) if "Bash" in tools else None
+    if step:
+        if step == "write":
+            name, args = "Write", {"file_path": ARGS.write_path, "content": "written by the agent\n"}
+        else:
+            name, args = "Bash", {"command": ARGS.command, "description": "Commit the change"}
+        block = {"type": "tool_use", "id": "toolu_mock_%d" % done, "name": name, "input": {}}
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(args)}
         stop = "tool_use"
     else:
         if "Bash" in tools:
@@ -185,12 +200,13 @@ def gemini(path, body):
         return "application/json", json.dumps({"totalTokens": 10}).encode()
     names = [d.get("name") for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
     contents = body.get("contents") or []
-    last = contents[-1] if contents else {}
-    has_result = any("functionResponse" in p for p in last.get("parts") or [])
     stream = ":streamGenerateContent" in path
-    if stream and "run_shell_command" in names and not has_result:
-        hold("tool")
-        say("tool")
+    done = sum(1 for c in contents for p in c.get("parts") or [] if "functionResponse" in p)
+    step = next_step(done) if stream and "run_shell_command" in names else None
+    if step == "write":
+        part = {"functionCall": {"name": "write_file",
+                                 "args": {"file_path": ARGS.write_path, "content": "written by the agent\n"}}}
+    elif step:
         part = {"functionCall": {"name": "run_shell_command",
                                  "args": {"command": ARGS.command, "description": "Commit the change"}}}
     elif stream and "run_shell_command" in names:
@@ -283,6 +299,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--command", required=True)
     parser.add_argument("--log")
+    parser.add_argument("--write", dest="write_path",
+                        help="Claude and Gemini: first write this file (absolute path) with the file tool")
     parser.add_argument("--hold", default="", type=lambda s: s.split(","),
                         help="turns to hold until a line on stdin: tool, final or tool,final")
     ARGS = parser.parse_args()

@@ -81,11 +81,19 @@ struct Mock {
 
 impl Mock {
     fn start(w: &World, name: &str, command: &str, hold: &[&str]) -> Mock {
+        Mock::start_writing(w, name, None, command, hold)
+    }
+
+    /// The same, with a file write (the agent's file tool) before the
+    /// shell command.
+    fn start_writing(w: &World, name: &str, write: Option<&Path>, command: &str, hold: &[&str]) -> Mock {
         let log = w.path().join(format!("mock-{name}.log"));
-        let mut child = Command::new("python3")
-            .arg(agents_dir().join("mock_model.py"))
-            .args(["--command", command, "--log"])
-            .arg(&log)
+        let mut cmd = Command::new("python3");
+        cmd.arg(agents_dir().join("mock_model.py")).args(["--command", command, "--log"]).arg(&log);
+        if let Some(path) = write {
+            cmd.arg("--write").arg(path);
+        }
+        let mut child = cmd
             .args(["--hold", &hold.join(",")])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -243,7 +251,7 @@ fn claude_env(w: &World, cmd: &mut Command, mock: &Mock, repo: &Path) {
 
 /// `claude -p <prompt>`, Bash allowed, the result as JSON on stdout.
 fn claude_print(cmd: &mut Command, claude: &Path, prompt: &str) {
-    cmd.arg(claude).args(["-p", prompt, "--allowedTools", "Bash", "--output-format", "json"]);
+    cmd.arg(claude).args(["-p", prompt, "--allowedTools", "Bash Write", "--output-format", "json"]);
 }
 
 /// Claude's own session ID, from its `--output-format json` result.
@@ -384,13 +392,18 @@ fn claude_print_under_the_launcher_is_attributed_by_env() {
     assert!(first.session["agent_session_id"].is_null(), "no agent hooks, no Claude session ID");
 
     stdout(w.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
-    let mock = Mock::start(&w, "hooks", &commit_command("two.txt", "claude with its hooks"), &[]);
+    let notes = repo.join("notes.txt");
+    let commit = format!("git add notes.txt && {}", commit_command("two.txt", "claude with its hooks"));
+    let mock = Mock::start_writing(&w, "hooks", Some(&notes), &commit, &[]);
     let mut cmd = w.entire(&repo);
     cmd.args(["run", "--"]);
     claude_print(&mut cmd, &claude, "Commit   two.txt\nplease");
     claude_env(&w, &mut cmd, &mock, &repo);
     let out = run(cmd, "entire run -- claude -p, with agent hooks");
     let claude_sid = claude_session_id(&out);
+    mock.expect("write");
+    mock.expect("tool");
+    mock.expect("final");
     let second = owned(&w, &repo, "claude with its hooks");
     second.assert("claude-code", "env");
     assert_ne!(second.session["session_id"], first.session["session_id"]);
@@ -398,6 +411,8 @@ fn claude_print_under_the_launcher_is_attributed_by_env() {
     assert_eq!(second.session["agent_session_id"], claude_sid.as_str());
     assert_eq!(second.checkpoint["agent_session_id"], claude_sid.as_str());
     assert_eq!(second.session["first_prompt"], "Commit two.txt please");
+    assert_eq!(second.session["files_touched"], json!(["notes.txt"]), "from the Write tool's PostToolUse");
+    assert_eq!(second.checkpoint["files_changed"], json!(["notes.txt", "two.txt"]));
     let transcript = second.session["transcript_path"].as_str().unwrap();
     assert!(
         transcript.starts_with(w.path().join("claude-config/projects").to_str().unwrap())
@@ -573,13 +588,16 @@ fn gemini_commit_bypasses_git_hooks_and_is_linked_post_hoc() {
     // to be in the repository's own config.
     w.git(&repo, &["config", "user.name", "Gemini User"]);
     w.git(&repo, &["config", "user.email", "gemini@example.com"]);
-    let mock = Mock::start(&w, "gemini", &commit_command("g.txt", "by gemini"), &[]);
+    let notes = repo.join("notes.txt");
+    let commit = format!("git add notes.txt && {}", commit_command("g.txt", "by gemini"));
+    let mock = Mock::start_writing(&w, "gemini", Some(&notes), &commit, &[]);
     let mut cmd = w.entire(&repo);
     cmd.args(["run", "--"]).arg(&gemini).args(["-p", "Commit g.txt", "--approval-mode", "yolo"]);
     gemini_env(&w, &mut cmd, &mock);
     let agent = Running::spawn(cmd, "entire run -- gemini -p");
     let launcher = agent.pid;
     agent.finish();
+    mock.expect("write");
     mock.expect("tool");
     mock.expect("final");
 
@@ -591,6 +609,8 @@ fn gemini_commit_bypasses_git_hooks_and_is_linked_post_hoc() {
     assert_eq!(owned.session["launcher_pid"], launcher);
     assert_eq!(owned.session["source"], "launcher");
     assert_eq!(owned.session["first_prompt"], "Commit g.txt");
+    assert_eq!(owned.session["files_touched"], json!(["notes.txt"]), "from write_file's AfterTool");
+    assert_eq!(owned.checkpoint["files_changed"], json!(["g.txt", "notes.txt"]));
     assert!(owned.session["agent_session_id"].is_string(), "{:#}", owned.session);
     assert_eq!(owned.checkpoint["agent_session_id"], owned.session["agent_session_id"]);
     owned.assert_transcript_copied(&w, &repo);
