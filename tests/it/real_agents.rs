@@ -367,6 +367,27 @@ fn commit_command(file: &str, subject: &str) -> String {
     format!("echo {file} >> {file} && git add {file} && git commit -q -m '{subject}'")
 }
 
+/// Two agents live at once, each started by `start(name)` and held by its
+/// mock before its shell call: "newer" (started second) commits first and
+/// stays live, held before its final turn; then "older" commits, while
+/// "newer" is the most recently active. Then both finish. Returns (name,
+/// PID, stdout) of older and newer.
+fn older_commits_last(start: impl Fn(&str) -> (Mock, Running)) -> [(&'static str, u32, String); 2] {
+    let (mut older_mock, older) = start("older");
+    let (mut newer_mock, newer) = start("newer");
+    for mock in [&mut newer_mock, &mut older_mock] {
+        mock.release();
+        mock.expect("tool");
+        mock.expect("hold final");
+    }
+    for mock in [&mut older_mock, &mut newer_mock] {
+        mock.release();
+        mock.expect("final");
+    }
+    let (older_pid, newer_pid) = (older.pid, newer.pid);
+    [("older", older_pid, older.finish()), ("newer", newer_pid, newer.finish())]
+}
+
 // ------------------------------------------------------------ Claude Code
 
 /// `entire run -- claude -p`: the git hook finds `ENTIRE_SESSION_ID` in
@@ -470,28 +491,16 @@ fn two_live_plain_claudes_each_own_their_commit() {
         mock.expect("hold tool");
         (mock, agent)
     };
-    let (mut older_mock, older) = start("older");
-    let (mut newer_mock, newer) = start("newer");
-    // The newer commits first and stays live (held before its last turn).
-    newer_mock.release();
-    newer_mock.expect("tool");
-    newer_mock.expect("hold final");
-    older_mock.release();
-    older_mock.expect("tool");
-    older_mock.expect("hold final");
-    let pids = [("older", older.pid), ("newer", newer.pid)];
-    for mock in [&mut older_mock, &mut newer_mock] {
-        mock.release();
-        mock.expect("final");
-    }
-    let sids = [claude_session_id(&older.finish()), claude_session_id(&newer.finish())];
+    let ran = older_commits_last(start);
+    let sids = ran.clone().map(|(_, _, out)| claude_session_id(&out));
 
-    for ((name, pid), sid) in pids.iter().zip(&sids) {
+    for ((name, pid, _), sid) in ran.iter().zip(&sids) {
         let owned = owned(&w, &repo, name);
         owned.assert("claude-code", "pid");
         assert_eq!(owned.session["source"], "agent-hook", "{name}");
         assert_eq!(owned.session["session_id"], sid.as_str(), "{name}");
         assert_eq!(owned.session["agent_pid"], *pid, "{name}");
+        assert_eq!(owned.session["first_prompt"], format!("Commit {name}.txt"), "{name}");
         assert_eq!(owned.session["checkpoints"].as_array().unwrap().len(), 1, "{name}: only its own commit");
     }
     assert_ne!(sids[0], sids[1]);
@@ -550,22 +559,7 @@ fn two_concurrent_codex_sessions_each_own_their_commit() {
         mock.expect("hold tool");
         (mock, agent)
     };
-    let (mut first_mock, first) = start("first");
-    let (mut second_mock, second) = start("second");
-    second_mock.release();
-    second_mock.expect("tool");
-    second_mock.expect("hold final");
-    first_mock.release();
-    first_mock.expect("tool");
-    first_mock.expect("hold final");
-    let pids = [("first", first.pid), ("second", second.pid)];
-    for mock in [&mut first_mock, &mut second_mock] {
-        mock.release();
-        mock.expect("final");
-    }
-    first.finish();
-    second.finish();
-    for (name, pid) in pids {
+    for (name, pid, _) in older_commits_last(start) {
         let owned = owned(&w, &repo, name);
         owned.assert("codex", "pid");
         assert_eq!(owned.session["launcher_pid"], pid, "{name}");
@@ -575,6 +569,17 @@ fn two_concurrent_codex_sessions_each_own_their_commit() {
 
 // ------------------------------------------------------------ Gemini CLI
 
+/// An enabled repository with Gemini's hooks. Gemini's commands run with
+/// GIT_CONFIG_GLOBAL=/dev/null: the identity has to be in the
+/// repository's own config.
+fn gemini_repo(w: &World) -> PathBuf {
+    let repo = w.repo("r");
+    stdout(w.entire(&repo).args(["enable", "--agent", "gemini"]).output().unwrap());
+    w.git(&repo, &["config", "user.name", "Gemini User"]);
+    w.git(&repo, &["config", "user.email", "gemini@example.com"]);
+    repo
+}
+
 /// `entire run -- gemini` with its hooks installed: its shell tool turns
 /// git hooks off, so the commit has no trailer; Gemini's AfterTool hook
 /// links it to the launcher's session after the fact.
@@ -582,12 +587,7 @@ fn two_concurrent_codex_sessions_each_own_their_commit() {
 fn gemini_commit_bypasses_git_hooks_and_is_linked_post_hoc() {
     let Some(gemini) = gemini() else { return };
     let w = World::new();
-    let repo = w.repo("r");
-    stdout(w.entire(&repo).args(["enable", "--agent", "gemini"]).output().unwrap());
-    // Its commands run with GIT_CONFIG_GLOBAL=/dev/null: the identity has
-    // to be in the repository's own config.
-    w.git(&repo, &["config", "user.name", "Gemini User"]);
-    w.git(&repo, &["config", "user.email", "gemini@example.com"]);
+    let repo = gemini_repo(&w);
     let notes = repo.join("notes.txt");
     let commit = format!("git add notes.txt && {}", commit_command("g.txt", "by gemini"));
     let mock = Mock::start_writing(&w, "gemini", Some(&notes), &commit, &[]);
@@ -736,10 +736,7 @@ fn claude_tui_under_the_launcher_in_a_terminal() {
 fn plain_gemini_gets_a_hook_made_session_linked_post_hoc() {
     let Some(gemini) = gemini() else { return };
     let w = World::new();
-    let repo = w.repo("r");
-    stdout(w.entire(&repo).args(["enable", "--agent", "gemini"]).output().unwrap());
-    w.git(&repo, &["config", "user.name", "Gemini User"]);
-    w.git(&repo, &["config", "user.email", "gemini@example.com"]);
+    let repo = gemini_repo(&w);
     let mock = Mock::start(&w, "gemini", &commit_command("g.txt", "by plain gemini"), &[]);
     let mut cmd = w.cmd(&gemini, &repo);
     cmd.args(["-p", "Commit g.txt", "--approval-mode", "yolo"]);
