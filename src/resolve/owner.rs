@@ -78,7 +78,7 @@ impl<'a> OwnerLookup<'a> {
         };
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
             for line in &verdict.trace {
-                eprintln!("entire: resolve: {line}");
+                warn(format_args!("resolve: {line}"));
             }
         }
         let owner = verdict.owner.as_ref().and_then(|o| self.adopt(&o.session_id));
@@ -161,7 +161,7 @@ impl<'a> OwnerLookup<'a> {
         match self.store.modify(session_id, |current| Some(current.unwrap_or(adopted))) {
             Ok(record) => record,
             Err(err) => {
-                warn(format_args!("could not adopt session {session_id}: {err}"));
+                warn(format_args!("could not adopt session {session_id}: {err:#}"));
                 Some(known.record.clone())
             }
         }
