@@ -4,7 +4,8 @@
 //! model server on loopback (tests/agents/mock_model.py) that answers the
 //! first turn with a shell tool call (`git commit …`) and the next with a
 //! final text, so the agent makes the commit itself, with its own process
-//! tree, environment filtering and hooks. Nothing leaves the machine: every
+//! tree, environment filtering and hooks; the mock can hold a turn until
+//! the test lets it go, which orders concurrent agents without sleeping. Nothing leaves the machine: every
 //! agent gets a temp HOME and config dir, telemetry and updates off.
 //!
 //! A CLI that is not installed skips its tests with a printed reason;
@@ -69,7 +70,7 @@ fn gemini() -> Option<PathBuf> {
 }
 
 /// The mock model server, one per agent process: its `--command` is what
-/// that agent commits with. Events (`tool`, `final`, `hold <turn>`) arrive
+/// that agent commits with. Events (`write`, `tool`, `final`, `hold <turn>`) arrive
 /// on a channel; `release` lets a held turn go on.
 struct Mock {
     child: Child,
@@ -123,7 +124,7 @@ impl Mock {
         match self.events.recv_timeout(AGENT_TIMEOUT) {
             Ok(line) => line,
             Err(RecvTimeoutError::Timeout) => {
-                panic!("the mock model heard nothing for long; {}", self.tail())
+                panic!("the mock model heard nothing for {AGENT_TIMEOUT:?}; {}", self.tail())
             }
             Err(RecvTimeoutError::Disconnected) => panic!("the mock model server ended; {}", self.tail()),
         }
