@@ -1,11 +1,12 @@
-//! The checkpoints branch `entire/checkpoints/v1` (SPEC §7). Layout,
-//! concurrency and the decisions SPEC left open: docs/checkpoints.md.
+//! The checkpoints branch `entire/checkpoints/v1` (docs/spec.md §7). Layout,
+//! concurrency and the decisions docs/spec.md leaves open: docs/checkpoints.md.
 
 mod id;
 mod merge;
 mod objects;
 pub mod pending;
 pub mod post_hoc;
+pub mod push;
 mod reader;
 mod record;
 pub mod remote;
@@ -35,7 +36,7 @@ pub const SLOT: &str = "0";
 /// Where the transcript copy lives in a checkpoint.
 pub const TRANSCRIPT_FILE: &str = "full.jsonl";
 
-/// A checkpoint's root `metadata.json` (SPEC §7), fields in this order.
+/// A checkpoint's root `metadata.json` (docs/spec.md §7), fields in this order.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Metadata {
     pub checkpoint_id: CheckpointId,

@@ -3,7 +3,7 @@
 //! or that ended longer than AGE ago (default 30 days), once their
 //! checkpoints are all on the branch; pending checkpoints older than a day;
 //! live-registry entries whose processes are gone. A stale session that
-//! must be kept is marked ended (SPEC §3). Files that do not parse are
+//! must be kept is marked ended (docs/spec.md §3). Files that do not parse are
 //! reported and left alone.
 
 use std::collections::HashSet;
@@ -108,7 +108,7 @@ impl<W: Write> Cleaner<W> {
         if recent > 0 {
             writeln!(
                 self.out,
-                "kept {recent} session(s) that ended less than {} ago (--older-than changes this)",
+                "kept {recent} session(s) that ended within the last {} (--older-than changes this)",
                 age(self.older_than)
             )?;
         }

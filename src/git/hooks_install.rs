@@ -1,4 +1,4 @@
-//! Installing and removing entire's git hooks (SPEC §6, docs/hooks.md).
+//! Installing and removing entire's git hooks (docs/spec.md §6, docs/hooks.md).
 //!
 //! entire keeps a hooks directory of its own, `<git-common-dir>/entire-hooks`,
 //! and points the repository's `core.hooksPath` at it. Each of entire's four

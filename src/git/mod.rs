@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::error::{Error, Result};
 
-/// The ref that holds checkpoint metadata (SPEC §7).
+/// The ref that holds checkpoint metadata (docs/spec.md §7).
 pub const CHECKPOINTS_REF: &str = "refs/heads/entire/checkpoints/v1";
 
 #[derive(Clone, Debug)]
@@ -39,7 +39,7 @@ impl Repo {
     /// Like `discover`, but outside a repository is an error with a hint.
     pub fn require(cwd: &Path) -> Result<Repo> {
         Repo::discover(cwd)?
-            .ok_or_else(|| Error::new("not a git repository").with_hint("run this inside a git repository"))
+            .ok_or_else(|| Error::user("not a git repository").with_hint("run this inside a git repository"))
     }
 
     pub fn store_dir(&self) -> PathBuf {

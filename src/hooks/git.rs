@@ -1,7 +1,8 @@
 //! `entire hooks git <hook> …`: prepare-commit-msg, commit-msg, post-commit
-//! and pre-push (SPEC §6).
+//! and pre-push (docs/spec.md §6).
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -49,12 +50,19 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
         }
         "post-commit" => checkpoint::pending::hand_off(&repo),
         "pre-push" => {
+            // `pre-push <remote> <url>`, the refs being pushed on stdin.
             let remote = args.first().and_then(|s| s.to_str()).unwrap_or("origin");
+            // Read already when a chained hook gets them too (hooks::chain).
+            let refs = match stdin {
+                Some(bytes) => bytes.to_vec(),
+                None => {
+                    let mut refs = Vec::new();
+                    std::io::stdin().read_to_end(&mut refs).context("reading the refs being pushed")?;
+                    refs
+                }
+            };
             checkpoint::pending::complete(&repo);
-            match stdin {
-                Some(mut bytes) => crate::hooks::pre_push::run(&repo, remote, &mut bytes),
-                None => crate::hooks::pre_push::run(&repo, remote, &mut std::io::stdin()),
-            }
+            checkpoint::push::follow(&repo, remote, &refs)
         }
         other => Err(Error::new(format!("unknown git hook {other:?}"))),
     }

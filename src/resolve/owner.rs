@@ -1,4 +1,4 @@
-//! Gathers what the pure resolver needs (SPEC §5) from the stores and the
+//! Gathers what the pure resolver needs (docs/spec.md §5) from the stores and the
 //! process table, and adopts the owner into this repo's store.
 //!
 //! The env path reads one record and one live entry, never the whole store;
@@ -6,12 +6,12 @@
 //! running session), never every record ever written.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 
 use crate::error::warn;
 use crate::git::Repo;
-use crate::process::{ProcessTable, System};
-use crate::resolve::{self, Candidate, Inputs, Verdict};
+use crate::process::{ProcId, ProcessTable, System};
+use crate::resolve::{self, Candidate, Verdict};
 use crate::session::{LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
 
 /// A session known to this lookup, and whether this repo's store has it.
@@ -25,6 +25,57 @@ pub struct OwnerLookup<'a> {
     store: &'a Store,
     registry: Option<LiveRegistry>,
     known: BTreeMap<SessionId, Known>,
+}
+
+/// The lookup's evidence, read as the resolver asks for it: the env step
+/// reads one record and one live entry; only past it does the PID step read
+/// the live registry and walk the process tree.
+struct Lazy<'l, 'a, F> {
+    lookup: &'l mut OwnerLookup<'a>,
+    env: Option<OsString>,
+    worktree: String,
+    recency: bool,
+    staged: Option<F>,
+}
+
+impl<F: FnOnce() -> Option<Vec<String>>> resolve::Evidence for Lazy<'_, '_, F> {
+    fn env(&self) -> Option<&OsStr> {
+        self.env.as_deref()
+    }
+    fn named(&mut self, id: &SessionId) -> Option<Candidate> {
+        self.lookup.learn_id(id);
+        self.lookup.known.get(id).map(candidate)
+    }
+    fn ancestry(&mut self) -> Vec<ProcId> {
+        System.ancestry(std::process::id() as i32)
+    }
+    fn candidates(&mut self) -> Vec<Candidate> {
+        self.lookup.learn_live();
+        self.lookup.candidates()
+    }
+    fn staged(&mut self) -> Option<Vec<String>> {
+        self.staged.take().and_then(|staged| staged())
+    }
+    fn worktree(&self) -> &str {
+        &self.worktree
+    }
+    fn recency(&self) -> bool {
+        self.recency
+    }
+}
+
+fn candidate(known: &Known) -> Candidate {
+    let r = &known.record;
+    Candidate {
+        session_id: r.session_id.clone(),
+        launcher: r.launcher(),
+        agent: r.agent_proc(),
+        live: r.is_live(&System),
+        worktree_path: r.worktree_path.clone(),
+        last_interaction_time: r.last_interaction_time,
+        started_at: r.started_at,
+        files_touched: r.files_touched.clone(),
+    }
 }
 
 /// Who owns what is happening now, and that session's record (adopted into
@@ -42,40 +93,14 @@ impl<'a> OwnerLookup<'a> {
     /// Resolves for the current process. `staged` is called only when the
     /// recency step could use it (a live session here has `files_touched`).
     pub fn find(mut self, recency: bool, staged: impl FnOnce() -> Option<Vec<String>>) -> Found {
-        let env: Option<OsString> = std::env::var_os(SESSION_ENV);
-        let worktree = self.repo.worktree_str();
-        if let Some(id) = env.as_deref().and_then(|v| v.to_str()).and_then(SessionId::parse) {
-            self.learn_id(&id);
-        }
-        let quick = resolve::resolve(&Inputs {
-            env: env.as_deref(),
-            ancestry: &[],
-            candidates: &self.candidates(),
-            worktree: &worktree,
-            staged: None,
-            recency: false,
-        });
-        let verdict = if quick.owner.is_some() {
-            quick
-        } else {
-            self.learn_live();
-            let ancestry = System.ancestry(std::process::id() as i32);
-            let candidates = self.candidates();
-            let wants_staged = recency
-                && candidates.iter().any(|c| {
-                    c.live && c.worktree_path.as_deref() == Some(&worktree) && !c.files_touched.is_empty()
-                });
-            let staged = if wants_staged { staged() } else { None };
-            let (env, ancestry, candidates) = (env.as_deref(), &ancestry, &candidates);
-            resolve::resolve(&Inputs {
-                env,
-                ancestry,
-                candidates,
-                worktree: &worktree,
-                staged: staged.as_deref(),
-                recency,
-            })
+        let mut evidence = Lazy {
+            env: std::env::var_os(SESSION_ENV),
+            worktree: self.repo.worktree_str(),
+            recency,
+            staged: Some(staged),
+            lookup: &mut self,
         };
+        let verdict = resolve::resolve_from(&mut evidence);
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
             for line in &verdict.trace {
                 warn(format_args!("resolve: {line}"));
@@ -86,22 +111,7 @@ impl<'a> OwnerLookup<'a> {
     }
 
     fn candidates(&self) -> Vec<Candidate> {
-        self.known
-            .values()
-            .map(|k| {
-                let r = &k.record;
-                Candidate {
-                    session_id: r.session_id.clone(),
-                    launcher: r.launcher(),
-                    agent: r.agent_proc(),
-                    live: r.is_live(&System),
-                    worktree_path: r.worktree_path.clone(),
-                    last_interaction_time: r.last_interaction_time,
-                    started_at: r.started_at,
-                    files_touched: r.files_touched.clone(),
-                }
-            })
-            .collect()
+        self.known.values().map(candidate).collect()
     }
 
     fn learn_id(&mut self, id: &SessionId) {

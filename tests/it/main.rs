@@ -12,6 +12,8 @@ mod faults;
 mod git_hooks;
 mod hook_managers;
 mod hot_paths;
+mod output;
+mod real_agents;
 mod run;
 mod shell;
 mod signals;
