@@ -62,7 +62,7 @@ fn in_a_linked_worktree_doctor_and_status_agree_on_the_hooks() {
     let linked = repo.parent().unwrap().join("linked");
     world.git(&repo, &["worktree", "add", "-q", linked.to_str().unwrap()]);
     assert!(!linked.join(".entire").exists());
-    std::fs::remove_file(repo.join(".git/hooks/post-commit")).unwrap();
+    std::fs::remove_file(repo.join(".git/entire-hooks/post-commit")).unwrap();
 
     let status = world.json(&linked, &["status", "--json"]);
     assert_eq!((&status["enabled"], &status["hooks"]["post-commit"]), (&true.into(), &"missing".into()));

@@ -39,13 +39,12 @@ fn tools() -> Option<PathBuf> {
 
 /// A command in the world's environment with the managers on PATH.
 fn tool(w: &World, tools: &Path, repo: &Path, argv: &[&str]) -> Command {
-    let mut cmd = w.cmd(argv[0], repo);
-    let path = format!(
-        "{}:{}:{}",
-        tools.join("npm/node_modules/.bin").display(),
-        tools.join("venv/bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let bins = [tools.join("npm/node_modules/.bin"), tools.join("venv/bin")];
+    // By absolute path: the managers are not on the test process's PATH.
+    let program = bins.iter().map(|b| b.join(argv[0])).find(|p| p.exists()).expect("a manager's program");
+    let mut cmd = w.cmd(program, repo);
+    let path =
+        format!("{}:{}:{}", bins[0].display(), bins[1].display(), std::env::var("PATH").unwrap_or_default());
     cmd.args(&argv[1..]).env("PATH", path);
     cmd
 }

@@ -206,7 +206,7 @@ fn doctor_and_clean_read_as_pinned() {
     let launcher = agent.child.id() as i32;
     unsafe { libc::kill(launcher, libc::SIGKILL) };
     agent.stop();
-    std::fs::remove_file(repo.join(".git/hooks/pre-push")).unwrap();
+    std::fs::remove_file(repo.join(".git/entire-hooks/pre-push")).unwrap();
 
     let out = w.entire(&repo).arg("doctor").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -214,7 +214,7 @@ fn doctor_and_clean_read_as_pinned() {
         problem: session [SESSION-1] never ended, and its processes are gone
           `entire doctor --fix` repairs this
         problem: git hook pre-push is missing
-          `entire doctor --fix` repairs this
+          `entire doctor --fix` repairs this (so does `entire enable`)
         problem: live-registry entry [SESSION-1] is left over: its processes are gone
           `entire doctor --fix` repairs this
         entire doctor: 3 problem(s), 3 need attention
@@ -223,7 +223,7 @@ fn doctor_and_clean_read_as_pinned() {
         problem: session [SESSION-1] never ended, and its processes are gone
           fixed: marked it ended
         problem: git hook pre-push is missing
-          fixed: installed it, running [ENTIRE]
+          fixed: installed entire's hooks again in [TMP]/repos/r/.git/entire-hooks, running [ENTIRE]
         problem: live-registry entry [SESSION-1] is left over: its processes are gone
           fixed: removed it
         entire doctor: 3 problem(s), all fixed
