@@ -251,6 +251,18 @@ pub fn is_binary_copy(path: &Path) -> bool {
     fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && is_executable_magic(&head)
 }
 
+/// Whether `path` in entire's directory `dir` is one of entire's hooks: an
+/// executable (not a script written over it) that is the private copy (a
+/// hard link to it) or as large as it (a copy, where there are no hard
+/// links). Another program a manager put there is not.
+pub fn is_our_hook(dir: &Path, path: &Path) -> bool {
+    let (Ok(hook), Ok(copy)) = (fs::symlink_metadata(path), fs::metadata(dir.join(COPY))) else {
+        return false;
+    };
+    is_binary_copy(path)
+        && ((hook.ino() == copy.ino() && hook.dev() == copy.dev()) || hook.len() == copy.len())
+}
+
 fn is_executable_magic(head: &[u8; 4]) -> bool {
     // ELF, or Mach-O (32/64-bit, either byte order, universal).
     head == b"\x7fELF"
@@ -271,7 +283,7 @@ pub fn states(repo: &Repo) -> Result<Vec<(&'static str, HookState)>> {
             let path = dir.join(hook);
             let state = if fs::symlink_metadata(&path).is_err() {
                 HookState::Missing
-            } else if (ours && is_binary_copy(&path))
+            } else if (ours && is_our_hook(&dir, &path))
                 || (!ours && fs::read(&path).is_ok_and(|b| is_ours(&String::from_utf8_lossy(&b))))
             {
                 HookState::Installed // ours, or an old v1 shim
@@ -441,10 +453,10 @@ pub fn install(repo: &Repo, binary: &Path) -> Result<Installed> {
     for hook in GIT_HOOKS {
         let path = ours.join(hook);
         let old_copy = ours.join(format!("{hook}.old"));
-        if is_binary_copy(&old_copy) {
+        if is_our_hook(&ours, &old_copy) {
             fs::remove_file(&old_copy).context(format_args!("removing {}", old_copy.display()))?;
         }
-        if fs::symlink_metadata(&path).is_err() || is_binary_copy(&path) || is_chain_script(&path) {
+        if fs::symlink_metadata(&path).is_err() || is_our_hook(&ours, &path) || is_chain_script(&path) {
             continue;
         }
         let target = previous_dir.join(hook);
@@ -571,19 +583,21 @@ pub fn uninstall(repo: &Repo) -> Result<(Option<State>, Vec<PathBuf>)> {
     }
     let mut left = Vec::new();
     if let Ok(entries) = fs::read_dir(&ours) {
+        // Decided first, removed after: whether a hook is ours depends on
+        // the private copy still being there.
+        let mut mine = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let mine = name == STATE_FILE
+            let ours_too = name == STATE_FILE
                 || name == COPY
-                || (is_entire_hook(&name) && is_binary_copy(&path))
+                || (is_entire_hook(&name) && is_our_hook(&ours, &path))
                 || is_chain_script(&path)
                 || name.starts_with('.') && name.contains(".tmp-");
-            if mine {
-                fs::remove_file(&path).context(format_args!("removing {}", path.display()))?;
-            } else {
-                left.push(path);
-            }
+            if ours_too { mine.push(path) } else { left.push(path) }
+        }
+        for path in mine {
+            fs::remove_file(&path).context(format_args!("removing {}", path.display()))?;
         }
         if left.is_empty() {
             let _ = fs::remove_dir(&ours);

@@ -340,3 +340,19 @@ fn old_shims_are_migrated_and_hooks_added_later_are_chained_by_doctor() {
     stdout(w.entire(&repo).args(["doctor", "--fix"]).output().unwrap());
     assert!(commit("three").contains("user pre-commit ran"));
 }
+
+#[test]
+fn a_compiled_hook_a_manager_puts_in_entires_directory_is_not_taken_for_entire() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let hook = repo.join(".git/entire-hooks/pre-push");
+    std::fs::remove_file(&hook).unwrap();
+    let program = std::fs::read("/bin/true").unwrap(); // an executable, not entire
+    std::fs::write(&hook, &program).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(w.json(&repo, &["status", "--json"])["hooks"]["pre-push"], "foreign");
+    stdout(w.entire(&repo).args(["doctor", "--fix"]).output().unwrap());
+    assert_eq!(std::fs::read(repo.join(".git/hooks/pre-push")).unwrap(), program, "moved where it runs");
+    assert_eq!(w.json(&repo, &["status", "--json"])["hooks"]["pre-push"], "installed");
+}
