@@ -6,6 +6,9 @@ mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
 use serde::{Deserialize, Serialize};
 
 /// A process identified by PID *and* kernel start time, which together
@@ -45,6 +48,13 @@ pub trait ProcessTable {
     /// The command line of `pid`, when the OS lets us read it.
     fn cmdline(&self, pid: i32) -> Option<Vec<String>>;
 
+    /// The environment `pid` was started with (what it was exec'd with,
+    /// not what it set since), when it runs as our user and the OS lets us
+    /// read it: Linux `/proc/<pid>/environ`, macOS `KERN_PROCARGS2`.
+    fn environ(&self, _pid: i32) -> Option<Environ> {
+        None
+    }
+
     fn start_time(&self, pid: i32) -> Option<u64> {
         self.stat(pid).map(|s| s.start_time)
     }
@@ -71,6 +81,20 @@ pub trait ProcessTable {
             stat = parent;
         }
         chain
+    }
+}
+
+/// A process's initial environment: `NAME=value` entries, NUL-separated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Environ(pub Vec<u8>);
+
+impl Environ {
+    /// The value of `name`, the first entry that sets it (as `getenv`).
+    pub fn get(&self, name: &str) -> Option<&OsStr> {
+        self.0.split(|&b| b == 0).find_map(|entry| {
+            let value = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+            Some(OsStr::from_bytes(value))
+        })
     }
 }
 
@@ -122,5 +146,17 @@ mod tests {
             [19, 18, 17].map(|pid| ProcId { pid, start_time: pid as u64 * 10 })
         );
         assert_eq!(table.0.get(), 4);
+    }
+
+    #[test]
+    fn environ_lookup_matches_whole_names() {
+        let env = Environ(
+            b"ENTIRE_SESSION_ID_X=no\0HOME=/h\0ENTIRE_SESSION_ID=s1\0ENTIRE_SESSION_ID=s2\0E=\0".to_vec(),
+        );
+        assert_eq!(env.get("ENTIRE_SESSION_ID"), Some(OsStr::new("s1")));
+        assert_eq!(env.get("HOME"), Some(OsStr::new("/h")));
+        assert_eq!(env.get("E"), Some(OsStr::new("")));
+        assert_eq!(env.get("ENTIRE"), None);
+        assert_eq!(Environ::default().get("HOME"), None);
     }
 }

@@ -1,7 +1,12 @@
 //! The live registry: `$ENTIRE_STATE_DIR/live/<session-id>.json`, one small
 //! file per running session, so a hook in any repository can find every live
 //! session without reading every record ever written.
+//!
+//! The same files, kept in a repository's store (`<store>/live/`), are that
+//! repository's index of its live sessions: found whatever the committing
+//! process's environment says about the state directory.
 
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -28,11 +33,22 @@ impl LiveRegistry {
     /// `$ENTIRE_STATE_DIR/live`, else `$XDG_STATE_HOME/entire/live`, else
     /// `~/.local/state/entire/live`.
     pub fn from_env() -> Option<LiveRegistry> {
-        let non_empty = |var| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        Self::from_vars(|name| std::env::var_os(name))
+    }
+
+    /// The registry that an environment names (`var` looks a variable up):
+    /// ours, or the one of a process whose initial environment we read.
+    pub fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> Option<LiveRegistry> {
+        let non_empty = |name| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let state = non_empty("ENTIRE_STATE_DIR")
             .or_else(|| non_empty("XDG_STATE_HOME").map(|p| p.join("entire")))
             .or_else(|| non_empty("HOME").map(|p| p.join(".local/state/entire")))?;
         Some(LiveRegistry { dir: state.join("live") })
+    }
+
+    /// The per-repository index of live sessions: `<store>/live/`.
+    pub fn repo_index(store: &super::Store) -> LiveRegistry {
+        LiveRegistry { dir: store.dir().join("live") }
     }
 
     pub fn dir(&self) -> &Path {
