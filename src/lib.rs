@@ -4,6 +4,7 @@
 //! codes; this library holds everything else, so that integration tests can
 //! reach the pure parts (trailers, resolver) directly.
 
+pub mod agents;
 pub mod checkpoint;
 pub mod cli;
 pub mod cmd;

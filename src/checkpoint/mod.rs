@@ -4,7 +4,10 @@
 mod id;
 mod merge;
 mod objects;
+pub mod pending;
+pub mod post_hoc;
 mod reader;
+mod record;
 mod writer;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +17,7 @@ pub use id::{is_valid as is_valid_id, new_id, new_id_with, reserve as reserve_id
 pub use merge::merge;
 pub(crate) use objects::update_ref;
 pub use reader::{Reader, for_commit, read};
+pub use record::{Attribution, record};
 pub use writer::write;
 
 /// The branch's short name, for messages.

@@ -9,11 +9,10 @@ use std::collections::HashSet;
 use chrono::{TimeDelta, Utc};
 
 use super::current_dir;
-use crate::checkpoint::{BRANCH, Reader};
+use crate::checkpoint::{self, BRANCH, Reader};
 use crate::cli::CleanArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
-use crate::hooks::post_commit;
 use crate::process::System;
 use crate::session::{LiveRegistry, SessionId, SessionRecord, Store};
 
@@ -38,7 +37,7 @@ pub fn run(args: CleanArgs) -> Result<i32> {
 
 fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
     // Checkpoints handed off by post-commit decide what is safe to remove.
-    post_commit::complete(repo);
+    checkpoint::pending::complete(repo);
     let store = Store::new(repo.store_dir());
     let (records, warnings) = store.list();
     warnings.iter().for_each(warn);

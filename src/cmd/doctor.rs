@@ -15,13 +15,12 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use serde_json::Value;
 
+use crate::agents::{self, settings::SettingsFile};
 use crate::checkpoint;
 use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
 use crate::git::hooks_install::{self, HOOKS, HookState, Installed};
 use crate::git::{CHECKPOINTS_REF, Repo};
-use crate::hooks::agent_settings::{self, SettingsFile};
-use crate::hooks::post_commit;
 use crate::process::System;
 use crate::session::{LiveEntry, LiveRegistry, SessionId, Store};
 use crate::settings::Settings;
@@ -30,7 +29,7 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
     let mut report = Report { fix: args.fix, found: 0, fixed: 0 };
     let repo = Repo::discover(&super::current_dir()?)?;
     if let Some(repo) = &repo {
-        post_commit::complete(repo);
+        checkpoint::pending::complete(repo);
         let store = Store::new(repo.store_dir());
         sessions(&store, &mut report);
         if Settings::load(&repo.worktree).is_ok_and(|s| s.enabled) {
@@ -184,8 +183,8 @@ fn is_executable(path: &Path) -> bool {
 /// ` hooks <agent> `): they parse, none lost, none runs a binary that is
 /// gone. Only reported: `entire enable --agent` rewrites them.
 fn agent_settings(repo: &Repo, report: &mut Report) {
-    let complete: Vec<(&str, bool)> = agent_settings::installed(repo);
-    for spec in agent_settings::AGENTS {
+    let complete: Vec<(&str, bool)> = agents::settings::installed(repo);
+    for spec in agents::AGENTS {
         let ours = format!(" hooks {} ", spec.name);
         let hint = format!("run `entire enable --agent {}`", spec.name);
         let (mut mentioned, mut unreadable) = (false, false);

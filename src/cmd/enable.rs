@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
+use crate::agents::settings::{Change, SettingsFile};
+use crate::agents::{self, AGENTS, Spec};
 use crate::cli::{AgentKind, DisableArgs, EnableArgs};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::atomic_write;
 use crate::git::Repo;
 use crate::git::hooks_install::{self, HOOKS, Installed};
-use crate::hooks::agent::Spec;
-use crate::hooks::agent_settings::{self, AGENTS, Change, SettingsFile};
 use crate::settings::{self, Settings};
 
 pub fn enable(args: EnableArgs) -> Result<i32> {
@@ -73,7 +73,7 @@ pub fn disable(args: DisableArgs) -> Result<i32> {
 /// The agents named on the command line, each once.
 fn specs(kinds: &[AgentKind]) -> Vec<&'static Spec> {
     let mut specs: Vec<&'static Spec> = Vec::new();
-    for spec in kinds.iter().map(|&kind| agent_settings::spec(kind)) {
+    for spec in kinds.iter().map(|&kind| agents::spec(kind)) {
         if !specs.iter().any(|s| s.name == spec.name) {
             specs.push(spec);
         }

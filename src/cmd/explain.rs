@@ -11,7 +11,6 @@ use crate::cli::ExplainArgs;
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::hooks::post_commit;
 use crate::session::{SessionId, SessionRecord, Store};
 
 /// How many commits the log shows.
@@ -19,7 +18,7 @@ const LOG_LENGTH: usize = 20;
 
 pub fn run(args: ExplainArgs) -> Result<i32> {
     let repo = Repo::require(&current_dir()?)?;
-    post_commit::complete(&repo);
+    checkpoint::pending::complete(&repo);
     match (args.commit, args.session) {
         (_, Some(session)) => explain_session(&repo, &session, args.json),
         (Some(rev), None) => explain_commit(&repo, &rev, args.json),

@@ -1,8 +1,9 @@
 //! `entire hooks …`: what installed hooks call.
 
+use crate::agents::{claude, gemini};
 use crate::cli::{HookCommand, HooksArgs};
 use crate::error::Result;
-use crate::hooks::{agent, claude, gemini};
+use crate::hooks::agent;
 
 pub fn run(args: HooksArgs) -> Result<i32> {
     Ok(match args.command {

@@ -8,10 +8,10 @@ use std::process::Command;
 
 use chrono::Utc;
 
+use crate::checkpoint;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
-use crate::hooks::post_commit;
 use crate::process::{self, ProcessTable, System};
 use crate::session::{self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
@@ -144,7 +144,7 @@ impl Launch {
         }
         if let Some(repo) = &self.repo {
             // When `entire run` returns, the session's checkpoints are written.
-            post_commit::complete(repo);
+            checkpoint::pending::complete(repo);
         }
         if let Some(store) = &self.store {
             let id = SessionId::parse(&self.record.session_id).expect("own id");

@@ -3,17 +3,17 @@
 use chrono::{Duration, Utc};
 use serde_json::Value;
 
+use crate::checkpoint;
 use crate::cli::SessionsArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
-use crate::hooks::post_commit;
 use crate::process::System;
 use crate::session::{SessionRecord, Store};
 use crate::style;
 
 pub fn run(args: SessionsArgs) -> Result<i32> {
     let repo = Repo::require(&super::current_dir()?)?;
-    post_commit::complete(&repo);
+    checkpoint::pending::complete(&repo);
     let (mut records, warnings) = Store::new(repo.store_dir()).list();
     warnings.into_iter().for_each(warn);
     let cutoff = Utc::now() - Duration::days(1);

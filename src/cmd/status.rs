@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::agents;
+use crate::checkpoint;
 use crate::cli::StatusArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
 use crate::git::hooks_install::{self, HOOKS, HookState};
-use crate::hooks::{agent_settings, post_commit};
 use crate::process::System;
 use crate::session::{LiveRegistry, Store, live_here};
 use crate::settings::Settings;
@@ -20,12 +21,12 @@ pub fn run(args: StatusArgs) -> Result<i32> {
         return prompt(&cwd);
     }
     let repo = Repo::require(&cwd)?;
-    post_commit::complete(&repo);
+    checkpoint::pending::complete(&repo);
     let enabled = Settings::for_repo(&repo)?.enabled;
     let dir = hooks_install::hooks_dir(&repo)?;
     let hooks: BTreeMap<&str, HookState> =
         HOOKS.iter().map(|h| (*h, hooks_install::state(&dir, h))).collect();
-    let agent_hooks: BTreeMap<&str, bool> = agent_settings::installed(&repo).into_iter().collect();
+    let agent_hooks: BTreeMap<&str, bool> = agents::settings::installed(&repo).into_iter().collect();
     let store = Store::new(repo.store_dir());
     let (live, warnings) = live_here(LiveRegistry::from_env().as_ref(), &store, &System);
     warnings.into_iter().for_each(warn);

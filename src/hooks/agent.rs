@@ -19,57 +19,14 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::agents::{Spec, Turn};
+use crate::checkpoint::post_hoc;
 use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
-use crate::hooks::gemini;
-use crate::hooks::owner::OwnerLookup;
 use crate::process::{ProcId, ProcessTable, System};
+use crate::resolve::owner::OwnerLookup;
 use crate::session::{LiveEntry, LiveRegistry, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
-
-/// One agent's hooks: the events we install and what each one means.
-pub struct Spec {
-    /// The agent's name in sessions and in `entire hooks <name> <verb>`.
-    pub name: &'static str,
-    /// The agent's settings directory, relative to the worktree.
-    pub settings_dir: &'static str,
-    /// Its uncommitted per-user settings file, if it has one.
-    pub local_file: Option<&'static str>,
-    pub events: &'static [HookEvent],
-    /// Tools that write a file, and the `tool_input` key naming it.
-    pub file_tools: &'static [(&'static str, &'static str)],
-    /// Whether the agent's settings need a `name` on every hook entry.
-    pub named_entries: bool,
-    /// A boolean the agent needs set before it runs any hook.
-    pub enable_flag: Option<(&'static str, &'static str)>,
-    /// Git hooks do not run for this agent's commits: link them post hoc.
-    pub post_hoc: bool,
-}
-
-pub struct HookEvent {
-    /// The agent's name for the event, as a key of its `hooks` object.
-    pub native: &'static str,
-    /// Our kebab-case name for it: `entire hooks <agent> <verb>`.
-    pub verb: &'static str,
-    pub matcher: &'static str,
-    pub turn: Turn,
-}
-
-/// Where an event sits in an agent's session, whatever the agent calls it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Turn {
-    Start,
-    Prompt,
-    Tool,
-    Stop,
-    End,
-}
-
-impl Spec {
-    pub fn event(&self, verb: &str) -> Option<&HookEvent> {
-        self.events.iter().find(|e| e.verb == verb)
-    }
-}
 
 /// Runs one agent hook. Always exits 0.
 pub fn run(spec: &Spec, verb: &str) -> i32 {
@@ -145,7 +102,7 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
         facts.apply(&mut rec, hook.now);
         if spec.post_hoc {
             let link = matches!(event.turn, Turn::Tool | Turn::Stop);
-            new_commits = gemini::observe_head(&mut rec, head.as_deref(), hook.now, link);
+            new_commits = post_hoc::observe_head(&mut rec, head.as_deref(), hook.now, link);
         }
         Some(rec)
     })?;
@@ -159,7 +116,7 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
         publish(&hook.store, &record, event.turn);
     }
     if let Some((since, head)) = new_commits {
-        gemini::link_new_commits(&hook.repo, &settings, &hook.store, &id, &since, &head, found_by)?;
+        post_hoc::link_new_commits(&hook.repo, &settings, &hook.store, &id, &since, &head, found_by)?;
     }
     Ok(())
 }

@@ -10,9 +10,8 @@ use crate::checkpoint;
 use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::hooks::owner::OwnerLookup;
-use crate::hooks::post_commit;
 use crate::process::{ProcessTable, System};
+use crate::resolve::owner::OwnerLookup;
 use crate::session::{Pending, Store};
 use crate::settings::Settings;
 
@@ -42,10 +41,10 @@ fn dispatch(hook: &str, args: &[OsString]) -> Result<()> {
             let file = arg(0).ok_or_else(|| Error::new("missing message file argument"))?;
             commit_msg(&repo, &cwd.join(file))
         }
-        "post-commit" => post_commit::hand_off(&repo),
+        "post-commit" => checkpoint::pending::hand_off(&repo),
         "pre-push" => {
             let remote = args.first().and_then(|s| s.to_str()).unwrap_or("origin");
-            post_commit::complete(&repo);
+            checkpoint::pending::complete(&repo);
             crate::hooks::pre_push::run(&repo, remote, &mut std::io::stdin())
         }
         other => Err(Error::new(format!("unknown git hook {other:?}"))),

@@ -1,11 +1,7 @@
-//! Handlers for git hooks and agent hooks. A hook never fails the user's
-//! operation because of entire: errors become one `entire:` warning.
+//! The entry layer for hooks: git hooks, agent hooks and pre-push. Each
+//! parses what its caller hands it, calls the domain, and turns failures
+//! into one `entire:` warning: a hook never fails the user's operation.
 
 pub mod agent;
-pub mod agent_settings;
-pub mod claude;
-pub mod gemini;
 pub mod git;
-pub mod owner;
-pub mod post_commit;
 pub mod pre_push;

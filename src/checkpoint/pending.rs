@@ -1,4 +1,5 @@
-//! post-commit (SPEC §6), in two halves so that the commit returns at once.
+//! The checkpoint write pipeline behind post-commit (SPEC §6), in two
+//! halves so that the commit returns at once.
 //!
 //! The hook itself only hands each checkpoint the commit made pending over
 //! to a writer: it writes the commit's SHA into the pending file and forks
@@ -17,11 +18,12 @@ use std::fs::File;
 
 use nix::unistd::{ForkResult, dup2_stderr, dup2_stdin, dup2_stdout, fork, setsid};
 
-use crate::checkpoint::{self, Metadata};
+use super::Attribution;
+use crate::checkpoint;
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::session::{CheckpointRef, Committed, Pending, SessionId, Store};
+use crate::session::{Committed, Pending, SessionId, Store};
 use crate::settings::Settings;
 
 /// The hook: hands the checkpoints named in the commit's message over to a
@@ -166,34 +168,18 @@ fn write_one(
     }
     let session_id = SessionId::parse(&pending.session_id)
         .ok_or_else(|| Error::new(format!("invalid session ID {:?}", pending.session_id)))?;
-    let reference = CheckpointRef {
-        checkpoint_id: checkpoint_id.clone(),
-        commit: committed.commit.clone(),
-        resolved_by: pending.resolved_by.clone(),
-        created_at: pending.created_at,
-    };
-    let record = store
-        .modify(&session_id, |current| {
-            let mut record = current?;
-            record.checkpoints.retain(|c| c.checkpoint_id != checkpoint_id);
-            record.checkpoints.push(reference);
-            Some(record)
-        })?
-        .ok_or_else(|| Error::new(format!("session {session_id} has no record")))?;
-    let meta = Metadata {
+    let attribution = Attribution {
         checkpoint_id: checkpoint_id.clone(),
         commit: committed.commit,
-        session_id: record.session_id.clone(),
-        agent: record.agent.clone(),
+        session_id,
         resolved_by: pending.resolved_by,
         resolution: pending.resolution,
         created_at: pending.created_at,
         branch: committed.branch,
         files_changed: commit.files,
-        agent_session_id: record.agent_session_id.clone(),
         extra: Default::default(),
     };
-    checkpoint::write(repo, &meta, &record, max_transcript_bytes)?;
+    checkpoint::record(repo, store, attribution, max_transcript_bytes)?;
     if writer == Writer::Detached {
         // Before the pending file goes: whoever waits for that finds the
         // reservation made. Without one, the next commit starts git itself.

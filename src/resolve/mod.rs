@@ -5,6 +5,8 @@
 //! ordering ends in the session ID, so the answer never depends on the order
 //! candidates were listed in — the bug this project exists to avoid.
 
+pub mod owner;
+
 use std::collections::HashSet;
 use std::ffi::OsStr;
 

@@ -23,22 +23,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::cli::AgentKind;
+use super::{AGENTS, HookEvent, Spec};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{atomic_write, read_optional};
 use crate::git::Repo;
 use crate::git::hooks_install::shell_quote;
-use crate::hooks::agent::{HookEvent, Spec};
-use crate::hooks::{claude, gemini};
-
-pub const AGENTS: [&Spec; 2] = [&claude::SPEC, &gemini::SPEC];
-
-pub fn spec(kind: AgentKind) -> &'static Spec {
-    match kind {
-        AgentKind::ClaudeCode => &claude::SPEC,
-        AgentKind::Gemini => &gemini::SPEC,
-    }
-}
 
 /// Which agents have every hook of ours installed (in the project or the
 /// local settings file), for `entire status`.
@@ -384,6 +373,7 @@ fn string(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agents::{claude, gemini};
 
     const BIN: &str = "/opt/my tools/entire";
 

@@ -7,7 +7,7 @@
 //! git hooks; these hooks add the agent's own session ID, transcript,
 //! prompt and edited files, and make a session when there is no launcher.
 
-use crate::hooks::agent::{HookEvent, Spec, Turn};
+use super::{HookEvent, Spec, Turn};
 
 pub const SPEC: Spec = Spec {
     name: "claude-code",

@@ -1,43 +1,21 @@
-//! Gemini CLI hooks (`.gemini/settings.json`) and post-hoc linking.
+//! Post-hoc linking, for agents whose commits run no git hook (Gemini CLI).
 //!
-//! Gemini CLI runs every shell command with `core.hooksPath=""` (set through
-//! `GIT_CONFIG_*` variables; observed with 0.61.0), so no git hook sees its
-//! commits: no trailer, no checkpoint at commit time. Its own hooks make up
-//! for that after the fact. Every hook remembers HEAD in the session record
-//! (`last_seen_head`); after a tool call or a turn, the commits that
-//! appeared on HEAD since then (first parent, committed no earlier than
-//! that look, without a checkpoint trailer of their own) are linked to the
-//! session by a checkpoint with `resolved_by: "post-hoc"`.
+//! Every hook remembers HEAD in the session record (`last_seen_head`); after
+//! a tool call or a turn, the commits that appeared on HEAD since then
+//! (first parent, committed no earlier than that look, without a checkpoint
+//! trailer of their own) are linked to the session by a checkpoint with
+//! `resolved_by: "post-hoc"`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::checkpoint::{self, Metadata};
-use crate::error::{Error, Result};
+use crate::checkpoint;
+use crate::error::Result;
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::hooks::agent::{HookEvent, Spec, Turn};
-use crate::session::{CheckpointRef, SessionId, SessionRecord, Store};
+use crate::session::{SessionId, SessionRecord, Store};
 use crate::settings::Settings;
-
-pub const SPEC: Spec = Spec {
-    name: "gemini",
-    settings_dir: ".gemini",
-    local_file: None,
-    events: &[
-        HookEvent { native: "SessionStart", verb: "session-start", matcher: "", turn: Turn::Start },
-        HookEvent { native: "BeforeAgent", verb: "before-agent", matcher: "", turn: Turn::Prompt },
-        // Any tool may commit (shell, MCP git servers): look after each.
-        HookEvent { native: "AfterTool", verb: "after-tool", matcher: "*", turn: Turn::Tool },
-        HookEvent { native: "AfterAgent", verb: "after-agent", matcher: "", turn: Turn::Stop },
-        HookEvent { native: "SessionEnd", verb: "session-end", matcher: "", turn: Turn::End },
-    ],
-    file_tools: &[("write_file", "file_path"), ("replace", "file_path")],
-    named_entries: true,
-    enable_flag: Some(("hooksConfig", "enabled")),
-    post_hoc: true,
-};
 
 pub const POST_HOC: &str = "post-hoc";
 const SEEN_KEY: &str = "last_seen_head";
@@ -123,36 +101,19 @@ fn link(
     commit: &Commit,
     found_by: &str,
 ) -> Result<()> {
-    let checkpoint_id = checkpoint::new_id(repo)?;
-    let reference = CheckpointRef {
-        checkpoint_id: checkpoint_id.clone(),
+    let attribution = checkpoint::Attribution {
+        checkpoint_id: checkpoint::new_id(repo)?,
         commit: commit.sha.clone(),
-        resolved_by: POST_HOC.to_owned(),
-        created_at: Utc::now(),
-    };
-    let created_at = reference.created_at;
-    let record = store
-        .modify(session, |current| {
-            let mut record = current?;
-            record.checkpoints.push(reference);
-            Some(record)
-        })?
-        .ok_or_else(|| Error::new(format!("session {session} has no record")))?;
-    let meta = Metadata {
-        checkpoint_id,
-        commit: commit.sha.clone(),
-        session_id: record.session_id.clone(),
-        agent: record.agent.clone(),
+        session_id: session.clone(),
         resolved_by: POST_HOC.to_owned(),
         // How the hook found the session; the commit itself ran no hook.
         resolution: json!({"method": POST_HOC, "depth": null, "env_rejected": null, "session_found_by": found_by}),
-        created_at,
+        created_at: Utc::now(),
         branch: repo.branch(),
         files_changed: commit.files.clone(),
-        agent_session_id: record.agent_session_id.clone(),
         extra: serde_json::Map::from_iter([("linked".to_owned(), json!(POST_HOC))]),
     };
-    checkpoint::write(repo, &meta, &record, settings.transcript_max_bytes)
+    checkpoint::record(repo, store, attribution, settings.transcript_max_bytes)
 }
 
 #[derive(Debug, PartialEq)]

@@ -1,0 +1,69 @@
+//! Recording a checkpoint: the one way a commit becomes a session's
+//! checkpoint, whether post-commit found it or post-hoc linking did.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::Metadata;
+use crate::error::{Error, Result};
+use crate::git::Repo;
+use crate::session::{CheckpointRef, SessionId, Store};
+
+/// A commit attributed to a session, to record as a checkpoint.
+pub struct Attribution {
+    pub checkpoint_id: String,
+    pub commit: String,
+    pub session_id: SessionId,
+    pub resolved_by: String,
+    pub resolution: Value,
+    pub created_at: DateTime<Utc>,
+    /// The branch the commit was made on, as seen when it was found.
+    pub branch: Option<String>,
+    pub files_changed: Vec<String>,
+    /// Further metadata fields ("linked").
+    pub extra: Map<String, Value>,
+}
+
+/// Adds the checkpoint to its session's record (replacing an earlier entry
+/// with its ID: a retried write), then writes it to the branch.
+pub fn record(repo: &Repo, store: &Store, attribution: Attribution, max_transcript_bytes: u64) -> Result<()> {
+    let Attribution {
+        checkpoint_id,
+        commit,
+        session_id,
+        resolved_by,
+        resolution,
+        created_at,
+        branch,
+        files_changed,
+        extra,
+    } = attribution;
+    let reference = CheckpointRef {
+        checkpoint_id: checkpoint_id.clone(),
+        commit: commit.clone(),
+        resolved_by: resolved_by.clone(),
+        created_at,
+    };
+    let record = store
+        .modify(&session_id, |current| {
+            let mut record = current?;
+            record.checkpoints.retain(|c| c.checkpoint_id != checkpoint_id);
+            record.checkpoints.push(reference);
+            Some(record)
+        })?
+        .ok_or_else(|| Error::new(format!("session {session_id} has no record")))?;
+    let meta = Metadata {
+        checkpoint_id,
+        commit,
+        session_id: record.session_id.clone(),
+        agent: record.agent.clone(),
+        resolved_by,
+        resolution,
+        created_at,
+        branch,
+        files_changed,
+        agent_session_id: record.agent_session_id.clone(),
+        extra,
+    };
+    super::write(repo, &meta, &record, max_transcript_bytes)
+}
