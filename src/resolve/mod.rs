@@ -27,6 +27,36 @@ pub struct Candidate {
     pub last_interaction_time: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub files_touched: Vec<String>,
+    /// Where the lookup found this session (recorded with the owner).
+    pub found_in: FoundIn,
+}
+
+/// Where the lookup found a session: the checkpoint's
+/// `resolution.found_in` (docs/json.md).
+#[derive(Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FoundIn {
+    /// This repository's store, by the ID `ENTIRE_SESSION_ID` gave.
+    #[default]
+    Store,
+    /// This repository's index of its live sessions, `<store>/live/`.
+    RepoIndex,
+    /// The live registry that the hook's environment names.
+    Registry,
+    /// Named by `ENTIRE_SESSION_ID` in the initial environment of one of
+    /// the hook's ancestors (an agent that cleared its commands' variables).
+    AncestorEnviron,
+}
+
+impl FoundIn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundIn::Store => "store",
+            FoundIn::RepoIndex => "repo-index",
+            FoundIn::Registry => "registry",
+            FoundIn::AncestorEnviron => "ancestor-environ",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +116,13 @@ pub struct Owner {
     pub method: Method,
     /// For `pid`: how many steps above the hook the match was (parent = 1).
     pub depth: Option<usize>,
+    pub found_in: FoundIn,
+}
+
+impl Owner {
+    fn of(c: &Candidate, method: Method, depth: Option<usize>) -> Owner {
+        Owner { session_id: c.session_id.clone(), method, depth, found_in: c.found_in }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -103,6 +140,7 @@ impl Resolution {
             "method": self.owner.as_ref().map(|o| o.method),
             "depth": self.owner.as_ref().and_then(|o| o.depth),
             "env_rejected": self.env_rejected,
+            "found_in": self.owner.as_ref().map(|o| o.found_in),
         })
     }
 }
@@ -127,8 +165,12 @@ fn by_env(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
             None => EnvRejected::Unknown,
             Some(c) if !c.live => EnvRejected::Ended,
             Some(c) => {
-                res.trace.push(format!("env: ENTIRE_SESSION_ID={} is live", c.session_id));
-                return Some(Owner { session_id: c.session_id.clone(), method: Method::Env, depth: None });
+                res.trace.push(format!(
+                    "env: ENTIRE_SESSION_ID={} is live (found in {})",
+                    c.session_id,
+                    c.found_in.as_str()
+                ));
+                return Some(Owner::of(c, Method::Env, None));
             }
         },
     };
@@ -148,14 +190,12 @@ fn by_pid(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
             (a.last_interaction_time, &a.session_id).cmp(&(b.last_interaction_time, &b.session_id))
         }) {
             res.trace.push(format!(
-                "pid: ancestor {} at depth {depth} is session {}",
-                ancestor.pid, best.session_id
+                "pid: ancestor {} at depth {depth} is session {} (found in {})",
+                ancestor.pid,
+                best.session_id,
+                best.found_in.as_str()
             ));
-            return Some(Owner {
-                session_id: best.session_id.clone(),
-                method: Method::Pid,
-                depth: Some(depth),
-            });
+            return Some(Owner::of(best, Method::Pid, Some(depth)));
         }
     }
     res.trace
@@ -186,8 +226,12 @@ fn by_recency(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
                 &b.session_id,
             ))
         })?;
-    res.trace.push(format!("recent: most recent live session in this worktree is {}", best.session_id));
-    Some(Owner { session_id: best.session_id.clone(), method: Method::Recent, depth: None })
+    res.trace.push(format!(
+        "recent: most recent live session in this worktree is {} (found in {})",
+        best.session_id,
+        best.found_in.as_str()
+    ));
+    Some(Owner::of(best, Method::Recent, None))
 }
 
 #[cfg(test)]

@@ -62,7 +62,10 @@ fn two_sessions() -> Vec<Candidate> {
 fn env_names_the_owner_before_any_pid() {
     let candidates = two_sessions();
     let res = resolve(&Inputs { env: Some(OsStr::new("b")), ..inputs(&ANCESTRY, &candidates) });
-    assert_eq!(res.owner, Some(Owner { session_id: "b".into(), method: Method::Env, depth: None }));
+    assert_eq!(
+        res.owner,
+        Some(Owner { session_id: "b".into(), method: Method::Env, depth: None, found_in: FoundIn::Store })
+    );
     assert_eq!(res.env_rejected, None);
 }
 
@@ -90,7 +93,12 @@ fn unusable_env_is_recorded_and_the_pid_walk_runs() {
         assert_eq!(res.env_rejected, Some(rejected), "{env:?}");
         assert_eq!(
             res.owner,
-            Some(Owner { session_id: "a".into(), method: Method::Pid, depth: Some(2) }),
+            Some(Owner {
+                session_id: "a".into(),
+                method: Method::Pid,
+                depth: Some(2),
+                found_in: FoundIn::Store
+            }),
             "{env:?}"
         );
     }
@@ -272,6 +280,7 @@ fn candidate(index: usize) -> impl Strategy<Value = Candidate> {
             last_interaction_time: seen,
             started_at: started,
             files_touched: files.into_iter().map(str::to_owned).collect(),
+            found_in: FoundIn::RepoIndex,
         })
 }
 
@@ -305,10 +314,25 @@ proptest! {
 }
 
 #[test]
-fn details_record_how_the_owner_was_found() {
-    let candidates = two_sessions();
+fn details_record_how_and_where_the_owner_was_found() {
+    let mut candidates = two_sessions();
+    candidates[0].found_in = FoundIn::AncestorEnviron;
     let res = resolve(&Inputs { env: Some(OsStr::new("nobody")), ..inputs(&ANCESTRY, &candidates) });
-    assert_eq!(res.details(), serde_json::json!({"method": "pid", "depth": 2, "env_rejected": "unknown"}));
+    assert_eq!(
+        res.details(),
+        serde_json::json!({"method": "pid", "depth": 2, "env_rejected": "unknown", "found_in": "ancestor-environ"})
+    );
+    assert!(
+        res.trace.iter().any(|l| l.ends_with("is session a (found in ancestor-environ)")),
+        "{:?}",
+        res.trace
+    );
+    candidates[1].found_in = FoundIn::RepoIndex;
+    let recent = resolve(&inputs(&[], &candidates));
+    assert_eq!(recent.details()["found_in"], "repo-index");
     let none = resolve(&Inputs { recency: false, ..inputs(&[], &candidates) });
-    assert_eq!(none.details(), serde_json::json!({"method": null, "depth": null, "env_rejected": null}));
+    assert_eq!(
+        none.details(),
+        serde_json::json!({"method": null, "depth": null, "env_rejected": null, "found_in": null})
+    );
 }
