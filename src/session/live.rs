@@ -106,19 +106,29 @@ impl LiveRegistry {
     }
 }
 
-/// The live sessions of the repository whose store is `store`: registry
-/// entries written for it, or adopted into it. Records come from the store
-/// when it has them (hooks keep them fresher than the registry).
+/// The live sessions of the repository whose store is `store`: entries of
+/// its index of live sessions, and registry entries written for it or
+/// adopted into it. Records come from the store when it has them (hooks keep
+/// them fresher than the registry).
 pub fn live_here(
     registry: Option<&LiveRegistry>,
     store: &super::Store,
     procs: &dyn crate::process::ProcessTable,
 ) -> (Vec<SessionRecord>, Vec<String>) {
-    let Some(registry) = registry else { return (Vec::new(), Vec::new()) };
-    let (entries, mut warnings) = registry.list();
+    let (mut entries, mut warnings) = LiveRegistry::repo_index(store).list();
+    let indexed = entries.len();
+    if let Some(registry) = registry {
+        let (more, more_warnings) = registry.list();
+        entries.extend(more);
+        warnings.extend(more_warnings);
+    }
+    let mut seen = std::collections::HashSet::new();
     let mut live = Vec::new();
-    for entry in entries {
+    for (n, entry) in entries.into_iter().enumerate() {
         let Some(id) = SessionId::parse(&entry.session.session_id) else { continue };
+        if !seen.insert(id.to_string()) {
+            continue;
+        }
         let stored = match store.load(&id) {
             Ok(stored) => stored,
             Err(err) => {
@@ -126,7 +136,7 @@ pub fn live_here(
                 None
             }
         };
-        let ours = entry.store.as_deref() == Some(store.dir()) || stored.is_some();
+        let ours = n < indexed || entry.store.as_deref() == Some(store.dir()) || stored.is_some();
         let record = stored.unwrap_or(entry.session);
         if ours && record.is_live(procs) {
             live.push(record);
