@@ -1,6 +1,7 @@
 //! `entire clean`: forgets what is safe to forget. Records of ended
 //! sessions whose checkpoints are all on the branch, pending checkpoints
-//! older than a day, and live-registry entries whose processes are gone.
+//! older than a day, and entries of the live registry and of the repository's
+//! index of live sessions whose processes are gone.
 //! A session whose process is gone but that must be kept is marked ended
 //! (SPEC §3). Files that do not parse are reported and left alone.
 
@@ -25,9 +26,11 @@ pub fn run(args: CleanArgs) -> Result<i32> {
     let mut changes = 0;
     if let Some(repo) = Repo::discover(&current_dir()?)? {
         changes += clean_store(&repo, args.dry_run, verb)?;
+        let index = LiveRegistry::repo_index(&Store::new(repo.store_dir()));
+        changes += clean_live(&index, "live-index", args.dry_run, verb);
     }
     if let Some(registry) = LiveRegistry::from_env() {
-        changes += clean_live(&registry, args.dry_run, verb);
+        changes += clean_live(&registry, "live-registry", args.dry_run, verb);
     }
     if changes == 0 {
         println!("nothing to clean");
@@ -115,7 +118,9 @@ fn mark_ended(store: &Store, id: &SessionId) -> Result<()> {
         .map(drop)
 }
 
-fn clean_live(registry: &LiveRegistry, dry_run: bool, verb: &str) -> usize {
+/// Entries of a live registry, or of a repository's index of its live
+/// sessions (`what` says which), whose processes are gone.
+fn clean_live(registry: &LiveRegistry, what: &str, dry_run: bool, verb: &str) -> usize {
     let (entries, warnings) = registry.list();
     warnings.iter().for_each(warn);
     let mut changes = 0;
@@ -124,7 +129,7 @@ fn clean_live(registry: &LiveRegistry, dry_run: bool, verb: &str) -> usize {
         if !dry_run {
             registry.remove(&id);
         }
-        println!("{verb} live-registry entry {id} (its processes are gone)");
+        println!("{verb} {what} entry {id} (its processes are gone)");
         changes += 1;
     }
     changes
