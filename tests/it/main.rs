@@ -13,5 +13,6 @@ mod hot_paths;
 mod run;
 mod shell;
 mod signals;
+mod stripped_env;
 mod support;
 mod trailers;
