@@ -17,21 +17,17 @@ use super::dir_of;
 use super::objects::CatFile;
 use crate::error::{Context, Error, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
-use crate::session::Store;
+use crate::session::{CheckpointId, Store};
 
 /// Collisions need 48 random bits to repeat; a few tries is already absurd.
 const MAX_TRIES: usize = 8;
-
-pub fn is_valid(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
 
 /// The reservation file, in the git common dir.
 const RESERVED: &str = "entire-next-checkpoint-id";
 
 /// A fresh ID from `/dev/urandom`, unused on the branch and in the store:
 /// the reserved one when it still holds, else one checked now.
-pub fn new_id(repo: &Repo) -> Result<String> {
+pub fn new_id(repo: &Repo) -> Result<CheckpointId> {
     let store = Store::new(repo.store_dir());
     let tip = repo.resolve_ref(CHECKPOINTS_REF);
     if let Some(id) = take_reserved(repo, &store, tip.as_deref()) {
@@ -42,7 +38,7 @@ pub fn new_id(repo: &Repo) -> Result<String> {
 
 /// [`new_id`] with the random source supplied and no reservation, so that
 /// tests can drive the collision path.
-pub fn new_id_with(repo: &Repo, random: &mut dyn FnMut() -> Result<[u8; 6]>) -> Result<String> {
+pub fn new_id_with(repo: &Repo, random: &mut dyn FnMut() -> Result<[u8; 6]>) -> Result<CheckpointId> {
     let store = Store::new(repo.store_dir());
     draw(repo, &store, repo.resolve_ref(CHECKPOINTS_REF).as_deref(), random)
 }
@@ -63,7 +59,7 @@ pub fn reserve(repo: &Repo) -> Result<()> {
 /// Takes the reserved ID if it was checked against `tip`, the branch's tip
 /// now, and is not pending. Taking it is a rename, which one process wins;
 /// whatever was taken is used once or dropped.
-fn take_reserved(repo: &Repo, store: &Store, tip: Option<&str>) -> Option<String> {
+fn take_reserved(repo: &Repo, store: &Store, tip: Option<&str>) -> Option<CheckpointId> {
     let path = repo.common_dir.join(RESERVED);
     let taken = repo.common_dir.join(format!("{RESERVED}.{}", std::process::id()));
     fs::rename(&path, &taken).ok()?;
@@ -71,7 +67,8 @@ fn take_reserved(repo: &Repo, store: &Store, tip: Option<&str>) -> Option<String
     let _ = fs::remove_file(&taken);
     let text = text.ok()?;
     let (id, checked_at) = text.trim().split_once(' ')?;
-    (is_valid(id) && Some(checked_at) == tip && !store.is_pending(id)).then(|| id.to_owned())
+    let id = CheckpointId::parse(id)?;
+    (Some(checked_at) == tip && !store.is_pending(&id)).then_some(id)
 }
 
 fn draw(
@@ -79,10 +76,10 @@ fn draw(
     store: &Store,
     tip: Option<&str>,
     random: &mut dyn FnMut() -> Result<[u8; 6]>,
-) -> Result<String> {
+) -> Result<CheckpointId> {
     let mut objects = None;
     for _ in 0..MAX_TRIES {
-        let id: String = random()?.iter().map(|b| format!("{b:02x}")).collect();
+        let id = CheckpointId::from_bytes(random()?);
         if store.is_pending(&id) {
             continue;
         }
@@ -109,14 +106,6 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn validity() {
-        assert!(is_valid("0123456789ab"));
-        for bad in ["0123456789a", "0123456789abc", "0123456789AB", "0123456789ag", "../../etc/pa"] {
-            assert!(!is_valid(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn random_bytes_differ() {

@@ -13,7 +13,9 @@ mod writer;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use id::{is_valid as is_valid_id, new_id, new_id_with, reserve as reserve_id};
+use crate::session::{CheckpointId, Resolution, ResolvedBy, SessionId};
+
+pub use id::{new_id, new_id_with, reserve as reserve_id};
 pub use merge::merge;
 pub(crate) use objects::update_ref;
 pub use reader::{Reader, for_commit, read};
@@ -35,26 +37,25 @@ pub const TRANSCRIPT_FILE: &str = "full.jsonl";
 /// A checkpoint's root `metadata.json` (SPEC §7), fields in this order.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Metadata {
-    pub checkpoint_id: String,
+    pub checkpoint_id: CheckpointId,
     /// The full SHA of the commit the checkpoint was written for.
     pub commit: String,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub agent: Option<String>,
-    /// "env" | "pid" | "recent" (or "post-hoc").
-    pub resolved_by: String,
-    /// `{"method", "depth", "env_rejected"}`.
-    pub resolution: serde_json::Value,
+    pub resolved_by: ResolvedBy,
+    pub resolution: Resolution,
     pub created_at: DateTime<Utc>,
     pub branch: Option<String>,
     pub files_changed: Vec<String>,
-    pub agent_session_id: Option<String>,
+    pub agent_session_id: Option<SessionId>,
     /// Anything else: "linked", "transcript_truncated"…
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `<id[0:2]>/<id[2:]>`: a checkpoint's directory on the branch.
-pub fn dir_of(id: &str) -> String {
+pub fn dir_of(id: &CheckpointId) -> String {
+    let id = id.as_str();
     format!("{}/{}", &id[..2], &id[2..])
 }
 
@@ -81,7 +82,7 @@ mod tests {
 
     #[test]
     fn layout_paths() {
-        assert_eq!(dir_of("0123456789ab"), "01/23456789ab");
+        assert_eq!(dir_of(&CheckpointId::parse("0123456789ab").unwrap()), "01/23456789ab");
         let sha = "ab".repeat(20);
         assert_eq!(index_of(&sha), format!("commits/ab/{}", &sha[2..]));
     }

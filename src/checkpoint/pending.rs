@@ -23,7 +23,7 @@ use crate::checkpoint;
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::session::{Committed, Pending, SessionId, Store};
+use crate::session::{CheckpointId, Committed, Pending, Store};
 use crate::settings::Settings;
 
 /// The hook: hands the checkpoints named in the commit's message over to a
@@ -62,14 +62,12 @@ pub fn hand_off(repo: &Repo) -> Result<()> {
 /// Checkpoint IDs on the lines of a message that look like our trailer.
 /// Loose on purpose (any line, any case of the key): the writer holds each
 /// against the trailers git committed.
-fn mentioned(message: &str) -> Vec<String> {
+fn mentioned(message: &str) -> Vec<CheckpointId> {
     message
         .lines()
         .filter_map(|line| {
             let (key, value) = line.split_once(':')?;
-            let value = value.trim();
-            (key.trim().eq_ignore_ascii_case(CHECKPOINT_KEY) && checkpoint::is_valid_id(value))
-                .then(|| value.to_owned())
+            key.trim().eq_ignore_ascii_case(CHECKPOINT_KEY).then(|| CheckpointId::parse(value.trim()))?
         })
         .collect()
 }
@@ -161,17 +159,15 @@ fn write_one(
     let Some(committed) = pending.committed.clone() else { return Ok(()) };
     let commit = Commit::read(repo, &committed.commit)?;
     let checkpoint_id = pending.checkpoint_id.clone();
-    if !trailers::values(&commit.message, CHECKPOINT_KEY).contains(&checkpoint_id) {
+    if !trailers::values(&commit.message, CHECKPOINT_KEY).iter().any(|v| checkpoint_id == *v.as_str()) {
         // post-commit read a message that was not this commit's: give the
         // checkpoint back to wait for the commit that carries it.
         return store.put_pending(&Pending { committed: None, ..pending });
     }
-    let session_id = SessionId::parse(&pending.session_id)
-        .ok_or_else(|| Error::new(format!("invalid session ID {:?}", pending.session_id)))?;
     let attribution = Attribution {
         checkpoint_id: checkpoint_id.clone(),
         commit: committed.commit,
-        session_id,
+        session_id: pending.session_id,
         resolved_by: pending.resolved_by,
         resolution: pending.resolution,
         created_at: pending.created_at,
@@ -219,6 +215,7 @@ mod tests {
         let message = "subject\n\nbody\n# Entire-Checkpoint: 00000000000a\n\
                        entire-checkpoint:00000000000b\nEntire-Checkpoint: not-an-id\n\
                        Other: 00000000000c\nEntire-Checkpoint: 00000000000d \n";
-        assert_eq!(mentioned(message), ["00000000000b", "00000000000d"]);
+        let ids: Vec<String> = mentioned(message).into_iter().map(String::from).collect();
+        assert_eq!(ids, ["00000000000b", "00000000000d"]);
     }
 }

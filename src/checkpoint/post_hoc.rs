@@ -14,10 +14,9 @@ use crate::checkpoint;
 use crate::error::Result;
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::session::{SessionId, SessionRecord, Store};
+use crate::session::{Resolution, ResolvedBy, SessionId, SessionRecord, Store};
 use crate::settings::Settings;
 
-pub const POST_HOC: &str = "post-hoc";
 const SEEN_KEY: &str = "last_seen_head";
 /// Commits linked per look at most: a hook must stay quick.
 const MAX_LINKED: usize = 64;
@@ -105,13 +104,17 @@ fn link(
         checkpoint_id: checkpoint::new_id(repo)?,
         commit: commit.sha.clone(),
         session_id: session.clone(),
-        resolved_by: POST_HOC.to_owned(),
+        resolved_by: ResolvedBy::PostHoc,
         // How the hook found the session; the commit itself ran no hook.
-        resolution: json!({"method": POST_HOC, "depth": null, "env_rejected": null, "session_found_by": found_by}),
+        resolution: Resolution {
+            method: Some(ResolvedBy::PostHoc),
+            session_found_by: Some(found_by.to_owned()),
+            ..Resolution::default()
+        },
         created_at: Utc::now(),
         branch: repo.branch(),
         files_changed: commit.files.clone(),
-        extra: serde_json::Map::from_iter([("linked".to_owned(), json!(POST_HOC))]),
+        extra: serde_json::Map::from_iter([("linked".to_owned(), json!(ResolvedBy::PostHoc))]),
     };
     checkpoint::record(repo, store, attribution, settings.transcript_max_bytes)
 }
@@ -163,7 +166,7 @@ mod tests {
 
     #[test]
     fn only_a_moved_head_is_claimed_and_only_when_linking() {
-        let mut rec = SessionRecord::default();
+        let mut rec = SessionRecord::new(SessionId::parse("s1").unwrap());
         let t = Utc::now();
         assert_eq!(observe_head(&mut rec, Some("aa"), t, true), None, "the first look claims nothing");
         assert_eq!(observe_head(&mut rec, Some("aa"), t, true), None, "HEAD did not move");

@@ -2,9 +2,10 @@
 //! process serves every read of a [`Reader`].
 
 use super::objects::CatFile;
-use super::{Metadata, SLOT, dir_of, id, index_of, is_full_sha, spec};
+use super::{Metadata, SLOT, dir_of, index_of, is_full_sha, spec};
 use crate::error::{Error, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::session::CheckpointId;
 
 pub struct Reader {
     tip: String,
@@ -24,7 +25,7 @@ impl Reader {
     }
 
     /// A checkpoint's root metadata; None when it is not on the branch.
-    pub fn metadata(&mut self, checkpoint_id: &str) -> Result<Option<Metadata>> {
+    pub fn metadata(&mut self, checkpoint_id: &CheckpointId) -> Result<Option<Metadata>> {
         let Some(bytes) = self.file(checkpoint_id, "metadata.json")? else { return Ok(None) };
         serde_json::from_slice(&bytes)
             .map(Some)
@@ -32,32 +33,26 @@ impl Reader {
     }
 
     /// Whether the checkpoint is on the branch.
-    pub fn contains(&mut self, checkpoint_id: &str) -> Result<bool> {
+    pub fn contains(&mut self, checkpoint_id: &CheckpointId) -> Result<bool> {
         Ok(self.file(checkpoint_id, "metadata.json")?.is_some())
     }
 
     /// A file of a checkpoint, by its path inside the checkpoint's directory
     /// (`metadata.json`, `0/prompt.txt`…). Loads it whole: not for
     /// transcripts.
-    pub fn file(&mut self, checkpoint_id: &str, path: &str) -> Result<Option<Vec<u8>>> {
-        if !id::is_valid(checkpoint_id) {
-            return Ok(None);
-        }
+    pub fn file(&mut self, checkpoint_id: &CheckpointId, path: &str) -> Result<Option<Vec<u8>>> {
         let object = self.objects.get(&spec(&self.tip, &format!("{}/{path}", dir_of(checkpoint_id))))?;
         Ok(object.filter(|o| o.kind == "blob").map(|o| o.data))
     }
 
     /// The names of the files in a checkpoint's session slot `0/`.
-    pub fn slot_files(&mut self, checkpoint_id: &str) -> Result<Vec<String>> {
-        if !id::is_valid(checkpoint_id) {
-            return Ok(Vec::new());
-        }
+    pub fn slot_files(&mut self, checkpoint_id: &CheckpointId) -> Result<Vec<String>> {
         let tree = self.objects.tree(&spec(&self.tip, &format!("{}/{SLOT}", dir_of(checkpoint_id))))?;
         Ok(tree.into_keys().map(|name| String::from_utf8_lossy(&name).into_owned()).collect())
     }
 
     /// The checkpoint IDs the commit index lists for a full commit SHA.
-    pub fn ids_for_commit(&mut self, commit: &str) -> Result<Vec<String>> {
+    pub fn ids_for_commit(&mut self, commit: &str) -> Result<Vec<CheckpointId>> {
         if !is_full_sha(commit) {
             return Ok(Vec::new());
         }
@@ -65,7 +60,7 @@ impl Reader {
             return Ok(Vec::new());
         };
         let text = String::from_utf8_lossy(&index.data);
-        Ok(text.lines().filter(|line| id::is_valid(line)).map(str::to_owned).collect())
+        Ok(text.lines().filter_map(CheckpointId::parse).collect())
     }
 
     /// Every checkpoint the index lists for a commit, in index order.
@@ -79,7 +74,7 @@ impl Reader {
 }
 
 /// A checkpoint's metadata by ID; None when it (or the branch) is absent.
-pub fn read(repo: &Repo, checkpoint_id: &str) -> Result<Option<Metadata>> {
+pub fn read(repo: &Repo, checkpoint_id: &CheckpointId) -> Result<Option<Metadata>> {
     match Reader::open(repo)? {
         Some(mut reader) => reader.metadata(checkpoint_id),
         None => Ok(None),

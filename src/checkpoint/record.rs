@@ -7,15 +7,15 @@ use serde_json::{Map, Value};
 use super::Metadata;
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::session::{CheckpointRef, SessionId, Store};
+use crate::session::{CheckpointId, CheckpointRef, Resolution, ResolvedBy, SessionId, Store};
 
 /// A commit attributed to a session, to record as a checkpoint.
 pub struct Attribution {
-    pub checkpoint_id: String,
+    pub checkpoint_id: CheckpointId,
     pub commit: String,
     pub session_id: SessionId,
-    pub resolved_by: String,
-    pub resolution: Value,
+    pub resolved_by: ResolvedBy,
+    pub resolution: Resolution,
     pub created_at: DateTime<Utc>,
     /// The branch the commit was made on, as seen when it was found.
     pub branch: Option<String>,
@@ -41,7 +41,7 @@ pub fn record(repo: &Repo, store: &Store, attribution: Attribution, max_transcri
     let reference = CheckpointRef {
         checkpoint_id: checkpoint_id.clone(),
         commit: commit.clone(),
-        resolved_by: resolved_by.clone(),
+        resolved_by,
         created_at,
     };
     let record = store

@@ -56,7 +56,7 @@ fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
     let mut reader = Reader::open(repo)?;
     let mut changes = 0;
     for record in &records {
-        let Some(id) = SessionId::parse(&record.session_id) else { continue };
+        let id = &record.session_id;
         if record.is_live(&System) || busy.contains(id.as_str()) {
             continue;
         }
@@ -70,7 +70,7 @@ fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
         }
         if missing == 0 {
             if !dry_run {
-                store.remove(&id)?;
+                store.remove(id)?;
             }
             println!("{verb} session {id} ({}, {} checkpoint(s))", ended(record), record.checkpoints.len());
             changes += 1;
@@ -79,7 +79,7 @@ fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
         println!("kept session {id}: {missing} checkpoint(s) not on the local {BRANCH} branch");
         if record.ended_at.is_none() {
             if !dry_run {
-                mark_ended(&store, &id)?;
+                mark_ended(&store, id)?;
             }
             println!(
                 "{} session {id} as ended: its processes are gone",
@@ -125,9 +125,9 @@ fn clean_live(registry: &LiveRegistry, what: &str, dry_run: bool, verb: &str) ->
     warnings.iter().for_each(warn);
     let mut changes = 0;
     for entry in entries.iter().filter(|e| !e.session.is_live(&System)) {
-        let Some(id) = SessionId::parse(&entry.session.session_id) else { continue };
+        let id = &entry.session.session_id;
         if !dry_run {
-            registry.remove(&id);
+            registry.remove(id);
         }
         println!("{verb} {what} entry {id} (its processes are gone)");
         changes += 1;

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::git::hooks_install::{self, HOOKS, HookState, Installed};
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::process::System;
-use crate::session::{LiveEntry, LiveRegistry, SessionId, Store};
+use crate::session::{CheckpointId, LiveEntry, LiveRegistry, SessionId, Store};
 use crate::settings::Settings;
 
 pub fn run(args: DoctorArgs) -> Result<i32> {
@@ -99,7 +99,7 @@ fn sessions(store: &Store, report: &mut Report) {
         report.unfixable(warning, "entire never rewrites a file it cannot read; fix or remove it by hand");
     }
     for record in records.into_iter().filter(|r| r.ended_at.is_none() && !r.is_live(&System)) {
-        let Some(id) = SessionId::parse(&record.session_id) else { continue };
+        let id = record.session_id;
         report.fixable(format_args!("session {id} never ended, and its processes are gone"), || {
             // Under the lock, and only if it is still dead and open.
             store.modify(&id, |current| {
@@ -120,7 +120,7 @@ fn live_registry(registry: &LiveRegistry, report: &mut Report) {
         report.unfixable(warning, "remove it by hand once its session has ended");
     }
     for entry in entries {
-        let Some(id) = SessionId::parse(&entry.session.session_id) else { continue };
+        let id = entry.session.session_id.clone();
         if !entry.session.is_live(&System) {
             report.fixable(
                 format_args!("live-registry entry {id} is left over: its processes are gone"),
@@ -147,9 +147,9 @@ fn live_index(index: &LiveRegistry, report: &mut Report) {
         report.unfixable(warning, "remove it by hand once its session has ended");
     }
     for entry in entries.iter().filter(|e| !e.session.is_live(&System)) {
-        let Some(id) = SessionId::parse(&entry.session.session_id) else { continue };
+        let id = &entry.session.session_id;
         report.fixable(format_args!("live-index entry {id} is left over: its processes are gone"), || {
-            index.remove(&id);
+            index.remove(id);
             Ok("removed it".into())
         });
     }
@@ -272,11 +272,11 @@ fn checkpoints_tip_problem(repo: &Repo) -> Result<Option<String>> {
         return Ok(Some(format!("its tip {tip} is a {kind} object, not a commit")));
     }
     let subject = git_text(repo, &["log", "-1", "--no-merges", "--format=%s", &tip])?;
-    let Some(id) = subject.strip_prefix("Checkpoint: ").filter(|id| checkpoint::is_valid_id(id)) else {
+    let Some(id) = subject.strip_prefix("Checkpoint: ").and_then(CheckpointId::parse) else {
         return Ok(Some(format!("its newest commit's subject {subject:?} names no checkpoint")));
     };
-    let path = format!("{}/metadata.json", checkpoint::dir_of(id));
-    Ok(match checkpoint::read(repo, id) {
+    let path = format!("{}/metadata.json", checkpoint::dir_of(&id));
+    Ok(match checkpoint::read(repo, &id) {
         Ok(Some(meta)) if meta.checkpoint_id == id => None,
         Ok(Some(_)) => Some(format!("{path} names another checkpoint")),
         Ok(None) => Some(format!("its tip has no {path}")),

@@ -11,7 +11,7 @@ use crate::cli::ExplainArgs;
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::session::{SessionId, SessionRecord, Store};
+use crate::session::{CheckpointId, ResolvedBy, SessionId, SessionRecord, Store};
 
 /// How many commits the log shows.
 const LOG_LENGTH: usize = 20;
@@ -30,10 +30,8 @@ pub fn run(args: ExplainArgs) -> Result<i32> {
 fn explain_commit(repo: &Repo, rev: &str, json: bool) -> Result<i32> {
     let sha = resolve_commit(repo, rev)?;
     let message = commit_message(repo, &sha)?;
-    let named: Vec<String> = trailers::values(&message, CHECKPOINT_KEY)
-        .into_iter()
-        .filter(|id| checkpoint::is_valid_id(id))
-        .collect();
+    let named: Vec<CheckpointId> =
+        trailers::values(&message, CHECKPOINT_KEY).iter().filter_map(|id| CheckpointId::parse(id)).collect();
     let mut checkpoints = Vec::new();
     let mut reader = Reader::open(repo)?;
     match &mut reader {
@@ -82,7 +80,7 @@ fn explain_commit(repo: &Repo, rev: &str, json: bool) -> Result<i32> {
 
 fn print_checkpoint(reader: &mut Reader, store: &Store, meta: &Metadata) -> Result<()> {
     let id = &meta.checkpoint_id;
-    let record = SessionId::parse(&meta.session_id).and_then(|sid| store.load(&sid).ok().flatten());
+    let record = store.load(&meta.session_id).ok().flatten();
     let slot_record: Option<SessionRecord> = reader
         .file(id, &format!("{SLOT}/metadata.json"))?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
@@ -120,21 +118,21 @@ fn print_checkpoint(reader: &mut Reader, store: &Store, meta: &Metadata) -> Resu
 
 /// How the owner was found, in words; a recency match is a guess and says so.
 fn attribution(meta: &Metadata) -> String {
-    let depth = meta.resolution.get("depth").and_then(Value::as_u64);
-    let mut text = match (meta.resolved_by.as_str(), depth) {
-        ("env", _) => "ENTIRE_SESSION_ID in the committing process named this session (env)".to_owned(),
-        ("pid", Some(depth)) => {
+    let mut text = match (meta.resolved_by, meta.resolution.depth) {
+        (ResolvedBy::Env, _) => {
+            "ENTIRE_SESSION_ID in the committing process named this session (env)".to_owned()
+        }
+        (ResolvedBy::Pid, Some(depth)) => {
             format!("the commit ran under this session's process, {depth} level(s) up (pid)")
         }
-        ("pid", None) => "the commit ran under this session's process (pid)".to_owned(),
-        ("recent", _) => "a guess by recency: the most recently active live session in this worktree; \
-                          nothing tied the commit to it for certain (recent)"
+        (ResolvedBy::Pid, None) => "the commit ran under this session's process (pid)".to_owned(),
+        (ResolvedBy::Recent, _) => "a guess by recency: the most recently active live session in this \
+                                    worktree; nothing tied the commit to it for certain (recent)"
             .to_owned(),
-        ("post-hoc", _) => "linked after the commit was made (post-hoc)".to_owned(),
-        (other, _) => other.to_owned(),
+        (ResolvedBy::PostHoc, _) => "linked after the commit was made (post-hoc)".to_owned(),
     };
-    if let Some(reason) = meta.resolution.get("env_rejected").and_then(Value::as_str) {
-        text.push_str(&format!("; ENTIRE_SESSION_ID was set but not used ({reason})"));
+    if let Some(reason) = meta.resolution.env_rejected {
+        text.push_str(&format!("; ENTIRE_SESSION_ID was set but not used ({})", reason.as_str()));
     }
     text
 }
@@ -212,12 +210,8 @@ fn log(repo: &Repo) -> Result<i32> {
     for record in out.split('\x1e').map(|r| r.trim_start_matches('\n')).filter(|r| !r.is_empty()) {
         let fields: Vec<&str> = record.splitn(4, '\x1f').collect();
         let [sha, short, subject, named] = fields[..] else { continue };
-        let mut ids: Vec<String> = named
-            .split(',')
-            .map(str::trim)
-            .filter(|id| checkpoint::is_valid_id(id))
-            .map(str::to_owned)
-            .collect();
+        let mut ids: Vec<CheckpointId> =
+            named.split(',').filter_map(|id| CheckpointId::parse(id.trim())).collect();
         let mut found = Vec::new();
         if let Some(reader) = &mut reader {
             for id in reader.ids_for_commit(sha)? {

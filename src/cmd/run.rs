@@ -107,7 +107,6 @@ impl Launch {
 
         let now = Utc::now();
         let record = SessionRecord {
-            session_id: id.to_string(),
             parent_session_id: parent,
             agent: Some(agent),
             command: Some(argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()),
@@ -119,7 +118,7 @@ impl Launch {
             launcher_pid: me.map(|p| p.pid),
             launcher_start_time: me.map(|p| p.start_time),
             source: Some(Source::Launcher),
-            ..Default::default()
+            ..SessionRecord::new(id)
         };
         let mut launch = Launch { record, registry, repo: enabled_repo, store, warned: false };
         if launch.registry.is_none() {
@@ -147,7 +146,7 @@ impl Launch {
             checkpoint::pending::complete(repo);
         }
         if let Some(store) = &self.store {
-            let id = SessionId::parse(&self.record.session_id).expect("own id");
+            let id = self.record.session_id.clone();
             let (ended_at, exit_code, exit_signal) =
                 (self.record.ended_at, self.record.exit_code, self.record.exit_signal);
             // Hooks may have added checkpoints and prompts meanwhile: merge
@@ -163,12 +162,11 @@ impl Launch {
                 self.warn(&format!("could not record the end of the session: {err}"));
             }
         }
-        let id = SessionId::parse(&self.record.session_id).expect("own id");
         if let Some(store) = &self.store {
-            LiveRegistry::repo_index(store).remove(&id);
+            LiveRegistry::repo_index(store).remove(&self.record.session_id);
         }
         if let Some(registry) = &self.registry {
-            registry.remove(&id);
+            registry.remove(&self.record.session_id);
         }
     }
 
@@ -182,8 +180,7 @@ impl Launch {
                 // so no lock to take (the agent waits for this write).
                 return s.create(&self.record).map(|()| None);
             }
-            let id = SessionId::parse(&self.record.session_id).expect("own id");
-            s.modify(&id, |current| {
+            s.modify(&self.record.session_id, |current| {
                 let mut rec = current.unwrap_or_else(|| self.record.clone());
                 rec.agent_pid = self.record.agent_pid;
                 rec.agent_start_time = self.record.agent_start_time;
@@ -214,8 +211,8 @@ impl Launch {
 }
 
 /// The parent session, when we run inside a live one.
-fn live_parent(registry: Option<&LiveRegistry>, raw: &str) -> Option<String> {
+fn live_parent(registry: Option<&LiveRegistry>, raw: &str) -> Option<SessionId> {
     let id = SessionId::parse(raw)?;
     let entry = registry?.get(&id).ok()??;
-    entry.session.is_live(&System).then(|| id.to_string())
+    entry.session.is_live(&System).then_some(id)
 }

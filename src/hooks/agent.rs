@@ -71,14 +71,13 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
     let facts = hook.facts(event.turn, &payload, &agent_session);
 
     let found = OwnerLookup::new(&hook.repo, &hook.store).find(false, || None);
-    let found_by = found.resolution.owner.as_ref().map_or("agent-hook", |o| o.method.as_str());
+    let found_by = found.verdict.owner.as_ref().map_or("agent-hook", |o| o.method.as_str());
     let me = agent_process(&System);
     let (target, made_by_hook) = match found.owner {
         Some(owner) if owner.source != Some(Source::AgentHook) => (owner, false),
         owner => (hook.session(owner, &agent_session, me), true),
     };
-    let id =
-        SessionId::parse(&target.session_id).ok_or_else(|| Error::new("owner has a malformed session id"))?;
+    let id = target.session_id.clone();
 
     let head = if spec.post_hoc { hook.repo.head() } else { None };
     let mut clash = false;
@@ -140,7 +139,7 @@ impl Hook<'_> {
         me: Option<ProcId>,
     ) -> SessionRecord {
         let mut parent = None;
-        if let Some(found) = found.filter(|f| f.session_id != agent_session.as_str()) {
+        if let Some(found) = found.filter(|f| f.session_id != *agent_session) {
             if found.agent_proc() == me {
                 // The same agent process moved on to a new session (`/clear`).
                 end_hook_session(&self.store, &found);
@@ -150,7 +149,6 @@ impl Hook<'_> {
             }
         }
         SessionRecord {
-            session_id: agent_session.to_string(),
             parent_session_id: parent,
             agent: Some(self.spec.name.to_owned()),
             cwd: Some(self.cwd.to_string_lossy().into_owned()),
@@ -158,7 +156,7 @@ impl Hook<'_> {
             base_commit: self.repo.head(),
             started_at: Some(self.now),
             source: Some(Source::AgentHook),
-            ..Default::default()
+            ..SessionRecord::new(agent_session.clone())
         }
     }
 
@@ -196,7 +194,7 @@ impl Hook<'_> {
             relative
         });
         Facts {
-            agent_session_id: agent_session.to_string(),
+            agent_session_id: agent_session.clone(),
             transcript_path: transcript_path.map(str::to_owned),
             first_prompt,
             file,
@@ -205,8 +203,8 @@ impl Hook<'_> {
 }
 
 fn end_hook_session(store: &Store, record: &SessionRecord) {
-    let Some(id) = SessionId::parse(&record.session_id) else { return };
-    let ended = store.modify(&id, |current| {
+    let id = &record.session_id;
+    let ended = store.modify(id, |current| {
         let mut rec = current?;
         rec.ended_at.get_or_insert_with(Utc::now);
         Some(rec)
@@ -214,9 +212,9 @@ fn end_hook_session(store: &Store, record: &SessionRecord) {
     if let Err(err) = ended {
         warn(format_args!("could not end session {id}: {err}"));
     }
-    LiveRegistry::repo_index(store).remove(&id);
+    LiveRegistry::repo_index(store).remove(id);
     if let Some(registry) = LiveRegistry::from_env() {
-        registry.remove(&id);
+        registry.remove(id);
     }
 }
 
@@ -224,10 +222,10 @@ fn end_hook_session(store: &Store, record: &SessionRecord) {
 /// and in the live registry while it runs: the git hooks' PID step finds it
 /// there, whatever the committing process's environment.
 fn publish(store: &Store, record: &SessionRecord, turn: Turn) {
-    let Some(id) = SessionId::parse(&record.session_id) else { return };
+    let id = &record.session_id;
     let registries = [Some(LiveRegistry::repo_index(store)), LiveRegistry::from_env()];
     if turn == Turn::End {
-        registries.iter().flatten().for_each(|r| r.remove(&id));
+        registries.iter().flatten().for_each(|r| r.remove(id));
         return;
     }
     let entry = LiveEntry { store: Some(store.dir().to_path_buf()), session: record.clone() };
@@ -240,7 +238,7 @@ fn publish(store: &Store, record: &SessionRecord, turn: Turn) {
 
 /// What one event says about the session.
 struct Facts {
-    agent_session_id: String,
+    agent_session_id: SessionId,
     transcript_path: Option<String>,
     first_prompt: Option<String>,
     file: Option<String>,

@@ -62,15 +62,15 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
     }
     let store = Store::new(repo.store_dir());
     let found = OwnerLookup::new(repo, &store).find(settings.recency, || staged_files(repo));
-    let (Some(owner), Some(record)) = (&found.resolution.owner, found.owner) else { return Ok(()) };
+    let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) else { return Ok(()) };
 
     let checkpoint_id = checkpoint::new_id(repo)?;
-    let tagged = trailers::insert(&message, CHECKPOINT_KEY, &checkpoint_id, &comment);
+    let tagged = trailers::insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str(), &comment);
     store.put_pending(&Pending {
         checkpoint_id,
         session_id: record.session_id,
-        resolved_by: owner.method.as_str().to_owned(),
-        resolution: found.resolution.details(),
+        resolved_by: owner.method,
+        resolution: found.verdict.details(),
         created_at: Utc::now(),
         committed: None,
     })?;

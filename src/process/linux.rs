@@ -92,7 +92,16 @@ mod tests {
             .env("ENTIRE_TEST_ENVIRON", "from-exec")
             .spawn()
             .unwrap();
-        let environ = System.environ(child.id() as i32);
+        // spawn returns once the exec began; the kernel sets the new
+        // environment's bounds a moment later.
+        let mut environ = None;
+        for _ in 0..1000 {
+            environ = System.environ(child.id() as i32);
+            if environ.as_ref().is_none_or(|e| !e.0.is_empty()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         let environ = environ.expect("our own child's environment");

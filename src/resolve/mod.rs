@@ -11,14 +11,13 @@ use std::collections::HashSet;
 use std::ffi::OsStr;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use crate::process::{MAX_ANCESTRY, ProcId};
-use crate::session::SessionId;
+use crate::session::{EnvRejected, FoundIn, Resolution, ResolvedBy, SessionId};
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub launcher: Option<ProcId>,
     pub agent: Option<ProcId>,
     /// Not ended, and its launcher or agent alive as recorded.
@@ -29,34 +28,6 @@ pub struct Candidate {
     pub files_touched: Vec<String>,
     /// Where the lookup found this session (recorded with the owner).
     pub found_in: FoundIn,
-}
-
-/// Where the lookup found a session: the checkpoint's
-/// `resolution.found_in` (docs/json.md).
-#[derive(Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum FoundIn {
-    /// This repository's store, by the ID `ENTIRE_SESSION_ID` gave.
-    #[default]
-    Store,
-    /// This repository's index of its live sessions, `<store>/live/`.
-    RepoIndex,
-    /// The live registry that the hook's environment names.
-    Registry,
-    /// Named by `ENTIRE_SESSION_ID` in the initial environment of one of
-    /// the hook's ancestors (an agent that cleared its commands' variables).
-    AncestorEnviron,
-}
-
-impl FoundIn {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FoundIn::Store => "store",
-            FoundIn::RepoIndex => "repo-index",
-            FoundIn::Registry => "registry",
-            FoundIn::AncestorEnviron => "ancestor-environ",
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -74,79 +45,46 @@ pub struct Inputs<'a> {
     pub recency: bool,
 }
 
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Env,
-    Pid,
-    Recent,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Env => "env",
-            Method::Pid => "pid",
-            Method::Recent => "recent",
-        }
-    }
-}
-
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum EnvRejected {
-    Unknown,
-    Ended,
-    Malformed,
-}
-
-impl EnvRejected {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnvRejected::Unknown => "unknown",
-            EnvRejected::Ended => "ended",
-            EnvRejected::Malformed => "malformed",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
-    pub session_id: String,
-    pub method: Method,
+    pub session_id: SessionId,
+    /// `env`, `pid` or `recent`: the resolver never links post hoc.
+    pub method: ResolvedBy,
     /// For `pid`: how many steps above the hook the match was (parent = 1).
     pub depth: Option<usize>,
     pub found_in: FoundIn,
 }
 
 impl Owner {
-    fn of(c: &Candidate, method: Method, depth: Option<usize>) -> Owner {
+    fn of(c: &Candidate, method: ResolvedBy, depth: Option<usize>) -> Owner {
         Owner { session_id: c.session_id.clone(), method, depth, found_in: c.found_in }
     }
 }
 
+/// What the resolver decided, and why.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Resolution {
+pub struct Verdict {
     pub owner: Option<Owner>,
     pub env_rejected: Option<EnvRejected>,
     /// Human-readable steps, printed under `ENTIRE_DEBUG=1`.
     pub trace: Vec<String>,
 }
 
-impl Resolution {
+impl Verdict {
     /// The `resolution` object stored with a checkpoint (SPEC §7).
-    pub fn details(&self) -> serde_json::Value {
-        serde_json::json!({
-            "method": self.owner.as_ref().map(|o| o.method),
-            "depth": self.owner.as_ref().and_then(|o| o.depth),
-            "env_rejected": self.env_rejected,
-            "found_in": self.owner.as_ref().map(|o| o.found_in),
-        })
+    pub fn details(&self) -> Resolution {
+        Resolution {
+            method: self.owner.as_ref().map(|o| o.method),
+            depth: self.owner.as_ref().and_then(|o| o.depth),
+            env_rejected: self.env_rejected,
+            found_in: self.owner.as_ref().map(|o| o.found_in),
+            ..Resolution::default()
+        }
     }
 }
 
-pub fn resolve(inputs: &Inputs) -> Resolution {
-    let mut res = Resolution::default();
+pub fn resolve(inputs: &Inputs) -> Verdict {
+    let mut res = Verdict::default();
     let found = by_env(inputs, &mut res)
         .or_else(|| by_pid(inputs, &mut res))
         .or_else(|| by_recency(inputs, &mut res));
@@ -157,11 +95,11 @@ pub fn resolve(inputs: &Inputs) -> Resolution {
     res
 }
 
-fn by_env(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
+fn by_env(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
     let raw = inputs.env.filter(|v| !v.is_empty())?;
     let rejected = match raw.to_str().and_then(SessionId::parse) {
         None => EnvRejected::Malformed,
-        Some(id) => match inputs.candidates.iter().find(|c| c.session_id == id.as_str()) {
+        Some(id) => match inputs.candidates.iter().find(|c| c.session_id == id) {
             None => EnvRejected::Unknown,
             Some(c) if !c.live => EnvRejected::Ended,
             Some(c) => {
@@ -170,7 +108,7 @@ fn by_env(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
                     c.session_id,
                     c.found_in.as_str()
                 ));
-                return Some(Owner::of(c, Method::Env, None));
+                return Some(Owner::of(c, ResolvedBy::Env, None));
             }
         },
     };
@@ -179,7 +117,7 @@ fn by_env(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
     None
 }
 
-fn by_pid(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
+fn by_pid(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
     for (index, ancestor) in inputs.ancestry.iter().take(MAX_ANCESTRY).enumerate() {
         let depth = index + 1;
         let on_this_process = inputs
@@ -195,7 +133,7 @@ fn by_pid(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
                 best.session_id,
                 best.found_in.as_str()
             ));
-            return Some(Owner::of(best, Method::Pid, Some(depth)));
+            return Some(Owner::of(best, ResolvedBy::Pid, Some(depth)));
         }
     }
     res.trace
@@ -203,7 +141,7 @@ fn by_pid(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
     None
 }
 
-fn by_recency(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
+fn by_recency(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
     if !inputs.recency {
         res.trace.push("recent: disabled by resolution.recency".into());
         return None;
@@ -231,7 +169,7 @@ fn by_recency(inputs: &Inputs, res: &mut Resolution) -> Option<Owner> {
         best.session_id,
         best.found_in.as_str()
     ));
-    Some(Owner::of(best, Method::Recent, None))
+    Some(Owner::of(best, ResolvedBy::Recent, None))
 }
 
 #[cfg(test)]

@@ -16,8 +16,10 @@ use std::ffi::OsString;
 use crate::error::warn;
 use crate::git::Repo;
 use crate::process::{ProcId, ProcessTable, System};
-use crate::resolve::{self, Candidate, FoundIn, Inputs, Method, Resolution};
-use crate::session::{LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
+use crate::resolve::{self, Candidate, Inputs, Verdict};
+use crate::session::{
+    FoundIn, LiveEntry, LiveRegistry, ResolvedBy, SESSION_ENV, SessionId, SessionRecord, Source, Store,
+};
 
 /// A session known to this lookup, and whether this repo's store has it.
 struct Known {
@@ -30,13 +32,13 @@ pub struct OwnerLookup<'a> {
     repo: &'a Repo,
     store: &'a Store,
     registry: Option<LiveRegistry>,
-    known: BTreeMap<String, Known>,
+    known: BTreeMap<SessionId, Known>,
 }
 
 /// Who owns what is happening now, and that session's record (adopted into
 /// this repo's store when it was only in a live registry).
 pub struct Found {
-    pub resolution: Resolution,
+    pub verdict: Verdict,
     pub owner: Option<SessionRecord>,
 }
 
@@ -61,7 +63,7 @@ impl<'a> OwnerLookup<'a> {
             staged: None,
             recency: false,
         });
-        let resolution = if quick.owner.is_some() {
+        let verdict = if quick.owner.is_some() {
             quick
         } else {
             let index = LiveRegistry::repo_index(self.store);
@@ -81,7 +83,7 @@ impl<'a> OwnerLookup<'a> {
                 });
             let staged = if wants_staged { staged() } else { None };
             let (env, ancestry, candidates) = (env.as_deref(), &ancestry, &candidates);
-            let mut resolution = resolve::resolve(&Inputs {
+            let mut verdict = resolve::resolve(&Inputs {
                 env,
                 ancestry,
                 candidates,
@@ -90,17 +92,17 @@ impl<'a> OwnerLookup<'a> {
                 recency,
             });
             // What the environ walk learned goes just before the PID step's line.
-            let at = resolution.trace.iter().position(|l| l.starts_with("pid: ")).unwrap_or(0);
-            resolution.trace.splice(at..at, notes);
-            resolution
+            let at = verdict.trace.iter().position(|l| l.starts_with("pid: ")).unwrap_or(0);
+            verdict.trace.splice(at..at, notes);
+            verdict
         };
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
-            for line in &resolution.trace {
+            for line in &verdict.trace {
                 eprintln!("entire: resolve: {line}");
             }
         }
-        let owner = resolution.owner.as_ref().and_then(|o| self.adopt(&o.session_id, o.method));
-        Found { resolution, owner }
+        let owner = verdict.owner.as_ref().and_then(|o| self.adopt(&o.session_id, o.method));
+        Found { verdict, owner }
     }
 
     fn candidates(&self) -> Vec<Candidate> {
@@ -188,7 +190,7 @@ impl<'a> OwnerLookup<'a> {
             }
             let Some(raw) = environ.get(SESSION_ENV) else { continue };
             let Some(id) = raw.to_str().and_then(SessionId::parse) else { continue };
-            if self.known.contains_key(id.as_str()) {
+            if self.known.contains_key(&id) {
                 continue;
             }
             let stored = match self.store.load(&id) {
@@ -202,7 +204,7 @@ impl<'a> OwnerLookup<'a> {
             let learned = match stored {
                 Some(record) => {
                     let known = Known { record, in_store: true, found_in: FoundIn::AncestorEnviron };
-                    self.known.insert(id.to_string(), known);
+                    self.known.insert(id.clone(), known);
                     "this repository's store".to_owned()
                 }
                 None => match registry.as_ref().map(|r| (r, r.get(&id))) {
@@ -221,7 +223,7 @@ impl<'a> OwnerLookup<'a> {
                 "pid: ancestor {} was started with ENTIRE_SESSION_ID={id}, found in {learned}",
                 ancestor.pid
             ));
-            if self.known.get(id.as_str()).is_some_and(|k| self.owns_one_of(&k.record, ancestry)) {
+            if self.known.get(&id).is_some_and(|k| self.owns_one_of(&k.record, ancestry)) {
                 break;
             }
         }
@@ -232,8 +234,7 @@ impl<'a> OwnerLookup<'a> {
     /// that has one: a session started here, or one adopted here before
     /// (which otherwise would be adopted, and written, at every commit).
     fn learn_entry(&mut self, entry: LiveEntry, found_in: FoundIn) {
-        let stored =
-            SessionId::parse(&entry.session.session_id).and_then(|id| self.store.load(&id).ok().flatten());
+        let stored = self.store.load(&entry.session.session_id).ok().flatten();
         let known = match stored {
             Some(record) => Known { record, in_store: true, found_in },
             None => Known { record: entry.session, in_store: false, found_in },
@@ -245,16 +246,15 @@ impl<'a> OwnerLookup<'a> {
     /// a live registry (an agent started in another directory or repo), and
     /// put in this repo's index of live sessions when it was found by PID or
     /// recency elsewhere: the next commit finds it whatever its environment.
-    fn adopt(&self, session_id: &str, method: Method) -> Option<SessionRecord> {
+    fn adopt(&self, session_id: &SessionId, method: ResolvedBy) -> Option<SessionRecord> {
         let known = self.known.get(session_id)?;
-        let id = SessionId::parse(session_id)?;
         let record = if known.in_store {
             known.record.clone()
         } else {
             let mut adopted = known.record.clone();
             adopted.source = Some(Source::Adopted);
             adopted.worktree_path.get_or_insert_with(|| self.repo.worktree_str());
-            match self.store.modify(&id, |current| Some(current.unwrap_or(adopted))) {
+            match self.store.modify(session_id, |current| Some(current.unwrap_or(adopted))) {
                 Ok(Some(record)) => record,
                 Ok(None) => return None,
                 Err(err) => {
@@ -263,7 +263,8 @@ impl<'a> OwnerLookup<'a> {
                 }
             }
         };
-        let unindexed = !known.in_store || (method != Method::Env && known.found_in != FoundIn::RepoIndex);
+        let unindexed =
+            !known.in_store || (method != ResolvedBy::Env && known.found_in != FoundIn::RepoIndex);
         if unindexed && record.ended_at.is_none() {
             let entry = LiveEntry { store: Some(self.store.dir().to_path_buf()), session: record.clone() };
             if let Err(err) = LiveRegistry::repo_index(self.store).put(&entry) {

@@ -19,12 +19,21 @@ fn at(secs: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(1_750_000_000 + secs, 0).single()
 }
 
+fn sid(id: &str) -> SessionId {
+    SessionId::parse(id).unwrap()
+}
+
 fn live(id: &str) -> Candidate {
     Candidate {
-        session_id: id.into(),
+        session_id: sid(id),
+        launcher: None,
+        agent: None,
         live: true,
         worktree_path: Some(WORKTREE.into()),
-        ..Candidate::default()
+        last_interaction_time: None,
+        started_at: None,
+        files_touched: Vec::new(),
+        found_in: FoundIn::Store,
     }
 }
 
@@ -33,11 +42,11 @@ fn inputs<'a>(ancestry: &'a [ProcId], candidates: &'a [Candidate]) -> Inputs<'a>
     Inputs { env: None, ancestry, candidates, worktree: WORKTREE, staged: None, recency: true }
 }
 
-fn owner(inputs: &Inputs) -> Option<(String, Method, Option<usize>)> {
-    resolve(inputs).owner.map(|o| (o.session_id, o.method, o.depth))
+fn owner(inputs: &Inputs) -> Option<(String, ResolvedBy, Option<usize>)> {
+    resolve(inputs).owner.map(|o| (o.session_id.to_string(), o.method, o.depth))
 }
 
-fn by(id: &str, method: Method, depth: Option<usize>) -> Option<(String, Method, Option<usize>)> {
+fn by(id: &str, method: ResolvedBy, depth: Option<usize>) -> Option<(String, ResolvedBy, Option<usize>)> {
     Some((id.into(), method, depth))
 }
 
@@ -64,7 +73,7 @@ fn env_names_the_owner_before_any_pid() {
     let res = resolve(&Inputs { env: Some(OsStr::new("b")), ..inputs(&ANCESTRY, &candidates) });
     assert_eq!(
         res.owner,
-        Some(Owner { session_id: "b".into(), method: Method::Env, depth: None, found_in: FoundIn::Store })
+        Some(Owner { session_id: sid("b"), method: ResolvedBy::Env, depth: None, found_in: FoundIn::Store })
     );
     assert_eq!(res.env_rejected, None);
 }
@@ -74,7 +83,7 @@ fn env_set_but_empty_is_ignored_not_rejected() {
     let candidates = two_sessions();
     let res = resolve(&Inputs { env: Some(OsStr::new("")), ..inputs(&ANCESTRY, &candidates) });
     assert_eq!(res.env_rejected, None);
-    assert_eq!(res.owner.map(|o| o.session_id), Some("a".into()));
+    assert_eq!(res.owner.map(|o| o.session_id), Some(sid("a")));
 }
 
 #[test]
@@ -94,8 +103,8 @@ fn unusable_env_is_recorded_and_the_pid_walk_runs() {
         assert_eq!(
             res.owner,
             Some(Owner {
-                session_id: "a".into(),
-                method: Method::Pid,
+                session_id: sid("a"),
+                method: ResolvedBy::Pid,
                 depth: Some(2),
                 found_in: FoundIn::Store
             }),
@@ -109,15 +118,15 @@ fn unusable_env_falls_through_to_recency() {
     let candidates = [live("only")];
     let res = resolve(&Inputs { env: Some(OsStr::new("other")), ..inputs(&ANCESTRY, &candidates) });
     assert_eq!(res.env_rejected, Some(EnvRejected::Unknown));
-    assert_eq!(res.owner.map(|o| (o.session_id, o.method)), Some(("only".into(), Method::Recent)));
+    assert_eq!(res.owner.map(|o| (o.session_id, o.method)), Some((sid("only"), ResolvedBy::Recent)));
 }
 
 #[test]
 fn pid_matches_the_launcher_or_the_agent_at_its_depth() {
     let on_launcher = [Candidate { launcher: Some(ANCESTRY[2]), ..live("s") }];
-    assert_eq!(owner(&inputs(&ANCESTRY, &on_launcher)), by("s", Method::Pid, Some(3)));
+    assert_eq!(owner(&inputs(&ANCESTRY, &on_launcher)), by("s", ResolvedBy::Pid, Some(3)));
     let on_agent = [Candidate { launcher: Some(proc(7, 7)), agent: Some(ANCESTRY[0]), ..live("s") }];
-    assert_eq!(owner(&inputs(&ANCESTRY, &on_agent)), by("s", Method::Pid, Some(1)));
+    assert_eq!(owner(&inputs(&ANCESTRY, &on_agent)), by("s", ResolvedBy::Pid, Some(1)));
 }
 
 #[test]
@@ -127,7 +136,7 @@ fn nearest_ancestor_wins() {
         Candidate { launcher: Some(ANCESTRY[3]), last_interaction_time: at(500), ..live("z-far") },
         Candidate { agent: Some(ANCESTRY[1]), last_interaction_time: at(1), ..live("a-near") },
     ];
-    assert_eq!(owner(&inputs(&ANCESTRY, &candidates)), by("a-near", Method::Pid, Some(2)));
+    assert_eq!(owner(&inputs(&ANCESTRY, &candidates)), by("a-near", ResolvedBy::Pid, Some(2)));
 }
 
 #[test]
@@ -144,7 +153,7 @@ fn a_dead_session_on_an_ancestor_is_skipped() {
         Candidate { agent: Some(ANCESTRY[0]), live: false, ..live("dead") },
         Candidate { launcher: Some(ANCESTRY[3]), ..live("outer") },
     ];
-    assert_eq!(owner(&inputs(&ANCESTRY, &candidates)), by("outer", Method::Pid, Some(4)));
+    assert_eq!(owner(&inputs(&ANCESTRY, &candidates)), by("outer", ResolvedBy::Pid, Some(4)));
 }
 
 #[test]
@@ -167,7 +176,7 @@ fn the_walk_stops_after_64_ancestors() {
     let at_index = |index: usize| [Candidate { launcher: Some(ancestry[index]), ..live("s") }];
     let no_recency =
         |candidates: &[Candidate]| owner(&Inputs { recency: false, ..inputs(&ancestry, candidates) });
-    assert_eq!(no_recency(&at_index(63)), by("s", Method::Pid, Some(64)));
+    assert_eq!(no_recency(&at_index(63)), by("s", ResolvedBy::Pid, Some(64)));
     assert_eq!(no_recency(&at_index(64)), None);
 }
 
@@ -205,7 +214,7 @@ fn recency_picks_the_latest_live_session_of_this_worktree() {
         Candidate { last_interaction_time: at(50), live: false, ..live("ended") },
         Candidate { last_interaction_time: at(20), ..live("latest") },
     ];
-    assert_eq!(owner(&inputs(&ANCESTRY, &candidates)), by("latest", Method::Recent, None));
+    assert_eq!(owner(&inputs(&ANCESTRY, &candidates)), by("latest", ResolvedBy::Recent, None));
     assert_eq!(owner(&Inputs { recency: false, ..inputs(&ANCESTRY, &candidates) }), None);
 }
 
@@ -272,7 +281,7 @@ fn candidate(index: usize) -> impl Strategy<Value = Candidate> {
     )
         .prop_map(move |(prefix, launcher, agent, live, worktree, seen, started, files)| Candidate {
             // Unique by the index; the prefix varies how IDs sort.
-            session_id: format!("{prefix}{index}"),
+            session_id: sid(&format!("{prefix}{index}")),
             launcher,
             agent,
             live,
@@ -318,8 +327,9 @@ fn details_record_how_and_where_the_owner_was_found() {
     let mut candidates = two_sessions();
     candidates[0].found_in = FoundIn::AncestorEnviron;
     let res = resolve(&Inputs { env: Some(OsStr::new("nobody")), ..inputs(&ANCESTRY, &candidates) });
+    let details = |res: &Verdict| serde_json::to_value(res.details()).unwrap();
     assert_eq!(
-        res.details(),
+        details(&res),
         serde_json::json!({"method": "pid", "depth": 2, "env_rejected": "unknown", "found_in": "ancestor-environ"})
     );
     assert!(
@@ -327,12 +337,9 @@ fn details_record_how_and_where_the_owner_was_found() {
         "{:?}",
         res.trace
     );
+    let none = resolve(&Inputs { recency: false, ..inputs(&[], &candidates) });
+    assert_eq!(details(&none), serde_json::json!({"method": null, "depth": null, "env_rejected": null}));
     candidates[1].found_in = FoundIn::RepoIndex;
     let recent = resolve(&inputs(&[], &candidates));
-    assert_eq!(recent.details()["found_in"], "repo-index");
-    let none = resolve(&Inputs { recency: false, ..inputs(&[], &candidates) });
-    assert_eq!(
-        none.details(),
-        serde_json::json!({"method": null, "depth": null, "env_rejected": null, "found_in": null})
-    );
+    assert_eq!(details(&recent)["found_in"], "repo-index");
 }

@@ -63,9 +63,7 @@ impl LiveRegistry {
     /// crash of the machine ends them all (docs/performance.md).
     pub fn put(&self, entry: &LiveEntry) -> Result<()> {
         private_dir(&self.dir)?;
-        let id = SessionId::parse(&entry.session.session_id)
-            .ok_or_else(|| Error::new("invalid session id in live entry"))?;
-        atomic_write_volatile(&self.path(&id), &serde_json::to_vec(entry)?, 0o600)
+        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, 0o600)
     }
 
     pub fn get(&self, id: &SessionId) -> Result<Option<LiveEntry>> {
@@ -125,11 +123,10 @@ pub fn live_here(
     let mut seen = std::collections::HashSet::new();
     let mut live = Vec::new();
     for (n, entry) in entries.into_iter().enumerate() {
-        let Some(id) = SessionId::parse(&entry.session.session_id) else { continue };
-        if !seen.insert(id.to_string()) {
+        if !seen.insert(entry.session.session_id.clone()) {
             continue;
         }
-        let stored = match store.load(&id) {
+        let stored = match store.load(&entry.session.session_id) {
             Ok(stored) => stored,
             Err(err) => {
                 warnings.push(err.to_string());

@@ -5,13 +5,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::{CheckpointId, SessionId};
 use crate::process::{ProcId, ProcessTable};
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default)]
+/// A record without a well-formed `session_id` does not load (SPEC §2);
+/// every other field may be absent.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct SessionRecord {
-    pub session_id: String,
-    pub parent_session_id: Option<String>,
+    pub session_id: SessionId,
+    pub parent_session_id: Option<SessionId>,
     pub agent: Option<String>,
     pub command: Option<Vec<String>>,
     pub cwd: Option<String>,
@@ -26,10 +28,12 @@ pub struct SessionRecord {
     pub agent_start_time: Option<u64>,
     pub exit_code: Option<i32>,
     pub exit_signal: Option<i32>,
-    pub agent_session_id: Option<String>,
+    pub agent_session_id: Option<SessionId>,
     pub transcript_path: Option<String>,
     pub first_prompt: Option<String>,
+    #[serde(default)]
     pub files_touched: Vec<String>,
+    #[serde(default)]
     pub checkpoints: Vec<CheckpointRef>,
     pub source: Option<Source>,
     #[serde(flatten)]
@@ -38,10 +42,106 @@ pub struct SessionRecord {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct CheckpointRef {
-    pub checkpoint_id: String,
+    pub checkpoint_id: CheckpointId,
     pub commit: String,
-    pub resolved_by: String,
+    pub resolved_by: ResolvedBy,
     pub created_at: DateTime<Utc>,
+}
+
+/// How a commit was attributed to its session (SPEC §5, §7).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResolvedBy {
+    Env,
+    Pid,
+    Recent,
+    /// Linked after the fact by an agent hook: the commit ran no git hook.
+    PostHoc,
+}
+
+impl ResolvedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolvedBy::Env => "env",
+            ResolvedBy::Pid => "pid",
+            ResolvedBy::Recent => "recent",
+            ResolvedBy::PostHoc => "post-hoc",
+        }
+    }
+}
+
+impl std::fmt::Display for ResolvedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Why `ENTIRE_SESSION_ID` was set but not used.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvRejected {
+    Unknown,
+    Ended,
+    Malformed,
+}
+
+impl EnvRejected {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvRejected::Unknown => "unknown",
+            EnvRejected::Ended => "ended",
+            EnvRejected::Malformed => "malformed",
+        }
+    }
+}
+
+/// Where the owner lookup found a session: the checkpoint's
+/// `resolution.found_in`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FoundIn {
+    /// This repository's store, by the ID `ENTIRE_SESSION_ID` gave.
+    #[default]
+    Store,
+    /// This repository's index of its live sessions, `<store>/live/`.
+    RepoIndex,
+    /// The live registry that the hook's environment names.
+    Registry,
+    /// Named by `ENTIRE_SESSION_ID` in the initial environment of one of
+    /// the hook's ancestors (an agent that cleared its commands' variables).
+    AncestorEnviron,
+}
+
+impl FoundIn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundIn::Store => "store",
+            FoundIn::RepoIndex => "repo-index",
+            FoundIn::Registry => "registry",
+            FoundIn::AncestorEnviron => "ancestor-environ",
+        }
+    }
+}
+
+/// The `resolution` object kept with a checkpoint (SPEC §7).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Resolution {
+    pub method: Option<ResolvedBy>,
+    /// For `pid`: how many steps above the hook the match was (parent = 1).
+    pub depth: Option<usize>,
+    pub env_rejected: Option<EnvRejected>,
+    /// Where the lookup found the owner (docs/json.md). Absent when there
+    /// is no owner, for `post-hoc`, and in checkpoints written before it was
+    /// recorded (which keep their shape byte for byte).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_in: Option<FoundIn>,
+    /// For `post-hoc`: how the agent hook found its session ("env", "pid"…,
+    /// or "agent-hook" when it made the session itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_found_by: Option<String>,
+    /// Fields of newer versions, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +153,35 @@ pub enum Source {
 }
 
 impl SessionRecord {
+    /// A record that knows nothing but its ID.
+    pub fn new(session_id: SessionId) -> SessionRecord {
+        SessionRecord {
+            session_id,
+            parent_session_id: None,
+            agent: None,
+            command: None,
+            cwd: None,
+            worktree_path: None,
+            base_commit: None,
+            started_at: None,
+            ended_at: None,
+            last_interaction_time: None,
+            launcher_pid: None,
+            launcher_start_time: None,
+            agent_pid: None,
+            agent_start_time: None,
+            exit_code: None,
+            exit_signal: None,
+            agent_session_id: None,
+            transcript_path: None,
+            first_prompt: None,
+            files_touched: Vec::new(),
+            checkpoints: Vec::new(),
+            source: None,
+            extra: Map::new(),
+        }
+    }
+
     pub fn launcher(&self) -> Option<ProcId> {
         ProcId::from_parts(self.launcher_pid, self.launcher_start_time)
     }
@@ -87,6 +216,31 @@ mod tests {
         let back = serde_json::to_value(&rec).unwrap();
         assert_eq!(back["future_field"]["x"], 1);
         assert!(back["ended_at"].is_null(), "absent fields are written as null");
+    }
+
+    #[test]
+    fn a_record_without_a_well_formed_id_does_not_load() {
+        for raw in [
+            r#"{"agent":"codex"}"#,
+            r#"{"session_id":"../x"}"#,
+            r#"{"session_id":"s","parent_session_id":"a b"}"#,
+        ] {
+            assert!(serde_json::from_str::<SessionRecord>(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn resolution_keeps_its_spec_shape() {
+        let raw =
+            r#"{"method":"post-hoc","depth":null,"env_rejected":"ended","session_found_by":"pid","later":1}"#;
+        let resolution: Resolution = serde_json::from_str(raw).unwrap();
+        assert_eq!(resolution.method, Some(ResolvedBy::PostHoc));
+        assert_eq!(serde_json::to_string(&resolution).unwrap(), raw);
+        let plain = Resolution { method: Some(ResolvedBy::Pid), depth: Some(2), ..Resolution::default() };
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#"{"method":"pid","depth":2,"env_rejected":null}"#
+        );
     }
 
     #[test]

@@ -8,13 +8,11 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::{SessionId, SessionRecord};
+use super::{CheckpointId, Resolution, ResolvedBy, SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{atomic_write, atomic_write_volatile, private_dir, read_optional};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A checkpoint whose trailer was written by prepare-commit-msg and that is
 /// not on the branch yet. One small file per checkpoint, so neither hook
@@ -22,11 +20,11 @@ use crate::fsutil::{atomic_write, atomic_write_volatile, private_dir, read_optio
 /// post-commit has seen the commit, a second line, [`Committed`].
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Pending {
-    pub checkpoint_id: String,
-    pub session_id: String,
-    pub resolved_by: String,
+    pub checkpoint_id: CheckpointId,
+    pub session_id: SessionId,
+    pub resolved_by: ResolvedBy,
     /// How it was resolved: depth, env_rejected… (section 7 `resolution`).
-    pub resolution: Value,
+    pub resolution: Resolution,
     pub created_at: DateTime<Utc>,
     /// Set by post-commit: the commit whose message named the checkpoint.
     /// From then on the checkpoint only waits to be written.
@@ -59,7 +57,7 @@ impl Store {
         self.dir.join(format!("{id}.json"))
     }
 
-    fn pending_path(&self, checkpoint_id: &str) -> PathBuf {
+    fn pending_path(&self, checkpoint_id: &CheckpointId) -> PathBuf {
         self.dir.join("pending").join(format!("{checkpoint_id}.json"))
     }
 
@@ -102,11 +100,9 @@ impl Store {
     /// them with it. One without is not (docs/performance.md): it holds what
     /// a launcher and its hooks know of a session that the crash ended.
     fn write_unlocked(&self, record: &SessionRecord) -> Result<()> {
-        let id = SessionId::parse(&record.session_id)
-            .ok_or_else(|| Error::new(format!("invalid session id {:?}", record.session_id)))?;
         let mut json = serde_json::to_vec_pretty(record)?;
         json.push(b'\n');
-        let path = self.record_path(&id);
+        let path = self.record_path(&record.session_id);
         if record.checkpoints.is_empty() {
             atomic_write_volatile(&path, &json, 0o600)
         } else {
@@ -158,7 +154,7 @@ impl Store {
     /// Adds the commit to a pending checkpoint: one line appended in one
     /// write, so no new file and, on a full disk, no new block. A reader
     /// that sees part of the line takes the checkpoint as not committed yet.
-    pub fn commit_pending(&self, checkpoint_id: &str, committed: &Committed) -> Result<()> {
+    pub fn commit_pending(&self, checkpoint_id: &CheckpointId, committed: &Committed) -> Result<()> {
         let path = self.pending_path(checkpoint_id);
         let mut line = serde_json::to_vec(committed)?;
         line.push(b'\n');
@@ -170,7 +166,7 @@ impl Store {
     }
 
     /// Whether a checkpoint is pending (one stat).
-    pub fn is_pending(&self, checkpoint_id: &str) -> bool {
+    pub fn is_pending(&self, checkpoint_id: &CheckpointId) -> bool {
         self.pending_path(checkpoint_id).exists()
     }
 
@@ -178,7 +174,7 @@ impl Store {
     /// on its file), and reads it. None when it is gone (written by whoever
     /// held the lock before), or when another process holds the lock and
     /// `wait` is false.
-    pub fn lock_pending(&self, checkpoint_id: &str, wait: bool) -> Result<Option<(File, Pending)>> {
+    pub fn lock_pending(&self, checkpoint_id: &CheckpointId, wait: bool) -> Result<Option<(File, Pending)>> {
         let path = self.pending_path(checkpoint_id);
         let file = match File::open(&path) {
             Ok(file) => file,
@@ -196,13 +192,13 @@ impl Store {
         Ok(self.pending(checkpoint_id)?.map(|pending| (file, pending)))
     }
 
-    pub fn pending(&self, checkpoint_id: &str) -> Result<Option<Pending>> {
+    pub fn pending(&self, checkpoint_id: &CheckpointId) -> Result<Option<Pending>> {
         let path = self.pending_path(checkpoint_id);
         let Some(bytes) = read_optional(&path)? else { return Ok(None) };
         parse_pending(&bytes).map(Some).context(path.display())
     }
 
-    pub fn remove_pending(&self, checkpoint_id: &str) {
+    pub fn remove_pending(&self, checkpoint_id: &CheckpointId) {
         let _ = fs::remove_file(self.pending_path(checkpoint_id));
     }
 
@@ -237,7 +233,7 @@ fn parse_record(path: &Path, bytes: &[u8]) -> Result<SessionRecord> {
         return Err(Error::new(format!(
             "skipping session file {}: its session_id {:?} does not match its name",
             path.display(),
-            record.session_id
+            record.session_id.as_str()
         )));
     }
     Ok(record)
@@ -246,6 +242,7 @@ fn parse_record(path: &Path, bytes: &[u8]) -> Result<SessionRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -254,19 +251,23 @@ mod tests {
     }
 
     /// A pending checkpoint of session s1, not yet committed.
-    fn pending(resolved_by: &str, resolution: Value) -> Pending {
+    fn pending(resolved_by: ResolvedBy, depth: Option<usize>) -> Pending {
         Pending {
-            checkpoint_id: "0123456789ab".into(),
-            session_id: "s1".into(),
-            resolved_by: resolved_by.into(),
-            resolution,
+            checkpoint_id: id(),
+            session_id: SessionId::parse("s1").unwrap(),
+            resolved_by,
+            resolution: Resolution { method: Some(resolved_by), depth, ..Resolution::default() },
             created_at: Utc::now(),
             committed: None,
         }
     }
 
+    fn id() -> CheckpointId {
+        CheckpointId::parse("0123456789ab").unwrap()
+    }
+
     fn record(id: &str) -> SessionRecord {
-        SessionRecord { session_id: id.into(), ..Default::default() }
+        SessionRecord::new(SessionId::parse(id).unwrap())
     }
 
     #[test]
@@ -315,41 +316,41 @@ mod tests {
     #[test]
     fn pending_round_trip() {
         let (_tmp, store) = store();
-        let p = pending("env", serde_json::json!({"depth": null}));
+        let p = pending(ResolvedBy::Env, None);
         store.put_pending(&p).unwrap();
-        assert_eq!(store.pending("0123456789ab").unwrap(), Some(p.clone()));
+        assert_eq!(store.pending(&id()).unwrap(), Some(p.clone()));
         let committed = Committed { commit: "c".repeat(40), branch: Some("main".into()) };
-        store.commit_pending("0123456789ab", &committed).unwrap();
+        store.commit_pending(&id(), &committed).unwrap();
         let with_commit = Pending { committed: Some(committed), ..p.clone() };
-        assert_eq!(store.pending("0123456789ab").unwrap(), Some(with_commit.clone()));
+        assert_eq!(store.pending(&id()).unwrap(), Some(with_commit.clone()));
         assert_eq!(store.list_pending(), std::slice::from_ref(&with_commit));
         store.put_pending(&with_commit).unwrap();
-        assert_eq!(store.pending("0123456789ab").unwrap(), Some(with_commit));
-        store.remove_pending("0123456789ab");
-        assert_eq!(store.pending("0123456789ab").unwrap(), None);
+        assert_eq!(store.pending(&id()).unwrap(), Some(with_commit));
+        store.remove_pending(&id());
+        assert_eq!(store.pending(&id()).unwrap(), None);
     }
 
     #[test]
     fn a_commit_line_cut_short_is_no_commit_yet() {
         let (_tmp, store) = store();
-        let p = pending("pid", Value::Null);
+        let p = pending(ResolvedBy::Pid, Some(1));
         store.put_pending(&p).unwrap();
         let path = store.dir().join("pending/0123456789ab.json");
         let mut file = File::options().append(true).open(&path).unwrap();
         file.write_all(br#"{"commit":"abab"#).unwrap();
-        assert_eq!(store.pending("0123456789ab").unwrap(), Some(p));
+        assert_eq!(store.pending(&id()).unwrap(), Some(p));
     }
 
     #[test]
     fn one_process_at_a_time_holds_a_pending_checkpoint() {
         let (_tmp, store) = store();
-        let p = pending("env", Value::Null);
+        let p = pending(ResolvedBy::Env, None);
         store.put_pending(&p).unwrap();
-        let held = store.lock_pending("0123456789ab", false).unwrap().expect("free");
+        let held = store.lock_pending(&id(), false).unwrap().expect("free");
         // flock is per open file: a second open, as another process makes, is refused.
-        assert!(store.lock_pending("0123456789ab", false).unwrap().is_none(), "held elsewhere");
-        store.remove_pending("0123456789ab");
+        assert!(store.lock_pending(&id(), false).unwrap().is_none(), "held elsewhere");
+        store.remove_pending(&id());
         drop(held);
-        assert!(store.lock_pending("0123456789ab", true).unwrap().is_none(), "written meanwhile");
+        assert!(store.lock_pending(&id(), true).unwrap().is_none(), "written meanwhile");
     }
 }

@@ -8,10 +8,10 @@ use chrono::{TimeDelta, Utc};
 use entire::checkpoint::{self, Metadata};
 use entire::git::Repo;
 use entire::process::{ProcessTable, System};
-use entire::session::{CheckpointRef, LiveEntry, Pending, SessionRecord, Store};
+use entire::session::{CheckpointRef, LiveEntry, Pending, Resolution, ResolvedBy, SessionRecord, Store};
 use serde_json::{Value, json};
 
-use crate::support::{World, stdout};
+use crate::support::{World, cid, sid, stdout};
 
 const BRANCH: &str = "entire/checkpoints/v1";
 
@@ -21,12 +21,12 @@ fn repo_at(dir: &Path) -> Repo {
 
 fn meta(id: &str, commit: &str, session: &str) -> Metadata {
     Metadata {
-        checkpoint_id: id.into(),
+        checkpoint_id: cid(id),
         commit: commit.into(),
-        session_id: session.into(),
+        session_id: sid(session),
         agent: Some("claude-code".into()),
-        resolved_by: "pid".into(),
-        resolution: json!({"method": "pid", "depth": 2, "env_rejected": null}),
+        resolved_by: ResolvedBy::Pid,
+        resolution: Resolution { method: Some(ResolvedBy::Pid), depth: Some(2), ..Resolution::default() },
         created_at: "2025-01-02T03:04:05Z".parse().unwrap(),
         branch: Some("main".into()),
         files_changed: vec!["README".into()],
@@ -36,7 +36,7 @@ fn meta(id: &str, commit: &str, session: &str) -> Metadata {
 }
 
 fn session(id: &str) -> SessionRecord {
-    SessionRecord { session_id: id.into(), agent: Some("claude-code".into()), ..Default::default() }
+    SessionRecord { agent: Some("claude-code".into()), ..SessionRecord::new(sid(id)) }
 }
 
 /// Raw stdout of a git command that must succeed.
@@ -52,7 +52,7 @@ fn head(world: &World, dir: &Path) -> String {
 
 /// Writes a checkpoint with a fresh ID for `commit`.
 fn write_new(repo: &Repo, commit: &str, record: &SessionRecord) -> Metadata {
-    let m = meta(&checkpoint::new_id(repo).unwrap(), commit, &record.session_id);
+    let m = meta(checkpoint::new_id(repo).unwrap().as_str(), commit, record.session_id.as_str());
     checkpoint::write(repo, &m, record, 1 << 20).unwrap();
     m
 }
@@ -140,8 +140,8 @@ fn write_leaves_index_worktree_and_head_alone_and_lays_out_the_branch() {
         "Test User <test@example.com>|"
     );
 
-    assert_eq!(checkpoint::read(&repo, "0123456789ab").unwrap(), Some(first.clone()));
-    assert_eq!(checkpoint::read(&repo, "ffffffffffff").unwrap(), None);
+    assert_eq!(checkpoint::read(&repo, &cid("0123456789ab")).unwrap(), Some(first.clone()));
+    assert_eq!(checkpoint::read(&repo, &cid("ffffffffffff")).unwrap(), None);
     assert_eq!(checkpoint::for_commit(&repo, &sha).unwrap(), vec![first.clone()]);
 
     // A second checkpoint for the same commit: a child commit, the index
@@ -160,16 +160,14 @@ fn nothing_is_read_for_a_missing_branch_and_bad_ids_are_refused() {
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
     let sha = head(&world, &dir);
-    assert_eq!(checkpoint::read(&repo, "0123456789ab").unwrap(), None);
+    assert_eq!(checkpoint::read(&repo, &cid("0123456789ab")).unwrap(), None);
     assert_eq!(checkpoint::for_commit(&repo, &sha).unwrap(), vec![]);
     let record = session("s1");
-    for bad in [
-        meta("../../etc/pa", &sha, "s1"),
-        meta("0123456789ab", "HEAD", "s1"),
-        meta("0123456789ab", &sha, "a\nb"),
-    ] {
-        assert!(checkpoint::write(&repo, &bad, &record, 1024).is_err(), "{bad:?}");
-    }
+    let bad = meta("0123456789ab", "HEAD", "s1");
+    assert!(checkpoint::write(&repo, &bad, &record, 1024).is_err(), "{bad:?}");
+    // IDs unsafe as paths or trailers cannot even be made.
+    assert!(entire::session::CheckpointId::parse("../../etc/pa").is_none());
+    assert!(entire::session::SessionId::parse("a\nb").is_none());
     assert!(
         world.cmd("git", &dir).args(["rev-parse", "--verify", BRANCH]).output().unwrap().status.code()
             != Some(0)
@@ -233,7 +231,7 @@ fn concurrent_writers_in_six_worktrees_lose_nothing() {
     let mut by_commit: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for m in &written {
         assert_eq!(checkpoint::read(&repo, &m.checkpoint_id).unwrap().as_ref(), Some(m));
-        by_commit.entry(&m.commit).or_default().insert(&m.checkpoint_id);
+        by_commit.entry(&m.commit).or_default().insert(m.checkpoint_id.as_str());
     }
     assert_eq!(by_commit.len(), WRITERS + 1);
     for (sha, ids) in by_commit {
@@ -291,7 +289,7 @@ fn transcript_over_the_cap_is_cut_after_the_last_whole_line() {
     let repo = repo_at(&dir);
     let (path, head_bytes) = huge_transcript(&world);
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
-    let m = meta(&checkpoint::new_id(&repo).unwrap(), &head(&world, &dir), "s1");
+    let m = meta(checkpoint::new_id(&repo).unwrap().as_str(), &head(&world, &dir), "s1");
     checkpoint::write(&repo, &m, &record, 1 << 20).unwrap();
     let spec = format!("{BRANCH}:{}/0/full.jsonl", checkpoint::dir_of(&m.checkpoint_id));
     let copy = git_bytes(&world, &dir, &["cat-file", "blob", &spec]);
@@ -311,7 +309,7 @@ fn huge_transcript_at_the_default_cap_is_copied_without_trouble() {
     let path = world.path().join("zeros.jsonl");
     std::fs::File::create(&path).unwrap().set_len(100_000_000).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
-    let m = meta(&checkpoint::new_id(&repo).unwrap(), &head(&world, &dir), "s1");
+    let m = meta(checkpoint::new_id(&repo).unwrap().as_str(), &head(&world, &dir), "s1");
     checkpoint::write(&repo, &m, &record, entire::settings::DEFAULT_TRANSCRIPT_MAX_BYTES).unwrap();
     let spec = format!("{BRANCH}:{}/0/full.jsonl", checkpoint::dir_of(&m.checkpoint_id));
     assert_eq!(world.git(&dir, &["cat-file", "-s", &spec]), (50 * 1024 * 1024).to_string());
@@ -322,7 +320,7 @@ fn new_ids_are_twelve_hex_and_never_reuse_one_on_the_branch() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
-    let id = checkpoint::new_id(&repo).unwrap();
+    let id = checkpoint::new_id(&repo).unwrap().to_string();
     assert!(id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{id}");
 
     let taken = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab];
@@ -330,7 +328,7 @@ fn new_ids_are_twelve_hex_and_never_reuse_one_on_the_branch() {
     checkpoint::write(&repo, &meta("0123456789ab", &sha, "s1"), &session("s1"), 1024).unwrap();
     let mut draws = vec![[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01], taken];
     let mut random = || Ok(draws.pop().unwrap());
-    assert_eq!(checkpoint::new_id_with(&repo, &mut random).unwrap(), "deadbeef0001");
+    assert_eq!(checkpoint::new_id_with(&repo, &mut random).unwrap(), cid("deadbeef0001"));
 
     let mut always_taken = || Ok(taken);
     assert!(checkpoint::new_id_with(&repo, &mut always_taken).is_err());
@@ -368,7 +366,7 @@ fn explain_json_lists_every_trailer_in_order_and_survives_amend() {
     let repo = repo_at(&dir);
     let sha = commit_with_trailers(&world, &dir, "squashed", &["bbbbbbbbbbbb", "aaaaaaaaaaaa"]);
     let b = meta("bbbbbbbbbbbb", &sha, "s-b");
-    let a = Metadata { resolved_by: "recent".into(), ..meta("aaaaaaaaaaaa", &sha, "s-a") };
+    let a = Metadata { resolved_by: ResolvedBy::Recent, ..meta("aaaaaaaaaaaa", &sha, "s-a") };
     checkpoint::write(&repo, &a, &session("s-a"), 1024).unwrap();
     checkpoint::write(&repo, &b, &session("s-b"), 1024).unwrap();
     let want = json!({"commit": sha, "checkpoints": [b, a]});
@@ -395,7 +393,7 @@ fn explain_finds_checkpoints_linked_through_the_index_alone() {
     let repo = repo_at(&dir);
     let sha = head(&world, &dir);
     let mut linked = meta("cccccccccccc", &sha, "s1");
-    linked.resolved_by = "post-hoc".into();
+    linked.resolved_by = ResolvedBy::PostHoc;
     linked.extra.insert("linked".into(), json!("post-hoc"));
     checkpoint::write(&repo, &linked, &session("s1"), 1024).unwrap();
     assert_eq!(explain_json(&world, &dir, "HEAD"), json!({"commit": sha, "checkpoints": [linked]}));
@@ -440,9 +438,9 @@ fn explain_session_lists_its_commits() {
     let repo = repo_at(&dir);
     let sha = head(&world, &dir);
     let refs = vec![CheckpointRef {
-        checkpoint_id: "0123456789ab".into(),
+        checkpoint_id: cid("0123456789ab"),
         commit: sha.clone(),
-        resolved_by: "env".into(),
+        resolved_by: ResolvedBy::Env,
         created_at: "2025-01-02T03:04:05Z".parse().unwrap(),
     }];
     Store::new(repo.store_dir()).create(&SessionRecord { checkpoints: refs, ..session("s1") }).unwrap();
@@ -560,9 +558,9 @@ fn pre_push_merges_a_diverged_remote_branch_keeping_both_sides() {
     for m in [&shared, &theirs, &ours] {
         assert_eq!(checkpoint::read(&repo, &m.checkpoint_id).unwrap().as_ref(), Some(m));
     }
-    let ids: BTreeSet<String> =
+    let ids: BTreeSet<_> =
         checkpoint::for_commit(&repo, &sha).unwrap().into_iter().map(|m| m.checkpoint_id).collect();
-    let want: BTreeSet<String> = [&shared, &theirs, &ours].iter().map(|m| m.checkpoint_id.clone()).collect();
+    let want: BTreeSet<_> = [&shared, &theirs, &ours].iter().map(|m| m.checkpoint_id.clone()).collect();
     assert_eq!(ids, want, "the commit index is the union of both sides");
 }
 
@@ -609,9 +607,9 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
     let sha = head(&world, &dir);
     let on_branch = write_new(&repo, &sha, &session("done"));
     let cref = |id: &str| CheckpointRef {
-        checkpoint_id: id.into(),
+        checkpoint_id: cid(id),
         commit: sha.clone(),
-        resolved_by: "env".into(),
+        resolved_by: ResolvedBy::Env,
         created_at: Utc::now(),
     };
     let with =
@@ -625,7 +623,7 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
             }
         };
     for record in [
-        with("done", gone(), true, vec![cref(&on_branch.checkpoint_id)]),
+        with("done", gone(), true, vec![cref(on_branch.checkpoint_id.as_str())]),
         with("crashed", gone(), false, vec![]),
         with("unwritten", gone(), true, vec![cref("ffffffffffff")]),
         with("lost", gone(), false, vec![cref("eeeeeeeeeeee")]),
@@ -636,10 +634,10 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
     }
     std::fs::write(store.dir().join("corrupt.json"), "{not json").unwrap();
     let pending = |id: &str, session: &str, age: TimeDelta| Pending {
-        checkpoint_id: id.into(),
-        session_id: session.into(),
-        resolved_by: "env".into(),
-        resolution: Value::Null,
+        checkpoint_id: cid(id),
+        session_id: sid(session),
+        resolved_by: ResolvedBy::Env,
+        resolution: Resolution::default(),
         created_at: Utc::now() - age,
         committed: None,
     };
@@ -669,14 +667,13 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
 
     let real = stdout(world.entire(&dir).arg("clean").output().unwrap());
     assert_eq!(real, dry.replace("would remove", "removed").replace("would mark", "marked"));
-    let mut left: Vec<String> = store.list().0.into_iter().map(|r| r.session_id).collect();
+    let mut left: Vec<String> = store.list().0.into_iter().map(|r| r.session_id.into()).collect();
     left.sort();
     assert_eq!(left, ["committing", "lost", "running", "unwritten"]);
     assert!(store.dir().join("corrupt.json").exists());
-    assert!(
-        store.load(&entire::session::SessionId::parse("lost").unwrap()).unwrap().unwrap().ended_at.is_some()
-    );
-    let pending_left: Vec<String> = store.list_pending().into_iter().map(|p| p.checkpoint_id).collect();
+    assert!(store.load(&sid("lost")).unwrap().unwrap().ended_at.is_some());
+    let pending_left: Vec<String> =
+        store.list_pending().into_iter().map(|p| p.checkpoint_id.into()).collect();
     assert_eq!(pending_left, ["bbbbbbbbbbbb"]);
     assert!(!live_dir.join("gone-launcher.json").exists());
     assert!(live_dir.join("running.json").exists());

@@ -8,10 +8,10 @@ use std::path::Path;
 use chrono::Utc;
 use entire::checkpoint::{self, Metadata};
 use entire::git::Repo;
-use entire::session::{Committed, Pending, SessionId, SessionRecord, Store};
+use entire::session::{Committed, Pending, Resolution, ResolvedBy, SessionId, SessionRecord, Store};
 use serde_json::Value;
 
-use crate::support::{World, checkpoint_of, stdout, wait_for, wait_for_file};
+use crate::support::{World, checkpoint_of, cid, sid, stdout, wait_for, wait_for_file};
 
 const BRANCH: &str = "entire/checkpoints/v1";
 
@@ -22,16 +22,16 @@ fn repo_at(dir: &Path) -> Repo {
 /// A session record in `dir`'s store, as a launcher leaves it.
 fn session(dir: &Path, id: &str) -> Store {
     let store = Store::new(repo_at(dir).store_dir());
-    store.create(&SessionRecord { session_id: id.into(), ..Default::default() }).unwrap();
+    store.create(&SessionRecord::new(sid(id))).unwrap();
     store
 }
 
 fn pending(checkpoint_id: &str, session_id: &str, committed: Option<Committed>) -> Pending {
     Pending {
-        checkpoint_id: checkpoint_id.into(),
-        session_id: session_id.into(),
-        resolved_by: "env".into(),
-        resolution: Value::Null,
+        checkpoint_id: cid(checkpoint_id),
+        session_id: sid(session_id),
+        resolved_by: ResolvedBy::Env,
+        resolution: Resolution::default(),
         created_at: Utc::now(),
         committed,
     }
@@ -85,7 +85,7 @@ fn a_reader_writes_what_a_killed_writer_left_handed_off() {
     assert_eq!(explained["checkpoints"][0]["checkpoint_id"], "0123456789ab", "{explained}");
     assert_eq!(explained["checkpoints"][0]["session_id"], "s1");
     assert_eq!(explained["checkpoints"][0]["branch"], "main");
-    assert_eq!(store.pending("0123456789ab").unwrap(), None);
+    assert_eq!(store.pending(&cid("0123456789ab")).unwrap(), None);
     let record = store.load(&SessionId::parse("s1").unwrap()).unwrap().unwrap();
     assert_eq!(checkpoints_of(&record), [("0123456789ab", sha.as_str())]);
 }
@@ -130,7 +130,7 @@ fn a_checkpoint_named_by_a_message_git_did_not_commit_is_given_back() {
 
     let explained = world.json(&dir, &["explain", "--commit", "HEAD", "--json"]);
     assert_eq!(explained["checkpoints"], Value::Array(vec![]), "{explained}");
-    let left = store.pending("0123456789ab").unwrap().expect("still pending");
+    let left = store.pending(&cid("0123456789ab")).unwrap().expect("still pending");
     assert_eq!(left.committed, None, "waits for the commit that carries it");
     let record = store.load(&SessionId::parse("s1").unwrap()).unwrap().unwrap();
     assert!(record.checkpoints.is_empty());
@@ -160,35 +160,37 @@ fn a_reservation_is_used_only_against_the_tip_it_was_checked_against() {
     let store = session(&dir, "s1");
     let sha = world.git(&dir, &["rev-parse", "HEAD"]);
     let meta = Metadata {
-        checkpoint_id: "0123456789ab".into(),
+        checkpoint_id: cid("0123456789ab"),
         commit: sha.clone(),
-        session_id: "s1".into(),
+        session_id: sid("s1"),
         agent: None,
-        resolved_by: "env".into(),
-        resolution: Value::Null,
+        resolved_by: ResolvedBy::Env,
+        resolution: Resolution::default(),
         created_at: Utc::now(),
         branch: None,
         files_changed: vec![],
         agent_session_id: None,
         extra: Default::default(),
     };
-    checkpoint::write(&repo, &meta, &SessionRecord { session_id: "s1".into(), ..Default::default() }, 1024)
-        .unwrap();
+    checkpoint::write(&repo, &meta, &SessionRecord::new(sid("s1")), 1024).unwrap();
     let tip = world.git(&dir, &["rev-parse", BRANCH]);
     let reserved = dir.join(".git/entire-next-checkpoint-id");
 
     std::fs::write(&reserved, format!("aaaaaaaaaaaa {tip}\n")).unwrap();
-    assert_eq!(checkpoint::new_id(&repo).unwrap(), "aaaaaaaaaaaa");
+    assert_eq!(checkpoint::new_id(&repo).unwrap(), cid("aaaaaaaaaaaa"));
     assert!(!reserved.exists(), "taken once");
 
     std::fs::write(&reserved, format!("bbbbbbbbbbbb {sha}\n")).unwrap();
-    assert_ne!(checkpoint::new_id(&repo).unwrap(), "bbbbbbbbbbbb", "checked against another tip");
+    assert_ne!(checkpoint::new_id(&repo).unwrap(), cid("bbbbbbbbbbbb"), "checked against another tip");
 
     store.put_pending(&pending("cccccccccccc", "s1", None)).unwrap();
     std::fs::write(&reserved, format!("cccccccccccc {tip}\n")).unwrap();
-    assert_ne!(checkpoint::new_id(&repo).unwrap(), "cccccccccccc", "pending already");
+    assert_ne!(checkpoint::new_id(&repo).unwrap(), cid("cccccccccccc"), "pending already");
     let mut draws = vec![[0xdd; 6], [0xcc; 6]];
-    assert_eq!(checkpoint::new_id_with(&repo, &mut || Ok(draws.pop().unwrap())).unwrap(), "dddddddddddd");
+    assert_eq!(
+        checkpoint::new_id_with(&repo, &mut || Ok(draws.pop().unwrap())).unwrap(),
+        cid("dddddddddddd")
+    );
 }
 
 #[test]

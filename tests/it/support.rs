@@ -341,3 +341,13 @@ pub fn enable_with_copy(world: &World, repo: &Path, dest: &Path) {
         }
     }
 }
+
+/// A session ID the test knows to be well formed.
+pub fn sid(raw: &str) -> entire::session::SessionId {
+    entire::session::SessionId::parse(raw).expect("a well-formed session ID")
+}
+
+/// A checkpoint ID the test knows to be well formed.
+pub fn cid(raw: &str) -> entire::session::CheckpointId {
+    entire::session::CheckpointId::parse(raw).expect("a well-formed checkpoint ID")
+}
