@@ -6,17 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::attribution::commit_outside;
-use crate::support::{World, checkpoint_of, owner_of, stage_change};
+use crate::attribution::{commit_outside, commit_snippet, each_owns_its_commits};
+use crate::support::{Agent, World, checkpoint_of, owner_of};
 
 /// `snippet` with the environment cleared to PATH and HOME, as
 /// `env -i PATH="$PATH" HOME="$HOME"` in the issue, tracing resolution.
 fn stripped(snippet: &str) -> String {
-    format!("env -i PATH=\"$PATH\" HOME=\"$HOME\" ENTIRE_DEBUG=1 sh -c '{snippet}'")
-}
-
-fn commit(file: &str, msg: &str) -> String {
-    format!("{} && git commit -q -m \"{msg}\"", stage_change(file))
+    format!("env -i PATH=\"$PATH\" HOME=\"$HOME\" ENTIRE_DEBUG=1 sh -c \"{snippet}\"")
 }
 
 /// Where the lookup found the owner of `rev` (`resolution.found_in`).
@@ -30,6 +26,13 @@ fn elsewhere(w: &World) -> PathBuf {
     w.path().join("state-elsewhere")
 }
 
+/// An agent launched outside any repository, with its state elsewhere.
+fn outside_agent(w: &World, name: &str) -> Agent {
+    let outside = w.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    w.agent_with_state(&outside, name, &elsewhere(w))
+}
+
 fn index_entry(w: &World, repo: &Path, id: &str) -> PathBuf {
     w.store(repo).join("live").join(format!("{id}.json"))
 }
@@ -41,7 +44,7 @@ fn a_session_started_in_the_repo_is_found_by_pid_with_the_environment_stripped()
     let agent = w.agent_with_state(&repo, "alpha", &elsewhere(&w));
     assert!(index_entry(&w, &repo, &agent.session_id).exists(), "the launcher indexed its session");
 
-    let out = agent.ok(&stripped(&commit("a.txt", "by alpha")));
+    let out = agent.ok(&stripped(&commit_snippet("a.txt", "by alpha")));
     assert_eq!(owner_of(&w, &repo, "HEAD"), Some((agent.session_id.clone(), "pid".into())), "{out}");
     assert_eq!(found_in(&w, &repo, "HEAD"), "repo-index");
     assert!(out.contains(&format!("is session {} (found in repo-index)", agent.session_id)), "{out}");
@@ -63,12 +66,10 @@ fn a_session_started_in_the_repo_is_found_by_pid_with_the_environment_stripped()
 fn an_agent_started_outside_the_repo_is_found_through_its_ancestors_environment() {
     let w = World::new();
     let repo = w.repo("r");
-    let outside = w.path().join("outside");
-    std::fs::create_dir_all(&outside).unwrap();
-    let agent = w.agent_with_state(&outside, "roamer", &elsewhere(&w));
+    let agent = outside_agent(&w, "roamer");
     let cd = format!("cd {} && ", repo.display());
 
-    let out = agent.ok(&format!("{cd}{}", stripped(&commit("c.txt", "first"))));
+    let out = agent.ok(&format!("{cd}{}", stripped(&commit_snippet("c.txt", "first"))));
     assert_eq!(owner_of(&w, &repo, "HEAD"), Some((agent.session_id.clone(), "pid".into())), "{out}");
     assert_eq!(found_in(&w, &repo, "HEAD"), "ancestor-environ");
     assert!(out.contains(&format!("was started with ENTIRE_SESSION_ID={}", agent.session_id)), "{out}");
@@ -76,7 +77,7 @@ fn an_agent_started_outside_the_repo_is_found_through_its_ancestors_environment(
     assert_eq!(record["source"], "adopted");
 
     // Adopted and indexed: the next commit finds it in the repo's index.
-    let out = agent.ok(&format!("{cd}{}", stripped(&commit("c.txt", "second"))));
+    let out = agent.ok(&format!("{cd}{}", stripped(&commit_snippet("c.txt", "second"))));
     assert_eq!(owner_of(&w, &repo, "HEAD"), Some((agent.session_id.clone(), "pid".into())), "{out}");
     assert_eq!(found_in(&w, &repo, "HEAD"), "repo-index");
     agent.stop();
@@ -86,9 +87,7 @@ fn an_agent_started_outside_the_repo_is_found_through_its_ancestors_environment(
 fn a_forged_session_id_in_an_ancestors_environment_does_not_win() {
     let w = World::new();
     let repo = w.repo("r");
-    let outside = w.path().join("outside");
-    std::fs::create_dir_all(&outside).unwrap();
-    let victim = w.agent_with_state(&outside, "victim", &elsewhere(&w));
+    let victim = outside_agent(&w, "victim");
     std::fs::write(repo.join("f.txt"), "forged").unwrap();
     w.git(&repo, &["add", "f.txt"]);
     // Started with the victim's ID and state directory, but neither its
@@ -114,19 +113,8 @@ fn two_launched_agents_with_stripped_environments_own_their_commits() {
     let repo = w.repo("r");
     let a = w.agent_with_state(&repo, "alpha", &elsewhere(&w));
     let b = w.agent_with_state(&repo, "beta", &elsewhere(&w));
-    b.ok("true");
-    for round in 0..2 {
-        a.ok(&stripped(&commit("a.txt", &format!("a{round}"))));
-        b.ok(&stripped(&commit("b.txt", &format!("b{round}"))));
-    }
-    let log = w.git(&repo, &["log", "--format=%H %s", "-4"]);
-    for line in log.lines() {
-        let (sha, subject) = line.split_once(' ').unwrap();
-        let expected = if subject.starts_with('a') { &a.session_id } else { &b.session_id };
-        assert_eq!(owner_of(&w, &repo, sha), Some((expected.clone(), "pid".into())), "{subject}");
-    }
-    assert!(a.stop().success());
-    assert!(b.stop().success());
+    b.ok("true"); // the newer session is also the most recently active
+    each_owns_its_commits(&w, &repo, [a, b], "pid", stripped);
 }
 
 #[test]
