@@ -4,6 +4,43 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::agents::{self, Spec};
+
+/// What the command line asks for.
+pub enum Invocation {
+    Command(Command),
+    /// `entire hooks …`: parsed apart, so that help, completions and man
+    /// pages, which users read, never show it.
+    Hook(HookCommand),
+}
+
+/// The command line, or the end of the process as clap would end it: help
+/// and version on stdout (exit 0), a usage error on stderr as
+/// `entire: error: …` like every other error of ours (exit 2).
+pub fn parse() -> Invocation {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let parsed = match args.get(1) {
+        Some(first) if first == "hooks" => {
+            HooksCli::try_parse_from(&args[1..]).map(|h| Invocation::Hook(h.command))
+        }
+        _ => Cli::try_parse_from(&args).map(|cli| Invocation::Command(cli.command)),
+    };
+    parsed.unwrap_or_else(|err| {
+        if err.use_stderr() {
+            let text = err.render().to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("entire: error: {text}").as_bytes(),
+            );
+        } else {
+            // A reader that closed the pipe on `--help` has what it wanted.
+            let _ = err.print();
+        }
+        std::process::exit(err.exit_code())
+    })
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "entire",
@@ -35,19 +72,16 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Find stale sessions and broken hooks; --fix repairs what is safe
     Doctor(DoctorArgs),
-    /// Remove records of ended sessions whose checkpoints are all written
+    /// Remove stale sessions, and ended ones past --older-than (default 30d)
     Clean(CleanArgs),
     /// Shell integration: wrap agent commands so they run through `entire run`
     Shell(ShellArgs),
     /// Print a completion script for a shell
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout
-    Man,
+    /// Print a man page (roff) on stdout: entire's, or a command's
+    Man(ManArgs),
     /// Run a self-contained demonstration of concurrent attribution
     Demo(DemoArgs),
-    /// What installed hooks call (not for direct use)
-    #[command(hide = true)]
-    Hooks(HooksArgs),
 }
 
 #[derive(Args, Debug)]
@@ -64,8 +98,8 @@ pub struct RunArgs {
 #[derive(Args, Debug)]
 pub struct EnableArgs {
     /// Also install this agent's hooks (repeatable)
-    #[arg(long, value_enum, value_name = "AGENT")]
-    pub agent: Vec<AgentKind>,
+    #[arg(long, value_name = "AGENT", value_parser = agents::hooks_parser())]
+    pub agent: Vec<&'static Spec>,
     /// Replace a foreign git hook that cannot be chained
     #[arg(long)]
     pub force: bool,
@@ -77,15 +111,8 @@ pub struct EnableArgs {
 #[derive(Args, Debug)]
 pub struct DisableArgs {
     /// Remove only this agent's hooks, keep the git hooks (repeatable)
-    #[arg(long, value_enum, value_name = "AGENT")]
-    pub agent: Vec<AgentKind>,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AgentKind {
-    #[value(name = "claude-code")]
-    ClaudeCode,
-    Gemini,
+    #[arg(long, value_name = "AGENT", value_parser = agents::hooks_parser())]
+    pub agent: Vec<&'static Spec>,
 }
 
 #[derive(Args, Debug)]
@@ -110,7 +137,10 @@ pub struct SessionsArgs {
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
-    /// The commit to explain
+    /// The commit to explain; without one, the last commits of HEAD
+    #[arg(value_name = "REV", conflicts_with_all = ["commit", "session"])]
+    pub rev: Option<String>,
+    /// The commit to explain (the same as REV)
     #[arg(long, value_name = "REV", conflicts_with = "session")]
     pub commit: Option<String>,
     /// List the commits of one session
@@ -133,6 +163,27 @@ pub struct CleanArgs {
     /// Show what would be removed without removing it
     #[arg(long)]
     pub dry_run: bool,
+    /// Remove ended sessions at least this old: 30d, 12h, 90m, 0s (all)
+    #[arg(long, value_name = "AGE", default_value = "30d", value_parser = parse_age)]
+    pub older_than: chrono::TimeDelta,
+}
+
+/// `<N><unit>`, the unit one of s, m, h, d, w.
+fn parse_age(text: &str) -> Result<chrono::TimeDelta, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: i64 = digits.parse().map_err(|_| format!("{text:?} is not an age such as 30d, 12h or 90m"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 7 * 86400,
+        _ => return Err(format!("{text:?} needs a unit: s, m, h, d or w (as in 30d)")),
+    };
+    n.checked_mul(unit_secs)
+        .and_then(chrono::TimeDelta::try_seconds)
+        .ok_or_else(|| format!("{text:?} is too long an age"))
 }
 
 #[derive(Args, Debug)]
@@ -170,16 +221,25 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The command whose page to print (`shell init` for entire-shell-init(1))
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Keep the demo repository instead of deleting it
     #[arg(long)]
     pub keep: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct HooksArgs {
+/// `entire hooks …`: what installed hooks call, not for direct use.
+#[derive(Parser, Debug)]
+#[command(name = "entire hooks")]
+struct HooksCli {
     #[command(subcommand)]
-    pub command: HookCommand,
+    command: HookCommand,
 }
 
 #[derive(Subcommand, Debug)]
@@ -190,9 +250,31 @@ pub enum HookCommand {
         #[arg(allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// A Claude Code hook event; the payload is read from stdin
-    #[command(name = "claude-code")]
-    ClaudeCode { event: String },
-    /// A Gemini CLI hook event; the payload is read from stdin
-    Gemini { event: String },
+    /// `<agent> <event>`: an agent's hook event (`claude-code stop`); the
+    /// payload is read from stdin
+    #[command(external_subcommand)]
+    Agent(Vec<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_take_a_unit() {
+        assert_eq!(parse_age("30d"), Ok(chrono::TimeDelta::days(30)));
+        assert_eq!(parse_age("2w"), Ok(chrono::TimeDelta::weeks(2)));
+        assert_eq!(parse_age("90m"), Ok(chrono::TimeDelta::minutes(90)));
+        assert_eq!(parse_age("0s"), Ok(chrono::TimeDelta::zero()));
+        for bad in ["30", "d", "-1d", "1.5h", "1y", "99999999999999999999d"] {
+            assert!(parse_age(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        HooksCli::command().debug_assert();
+    }
 }

@@ -1,14 +1,5 @@
-use clap::Parser;
 use entire::{cli, cmd};
 
 fn main() {
-    let cli = cli::Cli::parse();
-    let code = match cmd::dispatch(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            err.report();
-            err.exit_code()
-        }
-    };
-    std::process::exit(code);
+    std::process::exit(cmd::run(cli::parse()));
 }

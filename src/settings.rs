@@ -1,13 +1,14 @@
 //! Repo settings: `.entire/settings.json` (committed) overlaid by
-//! `.entire/settings.local.json` (not committed). Unknown keys are allowed
-//! so that newer settings files do not break older binaries.
+//! `.entire/settings.local.json` (not committed), read and written here
+//! only. Unknown keys are allowed so that newer settings files do not break
+//! older binaries.
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-use crate::error::{Error, Result};
-use crate::fsutil::read_optional;
+use crate::error::{Context, Error, Result};
+use crate::fsutil::{atomic_write, read_optional};
 
 pub const DIR: &str = ".entire";
 pub const FILE: &str = "settings.json";
@@ -33,12 +34,13 @@ impl Settings {
         let own = repo.worktree.join(DIR);
         let main = repo.common_dir.parent().filter(|_| repo.common_dir.ends_with(".git"));
         match main {
-            Some(main) if !own.exists() && main != repo.worktree => Settings::load(main),
-            _ => Settings::load(&repo.worktree),
+            Some(main) if !own.exists() && main != repo.worktree => Settings::from_dir(main),
+            _ => Settings::from_dir(&repo.worktree),
         }
     }
 
-    pub fn load(worktree: &Path) -> Result<Settings> {
+    /// The settings files of one worktree, with no fallback.
+    fn from_dir(worktree: &Path) -> Result<Settings> {
         let dir = worktree.join(DIR);
         let mut merged = Map::new();
         let mut found = false;
@@ -68,6 +70,33 @@ impl Settings {
     }
 }
 
+/// Sets `enabled` in `.entire/settings.json`, keeping every other key.
+pub fn set_enabled(worktree: &Path, enabled: bool) -> Result<()> {
+    let path = Settings::path(worktree);
+    let dir = path.parent().expect("settings dir");
+    std::fs::create_dir_all(dir).context(format_args!("creating {}", dir.display()))?;
+    let mut map = match read_optional(&path)? {
+        None => Map::new(),
+        Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                return Err(Error::new(format!("{} is not a JSON object", path.display()))
+                    .with_hint("fix or remove the file, then run this again"));
+            }
+        },
+    };
+    map.insert("enabled".into(), Value::Bool(enabled));
+    map.entry("resolution").or_insert_with(|| json!({"recency": true}));
+    let mut bytes = serde_json::to_vec_pretty(&Value::Object(map))?;
+    bytes.push(b'\n');
+    atomic_write(&path, &bytes, 0o644)?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        atomic_write(&ignore, format!("{LOCAL_FILE}\n").as_bytes(), 0o644)?;
+    }
+    Ok(())
+}
+
 /// Deep merge: objects merge key by key, anything else is replaced.
 fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
     for (key, value) in from {
@@ -92,7 +121,7 @@ mod tests {
     #[test]
     fn absent_means_disabled() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(!Settings::load(tmp.path()).unwrap().enabled);
+        assert!(!Settings::from_dir(tmp.path()).unwrap().enabled);
     }
 
     #[test]
@@ -100,7 +129,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         write(tmp.path(), FILE, r#"{"enabled": true, "resolution": {"recency": true}}"#);
         write(tmp.path(), LOCAL_FILE, r#"{"resolution": {"recency": false}}"#);
-        let s = Settings::load(tmp.path()).unwrap();
+        let s = Settings::from_dir(tmp.path()).unwrap();
         assert!(s.enabled);
         assert!(!s.recency);
     }
@@ -109,6 +138,6 @@ mod tests {
     fn broken_file_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
         write(tmp.path(), FILE, "[1,2");
-        assert!(Settings::load(tmp.path()).is_err());
+        assert!(Settings::from_dir(tmp.path()).is_err());
     }
 }

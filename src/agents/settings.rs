@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{AGENTS, HookEvent, Spec};
+use super::{HookEvent, Spec, with_hooks};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{atomic_write, read_optional};
 use crate::git::Repo;
@@ -32,8 +32,7 @@ use crate::git::hooks_install::shell_quote;
 /// Which agents have every hook of ours installed (in the project or the
 /// local settings file), for `entire status`.
 pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
-    AGENTS
-        .iter()
+    with_hooks()
         .map(|spec| {
             let complete = SettingsFile::all(repo, spec).iter().any(|file| {
                 let Ok(Some(bytes)) = read_optional(&file.path) else { return false };

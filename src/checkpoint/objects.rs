@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use crate::error::{Error, Result};
-use crate::git::{CHECKPOINTS_REF, Repo, checked};
+use crate::git::{CHECKPOINTS_REF, Repo, checked, command_line, failed, not_started};
 
 pub const TREE_MODE: &str = "40000";
 pub const BLOB_MODE: &str = "100644";
@@ -64,6 +64,8 @@ impl Object {
 
 /// A git process we talk to over its stdin and stdout.
 struct Pipe {
+    /// The command, for messages.
+    name: String,
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
@@ -76,10 +78,10 @@ impl Pipe {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::new(format!("running git: {e}")))?;
+            .map_err(|e| not_started(&cmd, e))?;
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        Ok(Pipe { child, stdin, stdout })
+        Ok(Pipe { name: command_line(&cmd), child, stdin, stdout })
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<()> {
@@ -106,7 +108,7 @@ impl Pipe {
         if let Some(mut err) = self.child.stderr.take() {
             let _ = err.read_to_string(&mut stderr);
         }
-        Error::new(format!("git failed: {}", stderr.trim()))
+        failed(&self.name, stderr.as_bytes())
     }
 }
 

@@ -1,13 +1,16 @@
-//! `entire clean`: forgets what is safe to forget. Records of ended
-//! sessions whose checkpoints are all on the branch, pending checkpoints
-//! older than a day, and entries of the live registry and of the repository's
-//! index of live sessions whose processes are gone.
-//! A session whose process is gone but that must be kept is marked ended
-//! (SPEC §3). Files that do not parse are reported and left alone.
+//! `entire clean [--older-than AGE] [--dry-run]`: forgets what is safe to
+//! forget. Records of sessions that are stale (processes gone, never ended)
+//! or that ended longer than AGE ago (default 30 days), once their
+//! checkpoints are all on the branch; pending checkpoints older than a day;
+//! entries of the live registry and of the repository's index of live
+//! sessions whose processes are gone. A stale session that
+//! must be kept is marked ended (SPEC §3). Files that do not parse are
+//! reported and left alone.
 
 use std::collections::HashSet;
+use std::io::Write;
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::current_dir;
 use crate::checkpoint::{self, BRANCH, Reader};
@@ -21,88 +24,161 @@ use crate::session::{LiveRegistry, SessionId, SessionRecord, Store};
 /// happened (aborted, or made with hooks off).
 const STALE_PENDING: TimeDelta = TimeDelta::days(1);
 
+/// What one run does, or would do under `--dry-run`.
+struct Cleaner<W> {
+    out: W,
+    dry_run: bool,
+    /// Ended sessions at least this old go.
+    older_than: TimeDelta,
+    now: DateTime<Utc>,
+    changes: usize,
+}
+
 pub fn run(args: CleanArgs) -> Result<i32> {
-    let verb = if args.dry_run { "would remove" } else { "removed" };
-    let mut changes = 0;
+    let mut cleaner = Cleaner {
+        out: std::io::stdout().lock(),
+        dry_run: args.dry_run,
+        older_than: args.older_than,
+        now: Utc::now(),
+        changes: 0,
+    };
     if let Some(repo) = Repo::discover(&current_dir()?)? {
-        changes += clean_store(&repo, args.dry_run, verb)?;
+        cleaner.store(&repo)?;
         let index = LiveRegistry::repo_index(&Store::new(repo.store_dir()));
-        changes += clean_live(&index, "live-index", args.dry_run, verb);
+        cleaner.live_entries(&index, "live-index")?;
     }
     if let Some(registry) = LiveRegistry::from_env() {
-        changes += clean_live(&registry, "live-registry", args.dry_run, verb);
+        cleaner.live_entries(&registry, "live-registry")?;
     }
-    if changes == 0 {
-        println!("nothing to clean");
+    if cleaner.changes == 0 {
+        writeln!(cleaner.out, "nothing to clean")?;
     }
     Ok(0)
 }
 
-fn clean_store(repo: &Repo, dry_run: bool, verb: &str) -> Result<usize> {
-    // Checkpoints handed off by post-commit decide what is safe to remove.
-    checkpoint::pending::complete(repo);
-    let store = Store::new(repo.store_dir());
-    let (records, warnings) = store.list();
-    warnings.iter().for_each(warn);
-    let now = Utc::now();
-    let pending = store.list_pending();
-    // A fresh pending checkpoint's commit may still be under way: its
-    // post-commit needs the session record.
-    let busy: HashSet<&str> = pending
-        .iter()
-        .filter(|p| now - p.created_at < STALE_PENDING)
-        .map(|p| p.session_id.as_str())
-        .collect();
-    let mut reader = Reader::open(repo)?;
-    let mut changes = 0;
-    for record in &records {
+impl<W: Write> Cleaner<W> {
+    fn removed(&self) -> &'static str {
+        if self.dry_run { "would remove" } else { "removed" }
+    }
+
+    fn store(&mut self, repo: &Repo) -> Result<()> {
+        // Checkpoints handed off by post-commit decide what is safe to remove.
+        checkpoint::pending::complete(repo);
+        let store = Store::new(repo.store_dir());
+        let (records, warnings) = store.list();
+        warnings.iter().for_each(warn);
+        let pending = store.list_pending();
+        // A fresh pending checkpoint's commit may still be under way: its
+        // post-commit needs the session record.
+        let busy: HashSet<&SessionId> = pending
+            .iter()
+            .filter(|p| self.now - p.created_at < STALE_PENDING)
+            .map(|p| &p.session_id)
+            .collect();
+        let mut reader = Reader::open(repo)?;
+        let mut recent = 0;
+        for record in &records {
+            if record.is_live(&System) || busy.contains(&record.session_id) {
+                continue;
+            }
+            if record.ended_at.is_some_and(|ended| self.now - ended < self.older_than) {
+                recent += 1;
+                continue;
+            }
+            let mut missing = 0;
+            for c in &record.checkpoints {
+                let on_branch = match &mut reader {
+                    Some(reader) => reader.contains(&c.checkpoint_id)?,
+                    None => false,
+                };
+                missing += usize::from(!on_branch);
+            }
+            self.session(&store, record, missing)?;
+        }
+        for p in pending.iter().filter(|p| self.now - p.created_at >= STALE_PENDING) {
+            if !self.dry_run {
+                store.remove_pending(&p.checkpoint_id);
+            }
+            let when = p.created_at.format("%Y-%m-%d %H:%M UTC");
+            let verb = self.removed();
+            writeln!(
+                self.out,
+                "{verb} pending checkpoint {} of session {} (from {when})",
+                p.checkpoint_id, p.session_id
+            )?;
+            self.changes += 1;
+        }
+        if recent > 0 {
+            writeln!(
+                self.out,
+                "kept {recent} session(s) that ended less than {} ago (--older-than changes this)",
+                age(self.older_than)
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A stale or old session: removed when its checkpoints are all on the
+    /// branch, else kept (and marked ended when it never was).
+    fn session(&mut self, store: &Store, record: &SessionRecord, missing: usize) -> Result<()> {
         let id = &record.session_id;
-        if record.is_live(&System) || busy.contains(id.as_str()) {
-            continue;
-        }
-        let mut missing = 0;
-        for c in &record.checkpoints {
-            let on_branch = match &mut reader {
-                Some(reader) => reader.contains(&c.checkpoint_id)?,
-                None => false,
-            };
-            missing += usize::from(!on_branch);
-        }
         if missing == 0 {
-            if !dry_run {
+            if !self.dry_run {
                 store.remove(id)?;
             }
-            println!("{verb} session {id} ({}, {} checkpoint(s))", ended(record), record.checkpoints.len());
-            changes += 1;
-            continue;
+            let verb = self.removed();
+            writeln!(
+                self.out,
+                "{verb} session {id} ({}, {} checkpoint(s))",
+                ended(record),
+                record.checkpoints.len()
+            )?;
+            self.changes += 1;
+            return Ok(());
         }
-        println!("kept session {id}: {missing} checkpoint(s) not on the local {BRANCH} branch");
+        writeln!(self.out, "kept session {id}: {missing} checkpoint(s) not on the local {BRANCH} branch")?;
         if record.ended_at.is_none() {
-            if !dry_run {
-                mark_ended(&store, id)?;
+            if !self.dry_run {
+                mark_ended(store, id)?;
             }
-            println!(
-                "{} session {id} as ended: its processes are gone",
-                if dry_run { "would mark" } else { "marked" }
-            );
-            changes += 1;
+            let verb = if self.dry_run { "would mark" } else { "marked" };
+            writeln!(self.out, "{verb} session {id} as ended: its processes are gone")?;
+            self.changes += 1;
         }
+        Ok(())
     }
-    for p in pending.iter().filter(|p| now - p.created_at >= STALE_PENDING) {
-        if !dry_run {
-            store.remove_pending(&p.checkpoint_id);
+
+    /// Entries of a live registry, or of a repository's index of its live
+    /// sessions (`what` says which), whose processes are gone.
+    fn live_entries(&mut self, registry: &LiveRegistry, what: &str) -> Result<()> {
+        let (entries, warnings) = registry.list();
+        warnings.iter().for_each(warn);
+        for entry in entries.iter().filter(|e| !e.session.is_live(&System)) {
+            let id = &entry.session.session_id;
+            if !self.dry_run {
+                registry.remove(id);
+            }
+            let verb = self.removed();
+            writeln!(self.out, "{verb} {what} entry {id} (its processes are gone)")?;
+            self.changes += 1;
         }
-        let when = p.created_at.format("%Y-%m-%d %H:%M UTC");
-        println!("{verb} pending checkpoint {} of session {} (from {when})", p.checkpoint_id, p.session_id);
-        changes += 1;
+        Ok(())
     }
-    Ok(changes)
 }
 
 fn ended(record: &SessionRecord) -> String {
     match record.ended_at {
         Some(at) => format!("ended {}", at.format("%Y-%m-%d %H:%M UTC")),
         None => "processes gone".to_owned(),
+    }
+}
+
+/// `30d`, `12h`, `5m`, `0s`: the largest unit that divides it.
+fn age(delta: TimeDelta) -> String {
+    let secs = delta.num_seconds();
+    match [(86400, "d"), (3600, "h"), (60, "m")].into_iter().find(|(unit, _)| secs != 0 && secs % unit == 0) {
+        Some((unit, suffix)) => format!("{}{suffix}", secs / unit),
+        None => format!("{secs}s"),
     }
 }
 
@@ -118,19 +194,18 @@ fn mark_ended(store: &Store, id: &SessionId) -> Result<()> {
         .map(drop)
 }
 
-/// Entries of a live registry, or of a repository's index of its live
-/// sessions (`what` says which), whose processes are gone.
-fn clean_live(registry: &LiveRegistry, what: &str, dry_run: bool, verb: &str) -> usize {
-    let (entries, warnings) = registry.list();
-    warnings.iter().for_each(warn);
-    let mut changes = 0;
-    for entry in entries.iter().filter(|e| !e.session.is_live(&System)) {
-        let id = &entry.session.session_id;
-        if !dry_run {
-            registry.remove(id);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_in_their_largest_whole_unit() {
+        let cases =
+            [(TimeDelta::days(30), "30d"), (TimeDelta::hours(36), "36h"), (TimeDelta::minutes(90), "90m")];
+        for (delta, text) in cases {
+            assert_eq!(age(delta), text);
         }
-        println!("{verb} {what} entry {id} (its processes are gone)");
-        changes += 1;
+        assert_eq!(age(TimeDelta::seconds(61)), "61s");
+        assert_eq!(age(TimeDelta::zero()), "0s");
     }
-    changes
 }

@@ -5,6 +5,7 @@
 //! Self-contained: a temp repository, a temp state dir, and a scripted
 //! agent (a shell script that edits and commits). No network, no real agent.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -44,15 +45,18 @@ const ROUNDS: usize = 3;
 pub fn run(args: DemoArgs) -> Result<i32> {
     let tmp = tempfile::Builder::new().prefix("entire-demo-").tempdir().context("creating a temp dir")?;
     let root = tmp.path().canonicalize()?;
-    let result = demo(&root);
+    let mut out = std::io::stdout().lock();
+    // Whatever happens (a reader that closed the pipe included), the temp
+    // dir goes when `tmp` drops, unless it is to be kept.
+    let result = demo(&root, &mut out);
     if args.keep {
         let kept = tmp.keep();
-        println!("\nKept the demo in {}", kept.display());
+        writeln!(out, "\nKept the demo in {}", kept.display())?;
     }
     result
 }
 
-fn demo(root: &Path) -> Result<i32> {
+fn demo(root: &Path, out: &mut impl Write) -> Result<i32> {
     let exe = std::env::current_exe().context("finding the entire binary")?;
     let repo_dir = root.join("repo");
     let state = root.join("state");
@@ -62,7 +66,7 @@ fn demo(root: &Path) -> Result<i32> {
     };
     let git = |args: &[&str]| sh(Command::new("git").args(args));
 
-    println!("entire demo: two agents commit in one repository at the same time\n");
+    writeln!(out, "entire demo: two agents commit in one repository at the same time\n")?;
     git(&["init", "-q", "-b", "main"])?;
     git(&["config", "user.name", "Demo User"])?;
     git(&["config", "user.email", "demo@example.com"])?;
@@ -70,7 +74,7 @@ fn demo(root: &Path) -> Result<i32> {
     sh(Command::new(&exe).arg("enable"))?;
     std::fs::write(root.join("agent.sh"), AGENT)?;
     std::fs::write(root.join("turn"), "alpha")?;
-    println!("repository   {}", repo_dir.display());
+    writeln!(out, "repository   {}", repo_dir.display())?;
 
     let agents = ["alpha", "beta"];
     let mut children = Vec::new();
@@ -96,8 +100,8 @@ fn demo(root: &Path) -> Result<i32> {
         Ok(std::fs::read_to_string(root.join(format!("{name}.session")))?.trim().to_owned())
     };
     let (alpha, beta) = (session_of("alpha")?, session_of("beta")?);
-    println!("session alpha {alpha}  (git sees ENTIRE_SESSION_ID)");
-    println!("session beta  {beta}  (git runs without it, like Codex)\n");
+    writeln!(out, "session alpha {alpha}  (git sees ENTIRE_SESSION_ID)")?;
+    writeln!(out, "session beta  {beta}  (git runs without it, like Codex)\n")?;
 
     let store = Store::new(
         PathBuf::from(
@@ -108,7 +112,7 @@ fn demo(root: &Path) -> Result<i32> {
     );
     let (records, _) = store.list();
     let log = String::from_utf8_lossy(&git(&["log", "--reverse", "--format=%H %s"])?).into_owned();
-    println!("{:<40}  {:<12}  {:<36}  {:<5}  BY", "COMMIT", "CHECKPOINT", "SESSION", "AGENT");
+    writeln!(out, "{:<40}  {:<12}  {:<36}  {:<5}  BY", "COMMIT", "CHECKPOINT", "SESSION", "AGENT")?;
     let mut wrong = 0;
     for line in log.lines().skip(1) {
         let (sha, subject) = line.split_once(' ').unwrap_or((line, ""));
@@ -126,22 +130,29 @@ fn demo(root: &Path) -> Result<i32> {
         };
         let ok = session == expected.as_str();
         wrong += usize::from(!ok);
-        println!(
+        writeln!(
+            out,
             "{sha}  {checkpoint:<12}  {session:<36}  {agent:<5}  {by}{}",
             if ok { "" } else { "  WRONG" }
-        );
+        )?;
     }
-    println!();
+    writeln!(out)?;
     if wrong > 0 {
-        println!("{wrong} commit(s) went to the wrong session.");
+        writeln!(out, "{wrong} commit(s) went to the wrong session.")?;
         return Ok(1);
     }
-    println!("$ entire explain --commit HEAD");
-    print!("{}", String::from_utf8_lossy(&sh(Command::new(&exe).args(["explain", "--commit", "HEAD"]))?));
-    println!();
-    println!("Both sessions were live for every commit, and each commit went to the session that made it:");
-    println!("by ENTIRE_SESSION_ID (env) for alpha, by the process tree (pid) for beta.");
-    println!("Entire's Go CLI gave such commits to whichever session file came first (its issue #338).");
+    writeln!(out, "$ entire explain HEAD")?;
+    out.write_all(&sh(Command::new(&exe).args(["explain", "HEAD"]))?)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Both sessions were live for every commit, and each commit went to the session that made it:"
+    )?;
+    writeln!(out, "by ENTIRE_SESSION_ID (env) for alpha, by the process tree (pid) for beta.")?;
+    writeln!(
+        out,
+        "Entire's Go CLI gave such commits to whichever session file came first (its issue #338)."
+    )?;
     Ok(0)
 }
 

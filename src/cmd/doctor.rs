@@ -10,6 +10,7 @@
 //! ever reported, never touched.
 
 use std::fmt::Display;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -26,14 +27,15 @@ use crate::session::{CheckpointId, LiveEntry, LiveRegistry, SessionId, Store};
 use crate::settings::Settings;
 
 pub fn run(args: DoctorArgs) -> Result<i32> {
-    let mut report = Report { fix: args.fix, found: 0, fixed: 0 };
+    let mut report =
+        Report { out: std::io::stdout().lock(), failed: None, fix: args.fix, found: 0, fixed: 0 };
     let repo = Repo::discover(&super::current_dir()?)?;
     if let Some(repo) = &repo {
         checkpoint::pending::complete(repo);
         let store = Store::new(repo.store_dir());
         sessions(&store, &mut report);
         live_index(&LiveRegistry::repo_index(&store), &mut report);
-        if Settings::load(&repo.worktree).is_ok_and(|s| s.enabled) {
+        if Settings::for_repo(repo).is_ok_and(|s| s.enabled) {
             git_hooks(repo, &mut report)?;
         }
         agent_settings(repo, &mut report);
@@ -43,31 +45,43 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         Some(registry) => live_registry(&registry, &mut report),
         None => report.unfixable("no state directory for the live registry", "set ENTIRE_STATE_DIR or HOME"),
     }
-    Ok(report.finish())
+    report.finish()
 }
 
-/// Problems found, and what was done about them.
-struct Report {
+/// Problems found, and what was done about them, printed as they come.
+struct Report<W> {
+    out: W,
+    /// The first failed write (a closed pipe): reported by `finish`, while
+    /// the checks and repairs under way run to the end.
+    failed: Option<std::io::Error>,
     fix: bool,
     found: usize,
     fixed: usize,
 }
 
-impl Report {
+impl<W: Write> Report<W> {
+    fn line(&mut self, text: impl Display) {
+        if self.failed.is_none()
+            && let Err(err) = writeln!(self.out, "{text}")
+        {
+            self.failed = Some(err);
+        }
+    }
+
     /// A problem with a safe repair: run under `--fix`, offered otherwise.
     fn fixable(&mut self, problem: impl Display, repair: impl FnOnce() -> Result<String>) {
         self.found += 1;
-        println!("problem: {problem}");
+        self.line(format_args!("problem: {problem}"));
         if !self.fix {
-            println!("  `entire doctor --fix` repairs this");
+            self.line("  `entire doctor --fix` repairs this");
             return;
         }
         match repair() {
             Ok(done) => {
                 self.fixed += 1;
-                println!("  fixed: {done}");
+                self.line(format_args!("  fixed: {done}"));
             }
-            Err(err) => println!("  not fixed: {err}"),
+            Err(err) => self.line(format_args!("  not fixed: {err:#}")),
         }
     }
 
@@ -76,24 +90,29 @@ impl Report {
         self.found += 1;
         // Store warnings say what a reader does with the file; here it is the problem.
         let problem = problem.to_string();
-        println!("problem: {}", problem.strip_prefix("skipping ").unwrap_or(&problem));
-        println!("  left as it is: {hint}");
+        self.line(format_args!("problem: {}", problem.strip_prefix("skipping ").unwrap_or(&problem)));
+        self.line(format_args!("  left as it is: {hint}"));
     }
 
     /// Exit 0 when nothing needs attention any more, 1 otherwise.
-    fn finish(self) -> i32 {
+    fn finish(mut self) -> Result<i32> {
         match (self.found, self.found - self.fixed) {
-            (0, _) => println!("entire doctor: no problems found"),
-            (found, 0) => println!("entire doctor: {found} problem(s), all fixed"),
-            (found, left) => println!("entire doctor: {found} problem(s), {left} need attention"),
+            (0, _) => self.line("entire doctor: no problems found"),
+            (found, 0) => self.line(format_args!("entire doctor: {found} problem(s), all fixed")),
+            (found, left) => {
+                self.line(format_args!("entire doctor: {found} problem(s), {left} need attention"))
+            }
         }
-        i32::from(self.found > self.fixed)
+        match self.failed {
+            Some(err) => Err(err.into()),
+            None => Ok(i32::from(self.found > self.fixed)),
+        }
     }
 }
 
 /// (a) records whose processes are gone without `ended_at`, and (f) files
 /// that do not parse.
-fn sessions(store: &Store, report: &mut Report) {
+fn sessions(store: &Store, report: &mut Report<impl Write>) {
     let (records, unreadable) = store.list();
     for warning in unreadable {
         report.unfixable(warning, "entire never rewrites a file it cannot read; fix or remove it by hand");
@@ -114,7 +133,7 @@ fn sessions(store: &Store, report: &mut Report) {
 
 /// (b) registry entries whose processes are gone, or whose repo record is
 /// missing while they run.
-fn live_registry(registry: &LiveRegistry, report: &mut Report) {
+fn live_registry(registry: &LiveRegistry, report: &mut Report<impl Write>) {
     let (entries, unreadable) = registry.list();
     for warning in unreadable {
         report.unfixable(warning, "remove it by hand once its session has ended");
@@ -141,7 +160,7 @@ fn live_registry(registry: &LiveRegistry, report: &mut Report) {
 
 /// (b) entries of this repository's index of live sessions whose
 /// processes are gone.
-fn live_index(index: &LiveRegistry, report: &mut Report) {
+fn live_index(index: &LiveRegistry, report: &mut Report<impl Write>) {
     let (entries, unreadable) = index.list();
     for warning in unreadable {
         report.unfixable(warning, "remove it by hand once its session has ended");
@@ -167,7 +186,7 @@ fn restore_record(store: &Store, id: &SessionId, entry: &LiveEntry) -> Result<St
 }
 
 /// (c) our four hooks: present, ours, and running a binary that exists.
-fn git_hooks(repo: &Repo, report: &mut Report) -> Result<()> {
+fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
     let dir = hooks_install::hooks_dir(repo)?;
     let binary = super::enable::current_binary()?;
     for hook in HOOKS {
@@ -199,9 +218,9 @@ fn is_executable(path: &Path) -> bool {
 /// (d) agent settings that hold entire's hooks (entries whose command has
 /// ` hooks <agent> `): they parse, none lost, none runs a binary that is
 /// gone. Only reported: `entire enable --agent` rewrites them.
-fn agent_settings(repo: &Repo, report: &mut Report) {
+fn agent_settings(repo: &Repo, report: &mut Report<impl Write>) {
     let complete: Vec<(&str, bool)> = agents::settings::installed(repo);
-    for spec in agents::AGENTS {
+    for spec in agents::with_hooks() {
         let ours = format!(" hooks {} ", spec.name);
         let hint = format!("run `entire enable --agent {}`", spec.name);
         let (mut mentioned, mut unreadable) = (false, false);
@@ -252,12 +271,12 @@ fn hook_binaries(value: &Value, ours: &str) -> Vec<PathBuf> {
 /// (e) the tip of `entire/checkpoints/v1` is a commit, and the newest
 /// checkpoint written to it (merges of remote checkpoints aside) sits where
 /// SPEC §7 puts it: `<id[0:2]>/<id[2:]>/metadata.json`.
-fn checkpoints_branch(repo: &Repo, report: &mut Report) {
+fn checkpoints_branch(repo: &Repo, report: &mut Report<impl Write>) {
     let hint = "entire never rewrites this branch; inspect it with `git log entire/checkpoints/v1`";
     let broken = match checkpoints_tip_problem(repo) {
         Ok(None) => return,
         Ok(Some(problem)) => problem,
-        Err(err) => err.to_string(),
+        Err(err) => format!("{err:#}"),
     };
     report.unfixable(format_args!("the checkpoints branch does not parse: {broken}"), hint);
 }
@@ -280,7 +299,7 @@ fn checkpoints_tip_problem(repo: &Repo) -> Result<Option<String>> {
         Ok(Some(meta)) if meta.checkpoint_id == id => None,
         Ok(Some(_)) => Some(format!("{path} names another checkpoint")),
         Ok(None) => Some(format!("its tip has no {path}")),
-        Err(err) => Some(format!("{path}: {err}")),
+        Err(err) => Some(format!("{path}: {err:#}")),
     })
 }
 

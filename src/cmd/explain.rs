@@ -1,7 +1,10 @@
-//! `entire explain`: which session made a commit, and how that was decided
-//! (SPEC §8). `--commit REV` explains one commit, `--session ID` lists a
-//! session's commits, and no argument shows the last commits of HEAD with
-//! their sessions (with `--json` alone: HEAD, in the `--commit` shape).
+//! `entire explain [REV]`: which session made a commit, and how that was
+//! decided (SPEC §8). `REV` (or `--commit REV`) explains one commit,
+//! `--session ID` lists a session's commits, and no argument shows the
+//! last commits of HEAD with their sessions; `--json` gives the same in
+//! each case (docs/json.md).
+
+use std::io::Write;
 
 use serde_json::{Value, json};
 
@@ -19,66 +22,77 @@ const LOG_LENGTH: usize = 20;
 pub fn run(args: ExplainArgs) -> Result<i32> {
     let repo = Repo::require(&current_dir()?)?;
     checkpoint::pending::complete(&repo);
-    match (args.commit, args.session) {
-        (_, Some(session)) => explain_session(&repo, &session, args.json),
-        (Some(rev), None) => explain_commit(&repo, &rev, args.json),
-        (None, None) if args.json => explain_commit(&repo, "HEAD", true),
-        (None, None) => log(&repo),
+    let out = &mut std::io::stdout().lock();
+    match (args.rev.or(args.commit), args.session) {
+        (_, Some(session)) => explain_session(out, &repo, &session, args.json),
+        (Some(rev), None) => explain_commit(out, &repo, &rev, args.json),
+        (None, None) => log(out, &repo, args.json),
     }
 }
 
-fn explain_commit(repo: &Repo, rev: &str, json: bool) -> Result<i32> {
+fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> Result<i32> {
     let sha = resolve_commit(repo, rev)?;
     let message = commit_message(repo, &sha)?;
     let named: Vec<CheckpointId> =
         trailers::values(&message, CHECKPOINT_KEY).iter().filter_map(|id| CheckpointId::parse(id)).collect();
-    let mut checkpoints = Vec::new();
     let mut reader = Reader::open(repo)?;
-    match &mut reader {
+    let checkpoints = match &mut reader {
         None if !named.is_empty() => {
-            return Err(Error::new(format!(
+            return Err(Error::user(format!(
                 "the {BRANCH} branch that holds checkpoint metadata is not here"
             ))
             .with_hint(FETCH_HINT));
         }
-        None => {}
+        None => Vec::new(),
         Some(reader) => {
-            // Trailers first: an amended or cherry-picked commit has a new
-            // SHA but keeps its trailer. Then the index, for checkpoints
-            // linked after the fact, which have no trailer.
-            let mut ids = named.clone();
-            for id in reader.ids_for_commit(&sha)? {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
+            let ids = with_indexed(reader, &sha, named)?;
+            let mut found = Vec::new();
             for id in ids {
                 match reader.metadata(&id)? {
-                    Some(meta) => checkpoints.push(meta),
+                    Some(meta) => found.push(meta),
                     None => warn(format_args!(
                         "checkpoint {id} named by the commit is not on the local {BRANCH} branch; {FETCH_HINT}"
                     )),
                 }
             }
+            found
         }
-    }
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&json!({"commit": sha, "checkpoints": checkpoints}))?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&commit_json(&sha, &checkpoints))?)?;
         return Ok(0);
     }
-    println!("commit {sha}");
+    writeln!(out, "commit {sha}")?;
     if checkpoints.is_empty() {
-        println!("  no checkpoint: no agent session was attributed to this commit");
+        writeln!(out, "  no checkpoint: no agent session was attributed to this commit")?;
     }
     let store = Store::new(repo.store_dir());
     for meta in &checkpoints {
         let reader = reader.as_mut().expect("checkpoints were read through it");
-        print_checkpoint(reader, &store, meta)?;
+        print_checkpoint(out, reader, &store, meta)?;
     }
     Ok(0)
 }
 
-fn print_checkpoint(reader: &mut Reader, store: &Store, meta: &Metadata) -> Result<()> {
+/// The checkpoints a commit's trailers name, then those the commit index
+/// lists for its SHA: an amended or cherry-picked commit has a new SHA but
+/// keeps its trailer, and a commit linked after the fact has no trailer.
+fn with_indexed(reader: &mut Reader, sha: &str, named: Vec<CheckpointId>) -> Result<Vec<CheckpointId>> {
+    let mut ids = named;
+    for id in reader.ids_for_commit(sha)? {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// `{"commit", "checkpoints"}`, the shape docs/json.md gives.
+fn commit_json(sha: &str, checkpoints: &[Metadata]) -> Value {
+    json!({"commit": sha, "checkpoints": checkpoints})
+}
+
+fn print_checkpoint(out: &mut impl Write, reader: &mut Reader, store: &Store, meta: &Metadata) -> Result<()> {
     let id = &meta.checkpoint_id;
     let record = store.load(&meta.session_id).ok().flatten();
     let slot_record: Option<SessionRecord> = reader
@@ -90,28 +104,28 @@ fn print_checkpoint(reader: &mut Reader, store: &Store, meta: &Metadata) -> Resu
             .file(id, &format!("{SLOT}/prompt.txt"))?
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
     };
-    println!("\ncheckpoint {id}");
+    writeln!(out, "\ncheckpoint {id}")?;
     let agent = meta.agent.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
-    println!("  session:     {}{agent}", meta.session_id);
-    println!("  attributed:  {}", attribution(meta));
+    writeln!(out, "  session:     {}{agent}", meta.session_id)?;
+    writeln!(out, "  attributed:  {}", attribution(meta))?;
     let branch = meta.branch.as_deref().map(|b| format!(" on {b}")).unwrap_or_default();
-    println!("  when:        {}{branch}", meta.created_at.format("%Y-%m-%d %H:%M:%S UTC"));
+    writeln!(out, "  when:        {}{branch}", meta.created_at.format("%Y-%m-%d %H:%M:%S UTC"))?;
     if let Some(prompt) = prompt {
-        println!("  prompt:      {}", one_line(&prompt, 200));
+        writeln!(out, "  prompt:      {}", one_line(&prompt, 200))?;
     }
     if !meta.files_changed.is_empty() {
-        println!("  files:       {}", meta.files_changed.join(", "));
+        writeln!(out, "  files:       {}", meta.files_changed.join(", "))?;
     }
     if reader.slot_files(id)?.iter().any(|name| name == TRANSCRIPT_FILE) {
         let cut = match meta.extra.get("transcript_original_bytes").and_then(Value::as_u64) {
             Some(bytes) => format!(" (truncated; the original had {bytes} bytes)"),
             None => String::new(),
         };
-        println!("  transcript:  {BRANCH}:{}/{SLOT}/{TRANSCRIPT_FILE}{cut}", checkpoint::dir_of(id));
+        writeln!(out, "  transcript:  {BRANCH}:{}/{SLOT}/{TRANSCRIPT_FILE}{cut}", checkpoint::dir_of(id))?;
     }
     let original = record.or(slot_record).and_then(|r| r.transcript_path);
     if let Some(path) = original {
-        println!("  recorded at: {path}");
+        writeln!(out, "  recorded at: {path}")?;
     }
     Ok(())
 }
@@ -147,7 +161,7 @@ fn one_line(text: &str, max_chars: usize) -> String {
 
 fn resolve_commit(repo: &Repo, rev: &str) -> Result<String> {
     let bad = || {
-        Error::new(format!("not a commit: {rev}"))
+        Error::user(format!("not a commit: {rev}"))
             .with_hint("give a commit that exists here: a SHA, a branch name, HEAD~1…")
     };
     if rev.starts_with('-') {
@@ -163,82 +177,105 @@ fn commit_message(repo: &Repo, sha: &str) -> Result<String> {
     Ok(raw.split_once("\n\n").map(|(_, message)| message.to_owned()).unwrap_or_default())
 }
 
-fn explain_session(repo: &Repo, raw: &str, json: bool) -> Result<i32> {
+fn explain_session(out: &mut impl Write, repo: &Repo, raw: &str, json: bool) -> Result<i32> {
     let id = SessionId::parse(raw).ok_or_else(|| {
-        Error::new(format!("invalid session ID {raw:?}"))
+        Error::user(format!("invalid session ID {raw:?}"))
             .with_hint("a session ID is letters, digits, '.', '_' and '-', as `entire sessions` shows")
     })?;
     let record = Store::new(repo.store_dir()).load(&id)?.ok_or_else(|| {
-        Error::new(format!("no session {id} in this repository"))
+        Error::user(format!("no session {id} in this repository"))
             .with_hint("`entire sessions --all` lists the sessions recorded here")
     })?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&record.checkpoints)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&record.checkpoints)?)?;
         return Ok(0);
     }
     let agent = record.agent.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
     match record.checkpoints.len() {
-        0 => println!("session {id}{agent} has no commits"),
-        n => println!("session {id}{agent}: {n} commit(s)"),
+        0 => writeln!(out, "session {id}{agent} has no commits")?,
+        n => writeln!(out, "session {id}{agent}: {n} commit(s)")?,
     }
     for c in &record.checkpoints {
         let when = c.created_at.format("%Y-%m-%d %H:%M:%S UTC");
-        println!(
-            "  {}  checkpoint {}  by {:<7}  {when}",
-            &c.commit[..c.commit.len().min(12)],
-            c.checkpoint_id,
-            c.resolved_by
-        );
+        let short = &c.commit[..c.commit.len().min(12)];
+        writeln!(out, "  {short}  checkpoint {}  by {:<7}  {when}", c.checkpoint_id, c.resolved_by)?;
     }
     Ok(0)
 }
 
+/// One commit of the log.
+struct Logged {
+    sha: String,
+    short: String,
+    subject: String,
+    /// Checkpoints named or indexed for it, read or not.
+    ids: Vec<CheckpointId>,
+    found: Vec<Metadata>,
+}
+
 /// The last commits of HEAD and the session of each: one `git log` and one
-/// `cat-file` process.
-fn log(repo: &Repo) -> Result<i32> {
-    if repo.head().is_none() {
-        println!("no commits yet");
+/// `cat-file` process. As JSON: an array of `--commit` objects, newest first.
+fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
+    let commits = if repo.head().is_some() { last_commits(repo)? } else { Vec::new() };
+    if json {
+        let all: Vec<Value> = commits.iter().map(|c| commit_json(&c.sha, &c.found)).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
         return Ok(0);
     }
+    if commits.is_empty() {
+        writeln!(out, "no commits yet")?;
+        return Ok(0);
+    }
+    writeln!(out, "{:<9} {:<36}  {:<12} {:<7} SUBJECT", "COMMIT", "SESSION", "AGENT", "BY")?;
+    for Logged { short, subject, ids, found, .. } in &commits {
+        if found.is_empty() {
+            let session = if ids.is_empty() { "-" } else { "?" };
+            writeln!(out, "{short:<9} {session:<36}  {:<12} {:<7} {subject}", "", "")?;
+        }
+        for meta in found {
+            let agent = meta.agent.as_deref().unwrap_or("-");
+            writeln!(
+                out,
+                "{short:<9} {:<36}  {agent:<12} {:<7} {subject}",
+                meta.session_id, meta.resolved_by
+            )?;
+        }
+    }
+    if commits.iter().any(|c| c.found.len() < c.ids.len()) {
+        warn(format_args!("some checkpoints (?) are not on the local {BRANCH} branch; {FETCH_HINT}"));
+    }
+    Ok(0)
+}
+
+fn last_commits(repo: &Repo) -> Result<Vec<Logged>> {
     let format =
         format!("--format=%H%x1f%h%x1f%s%x1f%(trailers:key={CHECKPOINT_KEY},valueonly,separator=%x2C)%x1e");
     let out = repo.git_output(["log", "-n", &LOG_LENGTH.to_string(), &format, "HEAD", "--"])?;
     let out = String::from_utf8_lossy(&out);
     let mut reader = Reader::open(repo)?;
-    let mut unread = false;
-    println!("{:<9} {:<36}  {:<12} {:<7} SUBJECT", "COMMIT", "SESSION", "AGENT", "BY");
+    let mut commits = Vec::new();
     for record in out.split('\x1e').map(|r| r.trim_start_matches('\n')).filter(|r| !r.is_empty()) {
         let fields: Vec<&str> = record.splitn(4, '\x1f').collect();
         let [sha, short, subject, named] = fields[..] else { continue };
-        let mut ids: Vec<CheckpointId> =
-            named.split(',').filter_map(|id| CheckpointId::parse(id.trim())).collect();
-        let mut found = Vec::new();
+        let named = named.split(',').filter_map(|id| CheckpointId::parse(id.trim())).collect();
+        let mut logged = Logged {
+            sha: sha.into(),
+            short: short.into(),
+            subject: subject.into(),
+            ids: named,
+            found: Vec::new(),
+        };
         if let Some(reader) = &mut reader {
-            for id in reader.ids_for_commit(sha)? {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
-            for id in &ids {
+            logged.ids = with_indexed(reader, sha, logged.ids)?;
+            for id in &logged.ids {
                 // One unreadable checkpoint must not hide the whole log.
                 match reader.metadata(id) {
-                    Ok(meta) => found.extend(meta),
+                    Ok(meta) => logged.found.extend(meta),
                     Err(err) => warn(err),
                 }
             }
         }
-        unread |= found.len() < ids.len();
-        if found.is_empty() {
-            let session = if ids.is_empty() { "-" } else { "?" };
-            println!("{short:<9} {session:<36}  {:<12} {:<7} {subject}", "", "");
-        }
-        for meta in found {
-            let agent = meta.agent.as_deref().unwrap_or("-");
-            println!("{short:<9} {:<36}  {agent:<12} {:<7} {subject}", meta.session_id, meta.resolved_by);
-        }
+        commits.push(logged);
     }
-    if unread {
-        warn(format_args!("some checkpoints (?) are not on the local {BRANCH} branch; {FETCH_HINT}"));
-    }
-    Ok(0)
+    Ok(commits)
 }

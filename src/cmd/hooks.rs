@@ -1,14 +1,23 @@
-//! `entire hooks …`: what installed hooks call.
+//! `entire hooks …`: what installed hooks call. The one place `cmd/`
+//! reaches the hooks' entry layer.
 
-use crate::agents::{claude, gemini};
-use crate::cli::{HookCommand, HooksArgs};
-use crate::error::Result;
-use crate::hooks::agent;
+use crate::agents;
+use crate::cli::HookCommand;
+use crate::error::warn;
+use crate::hooks::{agent, git};
 
-pub fn run(args: HooksArgs) -> Result<i32> {
-    Ok(match args.command {
-        HookCommand::Git { hook, args } => crate::hooks::git::run(&hook, &args),
-        HookCommand::ClaudeCode { event } => agent::run(&claude::SPEC, &event),
-        HookCommand::Gemini { event } => agent::run(&gemini::SPEC, &event),
-    })
+/// Always 0: a hook never fails the user's operation.
+pub fn run(command: HookCommand) -> i32 {
+    match command {
+        HookCommand::Git { hook, args } => git::run(&hook, &args),
+        HookCommand::Agent(words) => {
+            match (words.first().and_then(|name| agents::hooks_of(name)), words.get(1)) {
+                (Some(spec), Some(event)) => agent::run(spec, event),
+                _ => {
+                    warn(format_args!("unknown agent hook `entire hooks {}`", words.join(" ")));
+                    0
+                }
+            }
+        }
+    }
 }

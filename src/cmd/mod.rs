@@ -12,11 +12,31 @@ mod sessions;
 mod shell;
 mod status;
 
-use crate::cli::{Cli, Command};
-use crate::error::Result;
+use crate::cli::{Command, Invocation};
+use crate::error::{Kind, Result};
+use crate::supervise::{self, Exit};
 
-pub fn dispatch(cli: Cli) -> Result<i32> {
-    match cli.command {
+/// Runs a command and returns its exit code; an error is reported on
+/// stderr first. A reader that closed our stdout ends us as it ends `git
+/// log`: by SIGPIPE, quietly, once whatever the command held (the demo's
+/// temp dir) is cleaned up.
+pub fn run(invocation: Invocation) -> i32 {
+    let command = match invocation {
+        Invocation::Command(command) => command,
+        Invocation::Hook(hook) => return hooks::run(hook),
+    };
+    match dispatch(command) {
+        Ok(code) => code,
+        Err(err) if err.kind() == Kind::BrokenPipe => supervise::exit_like(Exit::Signal(libc::SIGPIPE)),
+        Err(err) => {
+            err.report();
+            err.exit_code()
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<i32> {
+    match command {
         Command::Run(args) => run::run(args),
         Command::Enable(args) => enable::enable(args),
         Command::Disable(args) => enable::disable(args),
@@ -27,9 +47,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Clean(args) => clean::run(args),
         Command::Shell(args) => shell::run(args),
         Command::Completions(args) => completions::completions(args),
-        Command::Man => completions::man(),
+        Command::Man(args) => completions::man(args),
         Command::Demo(args) => demo::run(args),
-        Command::Hooks(args) => hooks::run(args),
     }
 }
 

@@ -8,6 +8,7 @@ use std::process::Command;
 
 use chrono::Utc;
 
+use crate::agents;
 use crate::checkpoint;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result, warn};
@@ -20,7 +21,7 @@ use crate::supervise::{self, Supervisor};
 pub fn run(args: RunArgs) -> Result<i32> {
     let (program, rest) = args.command.split_first().expect("clap requires CMD");
     let path = find_program(program)?;
-    let agent = args.agent.unwrap_or_else(|| agent_name(program));
+    let agent = args.agent.unwrap_or_else(|| agents::session_name(program));
 
     let mut supervisor =
         Supervisor::new().map_err(|e| Error::new(format!("installing signal handlers: {e}")))?;
@@ -43,15 +44,6 @@ pub fn run(args: RunArgs) -> Result<i32> {
         launch.finish(exit);
     }
     supervise::exit_like(exit)
-}
-
-/// `claude` → `claude-code`, else the command's basename.
-pub(crate) fn agent_name(program: &OsStr) -> String {
-    let base = Path::new(program).file_name().unwrap_or(program).to_string_lossy();
-    match base.as_ref() {
-        "claude" => "claude-code".to_owned(),
-        other => other.to_owned(),
-    }
 }
 
 /// Finds CMD as a shell would: 127 when it is nowhere, 126 when only a
@@ -159,7 +151,7 @@ impl Launch {
                 Some(rec)
             });
             if let Err(err) = result {
-                self.warn(&format!("could not record the end of the session: {err}"));
+                self.warn(&format!("could not record the end of the session: {err:#}"));
             }
         }
         if let Some(store) = &self.store {
@@ -196,7 +188,7 @@ impl Launch {
         let indexed = self.store.as_ref().map(|s| LiveRegistry::repo_index(s).put(&entry)).transpose();
         let live = self.registry.as_ref().map(|r| r.put(&entry)).transpose();
         if let Err(err) = stored.transpose().map(drop).and(indexed).and(live) {
-            self.warn(&format!("could not record the session: {err}; running the agent anyway"));
+            self.warn(&format!("could not record the session: {err:#}; running the agent anyway"));
         }
     }
 

@@ -1,5 +1,7 @@
 //! `entire sessions [--all] [--json]`: the sessions of this repository.
 
+use std::io::Write;
+
 use chrono::{Duration, Utc};
 use serde_json::Value;
 
@@ -26,17 +28,22 @@ pub fn run(args: SessionsArgs) -> Result<i32> {
         .filter(|(r, live)| args.all || *live || ended_at(r).is_none_or(|t| t > cutoff))
         .collect();
     rows.sort_by(|(a, _), (b, _)| (a.started_at, &a.session_id).cmp(&(b.started_at, &b.session_id)));
+    let mut out = std::io::stdout().lock();
 
     if args.json {
         let json: Vec<Value> = rows.iter().map(|(r, live)| with_live(r, *live)).collect();
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
         return Ok(0);
     }
     if rows.is_empty() {
-        println!("No sessions{}.", if args.all { "" } else { " in the last day (--all shows older ones)" });
+        writeln!(
+            out,
+            "No sessions{}.",
+            if args.all { "" } else { " in the last day (--all shows older ones)" }
+        )?;
         return Ok(0);
     }
-    print_table(&rows);
+    print_table(&mut out, &rows)?;
     Ok(0)
 }
 
@@ -53,17 +60,23 @@ pub fn with_live(record: &SessionRecord, live: bool) -> Value {
     value
 }
 
-pub fn print_table(rows: &[(SessionRecord, bool)]) {
-    println!("{:<36}  {:<12}  {:<6}  {:<9}  {:>3}  PROMPT", "SESSION", "AGENT", "STATE", "STARTED", "CPS");
+pub fn print_table(out: &mut impl Write, rows: &[(SessionRecord, bool)]) -> Result<()> {
+    writeln!(
+        out,
+        "{:<36}  {:<12}  {:<6}  {:<9}  {:>3}  PROMPT",
+        "SESSION", "AGENT", "STATE", "STARTED", "CPS"
+    )?;
     for (r, live) in rows {
         let state = if *live { style::green("live  ") } else { style::dim("ended ") };
         let prompt: String = r.first_prompt.as_deref().unwrap_or("").chars().take(40).collect();
-        println!(
+        writeln!(
+            out,
             "{:<36}  {:<12}  {state}  {:<9}  {:>3}  {prompt}",
             r.session_id,
             r.agent.as_deref().unwrap_or("-"),
             style::age(r.started_at),
             r.checkpoints.len(),
-        );
+        )?;
     }
+    Ok(())
 }

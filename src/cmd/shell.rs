@@ -6,15 +6,13 @@
 
 use std::io::Write;
 
+use crate::agents;
 use crate::cli::{InitShell, ShellArgs, ShellCommand, ShellInitArgs};
 use crate::error::{Context, Error, Result};
 
 const BASH: &str = include_str!("../../shell/entire.bash");
 const ZSH: &str = include_str!("../../shell/entire.zsh");
 const FISH: &str = include_str!("../../shell/entire.fish");
-
-/// Wrapped when `--agents` is not given.
-const DEFAULT_AGENTS: &[&str] = &["claude", "codex", "gemini", "aider", "opencode", "cursor-agent", "goose"];
 
 pub fn run(args: ShellArgs) -> Result<i32> {
     match args.command {
@@ -24,7 +22,7 @@ pub fn run(args: ShellArgs) -> Result<i32> {
 
 fn init(args: ShellInitArgs) -> Result<i32> {
     let commands =
-        args.agents.unwrap_or_else(|| DEFAULT_AGENTS.iter().map(|name| name.to_string()).collect());
+        args.agents.unwrap_or_else(|| agents::AGENTS.iter().map(|agent| agent.command.to_owned()).collect());
     for command in &commands {
         check_command(command)?;
     }
@@ -60,7 +58,7 @@ fn render(shell: InitShell, exe: &str, commands: &[String]) -> String {
     for line in template.lines() {
         if line.contains("@CMD@") {
             for command in commands {
-                let agent = super::run::agent_name(command.as_ref());
+                let agent = agents::session_name(command.as_ref());
                 script += &line.replace("@CMD@", command).replace("@AGENT@", &agent);
                 script.push('\n');
             }

@@ -1,6 +1,7 @@
 //! `entire status [--json | --prompt]`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use serde_json::{Value, json};
 
@@ -31,38 +32,40 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     let (live, warnings) = live_here(LiveRegistry::from_env().as_ref(), &store, &System);
     warnings.into_iter().for_each(warn);
 
+    let mut out = std::io::stdout().lock();
     if args.json {
         let sessions: Vec<Value> = live.iter().map(|r| super::sessions::with_live(r, true)).collect();
-        let out = json!({"enabled": enabled, "hooks": hooks, "agent_hooks": agent_hooks, "live_sessions": sessions});
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        let status = json!({"enabled": enabled, "hooks": hooks, "agent_hooks": agent_hooks, "live_sessions": sessions});
+        writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?;
         return Ok(0);
     }
     let state = if enabled { style::green("enabled") } else { style::yellow("not enabled") };
-    println!("entire is {state} in {}", repo.worktree.display());
+    writeln!(out, "entire is {state} in {}", repo.worktree.display())?;
     for (hook, hook_state) in &hooks {
         let shown = match hook_state {
             HookState::Installed => style::green("installed"),
             HookState::Missing => style::yellow("missing"),
             HookState::Foreign => style::yellow("foreign (not entire's)"),
         };
-        println!("  {hook:<20} {shown}");
+        writeln!(out, "  {hook:<20} {shown}")?;
     }
     let agents: Vec<&str> = agent_hooks.iter().filter(|(_, on)| **on).map(|(agent, _)| *agent).collect();
     let agents = if agents.is_empty() {
-        "none (entire enable --agent claude-code|gemini)".into()
+        let names: Vec<&str> = agents::with_hooks().map(|spec| spec.name).collect();
+        format!("none (entire enable --agent {})", names.join("|"))
     } else {
         agents.join(", ")
     };
-    println!("  {:<20} {agents}", "agent hooks");
+    writeln!(out, "  {:<20} {agents}", "agent hooks")?;
     if !enabled {
-        println!("hint: run `entire enable` to attribute commits here");
+        writeln!(out, "hint: run `entire enable` to attribute commits here")?;
     }
     if live.is_empty() {
-        println!("No live sessions.");
+        writeln!(out, "No live sessions.")?;
     } else {
-        println!("Live sessions:");
+        writeln!(out, "Live sessions:")?;
         let rows: Vec<_> = live.into_iter().map(|r| (r, true)).collect();
-        super::sessions::print_table(&rows);
+        super::sessions::print_table(&mut out, &rows)?;
     }
     Ok(0)
 }
@@ -74,7 +77,7 @@ fn prompt(cwd: &std::path::Path) -> Result<i32> {
     let store = Store::new(repo.store_dir());
     let (live, _) = live_here(LiveRegistry::from_env().as_ref(), &store, &System);
     if !live.is_empty() {
-        println!("entire:{}", live.len());
+        writeln!(std::io::stdout().lock(), "entire:{}", live.len())?;
     }
     Ok(0)
 }

@@ -123,14 +123,31 @@ impl Repo {
 }
 
 pub fn checked(cmd: &mut Command) -> Result<Vec<u8>> {
-    let output: Output =
-        cmd.stderr(Stdio::piped()).output().map_err(|e| Error::new(format!("running git: {e}")))?;
-    if output.status.success() {
-        Ok(output.stdout)
-    } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(Error::new(format!("git failed: {}", stderr.trim())))
-    }
+    let output: Output = cmd.stderr(Stdio::piped()).output().map_err(|e| not_started(cmd, e))?;
+    if output.status.success() { Ok(output.stdout) } else { Err(failed(&command_line(cmd), &output.stderr)) }
+}
+
+/// A git command as a message shows it: `git cat-file --batch`, without
+/// the `-c core.hooksPath=/dev/null` every call of ours carries.
+pub fn command_line(cmd: &Command) -> String {
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
+    let args = match &args[..] {
+        [c, off, rest @ ..] if c == "-c" && off == "core.hooksPath=/dev/null" => rest,
+        all => all,
+    };
+    std::iter::once("git").chain(args.iter().map(|a| a.as_ref())).collect::<Vec<_>>().join(" ")
+}
+
+/// `` `git …` failed: <what git said> ``, given the [`command_line`].
+pub fn failed(command_line: &str, stderr: &[u8]) -> Error {
+    let said = String::from_utf8_lossy(stderr);
+    let said = if said.trim().is_empty() { "no message" } else { said.trim() };
+    Error::new(format!("`{command_line}` failed: {said}"))
+}
+
+/// git could not even be started.
+pub fn not_started(cmd: &Command, err: std::io::Error) -> Error {
+    Error::new(format!("running `{}`: {err}", command_line(cmd)))
 }
 
 fn is_hex_oid(s: &str) -> bool {
@@ -209,4 +226,24 @@ fn discover_with_git(cwd: &Path) -> Result<Option<Repo>> {
         common_dir: canon(Path::new(common)),
         worktree: canon(Path::new(top)),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_git_names_its_command_without_our_hooks_off_switch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("git");
+        cmd.current_dir(tmp.path()).env("GIT_DIR", tmp.path().join("none")).args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "cat-file",
+            "-t",
+            "HEAD",
+        ]);
+        let err = checked(&mut cmd).unwrap_err().to_string();
+        assert!(err.starts_with("`git cat-file -t HEAD` failed: fatal: "), "{err}");
+    }
 }

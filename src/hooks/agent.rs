@@ -31,7 +31,7 @@ use crate::settings::Settings;
 /// Runs one agent hook. Always exits 0.
 pub fn run(spec: &Spec, verb: &str) -> i32 {
     if let Err(err) = handle(spec, verb) {
-        warn(format_args!("{} {verb} hook: {err}", spec.name));
+        warn(format_args!("{} {verb} hook: {err:#}", spec.name));
     }
     0
 }
@@ -210,7 +210,7 @@ fn end_hook_session(store: &Store, record: &SessionRecord) {
         Some(rec)
     });
     if let Err(err) = ended {
-        warn(format_args!("could not end session {id}: {err}"));
+        warn(format_args!("could not end session {id}: {err:#}"));
     }
     LiveRegistry::repo_index(store).remove(id);
     if let Some(registry) = LiveRegistry::from_env() {
@@ -231,7 +231,7 @@ fn publish(store: &Store, record: &SessionRecord, turn: Turn) {
     let entry = LiveEntry { store: Some(store.dir().to_path_buf()), session: record.clone() };
     for registry in registries.iter().flatten() {
         if let Err(err) = registry.put(&entry) {
-            warn(format_args!("could not register session {id}: {err}"));
+            warn(format_args!("could not register session {id}: {err:#}"));
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::settings::Settings;
 /// Runs one git hook. Always exits 0: entire never blocks a commit.
 pub fn run(hook: &str, args: &[OsString]) -> i32 {
     if let Err(err) = dispatch(hook, args) {
-        warn(format_args!("{hook}: {err}"));
+        warn(format_args!("{hook}: {err:#}"));
     }
     0
 }

@@ -86,7 +86,7 @@ fn push(repo: &Repo, remote: &str, commit: &str) -> Result<Push> {
     // Hooks are off in repo.git(): this push does not run us again.
     let mut cmd = repo.git();
     cmd.args(["push", "--no-verify", "--quiet", "--porcelain", "--", remote, &refspec]);
-    let out = cmd.output().map_err(|e| Error::new(format!("running git: {e}")))?;
+    let out = cmd.output().map_err(|e| crate::git::not_started(&cmd, e))?;
     if out.status.success() {
         return Ok(Push::Done);
     }

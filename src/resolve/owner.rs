@@ -98,7 +98,7 @@ impl<'a> OwnerLookup<'a> {
         };
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
             for line in &verdict.trace {
-                eprintln!("entire: resolve: {line}");
+                warn(format_args!("resolve: {line}"));
             }
         }
         let owner = verdict.owner.as_ref().and_then(|o| self.adopt(&o.session_id, o.method));
@@ -258,7 +258,7 @@ impl<'a> OwnerLookup<'a> {
                 Ok(Some(record)) => record,
                 Ok(None) => return None,
                 Err(err) => {
-                    warn(format_args!("could not adopt session {session_id}: {err}"));
+                    warn(format_args!("could not adopt session {session_id}: {err:#}"));
                     return Some(known.record.clone());
                 }
             }
@@ -268,7 +268,7 @@ impl<'a> OwnerLookup<'a> {
         if unindexed && record.ended_at.is_none() {
             let entry = LiveEntry { store: Some(self.store.dir().to_path_buf()), session: record.clone() };
             if let Err(err) = LiveRegistry::repo_index(self.store).put(&entry) {
-                warn(format_args!("could not index session {session_id}: {err}"));
+                warn(format_args!("could not index session {session_id}: {err:#}"));
             }
         }
         Some(record)

@@ -96,7 +96,7 @@ impl LiveRegistry {
             {
                 Ok(entry) => entries.push(entry),
                 Err(err) => {
-                    warnings.push(format!("skipping unreadable live entry {}: {err}", path.display()))
+                    warnings.push(format!("skipping unreadable live entry {}: {err:#}", path.display()))
                 }
             }
         }
@@ -129,7 +129,7 @@ pub fn live_here(
         let stored = match store.load(&entry.session.session_id) {
             Ok(stored) => stored,
             Err(err) => {
-                warnings.push(err.to_string());
+                warnings.push(format!("{err:#}"));
                 None
             }
         };

@@ -124,7 +124,7 @@ impl Store {
             }
             match fs::read(&path).map_err(Error::from).and_then(|b| parse_record(&path, &b)) {
                 Ok(record) => records.push(record),
-                Err(err) => warnings.push(err.to_string()),
+                Err(err) => warnings.push(format!("{err:#}")),
             }
         }
         (records, warnings)

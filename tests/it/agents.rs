@@ -381,6 +381,7 @@ fn invalid_settings_are_left_untouched_with_an_error() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("entire: error:") && stderr.contains(".claude/settings.json"), "{stderr}");
+    assert!(stderr.contains("\ncaused by: it is not valid JSON"), "the cause on a line of its own: {stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
     assert_eq!(fs::read_to_string(repo.join(".claude/settings.json")).unwrap(), broken);
     assert!(!repo.join(".entire").exists(), "nothing was enabled halfway");

@@ -612,23 +612,26 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
         resolved_by: ResolvedBy::Env,
         created_at: Utc::now(),
     };
-    let with =
-        |id: &str, (pid, start): (Option<i32>, Option<u64>), ended: bool, checkpoints: Vec<CheckpointRef>| {
-            SessionRecord {
-                launcher_pid: pid,
-                launcher_start_time: start,
-                ended_at: ended.then(Utc::now),
-                checkpoints,
-                ..session(id)
-            }
-        };
+    // `ended`: how many days ago the session ended, None when it never did.
+    let with = |id: &str,
+                (pid, start): (Option<i32>, Option<u64>),
+                ended: Option<i64>,
+                checkpoints: Vec<CheckpointRef>| SessionRecord {
+        launcher_pid: pid,
+        launcher_start_time: start,
+        ended_at: ended.map(|days| Utc::now() - TimeDelta::days(days)),
+        checkpoints,
+        ..session(id)
+    };
     for record in [
-        with("done", gone(), true, vec![cref(on_branch.checkpoint_id.as_str())]),
-        with("crashed", gone(), false, vec![]),
-        with("unwritten", gone(), true, vec![cref("ffffffffffff")]),
-        with("lost", gone(), false, vec![cref("eeeeeeeeeeee")]),
-        with("running", alive(), false, vec![]),
-        with("committing", gone(), true, vec![]),
+        with("done", gone(), Some(31), vec![cref(on_branch.checkpoint_id.as_str())]),
+        with("just-done", gone(), Some(0), vec![cref(on_branch.checkpoint_id.as_str())]),
+        with("last-week", gone(), Some(7), vec![]),
+        with("crashed", gone(), None, vec![]),
+        with("unwritten", gone(), Some(40), vec![cref("ffffffffffff")]),
+        with("lost", gone(), None, vec![cref("eeeeeeeeeeee")]),
+        with("running", alive(), None, vec![]),
+        with("committing", gone(), Some(40), vec![]),
     ] {
         store.create(&record).unwrap();
     }
@@ -646,7 +649,7 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
     let live_dir = world.state_dir().join("live");
     std::fs::create_dir_all(&live_dir).unwrap();
     for (id, procs) in [("gone-launcher", gone()), ("running", alive())] {
-        let entry = LiveEntry { store: None, session: with(id, procs, false, vec![]) };
+        let entry = LiveEntry { store: None, session: with(id, procs, None, vec![]) };
         std::fs::write(live_dir.join(format!("{id}.json")), serde_json::to_vec(&entry).unwrap()).unwrap();
     }
 
@@ -661,15 +664,21 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
         "would remove pending checkpoint aaaaaaaaaaaa",
         "would remove live-registry entry gone-launcher",
         "would mark session lost as ended",
+        "kept session unwritten: 1 checkpoint(s) not on the local",
+        "kept 2 session(s) that ended less than 30d ago (--older-than changes this)",
     ] {
         assert!(dry.contains(line), "missing {line:?} in:\n{dry}");
     }
+    assert!(!dry.contains("just-done") && !dry.contains("last-week"), "ended recently:\n{dry}");
 
     let real = stdout(world.entire(&dir).arg("clean").output().unwrap());
     assert_eq!(real, dry.replace("would remove", "removed").replace("would mark", "marked"));
-    let mut left: Vec<String> = store.list().0.into_iter().map(|r| r.session_id.into()).collect();
-    left.sort();
-    assert_eq!(left, ["committing", "lost", "running", "unwritten"]);
+    let left = |store: &Store| {
+        let mut left: Vec<String> = store.list().0.into_iter().map(|r| r.session_id.into()).collect();
+        left.sort();
+        left
+    };
+    assert_eq!(left(&store), ["committing", "just-done", "last-week", "lost", "running", "unwritten"]);
     assert!(store.dir().join("corrupt.json").exists());
     assert!(store.load(&sid("lost")).unwrap().unwrap().ended_at.is_some());
     let pending_left: Vec<String> =
@@ -680,6 +689,17 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
 
     let again = stdout(world.entire(&dir).arg("clean").output().unwrap());
     assert_eq!(again.lines().filter(|l| !l.starts_with("kept")).collect::<Vec<_>>(), ["nothing to clean"]);
+
+    // Asked for, a shorter retention takes the week-old session; `0s` even
+    // the one that just ended (and the one marked ended above).
+    let week = stdout(world.entire(&dir).args(["clean", "--older-than", "3d"]).output().unwrap());
+    assert!(week.contains("removed session last-week"), "{week}");
+    assert_eq!(left(&store), ["committing", "just-done", "lost", "running", "unwritten"]);
+    stdout(world.entire(&dir).args(["clean", "--older-than", "0s"]).output().unwrap());
+    assert_eq!(left(&store), ["committing", "lost", "running", "unwritten"]);
+    let bad = world.entire(&dir).args(["clean", "--older-than", "30"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("entire: error: invalid value '30'"));
 }
 
 #[test]

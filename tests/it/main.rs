@@ -5,6 +5,7 @@ mod agents;
 mod attribution;
 mod bench;
 mod checkpoints;
+mod cli;
 mod demo;
 mod doctor;
 mod faults;

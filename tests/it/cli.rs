@@ -1,0 +1,132 @@
+//! The command line itself: usage errors, closed pipes, `explain [REV]`,
+//! completions and man pages.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+
+use crate::support::{World, stdout};
+
+/// Runs `cmd` with its stdout a pipe whose reader is already gone, as in
+/// `entire … | head -1` once head has exited.
+fn with_closed_stdout(cmd: &mut Command) -> (std::process::ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = cmd.stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Ended quietly: exit 0 or death by SIGPIPE, as `git log | head` ends.
+fn assert_quiet_end(what: &str, (status, stderr): (std::process::ExitStatus, String)) {
+    assert!(status.success() || status.signal() == Some(libc::SIGPIPE), "{what}: {status:?}\n{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{what}: {stderr}");
+}
+
+#[test]
+fn a_closed_pipe_ends_each_command_quietly() {
+    let w = World::new();
+    let repo = w.repo("r");
+    for i in 0..3 {
+        w.git(&repo, &["commit", "-q", "--allow-empty", "-m", &format!("change {i}")]);
+    }
+    let agent = w.agent(&repo, "claude-code");
+    agent.ok("git commit -q --allow-empty -m 'by the agent'");
+    for args in [
+        &["sessions", "--all"][..],
+        &["sessions", "--json"],
+        &["explain"],
+        &["explain", "HEAD"],
+        &["status"],
+        &["doctor"],
+        &["completions", "bash"],
+        &["man"],
+    ] {
+        assert_quiet_end(&format!("{args:?}"), with_closed_stdout(w.entire(&repo).args(args)));
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_the_demo_and_its_temp_dir_goes() {
+    let w = World::new();
+    let tmp = w.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    assert_quiet_end("demo", with_closed_stdout(w.entire(w.path()).arg("demo").env("TMPDIR", &tmp)));
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the demo left its temp dir behind");
+}
+
+#[test]
+fn usage_errors_read_like_every_other_error() {
+    let w = World::new();
+    for args in
+        [&["--bogus"][..], &["explain", "--commit"], &["clean", "--older-than", "soon"], &["no-such-command"]]
+    {
+        let out = w.entire(w.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("entire: error: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("error: error"), "{args:?}: {stderr}");
+    }
+    let help = w.entire(w.path()).arg("--help").output().unwrap();
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Usage: entire"));
+}
+
+#[test]
+fn explain_takes_a_positional_rev_and_its_json_matches_the_text() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let agent = w.agent(&repo, "claude-code");
+    agent.ok("git commit -q --allow-empty -m 'by the agent'");
+    // With hooks off: recency would give it to the live agent.
+    w.git(&repo, &["-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "by a human"]);
+    let by_flag = w.json(&repo, &["explain", "--commit", "HEAD~1", "--json"]);
+    assert_eq!(w.json(&repo, &["explain", "HEAD~1", "--json"]), by_flag);
+    assert_eq!(by_flag["checkpoints"][0]["session_id"], agent.session_id.as_str());
+
+    // No argument: the log, as text and as JSON alike (newest first).
+    let text = stdout(w.entire(&repo).arg("explain").output().unwrap());
+    let json = w.json(&repo, &["explain", "--json"]);
+    let commits = json.as_array().expect("an array of commits");
+    assert_eq!(commits.len(), text.lines().count() - 1, "one per row:\n{text}\n{json}");
+    assert_eq!(commits[1], by_flag);
+    assert_eq!(commits[0]["commit"], w.git(&repo, &["rev-parse", "HEAD"]));
+    assert_eq!(commits[0]["checkpoints"], serde_json::json!([]));
+
+    let both = w.entire(&repo).args(["explain", "HEAD", "--commit", "HEAD"]).output().unwrap();
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn completions_offer_no_hidden_command() {
+    let w = World::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = stdout(w.entire(w.path()).args(["completions", shell]).output().unwrap());
+        assert!(script.contains("explain"), "{shell}: visible commands are offered");
+        for offered in ["entire__hooks", "__hooks_commands", "-a \"hooks\"", "installed hooks call"] {
+            assert!(!script.contains(offered), "{shell}: the hidden `hooks` command is offered ({offered})");
+        }
+    }
+}
+
+#[test]
+fn every_man_page_referred_to_exists() {
+    let w = World::new();
+    let man = |command: &[&str]| w.entire(w.path()).arg("man").args(command).output().unwrap();
+    let mut pages = vec![Vec::<String>::new()];
+    let mut seen = 0;
+    while let Some(command) = pages.pop() {
+        let out = man(&command.iter().map(String::as_str).collect::<Vec<_>>());
+        let page = stdout(out);
+        let title =
+            std::iter::once("entire").chain(command.iter().map(String::as_str)).collect::<Vec<_>>().join("-");
+        assert!(page.contains(&format!(".TH {title} 1")), "{command:?}: {page}");
+        seen += 1;
+        // clap_mangen lists each subcommand as `entire\-run(1)`.
+        for line in page.lines().filter_map(|l| l.strip_suffix("(1)")).filter(|l| l.starts_with("entire\\-"))
+        {
+            let words: Vec<String> = line.split("\\-").skip(1).map(str::to_owned).collect();
+            assert_eq!(words[..command.len()], command[..], "{line} is not below {title}");
+            pages.push(words);
+        }
+    }
+    assert!(seen > 10, "the top page and one per command: {seen}");
+    assert_eq!(man(&["hooks"]).status.code(), Some(2), "no page for the hidden command");
+}
