@@ -66,21 +66,6 @@ impl ProcessTable for System {
             return None;
         }
         buf.truncate(size);
-        parse_procargs2(&buf)
+        super::environ_of_procargs2(&buf)
     }
-}
-
-/// `KERN_PROCARGS2`: argc (a native int), the executable path, NUL
-/// padding, argc arguments, then the environment, each NUL-terminated, up to
-/// an empty string.
-fn parse_procargs2(buf: &[u8]) -> Option<Environ> {
-    let argc = i32::from_ne_bytes(buf.get(..4)?.try_into().ok()?);
-    let rest = &buf[4..];
-    let path_end = rest.iter().position(|&b| b == 0)?;
-    let mut rest = &rest[path_end..];
-    let args_start = rest.iter().position(|&b| b != 0)?;
-    rest = &rest[args_start..];
-    let mut entries = rest.split(|&b| b == 0).skip(usize::try_from(argc).ok()?);
-    let env: Vec<&[u8]> = entries.by_ref().take_while(|e| !e.is_empty()).collect();
-    Some(Environ(env.join(&0u8)))
 }

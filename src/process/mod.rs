@@ -98,6 +98,22 @@ impl Environ {
     }
 }
 
+/// The environment in macOS `KERN_PROCARGS2` output: argc (a native int), the executable path, NUL
+/// padding, argc arguments, then the environment, each NUL-terminated, up to
+/// an empty string.
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+fn environ_of_procargs2(buf: &[u8]) -> Option<Environ> {
+    let argc = i32::from_ne_bytes(buf.get(..4)?.try_into().ok()?);
+    let rest = &buf[4..];
+    let path_end = rest.iter().position(|&b| b == 0)?;
+    let mut rest = &rest[path_end..];
+    let args_start = rest.iter().position(|&b| b != 0)?;
+    rest = &rest[args_start..];
+    let mut entries = rest.split(|&b| b == 0).skip(usize::try_from(argc).ok()?);
+    let env: Vec<&[u8]> = entries.by_ref().take_while(|e| !e.is_empty()).collect();
+    Some(Environ(env.join(&0u8)))
+}
+
 #[cfg(target_os = "linux")]
 pub use linux::System;
 #[cfg(target_os = "macos")]
@@ -146,6 +162,18 @@ mod tests {
             [19, 18, 17].map(|pid| ProcId { pid, start_time: pid as u64 * 10 })
         );
         assert_eq!(table.0.get(), 4);
+    }
+
+    #[test]
+    fn procargs2_yields_the_environment_after_the_arguments() {
+        let mut buf = 2i32.to_ne_bytes().to_vec();
+        buf.extend(b"/bin/agent\0\0\0\0agent\0-p\0ENTIRE_SESSION_ID=s1\0HOME=/h\0\0junk\0");
+        let env = environ_of_procargs2(&buf).unwrap();
+        assert_eq!(env.get("ENTIRE_SESSION_ID"), Some(OsStr::new("s1")));
+        assert_eq!(env.get("HOME"), Some(OsStr::new("/h")));
+        assert_eq!(env.get("-p"), None);
+        assert_eq!(env.get("junk"), None);
+        assert_eq!(environ_of_procargs2(&buf[..3]), None);
     }
 
     #[test]
