@@ -182,6 +182,7 @@ impl<'a> OwnerLookup<'a> {
     /// first session that does own an ancestor. Returns trace lines.
     fn learn_from_environ(&mut self, ancestry: &[ProcId]) -> Vec<String> {
         let mut notes = Vec::new();
+        let mut tried = std::collections::HashSet::new();
         for ancestor in ancestry {
             let Some(environ) = System.environ(ancestor.pid) else { continue };
             // The PID might have been reused since the walk read it.
@@ -190,7 +191,7 @@ impl<'a> OwnerLookup<'a> {
             }
             let Some(raw) = environ.get(SESSION_ENV) else { continue };
             let Some(id) = raw.to_str().and_then(SessionId::parse) else { continue };
-            if self.known.contains_key(&id) {
+            if self.known.contains_key(&id) || !tried.insert(id.clone()) {
                 continue;
             }
             let stored = match self.store.load(&id) {
