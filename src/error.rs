@@ -1,6 +1,6 @@
 //! One error type for the whole binary: what kind of failure it is, a
 //! message, an optional hint, the cause it wraps, and the exit code it maps
-//! to (SPEC §8: 1 failure, 2 usage, 126/127 from `run`).
+//! to (docs/spec.md §8: 1 failure, 2 usage, 126/127 from `run`).
 //!
 //! `{}` shows the message alone, `{:#}` the message and its causes on one
 //! line (for warnings); [`Error::report`] prints the causes as `caused by:`

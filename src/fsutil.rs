@@ -1,9 +1,10 @@
-//! Filesystem helpers shared by every store: atomic writes and private dirs.
+//! Filesystem helpers shared by every store: atomic writes, private dirs,
+//! the JSON files of a directory.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Result};
 
@@ -76,6 +77,18 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(crate::error::Error::from(e).context(path.display())),
     }
+}
+
+/// The `.json` files of a directory, leaving out dotfiles (temp files of
+/// writes under way); none when it cannot be read.
+pub fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
+        .collect()
 }
 
 #[cfg(test)]

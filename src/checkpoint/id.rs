@@ -1,5 +1,5 @@
 //! Checkpoint IDs: 12 lowercase hex characters from the OS random source,
-//! checked unique against the branch before use (SPEC §2), and against the
+//! checked unique against the branch before use (docs/spec.md §2), and against the
 //! checkpoints pending in the store, which are not on the branch yet.
 //!
 //! Checking against the branch takes a git process, so the background

@@ -1,5 +1,5 @@
-//! The checkpoints branch `entire/checkpoints/v1` (SPEC §7). Layout,
-//! concurrency and the decisions SPEC left open: docs/checkpoints.md.
+//! The checkpoints branch `entire/checkpoints/v1` (docs/spec.md §7). Layout,
+//! concurrency and the decisions docs/spec.md leaves open: docs/checkpoints.md.
 
 mod id;
 mod merge;
@@ -34,7 +34,7 @@ pub const SLOT: &str = "0";
 /// Where the transcript copy lives in a checkpoint.
 pub const TRANSCRIPT_FILE: &str = "full.jsonl";
 
-/// A checkpoint's root `metadata.json` (SPEC §7), fields in this order.
+/// A checkpoint's root `metadata.json` (docs/spec.md §7), fields in this order.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Metadata {
     pub checkpoint_id: CheckpointId,

@@ -1,4 +1,4 @@
-//! The checkpoint write pipeline behind post-commit (SPEC §6), in two
+//! The checkpoint write pipeline behind post-commit (docs/spec.md §6), in two
 //! halves so that the commit returns at once.
 //!
 //! The hook itself only hands each checkpoint the commit made pending over

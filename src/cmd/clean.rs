@@ -4,7 +4,7 @@
 //! checkpoints are all on the branch; pending checkpoints older than a day;
 //! entries of the live registry and of the repository's index of live
 //! sessions whose processes are gone. A stale session that
-//! must be kept is marked ended (SPEC §3). Files that do not parse are
+//! must be kept is marked ended (docs/spec.md §3). Files that do not parse are
 //! reported and left alone.
 
 use std::collections::HashSet;
@@ -111,7 +111,7 @@ impl<W: Write> Cleaner<W> {
         if recent > 0 {
             writeln!(
                 self.out,
-                "kept {recent} session(s) that ended less than {} ago (--older-than changes this)",
+                "kept {recent} session(s) that ended within the last {} (--older-than changes this)",
                 age(self.older_than)
             )?;
         }

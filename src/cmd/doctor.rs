@@ -270,7 +270,7 @@ fn hook_binaries(value: &Value, ours: &str) -> Vec<PathBuf> {
 
 /// (e) the tip of `entire/checkpoints/v1` is a commit, and the newest
 /// checkpoint written to it (merges of remote checkpoints aside) sits where
-/// SPEC §7 puts it: `<id[0:2]>/<id[2:]>/metadata.json`.
+/// docs/spec.md §7 puts it: `<id[0:2]>/<id[2:]>/metadata.json`.
 fn checkpoints_branch(repo: &Repo, report: &mut Report<impl Write>) {
     let hint = "entire never rewrites this branch; inspect it with `git log entire/checkpoints/v1`";
     let broken = match checkpoints_tip_problem(repo) {

@@ -1,5 +1,5 @@
 //! `entire explain [REV]`: which session made a commit, and how that was
-//! decided (SPEC §8). `REV` (or `--commit REV`) explains one commit,
+//! decided (docs/spec.md §8). `REV` (or `--commit REV`) explains one commit,
 //! `--session ID` lists a session's commits, and no argument shows the
 //! last commits of HEAD with their sessions; `--json` gives the same in
 //! each case (docs/json.md).

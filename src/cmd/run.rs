@@ -1,4 +1,4 @@
-//! `entire run [--agent NAME] [--] CMD [ARGS…]` (SPEC §4).
+//! `entire run [--agent NAME] [--] CMD [ARGS…]` (docs/spec.md §4).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::PermissionsExt;

@@ -53,7 +53,7 @@ fn ended_at(r: &SessionRecord) -> Option<chrono::DateTime<Utc>> {
     r.ended_at.or_else(|| r.activity_time())
 }
 
-/// A record as JSON with the added `live` boolean (SPEC §8).
+/// A record as JSON with the added `live` boolean (docs/spec.md §8).
 pub fn with_live(record: &SessionRecord, live: bool) -> Value {
     let mut value = serde_json::to_value(record).expect("records serialize");
     value["live"] = Value::Bool(live);

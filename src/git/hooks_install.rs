@@ -1,4 +1,4 @@
-//! Installing and removing entire's git hook shims (SPEC §6).
+//! Installing and removing entire's git hook shims (docs/spec.md §6).
 //!
 //! Each shim is a small `#!/bin/sh` script carrying the marker line, that
 //! runs the absolute path of the installed binary and never blocks a commit

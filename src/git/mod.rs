@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::error::{Error, Result};
 
-/// The ref that holds checkpoint metadata (SPEC §7).
+/// The ref that holds checkpoint metadata (docs/spec.md §7).
 pub const CHECKPOINTS_REF: &str = "refs/heads/entire/checkpoints/v1";
 
 #[derive(Clone, Debug)]

@@ -1,5 +1,5 @@
 //! `entire hooks git <hook> …`: prepare-commit-msg, commit-msg, post-commit
-//! and pre-push (SPEC §6).
+//! and pre-push (docs/spec.md §6).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! pre-push: sends `entire/checkpoints/v1` along to the same remote when it
-//! moved since our last successful push there (SPEC §6). Git runs the hook
+//! moved since our last successful push there (docs/spec.md §6). Git runs the hook
 //! as `pre-push <remote> <url>`, with one line per ref being pushed on
 //! stdin. Every failure is returned; the hook wrapper turns it into a
 //! warning, never a blocked push.

@@ -36,7 +36,7 @@ pub struct ProcStat {
     pub zombie: bool,
 }
 
-/// Maximum ancestors the PID walk visits (SPEC §5).
+/// Maximum ancestors the PID walk visits (docs/spec.md §5).
 pub const MAX_ANCESTRY: usize = 64;
 
 pub trait ProcessTable {

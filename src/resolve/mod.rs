@@ -1,9 +1,12 @@
-//! Ownership resolution (SPEC §5): which session made this commit.
+//! Ownership resolution (docs/spec.md §5): which session made this commit.
 //!
-//! A pure function: the process table and the stores are read by the caller
-//! and passed in, so every branch is testable without processes. Every
-//! ordering ends in the session ID, so the answer never depends on the order
-//! candidates were listed in — the bug this project exists to avoid.
+//! A pure function of its [`Evidence`]: the process table and the stores are
+//! read behind that trait (`owner.rs`), or handed in as [`Inputs`], so every
+//! branch is testable without processes. The steps ask for evidence in the
+//! spec's order and only as they need it: a commit the env step settles reads
+//! one record and nothing else. Every ordering ends in the session ID, so
+//! the answer never depends on the order candidates were listed in — the bug
+//! this project exists to avoid.
 
 pub mod owner;
 
@@ -30,6 +33,26 @@ pub struct Candidate {
     pub found_in: FoundIn,
 }
 
+/// What resolution reads, each part asked for only by the step that needs it.
+pub trait Evidence {
+    /// The raw `ENTIRE_SESSION_ID`, if set.
+    fn env(&self) -> Option<&OsStr>;
+    /// The candidate of that ID, for the env step.
+    fn named(&mut self, id: &SessionId) -> Option<Candidate>;
+    /// The hook's ancestors, nearest (its parent) first.
+    fn ancestry(&mut self) -> Vec<ProcId>;
+    /// Every candidate, for the PID and recency steps.
+    fn candidates(&mut self) -> Vec<Candidate>;
+    /// Staged paths, when known; asked for only when a live session in this
+    /// worktree recorded the files it touched.
+    fn staged(&mut self) -> Option<Vec<String>>;
+    /// The commit's worktree (canonical path).
+    fn worktree(&self) -> &str;
+    /// `resolution.recency` setting.
+    fn recency(&self) -> bool;
+}
+
+/// Evidence gathered beforehand.
 #[derive(Clone, Copy, Debug)]
 pub struct Inputs<'a> {
     /// The raw `ENTIRE_SESSION_ID`, if set.
@@ -71,7 +94,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// The `resolution` object stored with a checkpoint (SPEC §7).
+    /// The `resolution` object stored with a checkpoint (docs/spec.md §7).
     pub fn details(&self) -> Resolution {
         Resolution {
             method: self.owner.as_ref().map(|o| o.method),
@@ -83,11 +106,43 @@ impl Verdict {
     }
 }
 
+impl Evidence for Inputs<'_> {
+    fn env(&self) -> Option<&OsStr> {
+        self.env
+    }
+    fn named(&mut self, id: &SessionId) -> Option<Candidate> {
+        self.candidates.iter().find(|c| c.session_id == *id).cloned()
+    }
+    fn ancestry(&mut self) -> Vec<ProcId> {
+        self.ancestry.to_vec()
+    }
+    fn candidates(&mut self) -> Vec<Candidate> {
+        self.candidates.to_vec()
+    }
+    fn staged(&mut self) -> Option<Vec<String>> {
+        self.staged.map(<[String]>::to_vec)
+    }
+    fn worktree(&self) -> &str {
+        self.worktree
+    }
+    fn recency(&self) -> bool {
+        self.recency
+    }
+}
+
 pub fn resolve(inputs: &Inputs) -> Verdict {
+    let mut inputs = *inputs;
+    resolve_from(&mut inputs)
+}
+
+/// The spec's steps in order, each reading its evidence when it runs.
+pub fn resolve_from(evidence: &mut impl Evidence) -> Verdict {
     let mut res = Verdict::default();
-    let found = by_env(inputs, &mut res)
-        .or_else(|| by_pid(inputs, &mut res))
-        .or_else(|| by_recency(inputs, &mut res));
+    let found = by_env(evidence, &mut res).or_else(|| {
+        let candidates = evidence.candidates();
+        by_pid(&evidence.ancestry(), &candidates, &mut res)
+            .or_else(|| by_recency(evidence, &candidates, &mut res))
+    });
     if found.is_none() {
         res.trace.push("no owner: the commit is not attributed".into());
     }
@@ -95,11 +150,11 @@ pub fn resolve(inputs: &Inputs) -> Verdict {
     res
 }
 
-fn by_env(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
-    let raw = inputs.env.filter(|v| !v.is_empty())?;
+fn by_env(evidence: &mut impl Evidence, res: &mut Verdict) -> Option<Owner> {
+    let raw = evidence.env().filter(|v| !v.is_empty())?;
     let rejected = match raw.to_str().and_then(SessionId::parse) {
         None => EnvRejected::Malformed,
-        Some(id) => match inputs.candidates.iter().find(|c| c.session_id == id) {
+        Some(id) => match evidence.named(&id) {
             None => EnvRejected::Unknown,
             Some(c) if !c.live => EnvRejected::Ended,
             Some(c) => {
@@ -108,7 +163,7 @@ fn by_env(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
                     c.session_id,
                     c.found_in.as_str()
                 ));
-                return Some(Owner::of(c, ResolvedBy::Env, None));
+                return Some(Owner::of(&c, ResolvedBy::Env, None));
             }
         },
     };
@@ -117,11 +172,10 @@ fn by_env(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
     None
 }
 
-fn by_pid(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
-    for (index, ancestor) in inputs.ancestry.iter().take(MAX_ANCESTRY).enumerate() {
+fn by_pid(ancestry: &[ProcId], candidates: &[Candidate], res: &mut Verdict) -> Option<Owner> {
+    for (index, ancestor) in ancestry.iter().take(MAX_ANCESTRY).enumerate() {
         let depth = index + 1;
-        let on_this_process = inputs
-            .candidates
+        let on_this_process = candidates
             .iter()
             .filter(|c| c.live && (c.launcher == Some(*ancestor) || c.agent == Some(*ancestor)));
         if let Some(best) = on_this_process.max_by(|a, b| {
@@ -136,34 +190,35 @@ fn by_pid(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
             return Some(Owner::of(best, ResolvedBy::Pid, Some(depth)));
         }
     }
-    res.trace
-        .push(format!("pid: no live session among {} ancestors", inputs.ancestry.len().min(MAX_ANCESTRY)));
+    res.trace.push(format!("pid: no live session among {} ancestors", ancestry.len().min(MAX_ANCESTRY)));
     None
 }
 
-fn by_recency(inputs: &Inputs, res: &mut Verdict) -> Option<Owner> {
-    if !inputs.recency {
+fn by_recency(evidence: &mut impl Evidence, candidates: &[Candidate], res: &mut Verdict) -> Option<Owner> {
+    if !evidence.recency() {
         res.trace.push("recent: disabled by resolution.recency".into());
         return None;
     }
-    let staged: Option<HashSet<&str>> = inputs.staged.map(|s| s.iter().map(String::as_str).collect());
+    let worktree = evidence.worktree().to_owned();
+    let here = |c: &&Candidate| c.live && c.worktree_path.as_deref() == Some(worktree.as_str());
+    let staged = match candidates.iter().filter(here).any(|c| !c.files_touched.is_empty()) {
+        true => evidence.staged(),
+        false => None,
+    };
+    let staged: Option<HashSet<&str>> = staged.as_ref().map(|s| s.iter().map(String::as_str).collect());
     let touched_staged = |c: &Candidate| match &staged {
         Some(staged) if !c.files_touched.is_empty() => {
             c.files_touched.iter().any(|f| staged.contains(f.as_str()))
         }
         _ => true,
     };
-    let best = inputs
-        .candidates
-        .iter()
-        .filter(|c| c.live && c.worktree_path.as_deref() == Some(inputs.worktree) && touched_staged(c))
-        .max_by(|a, b| {
-            (a.last_interaction_time, a.started_at, &a.session_id).cmp(&(
-                b.last_interaction_time,
-                b.started_at,
-                &b.session_id,
-            ))
-        })?;
+    let best = candidates.iter().filter(here).filter(|c| touched_staged(c)).max_by(|a, b| {
+        (a.last_interaction_time, a.started_at, &a.session_id).cmp(&(
+            b.last_interaction_time,
+            b.started_at,
+            &b.session_id,
+        ))
+    })?;
     res.trace.push(format!(
         "recent: most recent live session in this worktree is {} (found in {})",
         best.session_id,

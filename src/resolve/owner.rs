@@ -1,22 +1,22 @@
-//! Gathers what the pure resolver needs (SPEC §5) from the stores and the
+//! Gathers what the pure resolver needs (docs/spec.md §5) from the stores and the
 //! process table, and adopts the owner into this repo's store.
 //!
 //! The env path reads one record and one live entry, never the whole store.
 //! The PID and recency paths read this repository's index of its live
 //! sessions (`<store>/live/`) and the live registry that the environment
 //! names, one small file per running session, never every record ever
-//! written. When no session is found on the hook's ancestors that way, the
-//! ancestors' initial environments are read for `ENTIRE_SESSION_ID`: an
-//! agent that clears its commands' variables still started with it
-//! (docs/design.md).
+//! written. When no session found that way owns one of the hook's
+//! ancestors, the ancestors' initial environments are read for
+//! `ENTIRE_SESSION_ID`: an agent that clears its commands' variables still
+//! started with it (docs/design.md).
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 
 use crate::error::warn;
 use crate::git::Repo;
 use crate::process::{ProcId, ProcessTable, System};
-use crate::resolve::{self, Candidate, Inputs, Verdict};
+use crate::resolve::{self, Candidate, Verdict};
 use crate::session::{
     FoundIn, LiveEntry, LiveRegistry, ResolvedBy, SESSION_ENV, SessionId, SessionRecord, Source, Store,
 };
@@ -35,8 +35,74 @@ pub struct OwnerLookup<'a> {
     known: BTreeMap<SessionId, Known>,
 }
 
+/// The lookup's evidence, read as the resolver asks for it: the env step
+/// reads one record and one live entry; only past it does the PID step read
+/// the live registry and walk the process tree.
+struct Lazy<'l, 'a, F> {
+    lookup: &'l mut OwnerLookup<'a>,
+    env: Option<OsString>,
+    worktree: String,
+    recency: bool,
+    staged: Option<F>,
+    /// Read once, by the PID step's evidence.
+    ancestry: Option<Vec<ProcId>>,
+    /// What the walk of the ancestors' environments found, for the trace.
+    notes: Vec<String>,
+}
+
+impl<F: FnOnce() -> Option<Vec<String>>> resolve::Evidence for Lazy<'_, '_, F> {
+    fn env(&self) -> Option<&OsStr> {
+        self.env.as_deref()
+    }
+    fn named(&mut self, id: &SessionId) -> Option<Candidate> {
+        self.lookup.learn_id(id);
+        self.lookup.known.get(id).map(candidate)
+    }
+    fn ancestry(&mut self) -> Vec<ProcId> {
+        self.ancestry.get_or_insert_with(|| System.ancestry(std::process::id() as i32)).clone()
+    }
+    /// The repo's index, then the registry; when no session there owns an
+    /// ancestor, the sessions named in the ancestors' initial environments.
+    fn candidates(&mut self) -> Vec<Candidate> {
+        let index = LiveRegistry::repo_index(self.lookup.store);
+        self.lookup.learn_live(&index, FoundIn::RepoIndex);
+        if let Some(registry) = self.lookup.registry.clone() {
+            self.lookup.learn_live(&registry, FoundIn::Registry);
+        }
+        let ancestry = self.ancestry();
+        if !self.lookup.on_ancestry(&ancestry) {
+            self.notes = self.lookup.learn_from_environ(&ancestry);
+        }
+        self.lookup.candidates()
+    }
+    fn staged(&mut self) -> Option<Vec<String>> {
+        self.staged.take().and_then(|staged| staged())
+    }
+    fn worktree(&self) -> &str {
+        &self.worktree
+    }
+    fn recency(&self) -> bool {
+        self.recency
+    }
+}
+
+fn candidate(known: &Known) -> Candidate {
+    let r = &known.record;
+    Candidate {
+        session_id: r.session_id.clone(),
+        launcher: r.launcher(),
+        agent: r.agent_proc(),
+        live: r.is_live(&System),
+        worktree_path: r.worktree_path.clone(),
+        last_interaction_time: r.last_interaction_time,
+        started_at: r.started_at,
+        files_touched: r.files_touched.clone(),
+        found_in: known.found_in,
+    }
+}
+
 /// Who owns what is happening now, and that session's record (adopted into
-/// this repo's store when it was only in a live registry).
+/// this repo's store when it was only in the live registry).
 pub struct Found {
     pub verdict: Verdict,
     pub owner: Option<SessionRecord>,
@@ -50,52 +116,19 @@ impl<'a> OwnerLookup<'a> {
     /// Resolves for the current process. `staged` is called only when the
     /// recency step could use it (a live session here has `files_touched`).
     pub fn find(mut self, recency: bool, staged: impl FnOnce() -> Option<Vec<String>>) -> Found {
-        let env: Option<OsString> = std::env::var_os(SESSION_ENV);
-        let worktree = self.repo.worktree_str();
-        if let Some(id) = env.as_deref().and_then(|v| v.to_str()).and_then(SessionId::parse) {
-            self.learn_id(&id);
-        }
-        let quick = resolve::resolve(&Inputs {
-            env: env.as_deref(),
-            ancestry: &[],
-            candidates: &self.candidates(),
-            worktree: &worktree,
-            staged: None,
-            recency: false,
-        });
-        let verdict = if quick.owner.is_some() {
-            quick
-        } else {
-            let index = LiveRegistry::repo_index(self.store);
-            self.learn_live(&index, FoundIn::RepoIndex);
-            if let Some(registry) = self.registry.clone() {
-                self.learn_live(&registry, FoundIn::Registry);
-            }
-            let ancestry = System.ancestry(std::process::id() as i32);
-            let mut notes = Vec::new();
-            if !self.on_ancestry(&ancestry) {
-                notes = self.learn_from_environ(&ancestry);
-            }
-            let candidates = self.candidates();
-            let wants_staged = recency
-                && candidates.iter().any(|c| {
-                    c.live && c.worktree_path.as_deref() == Some(&worktree) && !c.files_touched.is_empty()
-                });
-            let staged = if wants_staged { staged() } else { None };
-            let (env, ancestry, candidates) = (env.as_deref(), &ancestry, &candidates);
-            let mut verdict = resolve::resolve(&Inputs {
-                env,
-                ancestry,
-                candidates,
-                worktree: &worktree,
-                staged: staged.as_deref(),
-                recency,
-            });
-            // What the environ walk learned goes just before the PID step's line.
-            let at = verdict.trace.iter().position(|l| l.starts_with("pid: ")).unwrap_or(0);
-            verdict.trace.splice(at..at, notes);
-            verdict
+        let mut evidence = Lazy {
+            env: std::env::var_os(SESSION_ENV),
+            worktree: self.repo.worktree_str(),
+            recency,
+            staged: Some(staged),
+            ancestry: None,
+            notes: Vec::new(),
+            lookup: &mut self,
         };
+        let mut verdict = resolve::resolve_from(&mut evidence);
+        // What the environ walk learned goes just before the PID step's line.
+        let at = verdict.trace.iter().position(|l| l.starts_with("pid: ")).unwrap_or(0);
+        verdict.trace.splice(at..at, std::mem::take(&mut evidence.notes));
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
             for line in &verdict.trace {
                 warn(format_args!("resolve: {line}"));
@@ -106,43 +139,20 @@ impl<'a> OwnerLookup<'a> {
     }
 
     fn candidates(&self) -> Vec<Candidate> {
-        self.known
-            .values()
-            .map(|k| {
-                let r = &k.record;
-                Candidate {
-                    session_id: r.session_id.clone(),
-                    launcher: r.launcher(),
-                    agent: r.agent_proc(),
-                    live: r.is_live(&System),
-                    worktree_path: r.worktree_path.clone(),
-                    last_interaction_time: r.last_interaction_time,
-                    started_at: r.started_at,
-                    files_touched: r.files_touched.clone(),
-                    found_in: k.found_in,
-                }
-            })
-            .collect()
+        self.known.values().map(candidate).collect()
     }
 
     /// Whether a known live session's launcher or agent is one of `ancestry`
     /// (as recorded: PID and start time), so the PID step will find it.
     fn on_ancestry(&self, ancestry: &[ProcId]) -> bool {
-        self.known.values().any(|k| self.owns_one_of(&k.record, ancestry))
-    }
-
-    fn owns_one_of(&self, record: &SessionRecord, ancestry: &[ProcId]) -> bool {
-        let procs = [record.launcher(), record.agent_proc()];
-        procs.iter().flatten().any(|p| ancestry.contains(p)) && record.is_live(&System)
+        self.known.values().any(|k| owns_one_of(&k.record, ancestry))
     }
 
     fn learn_id(&mut self, id: &SessionId) {
         match self.store.load(id) {
             Ok(Some(record)) => {
-                self.known.insert(
-                    record.session_id.clone(),
-                    Known { record, in_store: true, found_in: FoundIn::Store },
-                );
+                let known = Known { record, in_store: true, found_in: FoundIn::Store };
+                self.known.insert(known.record.session_id.clone(), known);
                 return;
             }
             Ok(None) => {}
@@ -201,30 +211,32 @@ impl<'a> OwnerLookup<'a> {
                     continue;
                 }
             };
-            let registry = LiveRegistry::from_vars(|name| environ.get(name).map(|v| v.to_os_string()));
             let learned = match stored {
                 Some(record) => {
                     let known = Known { record, in_store: true, found_in: FoundIn::AncestorEnviron };
                     self.known.insert(id.clone(), known);
                     "this repository's store".to_owned()
                 }
-                None => match registry.as_ref().map(|r| (r, r.get(&id))) {
-                    Some((registry, Ok(Some(entry)))) => {
-                        self.learn_entry(entry, FoundIn::AncestorEnviron);
-                        format!("the live registry {}", registry.dir().display())
+                None => {
+                    let registry = LiveRegistry::from_vars(|name| environ.get(name).map(OsStr::to_os_string));
+                    match registry.as_ref().map(|r| (r, r.get(&id))) {
+                        Some((registry, Ok(Some(entry)))) => {
+                            self.learn_entry(entry, FoundIn::AncestorEnviron);
+                            format!("the live registry {}", registry.dir().display())
+                        }
+                        Some((_, Err(err))) => {
+                            warn(err);
+                            continue;
+                        }
+                        _ => continue,
                     }
-                    Some((_, Err(err))) => {
-                        warn(err);
-                        continue;
-                    }
-                    _ => continue,
-                },
+                }
             };
             notes.push(format!(
                 "pid: ancestor {} was started with ENTIRE_SESSION_ID={id}, found in {learned}",
                 ancestor.pid
             ));
-            if self.known.get(&id).is_some_and(|k| self.owns_one_of(&k.record, ancestry)) {
+            if self.known.get(&id).is_some_and(|k| owns_one_of(&k.record, ancestry)) {
                 break;
             }
         }
@@ -274,4 +286,10 @@ impl<'a> OwnerLookup<'a> {
         }
         Some(record)
     }
+}
+
+/// Whether `record` is live and its launcher or agent is one of `ancestry`.
+fn owns_one_of(record: &SessionRecord, ancestry: &[ProcId]) -> bool {
+    let procs = [record.launcher(), record.agent_proc()];
+    procs.iter().flatten().any(|p| ancestry.contains(p)) && record.is_live(&System)
 }

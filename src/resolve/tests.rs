@@ -1,4 +1,4 @@
-//! Every branch of the resolver (SPEC §5), plus a property: the order in
+//! Every branch of the resolver (docs/spec.md §5), plus a property: the order in
 //! which candidates are listed never changes the owner.
 
 use std::os::unix::ffi::OsStrExt;
@@ -342,4 +342,62 @@ fn details_record_how_and_where_the_owner_was_found() {
     candidates[1].found_in = FoundIn::RepoIndex;
     let recent = resolve(&inputs(&[], &candidates));
     assert_eq!(details(&recent)["found_in"], "repo-index");
+}
+
+/// Evidence that counts what the resolver asked for.
+struct Counting<'a> {
+    inputs: Inputs<'a>,
+    asked: Vec<&'static str>,
+}
+
+impl Evidence for Counting<'_> {
+    fn env(&self) -> Option<&OsStr> {
+        self.inputs.env
+    }
+    fn named(&mut self, id: &SessionId) -> Option<Candidate> {
+        self.asked.push("named");
+        self.inputs.named(id)
+    }
+    fn ancestry(&mut self) -> Vec<ProcId> {
+        self.asked.push("ancestry");
+        self.inputs.ancestry()
+    }
+    fn candidates(&mut self) -> Vec<Candidate> {
+        self.asked.push("candidates");
+        self.inputs.candidates()
+    }
+    fn staged(&mut self) -> Option<Vec<String>> {
+        self.asked.push("staged");
+        self.inputs.staged()
+    }
+    fn worktree(&self) -> &str {
+        self.inputs.worktree
+    }
+    fn recency(&self) -> bool {
+        self.inputs.recency
+    }
+}
+
+#[test]
+fn each_step_reads_only_what_it_needs_in_order() {
+    let candidates = two_sessions();
+    let staged = ["a.rs".to_string()];
+    let asked = |inputs: Inputs| {
+        let mut evidence = Counting { inputs, asked: Vec::new() };
+        let owner = resolve_from(&mut evidence).owner.map(|o| (o.session_id.to_string(), o.method));
+        (owner, evidence.asked)
+    };
+    let base = Inputs { staged: Some(&staged), ..inputs(&ANCESTRY, &candidates) };
+    // The env step settles it: nothing but the one named session is read.
+    let by_env = asked(Inputs { env: Some(OsStr::new("b")), ..base });
+    assert_eq!(by_env, (Some(("b".into(), ResolvedBy::Env)), vec!["named"]));
+    let by_pid = asked(base);
+    assert_eq!(by_pid, (Some(("a".into(), ResolvedBy::Pid)), vec!["candidates", "ancestry"]));
+    // Recency asks for the staged files only when a session here recorded files.
+    let untouched = [live("only")];
+    let recent = asked(Inputs { candidates: &untouched, ..base });
+    assert_eq!(recent.1, ["candidates", "ancestry"]);
+    let touched = [Candidate { files_touched: vec!["a.rs".into()], ..live("only") }];
+    let recent = asked(Inputs { candidates: &touched, ..base });
+    assert_eq!(recent, (Some(("only".into(), ResolvedBy::Recent)), vec!["candidates", "ancestry", "staged"]));
 }

@@ -2,7 +2,7 @@
 //! payloads, the command line) and typed from then on.
 //!
 //! Session IDs: ours are UUIDv7; IDs from outside must match
-//! `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$` (SPEC §2) so that one can never be
+//! `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$` (docs/spec.md §2) so that one can never be
 //! used to escape a directory. Checkpoint IDs: 12 lowercase hex characters
 //! (drawn by `checkpoint::new_id`).
 

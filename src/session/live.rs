@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write_volatile, private_dir, read_optional};
+use crate::fsutil::{atomic_write_volatile, json_files, private_dir, read_optional};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LiveEntry {
@@ -82,14 +82,7 @@ impl LiveRegistry {
     pub fn list(&self) -> (Vec<LiveEntry>, Vec<String>) {
         let mut entries = Vec::new();
         let mut warnings = Vec::new();
-        let Ok(dir) = fs::read_dir(&self.dir) else { return (entries, warnings) };
-        for file in dir.flatten() {
-            let path = file.path();
-            if path.extension().is_none_or(|e| e != "json")
-                || file.file_name().to_string_lossy().starts_with('.')
-            {
-                continue;
-            }
+        for path in json_files(&self.dir) {
             match fs::read(&path)
                 .map_err(Error::from)
                 .and_then(|b| serde_json::from_slice::<LiveEntry>(&b).map_err(Error::from))

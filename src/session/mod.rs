@@ -1,4 +1,4 @@
-//! Sessions: the record (SPEC §3), the per-repo store and the live registry.
+//! Sessions: the record (docs/spec.md §3), the per-repo store and the live registry.
 
 mod id;
 mod live;

@@ -1,4 +1,4 @@
-//! The session record (SPEC §3). Every field is optional on read so old or
+//! The session record (docs/spec.md §3). Every field is optional on read so old or
 //! partial files still load; unknown fields are kept and written back.
 
 use chrono::{DateTime, Utc};
@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::{CheckpointId, SessionId};
 use crate::process::{ProcId, ProcessTable};
 
-/// A record without a well-formed `session_id` does not load (SPEC §2);
+/// A record without a well-formed `session_id` does not load (docs/spec.md §2);
 /// every other field may be absent.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct SessionRecord {
@@ -48,7 +48,7 @@ pub struct CheckpointRef {
     pub created_at: DateTime<Utc>,
 }
 
-/// How a commit was attributed to its session (SPEC §5, §7).
+/// How a commit was attributed to its session (docs/spec.md §5, §7).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResolvedBy {
@@ -123,7 +123,7 @@ impl FoundIn {
     }
 }
 
-/// The `resolution` object kept with a checkpoint (SPEC §7).
+/// The `resolution` object kept with a checkpoint (docs/spec.md §7).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Resolution {
     pub method: Option<ResolvedBy>,

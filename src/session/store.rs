@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::{CheckpointId, Resolution, ResolvedBy, SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, atomic_write_volatile, private_dir, read_optional};
+use crate::fsutil::{atomic_write, atomic_write_volatile, json_files, private_dir, read_optional};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -114,14 +114,7 @@ impl Store {
     pub fn list(&self) -> (Vec<SessionRecord>, Vec<String>) {
         let mut records = Vec::new();
         let mut warnings = Vec::new();
-        let Ok(entries) = fs::read_dir(&self.dir) else { return (records, warnings) };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let is_record = path.extension().is_some_and(|e| e == "json")
-                && !entry.file_name().to_string_lossy().starts_with('.');
-            if !is_record {
-                continue;
-            }
+        for path in json_files(&self.dir) {
             match fs::read(&path).map_err(Error::from).and_then(|b| parse_record(&path, &b)) {
                 Ok(record) => records.push(record),
                 Err(err) => warnings.push(format!("{err:#}")),

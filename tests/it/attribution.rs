@@ -1,4 +1,4 @@
-//! Who owns a commit (SPEC §5), end to end: real launchers, real git hooks.
+//! Who owns a commit (docs/spec.md §5), end to end: real launchers, real git hooks.
 
 use std::path::Path;
 

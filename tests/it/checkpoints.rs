@@ -665,7 +665,7 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
         "would remove live-registry entry gone-launcher",
         "would mark session lost as ended",
         "kept session unwritten: 1 checkpoint(s) not on the local",
-        "kept 2 session(s) that ended less than 30d ago (--older-than changes this)",
+        "kept 2 session(s) that ended within the last 30d (--older-than changes this)",
     ] {
         assert!(dry.contains(line), "missing {line:?} in:\n{dry}");
     }

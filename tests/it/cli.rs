@@ -130,3 +130,15 @@ fn every_man_page_referred_to_exists() {
     assert!(seen > 10, "the top page and one per command: {seen}");
     assert_eq!(man(&["hooks"]).status.code(), Some(2), "no page for the hidden command");
 }
+
+#[test]
+fn a_missing_test_tool_fails_in_one_line_naming_its_package() {
+    let w = World::new();
+    let failed = std::panic::catch_unwind(|| w.cmd("no-such-tool-xyz", w.path()));
+    let payload = failed.expect_err("a missing tool fails the test");
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("no-such-tool-xyz is not installed")
+    );
+    assert!(std::panic::catch_unwind(|| w.cmd("git", w.path())).is_ok());
+}

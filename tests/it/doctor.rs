@@ -54,6 +54,24 @@ fn a_healthy_repo_is_reported_healthy() {
 }
 
 #[test]
+fn in_a_linked_worktree_doctor_and_status_agree_on_the_hooks() {
+    let world = World::new();
+    let repo = world.repo("r");
+    // Checked out from a commit without `.entire/`: the main worktree's
+    // settings apply, and so its hooks, which are shared.
+    let linked = repo.parent().unwrap().join("linked");
+    world.git(&repo, &["worktree", "add", "-q", linked.to_str().unwrap()]);
+    assert!(!linked.join(".entire").exists());
+    std::fs::remove_file(repo.join(".git/hooks/post-commit")).unwrap();
+
+    let status = world.json(&linked, &["status", "--json"]);
+    assert_eq!((&status["enabled"], &status["hooks"]["post-commit"]), (&true.into(), &"missing".into()));
+    let (code, out) = doctor(&world, &linked, false);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("git hook post-commit is missing"), "{out}");
+}
+
+#[test]
 fn dead_sessions_and_left_over_registry_entries_are_found_and_fixed() {
     let world = World::new();
     let repo = world.repo("r");

@@ -15,7 +15,7 @@ use crate::support::{
     World, checkpoint_of, enable_with_copy, entire_bin, owner_of, running, start_time, stdout, wait_for,
 };
 
-/// A session record written by hand in the SPEC §3 format, with
+/// A session record written by hand in the docs/spec.md §3 format, with
 /// `launcher` and `agent` as (PID, start time).
 fn record(id: &str, worktree: &Path, launcher: (i32, u64), agent: Option<(i32, u64)>, ended: bool) -> Value {
     json!({

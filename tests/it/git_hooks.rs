@@ -1,4 +1,4 @@
-//! The git hooks (SPEC §6) under real git: which commits get a trailer,
+//! The git hooks (docs/spec.md §6) under real git: which commits get a trailer,
 //! where hooks are installed, and what happens to the user's own hooks.
 
 use std::path::Path;

@@ -11,6 +11,7 @@ mod doctor;
 mod faults;
 mod git_hooks;
 mod hot_paths;
+mod output;
 mod run;
 mod shell;
 mod signals;

@@ -1,66 +1,7 @@
-//! `entire run` (SPEC §4): exit codes, signals, the session record.
+//! `entire run` (docs/spec.md §4): the session record. Exit codes and signals:
+//! signals.rs.
 
-use std::os::unix::process::ExitStatusExt;
-
-use crate::support::{World, script};
-
-#[test]
-fn exit_codes_pass_through() {
-    let w = World::new();
-    let dir = w.path().to_path_buf();
-    let status = |args: &[&str]| w.entire(&dir).arg("run").args(args).output().unwrap();
-
-    assert_eq!(status(&["--", "sh", "-c", "exit 7"]).status.code(), Some(7));
-    let missing = status(&["--", "no-such-agent-xyz"]);
-    assert_eq!(missing.status.code(), Some(127));
-    assert!(
-        String::from_utf8_lossy(&missing.stderr)
-            .contains("entire: error: command not found: no-such-agent-xyz")
-    );
-    std::fs::write(dir.join("not-exec"), "#!/bin/sh\n").unwrap();
-    assert_eq!(status(&["--", "./not-exec"]).status.code(), Some(126));
-}
-
-#[test]
-fn death_by_signal_is_reraised() {
-    let w = World::new();
-    let out = w.entire(w.path()).args(["run", "--", "sh", "-c", "kill -TERM $$"]).output().unwrap();
-    assert_eq!(out.status.signal(), Some(nix::sys::signal::Signal::SIGTERM as i32));
-    let shell = w
-        .cmd("bash", w.path())
-        .args([
-            "-c",
-            &format!("{} run -- sh -c 'kill -KILL $$'; echo $?", crate::support::entire_bin().display()),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&shell.stdout).trim(), "137");
-}
-
-#[test]
-fn kill_sent_to_the_launcher_reaches_the_agent_once() {
-    let w = World::new();
-    let log = w.path().join("signals.log");
-    let agent = w.path().join("agent.sh");
-    script(
-        &agent,
-        &format!(
-            "#!/bin/sh\ntrap 'echo TERM >> {log}; exit 3' TERM\necho $$ > {pid}\nwhile :; do sleep 0.01; done\n",
-            log = log.display(),
-            pid = w.path().join("agent.pid").display()
-        ),
-    );
-    let mut launcher = w.entire(w.path()).args(["run", "--"]).arg(&agent).spawn().unwrap();
-    crate::support::wait_for_file(&w.path().join("agent.pid"));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(launcher.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = launcher.wait().unwrap();
-    assert_eq!(status.code(), Some(3));
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), "TERM\n");
-}
+use crate::support::World;
 
 #[test]
 fn session_is_recorded_live_then_ended() {

@@ -1,7 +1,8 @@
-//! The launcher in a real terminal: an interactive bash with job control in
-//! a PTY runs `entire run -- <fake agent>`, and the test types Ctrl-C and
-//! Ctrl-Z, resizes the terminal and sends signals from outside, then reads
-//! what the agent logged. SPEC §4; docs/reliability.md.
+//! The launcher's signals and exit status (docs/spec.md §4; docs/reliability.md).
+//! Mostly in a real terminal: an interactive bash with job control in a PTY
+//! runs `entire run -- <fake agent>`, and the test types Ctrl-C and Ctrl-Z,
+//! resizes the terminal and sends signals from outside, then reads what
+//! the agent logged.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -235,14 +236,58 @@ fn without_a_terminal_stdin_exit_codes_and_signal_deaths_pass_through() {
     assert!(piped.status.success());
     assert_eq!(piped.stdout, b"hi\n");
 
-    for code in [0, 1, 2, 126, 127, 128, 200, 255] {
+    for code in [0, 1, 2, 7, 126, 127, 128, 200, 255] {
         let out =
             world.entire(world.path()).args(["run", "--", "sh", "-c", &format!("exit {code}")]).output();
         assert_eq!(out.unwrap().status.code(), Some(code));
     }
+    // 127 and 126 of entire's own: no such command, or not executable.
+    let missing = world.entire(world.path()).args(["run", "--", "no-such-agent-xyz"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(127));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("entire: error: command not found: no-such-agent-xyz"), "{stderr}");
+    std::fs::write(world.path().join("not-exec"), "#!/bin/sh\n").unwrap();
+    let not_exec = world.entire(world.path()).args(["run", "--", "./not-exec"]).output().unwrap();
+    assert_eq!(not_exec.status.code(), Some(126));
     for signal in [Signal::SIGTERM, Signal::SIGKILL, Signal::SIGINT] {
         let job = format!("kill -{} $$", signal.as_str().trim_start_matches("SIG"));
         let out = world.entire(world.path()).args(["run", "--", "sh", "-c", &job]).output().unwrap();
         assert_eq!(out.status.signal(), Some(signal as i32), "{signal}");
     }
+}
+
+/// What the agent (or a process of its own) sends the launcher was meant
+/// for the group or for the launcher itself: relaying it would hand the
+/// agent its own signal back (sudo-rs's no-pty mode skips it the same way).
+/// A signal from anyone else still goes through.
+#[test]
+fn a_signal_the_agent_sends_to_the_launcher_is_not_relayed_back() {
+    let world = World::new();
+    let dir = world.path();
+    script(
+        &dir.join("agent"),
+        &format!(
+            "#!/bin/sh\n\
+             cd {dir}\n\
+             trap 'echo USR1 >> signals' USR1\n\
+             trap 'echo USR2 >> signals' USR2\n\
+             kill -USR1 $PPID\n\
+             sh -c \"kill -USR1 $PPID\"\n\
+             touch sent\n\
+             while [ ! -e stop ]; do sleep 0.01; done\n",
+            dir = dir.display()
+        ),
+    );
+    let mut launcher = world.entire(dir).args(["run", "--"]).arg(dir.join("agent")).spawn().unwrap();
+    wait_for("the agent's own signals sent", || dir.join("sent").exists());
+    settle();
+    // A positive control: the relay works, and had the time to misfire.
+    kill(Pid::from_raw(launcher.id() as i32), Signal::SIGUSR2).unwrap();
+    wait_for("the relayed USR2", || {
+        std::fs::read_to_string(dir.join("signals")).is_ok_and(|s| s.contains("USR2"))
+    });
+    settle();
+    std::fs::write(dir.join("stop"), "").unwrap();
+    assert_eq!(launcher.wait().unwrap().code(), Some(0), "the launcher survived its own USR1");
+    assert_eq!(std::fs::read_to_string(dir.join("signals")).unwrap(), "USR2\n");
 }

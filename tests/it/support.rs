@@ -68,8 +68,10 @@ impl World {
         self.path().join("state")
     }
 
-    /// Any command, run in this world's isolated environment.
+    /// Any command, run in this world's isolated environment. A tool the
+    /// tests need that is not installed fails the test with one line.
     pub fn cmd(&self, program: impl AsRef<OsStr>, cwd: &Path) -> Command {
+        require(program.as_ref());
         let mut cmd = Command::new(program);
         cmd.current_dir(cwd)
             .env_clear()
@@ -114,6 +116,20 @@ impl World {
     pub fn json(&self, cwd: &Path, args: &[&str]) -> serde_json::Value {
         let out = stdout(self.entire(cwd).args(args).output().unwrap());
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+}
+
+/// Fails the test, in one line naming the package, when `program` (a bare
+/// name) is not on PATH. Without the panic hook: no backtrace to wade through.
+fn require(program: &OsStr) {
+    let bare = !program.as_encoded_bytes().contains(&b'/');
+    if bare && which::which(program).is_err() {
+        let name = program.to_string_lossy();
+        eprintln!(
+            "`{name}` is not installed, and these tests run it: install the `{name}` package \
+             (apt-get install {name}; the README lists what the tests need)"
+        );
+        std::panic::resume_unwind(Box::new(format!("{name} is not installed")));
     }
 }
 

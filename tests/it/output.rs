@@ -1,0 +1,240 @@
+//! Every human-readable output, pinned as an inline snapshot (jj-style):
+//! `explain`, `status`, `sessions`, `doctor`, `clean`. IDs, SHAs, times and
+//! the test's temp dir are redacted, each distinct value numbered in order
+//! of appearance, so that a snapshot still shows which rows share one.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use insta::assert_snapshot;
+
+use crate::support::{World, stdout};
+
+/// Redacts what differs between runs: the test's temp dir `[TMP]` and the
+/// binary `[ENTIRE]`; a commit of HEAD (full or abbreviated) as `[HEAD~n]`;
+/// other IDs numbered: `[SESSION-n]` (UUIDs), `[SHA-n]`, `[CP-n]`
+/// (checkpoint IDs); `[TIME]` (`YYYY-MM-DD HH:MM[:SS] UTC`) and `[AGE]`
+/// (`3s ago`).
+fn redact(text: &str, tmp: &Path, commits: &[String]) -> String {
+    let text = text
+        .replace(&crate::support::entire_bin().display().to_string(), "[ENTIRE]")
+        .replace(&tmp.display().to_string(), "[TMP]");
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric()) {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        if let Some(len) = timestamp_len(rest) {
+            out.push_str("[TIME]");
+            rest = &rest[len..];
+            continue;
+        }
+        let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(len);
+        rest = after;
+        if is_age(word) && rest.starts_with(" ago") {
+            out.push_str("[AGE]");
+            rest = &rest[" ago".len()..];
+            continue;
+        }
+        let of_head = (word.len() >= 7).then(|| commits.iter().position(|c| c.starts_with(word))).flatten();
+        match (of_head, kind_of(word)) {
+            (Some(0), _) => out.push_str("[HEAD]"),
+            (Some(n), _) => out.push_str(&format!("[HEAD~{n}]")),
+            (None, Some(kind)) => {
+                let label = seen.entry(word.to_owned()).or_insert_with(|| {
+                    let n = counts.entry(kind).or_default();
+                    *n += 1;
+                    format!("[{kind}-{n}]")
+                });
+                out.push_str(label);
+            }
+            (None, None) => out.push_str(word),
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_age(word: &str) -> bool {
+    word.len() >= 2
+        && word[..word.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && word.ends_with(['s', 'm', 'h', 'd'])
+}
+
+fn kind_of(word: &str) -> Option<&'static str> {
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let parts: Vec<&str> = word.split('-').collect();
+    let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+    if lens == [8, 4, 4, 4, 12] && parts.iter().all(|p| hex(p)) {
+        return Some("SESSION");
+    }
+    let has_digit = word.bytes().any(|b| b.is_ascii_digit());
+    match word.len() {
+        40 | 64 if hex(word) => Some("SHA"),
+        12 if hex(word) && has_digit => Some("CP"),
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DD HH:MM[:SS] UTC` at the start of `text`: its length.
+fn timestamp_len(text: &str) -> Option<usize> {
+    let shape = |pattern: &str| {
+        text.len() >= pattern.len()
+            && text
+                .bytes()
+                .zip(pattern.bytes())
+                .all(|(c, p)| if p == b'9' { c.is_ascii_digit() } else { c == p })
+    };
+    ["9999-99-99 99:99:99 UTC", "9999-99-99 99:99 UTC"].into_iter().find(|p| shape(p)).map(str::len)
+}
+
+/// `entire ARGS` in `repo`, redacted.
+fn entire(w: &World, repo: &Path, args: &[&str]) -> String {
+    redacted(w, repo, &stdout(w.entire(repo).args(args).output().unwrap()))
+}
+
+fn redacted(w: &World, repo: &Path, text: &str) -> String {
+    let commits: Vec<String> = w.git(repo, &["log", "--format=%H"]).lines().map(str::to_owned).collect();
+    redact(text, w.path(), &commits)
+}
+
+#[test]
+fn the_redaction_numbers_each_value_once() {
+    let head = format!("{}{}", "a1b2c3d", "0".repeat(33));
+    let text = format!(
+        "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b a1b2c3d 0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b 5s ago 30d \
+         2025-01-02 03:04:05 UTC 0123456789ab added facade 2025-01-02 03:04 UTC {} /t/x {head}",
+        "f".repeat(40)
+    );
+    assert_snapshot!(
+        redact(&text, Path::new("/t"), std::slice::from_ref(&head)),
+        @"[SESSION-1] [HEAD] [SESSION-1] [AGE] 30d [TIME] [CP-1] added facade [TIME] [SHA-1] [TMP]/x [HEAD]"
+    );
+}
+
+#[test]
+fn explain_status_and_sessions_read_as_pinned() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let agent = w.agent(&repo, "claude-code");
+    agent.ok("echo x > a.txt && git add a.txt && git commit -q -m 'by the agent'");
+    w.git(&repo, &["-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "by a human"]);
+
+    assert_snapshot!(entire(&w, &repo, &["explain"]), @r"
+        COMMIT    SESSION                               AGENT        BY      SUBJECT
+        [HEAD]   -                                                          by a human
+        [HEAD~1]   [SESSION-1]  claude-code  env     by the agent
+        [HEAD~2]   -                                                          initial
+    ");
+    assert_snapshot!(entire(&w, &repo, &["explain", "HEAD~1"]), @r"
+        commit [HEAD~1]
+
+        checkpoint [CP-1]
+          session:     [SESSION-1] (claude-code)
+          attributed:  ENTIRE_SESSION_ID in the committing process named this session (env)
+          when:        [TIME] on main
+          files:       a.txt
+    ");
+    assert_snapshot!(entire(&w, &repo, &["explain", "--session", &agent.session_id]), @r"
+        session [SESSION-1] (claude-code): 1 commit(s)
+          [HEAD~1]  checkpoint [CP-1]  by env      [TIME]
+    ");
+    assert_snapshot!(entire(&w, &repo, &["status"]), @r"
+        entire is enabled in [TMP]/repos/r
+          commit-msg           installed
+          post-commit          installed
+          pre-push             installed
+          prepare-commit-msg   installed
+          agent hooks          none (entire enable --agent claude-code|gemini)
+        Live sessions:
+        SESSION                               AGENT         STATE   STARTED    CPS  PROMPT
+        [SESSION-1]  claude-code   live    [AGE]       1
+    ");
+    assert_snapshot!(entire(&w, &repo, &["sessions"]), @r"
+        SESSION                               AGENT         STATE   STARTED    CPS  PROMPT
+        [SESSION-1]  claude-code   live    [AGE]       1
+    ");
+    agent.stop();
+    assert_snapshot!(entire(&w, &repo, &["sessions"]), @r"
+        SESSION                               AGENT         STATE   STARTED    CPS  PROMPT
+        [SESSION-1]  claude-code   ended   [AGE]       1
+    ");
+    assert_snapshot!(entire(&w, &repo, &["status"]), @r"
+        entire is enabled in [TMP]/repos/r
+          commit-msg           installed
+          post-commit          installed
+          pre-push             installed
+          prepare-commit-msg   installed
+          agent hooks          none (entire enable --agent claude-code|gemini)
+        No live sessions.
+    ");
+}
+
+#[test]
+fn status_of_a_repository_not_enabled() {
+    let w = World::new();
+    let repo = w.plain_repo("r");
+    assert_snapshot!(entire(&w, &repo, &["status"]), @r"
+        entire is not enabled in [TMP]/repos/r
+          commit-msg           missing
+          post-commit          missing
+          pre-push             missing
+          prepare-commit-msg   missing
+          agent hooks          none (entire enable --agent claude-code|gemini)
+        hint: run `entire enable` to attribute commits here
+        No live sessions.
+    ");
+    assert_snapshot!(entire(&w, &repo, &["explain", "HEAD"]), @r"
+        commit [HEAD]
+          no checkpoint: no agent session was attributed to this commit
+    ");
+}
+
+#[test]
+fn doctor_and_clean_read_as_pinned() {
+    let w = World::new();
+    let repo = w.repo("r");
+    assert_snapshot!(entire(&w, &repo, &["doctor"]), @"entire doctor: no problems found");
+    assert_snapshot!(entire(&w, &repo, &["clean"]), @"nothing to clean");
+
+    // A launcher killed with SIGKILL: its session never ends.
+    let agent = w.agent(&repo, "claude-code");
+    agent.ok("git commit -q --allow-empty -m 'by the agent'");
+    let launcher = agent.child.id() as i32;
+    unsafe { libc::kill(launcher, libc::SIGKILL) };
+    agent.stop();
+    std::fs::remove_file(repo.join(".git/hooks/pre-push")).unwrap();
+
+    let out = w.entire(&repo).arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_snapshot!(redacted(&w, &repo, &String::from_utf8_lossy(&out.stdout)), @r"
+        problem: session [SESSION-1] never ended, and its processes are gone
+          `entire doctor --fix` repairs this
+        problem: live-index entry [SESSION-1] is left over: its processes are gone
+          `entire doctor --fix` repairs this
+        problem: git hook pre-push is missing
+          `entire doctor --fix` repairs this
+        problem: live-registry entry [SESSION-1] is left over: its processes are gone
+          `entire doctor --fix` repairs this
+        entire doctor: 4 problem(s), 4 need attention
+    ");
+    assert_snapshot!(entire(&w, &repo, &["doctor", "--fix"]), @r"
+        problem: session [SESSION-1] never ended, and its processes are gone
+          fixed: marked it ended
+        problem: live-index entry [SESSION-1] is left over: its processes are gone
+          fixed: removed it
+        problem: git hook pre-push is missing
+          fixed: installed it, running [ENTIRE]
+        problem: live-registry entry [SESSION-1] is left over: its processes are gone
+          fixed: removed it
+        entire doctor: 4 problem(s), all fixed
+    ");
+    assert_snapshot!(entire(&w, &repo, &["clean", "--dry-run"]), @r"
+        kept 1 session(s) that ended within the last 30d (--older-than changes this)
+        nothing to clean
+    ");
+    assert_snapshot!(entire(&w, &repo, &["clean", "--older-than", "0s"]), @"removed session [SESSION-1] (ended [TIME], 1 checkpoint(s))");
+}
