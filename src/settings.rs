@@ -80,7 +80,7 @@ pub fn set_enabled(worktree: &Path, enabled: bool) -> Result<()> {
         Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => map,
             _ => {
-                return Err(Error::new(format!("{} is not a JSON object", path.display()))
+                return Err(Error::user(format!("{} is not a JSON object", path.display()))
                     .with_hint("fix or remove the file, then run this again"));
             }
         },

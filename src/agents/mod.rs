@@ -4,6 +4,7 @@
 //! they mean, and their settings file formats.
 
 pub mod claude;
+pub mod event;
 pub mod gemini;
 pub mod settings;
 

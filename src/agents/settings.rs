@@ -58,7 +58,7 @@ impl SettingsFile {
             (false, _) => "settings.json",
             (true, Some(name)) => name,
             (true, None) => {
-                return Err(Error::new(format!("{} has no local settings file", spec.name))
+                return Err(Error::user(format!("{} has no local settings file", spec.name))
                     .with_hint(format!("run without --local to use {}/settings.json", spec.settings_dir)));
             }
         };
@@ -151,8 +151,8 @@ impl SettingsFile {
     fn parse(&self, bytes: &[u8]) -> Result<Map<String, Value>> {
         match serde_json::from_slice(bytes) {
             Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err(self.shape_error(Error::new("it is not a JSON object"))),
-            Err(e) => Err(self.shape_error(Error::new(format!("it is not valid JSON ({e})")))),
+            Ok(_) => Err(self.shape_error(Error::user("it is not a JSON object"))),
+            Err(e) => Err(self.shape_error(Error::user(format!("it is not valid JSON ({e})")))),
         }
     }
 
@@ -278,7 +278,7 @@ fn merge(settings: &mut Map<String, Value>, spec: &Spec, binary: &Path) -> Resul
         let groups = hooks.entry(event.native).or_insert_with(|| json!([]));
         let groups = groups
             .as_array_mut()
-            .ok_or_else(|| Error::new(format!("`hooks.{}` is not a JSON array", event.native)))?;
+            .ok_or_else(|| Error::user(format!("`hooks.{}` is not a JSON array", event.native)))?;
         let mut entry = Map::new();
         fill(&mut entry, spec, event, binary);
         groups.push(json!({"matcher": event.matcher, "hooks": [entry]}));
@@ -355,7 +355,7 @@ fn object_at<'a>(map: &'a mut Map<String, Value>, key: &str) -> Result<&'a mut M
     map.entry(key)
         .or_insert_with(|| json!({}))
         .as_object_mut()
-        .ok_or_else(|| Error::new(format!("`{key}` is not a JSON object")))
+        .ok_or_else(|| Error::user(format!("`{key}` is not a JSON object")))
 }
 
 fn pretty(settings: &Map<String, Value>) -> Result<Vec<u8>> {

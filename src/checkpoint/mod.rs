@@ -6,6 +6,7 @@ mod merge;
 mod objects;
 pub mod pending;
 pub mod post_hoc;
+pub mod push;
 mod reader;
 mod record;
 mod writer;

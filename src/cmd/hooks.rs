@@ -4,7 +4,7 @@
 use crate::agents;
 use crate::cli::HookCommand;
 use crate::error::warn;
-use crate::hooks::{agent, git};
+use crate::hooks::{agents as agent_hooks, git};
 
 /// Always 0: a hook never fails the user's operation.
 pub fn run(command: HookCommand) -> i32 {
@@ -12,7 +12,7 @@ pub fn run(command: HookCommand) -> i32 {
         HookCommand::Git { hook, args } => git::run(&hook, &args),
         HookCommand::Agent(words) => {
             match (words.first().and_then(|name| agents::hooks_of(name)), words.get(1)) {
-                (Some(spec), Some(event)) => agent::run(spec, event),
+                (Some(spec), Some(event)) => agent_hooks::run(spec, event),
                 _ => {
                     warn(format_args!("unknown agent hook `entire hooks {}`", words.join(" ")));
                     0

@@ -50,8 +50,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
 /// non-executable file of that name exists.
 fn find_program(program: &OsStr) -> Result<PathBuf> {
     let name = program.to_string_lossy();
-    let not_found = || Error::new(format!("command not found: {name}")).with_code(127);
-    let not_executable = |p: &Path| Error::new(format!("permission denied: {}", p.display())).with_code(126);
+    let not_found = || Error::user(format!("command not found: {name}")).with_code(127);
+    let not_executable = |p: &Path| Error::user(format!("permission denied: {}", p.display())).with_code(126);
     let is_executable =
         |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
 

@@ -39,7 +39,7 @@ impl Repo {
     /// Like `discover`, but outside a repository is an error with a hint.
     pub fn require(cwd: &Path) -> Result<Repo> {
         Repo::discover(cwd)?
-            .ok_or_else(|| Error::new("not a git repository").with_hint("run this inside a git repository"))
+            .ok_or_else(|| Error::user("not a git repository").with_hint("run this inside a git repository"))
     }
 
     pub fn store_dir(&self) -> PathBuf {

@@ -2,6 +2,7 @@
 //! and pre-push (docs/spec.md §6).
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -43,9 +44,12 @@ fn dispatch(hook: &str, args: &[OsString]) -> Result<()> {
         }
         "post-commit" => checkpoint::pending::hand_off(&repo),
         "pre-push" => {
+            // `pre-push <remote> <url>`, the refs being pushed on stdin.
             let remote = args.first().and_then(|s| s.to_str()).unwrap_or("origin");
+            let mut refs = Vec::new();
+            std::io::stdin().read_to_end(&mut refs).context("reading the refs being pushed")?;
             checkpoint::pending::complete(&repo);
-            crate::hooks::pre_push::run(&repo, remote, &mut std::io::stdin())
+            checkpoint::push::follow(&repo, remote, &refs)
         }
         other => Err(Error::new(format!("unknown git hook {other:?}"))),
     }

@@ -1,7 +1,7 @@
-//! The entry layer for hooks: git hooks, agent hooks and pre-push. Each
-//! parses what its caller hands it, calls the domain, and turns failures
-//! into one `entire:` warning: a hook never fails the user's operation.
+//! The entry layer for hooks: git hooks (pre-push among them) and agent
+//! hooks. Each parses what its caller hands it, calls the domain, and turns
+//! failures into one `entire:` warning: a hook never fails the user's
+//! operation.
 
-pub mod agent;
+pub mod agents;
 pub mod git;
-pub mod pre_push;

@@ -487,7 +487,7 @@ fn remote_tip(world: &World, remote: &Path) -> String {
 }
 
 fn pre_push(repo: &Repo, remote: &str, stdin: &str) -> entire::error::Result<()> {
-    entire::hooks::pre_push::run(repo, remote, &mut stdin.as_bytes())
+    entire::checkpoint::push::follow(repo, remote, stdin.as_bytes())
 }
 
 #[test]

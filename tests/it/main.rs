@@ -12,6 +12,7 @@ mod faults;
 mod git_hooks;
 mod hot_paths;
 mod output;
+mod real_agents;
 mod run;
 mod shell;
 mod signals;

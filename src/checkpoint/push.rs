@@ -1,7 +1,6 @@
-//! pre-push: sends `entire/checkpoints/v1` along to the same remote when it
-//! moved since our last successful push there (docs/spec.md §6). Git runs the hook
-//! as `pre-push <remote> <url>`, with one line per ref being pushed on
-//! stdin. Every failure is returned; the hook wrapper turns it into a
+//! What pre-push does for the branch: sends `entire/checkpoints/v1` along
+//! to the same remote when it moved since our last successful push there
+//! (docs/spec.md §6). Every failure is returned; the hook turns it into a
 //! warning, never a blocked push.
 //!
 //! The tip last pushed to each remote is kept in
@@ -9,21 +8,20 @@
 //! rather than a ref, because the "remote" may be a URL, which no ref name
 //! can hold.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use crate::checkpoint;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::fsutil::{atomic_write, private_dir, read_optional};
 use crate::git::{CHECKPOINTS_REF, Repo};
 
 /// Where a diverged remote branch is fetched to before the merge.
 const FETCHED_REF: &str = "refs/entire/fetched-checkpoints";
 
-pub fn run(repo: &Repo, remote: &str, stdin: &mut dyn Read) -> Result<()> {
-    let mut refs = Vec::new();
-    stdin.read_to_end(&mut refs).context("reading the refs being pushed")?;
-    if pushes_checkpoints(&refs) {
+/// `pushed_refs`: what git hands pre-push on stdin, one
+/// `<local ref> <local sha> <remote ref> <remote sha>` line per ref.
+pub fn follow(repo: &Repo, remote: &str, pushed_refs: &[u8]) -> Result<()> {
+    if pushes_checkpoints(pushed_refs) {
         return Ok(()); // the user is pushing it already
     }
     let Some(tip) = repo.resolve_ref(CHECKPOINTS_REF) else { return Ok(()) };

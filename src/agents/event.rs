@@ -1,5 +1,5 @@
-//! Agent hooks (Claude Code, Gemini CLI): what one hook event records in
-//! the session that owns the agent.
+//! What one agent hook event (Claude Code, Gemini CLI) records in the
+//! session that owns the agent.
 //!
 //! Under `entire run` that is the launcher's session, found by
 //! `ENTIRE_SESSION_ID`, else by the hook's parent-PID chain. Without a
@@ -8,40 +8,26 @@
 //! it in the live registry, where the git hooks' PID step finds it exactly
 //! as it finds a launcher's. Recency is never used here: a session made by
 //! one agent's hooks must not be taken over by another agent's.
-//!
-//! A hook never fails the agent: it prints nothing on stdout (agents read
-//! it), warns at most on stderr, and exits 0.
 
-use std::io::{IsTerminal, Read};
 use std::path::{Component, Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::agents::{Spec, Turn};
+use super::{HookEvent, Spec, Turn};
 use crate::checkpoint::post_hoc;
-use crate::error::{Context, Error, Result, warn};
+use crate::error::{Error, Result, warn};
 use crate::git::Repo;
 use crate::process::{ProcId, ProcessTable, System};
 use crate::resolve::owner::OwnerLookup;
 use crate::session::{LiveEntry, LiveRegistry, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
 
-/// Runs one agent hook. Always exits 0.
-pub fn run(spec: &Spec, verb: &str) -> i32 {
-    if let Err(err) = handle(spec, verb) {
-        warn(format_args!("{} {verb} hook: {err:#}", spec.name));
-    }
-    0
-}
-
-/// Payloads larger than this are not ours to parse (a Write of a big file).
-const MAX_PAYLOAD: u64 = 32 << 20;
-
+/// An event's JSON payload, as the agents send it on stdin.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Payload {
+pub struct Payload {
     session_id: Option<String>,
     transcript_path: Option<String>,
     cwd: Option<String>,
@@ -50,25 +36,23 @@ struct Payload {
     tool_input: Value,
 }
 
-fn handle(spec: &Spec, verb: &str) -> Result<()> {
-    // Read first, whatever happens next: the agent's write must not fail.
-    let input = read_payload()?;
-    let event = spec.event(verb).ok_or_else(|| Error::new(format!("unknown event {verb:?}")))?;
-    let cwd = std::env::current_dir().context("current directory")?;
-    let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
-    let settings = Settings::for_repo(&repo)?;
-    if !settings.enabled {
-        return Ok(());
-    }
-    let payload: Payload = serde_json::from_slice(&input)
-        .map_err(|e| Error::new(format!("ignoring a payload that is not the expected JSON ({e})")))?;
+/// Records `event` of the agent `spec` in the session that owns it, in a
+/// repository where entire is enabled; `cwd` is where the hook runs.
+pub fn record(
+    spec: &Spec,
+    event: &HookEvent,
+    payload: &Payload,
+    repo: Repo,
+    cwd: PathBuf,
+    settings: &Settings,
+) -> Result<()> {
     let agent_session =
         payload.session_id.as_deref().ok_or_else(|| Error::new("ignoring a payload without session_id"))?;
     let agent_session = SessionId::parse(agent_session).ok_or_else(|| {
         Error::new(format!("ignoring a payload with a malformed session_id {agent_session:?}"))
     })?;
     let hook = Hook { spec, store: Store::new(repo.store_dir()), repo, cwd, now: Utc::now() };
-    let facts = hook.facts(event.turn, &payload, &agent_session);
+    let facts = hook.facts(event.turn, payload, &agent_session);
 
     let found = OwnerLookup::new(&hook.repo, &hook.store).find(false, || None);
     let found_by = found.verdict.owner.as_ref().map_or("agent-hook", |o| o.method.as_str());
@@ -115,7 +99,7 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
         publish(&hook.store, &record, event.turn);
     }
     if let Some((since, head)) = new_commits {
-        post_hoc::link_new_commits(&hook.repo, &settings, &hook.store, &id, &since, &head, found_by)?;
+        post_hoc::link_new_commits(&hook.repo, settings, &hook.store, &id, &since, &head, found_by)?;
     }
     Ok(())
 }
@@ -260,21 +244,6 @@ impl Facts {
             rec.files_touched.push(file.clone());
         }
     }
-}
-
-fn read_payload() -> Result<Vec<u8>> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        return Err(Error::new("expects the agent's JSON payload on stdin"));
-    }
-    let mut input = Vec::new();
-    stdin.lock().take(MAX_PAYLOAD + 1).read_to_end(&mut input).context("reading the payload")?;
-    if input.len() as u64 > MAX_PAYLOAD {
-        // Drain the rest so the agent's write does not fail.
-        let _ = std::io::copy(&mut stdin.lock(), &mut std::io::sink());
-        return Err(Error::new("ignoring a payload larger than 32 MiB"));
-    }
-    Ok(input)
 }
 
 const SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"];
