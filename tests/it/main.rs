@@ -16,5 +16,6 @@ mod real_agents;
 mod run;
 mod shell;
 mod signals;
+mod stripped_env;
 mod support;
 mod trailers;
