@@ -196,26 +196,27 @@ fn end_hook_session(store: &Store, record: &SessionRecord) {
     if let Err(err) = ended {
         warn(format_args!("could not end session {id}: {err:#}"));
     }
+    LiveRegistry::repo_index(store).remove(id);
     if let Some(registry) = LiveRegistry::from_env() {
         registry.remove(id);
     }
 }
 
-/// Keeps a hook-made session in the live registry while it runs: the git
-/// hooks' PID step looks only there.
+/// Keeps a hook-made session in this repository's index of live sessions
+/// and in the live registry while it runs: the git hooks' PID step finds it
+/// there, whatever the committing process's environment.
 fn publish(store: &Store, record: &SessionRecord, turn: Turn) {
-    let Some(registry) = LiveRegistry::from_env() else {
-        warn("no state directory (set ENTIRE_STATE_DIR or HOME); commits cannot be linked by PID");
-        return;
-    };
     let id = &record.session_id;
+    let registries = [Some(LiveRegistry::repo_index(store)), LiveRegistry::from_env()];
     if turn == Turn::End {
-        registry.remove(id);
+        registries.iter().flatten().for_each(|r| r.remove(id));
         return;
     }
     let entry = LiveEntry { store: Some(store.dir().to_path_buf()), session: record.clone() };
-    if let Err(err) = registry.put(&entry) {
-        warn(format_args!("could not register session {id}: {err:#}"));
+    for registry in registries.iter().flatten() {
+        if let Err(err) = registry.put(&entry) {
+            warn(format_args!("could not register session {id}: {err:#}"));
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! forget. Records of sessions that are stale (processes gone, never ended)
 //! or that ended longer than AGE ago (default 30 days), once their
 //! checkpoints are all on the branch; pending checkpoints older than a day;
-//! live-registry entries whose processes are gone. A stale session that
+//! entries of the live registry and of the repository's index of live
+//! sessions whose processes are gone. A stale session that
 //! must be kept is marked ended (docs/spec.md §3). Files that do not parse are
 //! reported and left alone.
 
@@ -43,9 +44,11 @@ pub fn run(args: CleanArgs) -> Result<i32> {
     };
     if let Some(repo) = Repo::discover(&current_dir()?)? {
         cleaner.store(&repo)?;
+        let index = LiveRegistry::repo_index(&Store::new(repo.store_dir()));
+        cleaner.live_entries(&index, "live-index")?;
     }
     if let Some(registry) = LiveRegistry::from_env() {
-        cleaner.live_registry(&registry)?;
+        cleaner.live_entries(&registry, "live-registry")?;
     }
     if cleaner.changes == 0 {
         writeln!(cleaner.out, "nothing to clean")?;
@@ -145,7 +148,9 @@ impl<W: Write> Cleaner<W> {
         Ok(())
     }
 
-    fn live_registry(&mut self, registry: &LiveRegistry) -> Result<()> {
+    /// Entries of a live registry, or of a repository's index of its live
+    /// sessions (`what` says which), whose processes are gone.
+    fn live_entries(&mut self, registry: &LiveRegistry, what: &str) -> Result<()> {
         let (entries, warnings) = registry.list();
         warnings.iter().for_each(warn);
         for entry in entries.iter().filter(|e| !e.session.is_live(&System)) {
@@ -154,7 +159,7 @@ impl<W: Write> Cleaner<W> {
                 registry.remove(id);
             }
             let verb = self.removed();
-            writeln!(self.out, "{verb} live-registry entry {id} (its processes are gone)")?;
+            writeln!(self.out, "{verb} {what} entry {id} (its processes are gone)")?;
             self.changes += 1;
         }
         Ok(())

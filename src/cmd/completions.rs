@@ -12,7 +12,7 @@ pub fn completions(args: CompletionsArgs) -> Result<i32> {
     // Buffered: clap_complete panics on a write error, we report it instead.
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "entire", &mut script);
-    std::io::stdout().write_all(&script)?;
+    std::io::stdout().lock().write_all(&script)?;
     Ok(0)
 }
 

@@ -34,6 +34,7 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         checkpoint::pending::complete(repo);
         let store = Store::new(repo.store_dir());
         sessions(&store, &mut report);
+        live_index(&LiveRegistry::repo_index(&store), &mut report);
         if Settings::for_repo(repo).is_ok_and(|s| s.enabled) {
             git_hooks(repo, &mut report)?;
         }
@@ -154,6 +155,22 @@ fn live_registry(registry: &LiveRegistry, report: &mut Report<impl Write>) {
             let problem = format!("live session {id} has no record in {}", store.dir().display());
             report.fixable(problem, || restore_record(&store, &id, &entry));
         }
+    }
+}
+
+/// (b) entries of this repository's index of live sessions whose
+/// processes are gone.
+fn live_index(index: &LiveRegistry, report: &mut Report<impl Write>) {
+    let (entries, unreadable) = index.list();
+    for warning in unreadable {
+        report.unfixable(warning, "remove it by hand once its session has ended");
+    }
+    for entry in entries.iter().filter(|e| !e.session.is_live(&System)) {
+        let id = &entry.session.session_id;
+        report.fixable(format_args!("live-index entry {id} is left over: its processes are gone"), || {
+            index.remove(id);
+            Ok("removed it".into())
+        });
     }
 }
 

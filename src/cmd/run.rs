@@ -154,14 +154,17 @@ impl Launch {
                 self.warn(&format!("could not record the end of the session: {err:#}"));
             }
         }
+        if let Some(store) = &self.store {
+            LiveRegistry::repo_index(store).remove(&self.record.session_id);
+        }
         if let Some(registry) = &self.registry {
             registry.remove(&self.record.session_id);
         }
     }
 
     /// Writes the record (when entire is enabled here) first, then the live
-    /// entry that points to it: a launcher killed in between leaves no entry
-    /// ahead of its record.
+    /// entries that point to it (the repository's index, the registry): a
+    /// launcher killed in between leaves no entry ahead of its record.
     fn save(&mut self) {
         let stored = self.store.as_ref().map(|s| {
             if self.record.agent_pid.is_none() {
@@ -180,8 +183,11 @@ impl Launch {
             store: self.store.as_ref().map(|s| s.dir().to_path_buf()),
             session: self.record.clone(),
         };
+        // The repository's own index of its live sessions: hooks find the
+        // session there whatever their environment says (docs/design.md).
+        let indexed = self.store.as_ref().map(|s| LiveRegistry::repo_index(s).put(&entry)).transpose();
         let live = self.registry.as_ref().map(|r| r.put(&entry)).transpose();
-        if let Err(err) = stored.transpose().map(drop).and(live) {
+        if let Err(err) = stored.transpose().map(drop).and(indexed).and(live) {
             self.warn(&format!("could not record the session: {err:#}; running the agent anyway"));
         }
     }

@@ -31,7 +31,7 @@ fn init(args: ShellInitArgs) -> Result<i32> {
     let exe = exe.to_str().ok_or_else(|| {
         Error::new(format!("the path of the entire binary is not UTF-8: {}", exe.display()))
     })?;
-    std::io::stdout().write_all(render(args.shell, exe, &commands).as_bytes())?;
+    std::io::stdout().lock().write_all(render(args.shell, exe, &commands).as_bytes())?;
     Ok(0)
 }
 

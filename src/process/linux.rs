@@ -1,6 +1,8 @@
 //! Linux: `/proc/<pid>/stat`.
 
-use super::{ProcStat, ProcessTable};
+use std::os::unix::fs::MetadataExt;
+
+use super::{Environ, ProcStat, ProcessTable};
 
 pub struct System;
 
@@ -26,6 +28,19 @@ impl ProcessTable for System {
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect(),
         )
+    }
+
+    /// Only a process of our own user: `/proc/<pid>` belongs to its
+    /// effective user (root could read anyone's).
+    fn environ(&self, pid: i32) -> Option<Environ> {
+        if pid <= 0 {
+            return None;
+        }
+        let owner = std::fs::metadata(format!("/proc/{pid}")).ok()?.uid();
+        if owner != nix::unistd::geteuid().as_raw() {
+            return None;
+        }
+        std::fs::read(format!("/proc/{pid}/environ")).ok().map(Environ)
     }
 }
 
@@ -68,5 +83,29 @@ mod tests {
         assert!(!System.alive_as_recorded(ProcId { start_time: stat.start_time + 1, ..proc }));
         assert_eq!(System.ancestry(me).first().map(|p| p.pid), Some(stat.ppid).filter(|&p| p > 1));
         assert!(System.name(me).is_some_and(|n| !n.is_empty() && !n.contains('\n')));
+    }
+
+    #[test]
+    fn reads_the_environment_a_child_was_started_with() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .env("ENTIRE_TEST_ENVIRON", "from-exec")
+            .spawn()
+            .unwrap();
+        // spawn returns once the exec began; the kernel sets the new
+        // environment's bounds a moment later.
+        let mut environ = None;
+        for _ in 0..1000 {
+            environ = System.environ(child.id() as i32);
+            if environ.as_ref().is_none_or(|e| !e.0.is_empty()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let environ = environ.expect("our own child's environment");
+        assert_eq!(environ.get("ENTIRE_TEST_ENVIRON"), Some(std::ffi::OsStr::new("from-exec")));
+        assert_eq!(System.environ(0), None);
     }
 }

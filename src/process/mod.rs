@@ -6,6 +6,9 @@ mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
 use serde::{Deserialize, Serialize};
 
 /// A process identified by PID *and* kernel start time, which together
@@ -45,6 +48,13 @@ pub trait ProcessTable {
     /// The command line of `pid`, when the OS lets us read it.
     fn cmdline(&self, pid: i32) -> Option<Vec<String>>;
 
+    /// The environment `pid` was started with (what it was exec'd with,
+    /// not what it set since), when it runs as our user and the OS lets us
+    /// read it: Linux `/proc/<pid>/environ`, macOS `KERN_PROCARGS2`.
+    fn environ(&self, _pid: i32) -> Option<Environ> {
+        None
+    }
+
     fn start_time(&self, pid: i32) -> Option<u64> {
         self.stat(pid).map(|s| s.start_time)
     }
@@ -72,6 +82,36 @@ pub trait ProcessTable {
         }
         chain
     }
+}
+
+/// A process's initial environment: `NAME=value` entries, NUL-separated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Environ(pub Vec<u8>);
+
+impl Environ {
+    /// The value of `name`, the first entry that sets it (as `getenv`).
+    pub fn get(&self, name: &str) -> Option<&OsStr> {
+        self.0.split(|&b| b == 0).find_map(|entry| {
+            let value = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+            Some(OsStr::from_bytes(value))
+        })
+    }
+}
+
+/// The environment in macOS `KERN_PROCARGS2` output: argc (a native int), the executable path, NUL
+/// padding, argc arguments, then the environment, each NUL-terminated, up to
+/// an empty string.
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+fn environ_of_procargs2(buf: &[u8]) -> Option<Environ> {
+    let argc = i32::from_ne_bytes(buf.get(..4)?.try_into().ok()?);
+    let rest = &buf[4..];
+    let path_end = rest.iter().position(|&b| b == 0)?;
+    let mut rest = &rest[path_end..];
+    let args_start = rest.iter().position(|&b| b != 0)?;
+    rest = &rest[args_start..];
+    let mut entries = rest.split(|&b| b == 0).skip(usize::try_from(argc).ok()?);
+    let env: Vec<&[u8]> = entries.by_ref().take_while(|e| !e.is_empty()).collect();
+    Some(Environ(env.join(&0u8)))
 }
 
 #[cfg(target_os = "linux")]
@@ -122,5 +162,29 @@ mod tests {
             [19, 18, 17].map(|pid| ProcId { pid, start_time: pid as u64 * 10 })
         );
         assert_eq!(table.0.get(), 4);
+    }
+
+    #[test]
+    fn procargs2_yields_the_environment_after_the_arguments() {
+        let mut buf = 2i32.to_ne_bytes().to_vec();
+        buf.extend(b"/bin/agent\0\0\0\0agent\0-p\0ENTIRE_SESSION_ID=s1\0HOME=/h\0\0junk\0");
+        let env = environ_of_procargs2(&buf).unwrap();
+        assert_eq!(env.get("ENTIRE_SESSION_ID"), Some(OsStr::new("s1")));
+        assert_eq!(env.get("HOME"), Some(OsStr::new("/h")));
+        assert_eq!(env.get("-p"), None);
+        assert_eq!(env.get("junk"), None);
+        assert_eq!(environ_of_procargs2(&buf[..3]), None);
+    }
+
+    #[test]
+    fn environ_lookup_matches_whole_names() {
+        let env = Environ(
+            b"ENTIRE_SESSION_ID_X=no\0HOME=/h\0ENTIRE_SESSION_ID=s1\0ENTIRE_SESSION_ID=s2\0E=\0".to_vec(),
+        );
+        assert_eq!(env.get("ENTIRE_SESSION_ID"), Some(OsStr::new("s1")));
+        assert_eq!(env.get("HOME"), Some(OsStr::new("/h")));
+        assert_eq!(env.get("E"), Some(OsStr::new("")));
+        assert_eq!(env.get("ENTIRE"), None);
+        assert_eq!(Environ::default().get("HOME"), None);
     }
 }

@@ -16,7 +16,7 @@ use std::ffi::OsStr;
 use chrono::{DateTime, Utc};
 
 use crate::process::{MAX_ANCESTRY, ProcId};
-use crate::session::{EnvRejected, Resolution, ResolvedBy, SessionId};
+use crate::session::{EnvRejected, FoundIn, Resolution, ResolvedBy, SessionId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
@@ -29,6 +29,8 @@ pub struct Candidate {
     pub last_interaction_time: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub files_touched: Vec<String>,
+    /// Where the lookup found this session (recorded with the owner).
+    pub found_in: FoundIn,
 }
 
 /// What resolution reads, each part asked for only by the step that needs it.
@@ -73,6 +75,13 @@ pub struct Owner {
     pub method: ResolvedBy,
     /// For `pid`: how many steps above the hook the match was (parent = 1).
     pub depth: Option<usize>,
+    pub found_in: FoundIn,
+}
+
+impl Owner {
+    fn of(c: &Candidate, method: ResolvedBy, depth: Option<usize>) -> Owner {
+        Owner { session_id: c.session_id.clone(), method, depth, found_in: c.found_in }
+    }
 }
 
 /// What the resolver decided, and why.
@@ -91,6 +100,7 @@ impl Verdict {
             method: self.owner.as_ref().map(|o| o.method),
             depth: self.owner.as_ref().and_then(|o| o.depth),
             env_rejected: self.env_rejected,
+            found_in: self.owner.as_ref().map(|o| o.found_in),
             ..Resolution::default()
         }
     }
@@ -148,12 +158,12 @@ fn by_env(evidence: &mut impl Evidence, res: &mut Verdict) -> Option<Owner> {
             None => EnvRejected::Unknown,
             Some(c) if !c.live => EnvRejected::Ended,
             Some(c) => {
-                res.trace.push(format!("env: ENTIRE_SESSION_ID={} is live", c.session_id));
-                return Some(Owner {
-                    session_id: c.session_id.clone(),
-                    method: ResolvedBy::Env,
-                    depth: None,
-                });
+                res.trace.push(format!(
+                    "env: ENTIRE_SESSION_ID={} is live (found in {})",
+                    c.session_id,
+                    c.found_in.as_str()
+                ));
+                return Some(Owner::of(&c, ResolvedBy::Env, None));
             }
         },
     };
@@ -172,14 +182,12 @@ fn by_pid(ancestry: &[ProcId], candidates: &[Candidate], res: &mut Verdict) -> O
             (a.last_interaction_time, &a.session_id).cmp(&(b.last_interaction_time, &b.session_id))
         }) {
             res.trace.push(format!(
-                "pid: ancestor {} at depth {depth} is session {}",
-                ancestor.pid, best.session_id
+                "pid: ancestor {} at depth {depth} is session {} (found in {})",
+                ancestor.pid,
+                best.session_id,
+                best.found_in.as_str()
             ));
-            return Some(Owner {
-                session_id: best.session_id.clone(),
-                method: ResolvedBy::Pid,
-                depth: Some(depth),
-            });
+            return Some(Owner::of(best, ResolvedBy::Pid, Some(depth)));
         }
     }
     res.trace.push(format!("pid: no live session among {} ancestors", ancestry.len().min(MAX_ANCESTRY)));
@@ -211,8 +219,12 @@ fn by_recency(evidence: &mut impl Evidence, candidates: &[Candidate], res: &mut 
             &b.session_id,
         ))
     })?;
-    res.trace.push(format!("recent: most recent live session in this worktree is {}", best.session_id));
-    Some(Owner { session_id: best.session_id.clone(), method: ResolvedBy::Recent, depth: None })
+    res.trace.push(format!(
+        "recent: most recent live session in this worktree is {} (found in {})",
+        best.session_id,
+        best.found_in.as_str()
+    ));
+    Some(Owner::of(best, ResolvedBy::Recent, None))
 }
 
 #[cfg(test)]

@@ -1,9 +1,14 @@
 //! Gathers what the pure resolver needs (docs/spec.md §5) from the stores and the
 //! process table, and adopts the owner into this repo's store.
 //!
-//! The env path reads one record and one live entry, never the whole store;
-//! the PID and recency paths read only the live registry (one small file per
-//! running session), never every record ever written.
+//! The env path reads one record and one live entry, never the whole store.
+//! The PID and recency paths read this repository's index of its live
+//! sessions (`<store>/live/`) and the live registry that the environment
+//! names, one small file per running session, never every record ever
+//! written. When no session found that way owns one of the hook's
+//! ancestors, the ancestors' initial environments are read for
+//! `ENTIRE_SESSION_ID`: an agent that clears its commands' variables still
+//! started with it (docs/design.md).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -12,12 +17,15 @@ use crate::error::warn;
 use crate::git::Repo;
 use crate::process::{ProcId, ProcessTable, System};
 use crate::resolve::{self, Candidate, Verdict};
-use crate::session::{LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
+use crate::session::{
+    FoundIn, LiveEntry, LiveRegistry, ResolvedBy, SESSION_ENV, SessionId, SessionRecord, Source, Store,
+};
 
 /// A session known to this lookup, and whether this repo's store has it.
 struct Known {
     record: SessionRecord,
     in_store: bool,
+    found_in: FoundIn,
 }
 
 pub struct OwnerLookup<'a> {
@@ -36,6 +44,10 @@ struct Lazy<'l, 'a, F> {
     worktree: String,
     recency: bool,
     staged: Option<F>,
+    /// Read once, by the PID step's evidence.
+    ancestry: Option<Vec<ProcId>>,
+    /// What the walk of the ancestors' environments found, for the trace.
+    notes: Vec<String>,
 }
 
 impl<F: FnOnce() -> Option<Vec<String>>> resolve::Evidence for Lazy<'_, '_, F> {
@@ -47,10 +59,20 @@ impl<F: FnOnce() -> Option<Vec<String>>> resolve::Evidence for Lazy<'_, '_, F> {
         self.lookup.known.get(id).map(candidate)
     }
     fn ancestry(&mut self) -> Vec<ProcId> {
-        System.ancestry(std::process::id() as i32)
+        self.ancestry.get_or_insert_with(|| System.ancestry(std::process::id() as i32)).clone()
     }
+    /// The repo's index, then the registry; when no session there owns an
+    /// ancestor, the sessions named in the ancestors' initial environments.
     fn candidates(&mut self) -> Vec<Candidate> {
-        self.lookup.learn_live();
+        let index = LiveRegistry::repo_index(self.lookup.store);
+        self.lookup.learn_live(&index, FoundIn::RepoIndex);
+        if let Some(registry) = self.lookup.registry.clone() {
+            self.lookup.learn_live(&registry, FoundIn::Registry);
+        }
+        let ancestry = self.ancestry();
+        if !self.lookup.on_ancestry(&ancestry) {
+            self.notes = self.lookup.learn_from_environ(&ancestry);
+        }
         self.lookup.candidates()
     }
     fn staged(&mut self) -> Option<Vec<String>> {
@@ -75,6 +97,7 @@ fn candidate(known: &Known) -> Candidate {
         last_interaction_time: r.last_interaction_time,
         started_at: r.started_at,
         files_touched: r.files_touched.clone(),
+        found_in: known.found_in,
     }
 }
 
@@ -98,15 +121,20 @@ impl<'a> OwnerLookup<'a> {
             worktree: self.repo.worktree_str(),
             recency,
             staged: Some(staged),
+            ancestry: None,
+            notes: Vec::new(),
             lookup: &mut self,
         };
-        let verdict = resolve::resolve_from(&mut evidence);
+        let mut verdict = resolve::resolve_from(&mut evidence);
+        // What the environ walk learned goes just before the PID step's line.
+        let at = verdict.trace.iter().position(|l| l.starts_with("pid: ")).unwrap_or(0);
+        verdict.trace.splice(at..at, std::mem::take(&mut evidence.notes));
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
             for line in &verdict.trace {
                 warn(format_args!("resolve: {line}"));
             }
         }
-        let owner = verdict.owner.as_ref().and_then(|o| self.adopt(&o.session_id));
+        let owner = verdict.owner.as_ref().and_then(|o| self.adopt(&o.session_id, o.method));
         Found { verdict, owner }
     }
 
@@ -114,10 +142,17 @@ impl<'a> OwnerLookup<'a> {
         self.known.values().map(candidate).collect()
     }
 
+    /// Whether a known live session's launcher or agent is one of `ancestry`
+    /// (as recorded: PID and start time), so the PID step will find it.
+    fn on_ancestry(&self, ancestry: &[ProcId]) -> bool {
+        self.known.values().any(|k| owns_one_of(&k.record, ancestry))
+    }
+
     fn learn_id(&mut self, id: &SessionId) {
         match self.store.load(id) {
             Ok(Some(record)) => {
-                self.known.insert(record.session_id.clone(), Known { record, in_store: true });
+                let known = Known { record, in_store: true, found_in: FoundIn::Store };
+                self.known.insert(known.record.session_id.clone(), known);
                 return;
             }
             Ok(None) => {}
@@ -125,14 +160,15 @@ impl<'a> OwnerLookup<'a> {
         }
         let entry = self.registry.as_ref().map(|r| r.get(id));
         match entry {
-            Some(Ok(Some(entry))) => self.learn_entry(entry),
+            Some(Ok(Some(entry))) => self.learn_entry(entry, FoundIn::Registry),
             Some(Err(err)) => warn(err),
             _ => {}
         }
     }
 
-    fn learn_live(&mut self) {
-        let Some(registry) = &self.registry else { return };
+    /// Every entry of a live registry (or of this repo's index) whose
+    /// session is not known yet.
+    fn learn_live(&mut self, registry: &LiveRegistry, found_in: FoundIn) {
         let (entries, warnings) = registry.list();
         warnings.into_iter().for_each(warn);
         for entry in entries {
@@ -141,39 +177,119 @@ impl<'a> OwnerLookup<'a> {
             // reading (after a crash there may be thousands).
             let gone = entry.session.agent_proc().is_some() && !entry.session.is_live(&System);
             if !gone && !self.known.contains_key(&entry.session.session_id) {
-                self.learn_entry(entry);
+                self.learn_entry(entry, found_in);
             }
         }
+    }
+
+    /// The ancestors' initial environments, nearest first: an agent that
+    /// strips `ENTIRE_SESSION_ID` from its commands (Codex with
+    /// `shell_environment_policy.inherit = "core"`, `env -i`, sandboxes)
+    /// was itself started with it, and with the state directory of its
+    /// launcher. A session named there is only a candidate: the PID step
+    /// still needs one of the ancestors to be its launcher or agent by PID
+    /// and start time, so a stale or forged value cannot win. Stops at the
+    /// first session that does own an ancestor. Returns trace lines.
+    fn learn_from_environ(&mut self, ancestry: &[ProcId]) -> Vec<String> {
+        let mut notes = Vec::new();
+        let mut tried = std::collections::HashSet::new();
+        for ancestor in ancestry {
+            let Some(environ) = System.environ(ancestor.pid) else { continue };
+            // The PID might have been reused since the walk read it.
+            if !System.alive_as_recorded(*ancestor) {
+                continue;
+            }
+            let Some(raw) = environ.get(SESSION_ENV) else { continue };
+            let Some(id) = raw.to_str().and_then(SessionId::parse) else { continue };
+            if self.known.contains_key(&id) || !tried.insert(id.clone()) {
+                continue;
+            }
+            let stored = match self.store.load(&id) {
+                Ok(stored) => stored,
+                Err(err) => {
+                    warn(err);
+                    continue;
+                }
+            };
+            let learned = match stored {
+                Some(record) => {
+                    let known = Known { record, in_store: true, found_in: FoundIn::AncestorEnviron };
+                    self.known.insert(id.clone(), known);
+                    "this repository's store".to_owned()
+                }
+                None => {
+                    let registry = LiveRegistry::from_vars(|name| environ.get(name).map(OsStr::to_os_string));
+                    match registry.as_ref().map(|r| (r, r.get(&id))) {
+                        Some((registry, Ok(Some(entry)))) => {
+                            self.learn_entry(entry, FoundIn::AncestorEnviron);
+                            format!("the live registry {}", registry.dir().display())
+                        }
+                        Some((_, Err(err))) => {
+                            warn(err);
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                }
+            };
+            notes.push(format!(
+                "pid: ancestor {} was started with ENTIRE_SESSION_ID={id}, found in {learned}",
+                ancestor.pid
+            ));
+            if self.known.get(&id).is_some_and(|k| owns_one_of(&k.record, ancestry)) {
+                break;
+            }
+        }
+        notes
     }
 
     /// A live entry reads its fresher record from this repo's store when
     /// that has one: a session started here, or one adopted here before
     /// (which otherwise would be adopted, and written, at every commit).
-    fn learn_entry(&mut self, entry: LiveEntry) {
+    fn learn_entry(&mut self, entry: LiveEntry, found_in: FoundIn) {
         let stored = self.store.load(&entry.session.session_id).ok().flatten();
         let known = match stored {
-            Some(record) => Known { record, in_store: true },
-            None => Known { record: entry.session, in_store: false },
+            Some(record) => Known { record, in_store: true, found_in },
+            None => Known { record: entry.session, in_store: false, found_in },
         };
         self.known.insert(known.record.session_id.clone(), known);
     }
 
     /// The owner's record, copied into this repo's store if it was only in
-    /// the live registry (an agent started in another directory or repo).
-    fn adopt(&self, session_id: &SessionId) -> Option<SessionRecord> {
+    /// a live registry (an agent started in another directory or repo), and
+    /// put in this repo's index of live sessions when it was found by PID or
+    /// recency elsewhere: the next commit finds it whatever its environment.
+    fn adopt(&self, session_id: &SessionId, method: ResolvedBy) -> Option<SessionRecord> {
         let known = self.known.get(session_id)?;
-        if known.in_store {
-            return Some(known.record.clone());
-        }
-        let mut adopted = known.record.clone();
-        adopted.source = Some(Source::Adopted);
-        adopted.worktree_path.get_or_insert_with(|| self.repo.worktree_str());
-        match self.store.modify(session_id, |current| Some(current.unwrap_or(adopted))) {
-            Ok(record) => record,
-            Err(err) => {
-                warn(format_args!("could not adopt session {session_id}: {err:#}"));
-                Some(known.record.clone())
+        let record = if known.in_store {
+            known.record.clone()
+        } else {
+            let mut adopted = known.record.clone();
+            adopted.source = Some(Source::Adopted);
+            adopted.worktree_path.get_or_insert_with(|| self.repo.worktree_str());
+            match self.store.modify(session_id, |current| Some(current.unwrap_or(adopted))) {
+                Ok(Some(record)) => record,
+                Ok(None) => return None,
+                Err(err) => {
+                    warn(format_args!("could not adopt session {session_id}: {err:#}"));
+                    return Some(known.record.clone());
+                }
+            }
+        };
+        let unindexed =
+            !known.in_store || (method != ResolvedBy::Env && known.found_in != FoundIn::RepoIndex);
+        if unindexed && record.ended_at.is_none() {
+            let entry = LiveEntry { store: Some(self.store.dir().to_path_buf()), session: record.clone() };
+            if let Err(err) = LiveRegistry::repo_index(self.store).put(&entry) {
+                warn(format_args!("could not index session {session_id}: {err:#}"));
             }
         }
+        Some(record)
     }
+}
+
+/// Whether `record` is live and its launcher or agent is one of `ancestry`.
+fn owns_one_of(record: &SessionRecord, ancestry: &[ProcId]) -> bool {
+    let procs = [record.launcher(), record.agent_proc()];
+    procs.iter().flatten().any(|p| ancestry.contains(p)) && record.is_live(&System)
 }

@@ -33,6 +33,7 @@ fn live(id: &str) -> Candidate {
         last_interaction_time: None,
         started_at: None,
         files_touched: Vec::new(),
+        found_in: FoundIn::Store,
     }
 }
 
@@ -70,7 +71,10 @@ fn two_sessions() -> Vec<Candidate> {
 fn env_names_the_owner_before_any_pid() {
     let candidates = two_sessions();
     let res = resolve(&Inputs { env: Some(OsStr::new("b")), ..inputs(&ANCESTRY, &candidates) });
-    assert_eq!(res.owner, Some(Owner { session_id: sid("b"), method: ResolvedBy::Env, depth: None }));
+    assert_eq!(
+        res.owner,
+        Some(Owner { session_id: sid("b"), method: ResolvedBy::Env, depth: None, found_in: FoundIn::Store })
+    );
     assert_eq!(res.env_rejected, None);
 }
 
@@ -98,7 +102,12 @@ fn unusable_env_is_recorded_and_the_pid_walk_runs() {
         assert_eq!(res.env_rejected, Some(rejected), "{env:?}");
         assert_eq!(
             res.owner,
-            Some(Owner { session_id: sid("a"), method: ResolvedBy::Pid, depth: Some(2) }),
+            Some(Owner {
+                session_id: sid("a"),
+                method: ResolvedBy::Pid,
+                depth: Some(2),
+                found_in: FoundIn::Store
+            }),
             "{env:?}"
         );
     }
@@ -280,6 +289,7 @@ fn candidate(index: usize) -> impl Strategy<Value = Candidate> {
             last_interaction_time: seen,
             started_at: started,
             files_touched: files.into_iter().map(str::to_owned).collect(),
+            found_in: FoundIn::RepoIndex,
         })
 }
 
@@ -313,13 +323,25 @@ proptest! {
 }
 
 #[test]
-fn details_record_how_the_owner_was_found() {
-    let candidates = two_sessions();
+fn details_record_how_and_where_the_owner_was_found() {
+    let mut candidates = two_sessions();
+    candidates[0].found_in = FoundIn::AncestorEnviron;
     let res = resolve(&Inputs { env: Some(OsStr::new("nobody")), ..inputs(&ANCESTRY, &candidates) });
     let details = |res: &Verdict| serde_json::to_value(res.details()).unwrap();
-    assert_eq!(details(&res), serde_json::json!({"method": "pid", "depth": 2, "env_rejected": "unknown"}));
+    assert_eq!(
+        details(&res),
+        serde_json::json!({"method": "pid", "depth": 2, "env_rejected": "unknown", "found_in": "ancestor-environ"})
+    );
+    assert!(
+        res.trace.iter().any(|l| l.ends_with("is session a (found in ancestor-environ)")),
+        "{:?}",
+        res.trace
+    );
     let none = resolve(&Inputs { recency: false, ..inputs(&[], &candidates) });
     assert_eq!(details(&none), serde_json::json!({"method": null, "depth": null, "env_rejected": null}));
+    candidates[1].found_in = FoundIn::RepoIndex;
+    let recent = resolve(&inputs(&[], &candidates));
+    assert_eq!(details(&recent)["found_in"], "repo-index");
 }
 
 /// Evidence that counts what the resolver asked for.

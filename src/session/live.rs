@@ -1,7 +1,12 @@
 //! The live registry: `$ENTIRE_STATE_DIR/live/<session-id>.json`, one small
 //! file per running session, so a hook in any repository can find every live
 //! session without reading every record ever written.
+//!
+//! The same files, kept in a repository's store (`<store>/live/`), are that
+//! repository's index of its live sessions: found whatever the committing
+//! process's environment says about the state directory.
 
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -28,11 +33,22 @@ impl LiveRegistry {
     /// `$ENTIRE_STATE_DIR/live`, else `$XDG_STATE_HOME/entire/live`, else
     /// `~/.local/state/entire/live`.
     pub fn from_env() -> Option<LiveRegistry> {
-        let non_empty = |var| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        Self::from_vars(|name| std::env::var_os(name))
+    }
+
+    /// The registry that an environment names (`var` looks a variable up):
+    /// ours, or the one of a process whose initial environment we read.
+    pub fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> Option<LiveRegistry> {
+        let non_empty = |name| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let state = non_empty("ENTIRE_STATE_DIR")
             .or_else(|| non_empty("XDG_STATE_HOME").map(|p| p.join("entire")))
             .or_else(|| non_empty("HOME").map(|p| p.join(".local/state/entire")))?;
         Some(LiveRegistry { dir: state.join("live") })
+    }
+
+    /// The per-repository index of live sessions: `<store>/live/`.
+    pub fn repo_index(store: &super::Store) -> LiveRegistry {
+        LiveRegistry { dir: store.dir().join("live") }
     }
 
     pub fn dir(&self) -> &Path {
@@ -81,18 +97,28 @@ impl LiveRegistry {
     }
 }
 
-/// The live sessions of the repository whose store is `store`: registry
-/// entries written for it, or adopted into it. Records come from the store
-/// when it has them (hooks keep them fresher than the registry).
+/// The live sessions of the repository whose store is `store`: entries of
+/// its index of live sessions, and registry entries written for it or
+/// adopted into it. Records come from the store when it has them (hooks keep
+/// them fresher than the registry).
 pub fn live_here(
     registry: Option<&LiveRegistry>,
     store: &super::Store,
     procs: &dyn crate::process::ProcessTable,
 ) -> (Vec<SessionRecord>, Vec<String>) {
-    let Some(registry) = registry else { return (Vec::new(), Vec::new()) };
-    let (entries, mut warnings) = registry.list();
+    let (mut entries, mut warnings) = LiveRegistry::repo_index(store).list();
+    let indexed = entries.len();
+    if let Some(registry) = registry {
+        let (more, more_warnings) = registry.list();
+        entries.extend(more);
+        warnings.extend(more_warnings);
+    }
+    let mut seen = std::collections::HashSet::new();
     let mut live = Vec::new();
-    for entry in entries {
+    for (n, entry) in entries.into_iter().enumerate() {
+        if !seen.insert(entry.session.session_id.clone()) {
+            continue;
+        }
         let stored = match store.load(&entry.session.session_id) {
             Ok(stored) => stored,
             Err(err) => {
@@ -100,7 +126,7 @@ pub fn live_here(
                 None
             }
         };
-        let ours = entry.store.as_deref() == Some(store.dir()) || stored.is_some();
+        let ours = n < indexed || entry.store.as_deref() == Some(store.dir()) || stored.is_some();
         let record = stored.unwrap_or(entry.session);
         if ours && record.is_live(procs) {
             live.push(record);

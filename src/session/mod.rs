@@ -7,7 +7,7 @@ mod store;
 
 pub use id::{CheckpointId, SessionId, new_session_id};
 pub use live::{LiveEntry, LiveRegistry, live_here};
-pub use record::{CheckpointRef, EnvRejected, Resolution, ResolvedBy, SessionRecord, Source};
+pub use record::{CheckpointRef, EnvRejected, FoundIn, Resolution, ResolvedBy, SessionRecord, Source};
 pub use store::{Committed, Pending, Store};
 
 /// The variable through which a launcher names its session to the agent.

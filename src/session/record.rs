@@ -95,6 +95,34 @@ impl EnvRejected {
     }
 }
 
+/// Where the owner lookup found a session: the checkpoint's
+/// `resolution.found_in`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FoundIn {
+    /// This repository's store, by the ID `ENTIRE_SESSION_ID` gave.
+    #[default]
+    Store,
+    /// This repository's index of its live sessions, `<store>/live/`.
+    RepoIndex,
+    /// The live registry that the hook's environment names.
+    Registry,
+    /// Named by `ENTIRE_SESSION_ID` in the initial environment of one of
+    /// the hook's ancestors (an agent that cleared its commands' variables).
+    AncestorEnviron,
+}
+
+impl FoundIn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundIn::Store => "store",
+            FoundIn::RepoIndex => "repo-index",
+            FoundIn::Registry => "registry",
+            FoundIn::AncestorEnviron => "ancestor-environ",
+        }
+    }
+}
+
 /// The `resolution` object kept with a checkpoint (docs/spec.md §7).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Resolution {
@@ -102,6 +130,11 @@ pub struct Resolution {
     /// For `pid`: how many steps above the hook the match was (parent = 1).
     pub depth: Option<usize>,
     pub env_rejected: Option<EnvRejected>,
+    /// Where the lookup found the owner (docs/json.md). Absent when there
+    /// is no owner, for `post-hoc`, and in checkpoints written before it was
+    /// recorded (which keep their shape byte for byte).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_in: Option<FoundIn>,
     /// For `post-hoc`: how the agent hook found its session ("env", "pid"…,
     /// or "agent-hook" when it made the session itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]

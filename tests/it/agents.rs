@@ -556,3 +556,34 @@ fn codex_commits_without_the_session_variable_resolve_by_pid() {
     assert!(checkpoint_of(&w, &repo, &sha).is_some());
     assert_eq!(checkpoints(&all[0]), [(sha, "pid".to_owned())]);
 }
+
+/// A plain agent (no launcher) whose hooks ran with a state directory the
+/// commit cannot know of, committing with its environment cleared: the
+/// hook-made session is in the repository's index of live sessions.
+#[test]
+fn a_hook_made_session_is_found_by_pid_when_the_commit_env_is_stripped() {
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
+    let body = r#"
+hook SessionStart '"source":"startup"'
+echo work > "$SID.txt"
+git add "$SID.txt"
+env -i PATH="$PATH" HOME="$HOME" git commit -q -m "work of $SID"
+hook SessionEnd '"reason":"other"'
+"#;
+    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", body);
+    let transcript = w.path().join("t.jsonl");
+    let mut cmd = agent.alone(&w, &repo, "hook-session", &transcript);
+    cmd.env("ENTIRE_STATE_DIR", w.path().join("state-elsewhere"));
+    stdout(cmd.output().unwrap());
+
+    let sha = sha_of(&w, &repo, "work of hook-session");
+    // explain first: it writes what post-commit handed off.
+    let explained = w.json(&repo, &["explain", "--commit", &sha, "--json"]);
+    assert_eq!(explained["checkpoints"][0]["resolution"]["found_in"], "repo-index", "{explained:#}");
+    let session = record(&repo, "hook-session");
+    assert_eq!(session["source"], "agent-hook");
+    assert_eq!(checkpoints(&session), [(sha, "pid".to_owned())]);
+    assert!(!repo.join(".git/entire-sessions/live/hook-session.json").exists(), "SessionEnd unindexed it");
+}

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::support::{World, checkpoint_of, owner_of, stage_change, stdout};
 
-fn commit_snippet(file: &str, msg: &str) -> String {
+pub fn commit_snippet(file: &str, msg: &str) -> String {
     format!("{} && git commit -q -m '{msg}'", stage_change(file))
 }
 
@@ -14,16 +14,29 @@ fn two_concurrent_sessions_each_get_their_own_commits() {
     let repo = w.repo("r");
     let a = w.agent(&repo, "alpha");
     let b = w.agent(&repo, "beta");
+    each_owns_its_commits(&w, &repo, [a, b], "env", |s| s.to_owned());
+}
+
+/// Two rounds of a commit by each of two agents (`wrap` turns a commit
+/// snippet into what the agent runs); each commit belongs to its own agent's
+/// session, attributed by `method`. Stops the agents.
+pub fn each_owns_its_commits(
+    w: &World,
+    repo: &Path,
+    [a, b]: [crate::support::Agent; 2],
+    method: &str,
+    wrap: impl Fn(&str) -> String,
+) {
     for round in 0..2 {
-        a.ok(&commit_snippet("a.txt", &format!("a{round}")));
-        b.ok(&commit_snippet("b.txt", &format!("b{round}")));
+        a.ok(&wrap(&commit_snippet("a.txt", &format!("a{round}"))));
+        b.ok(&wrap(&commit_snippet("b.txt", &format!("b{round}"))));
     }
-    let log = w.git(&repo, &["log", "--format=%H %s", "-4"]);
+    let log = w.git(repo, &["log", "--format=%H %s", "-4"]);
     for line in log.lines() {
         let (sha, subject) = line.split_once(' ').unwrap();
         let expected = if subject.starts_with('a') { &a.session_id } else { &b.session_id };
-        assert!(checkpoint_of(&w, &repo, sha).is_some(), "{subject} has no trailer");
-        assert_eq!(owner_of(&w, &repo, sha), Some((expected.clone(), "env".into())), "{subject}");
+        assert!(checkpoint_of(w, repo, sha).is_some(), "{subject} has no trailer");
+        assert_eq!(owner_of(w, repo, sha), Some((expected.clone(), method.into())), "{subject}");
     }
     assert!(a.stop().success());
     assert!(b.stop().success());

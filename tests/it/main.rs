@@ -17,6 +17,7 @@ mod real_agents;
 mod run;
 mod shell;
 mod signals;
+mod stripped_env;
 mod support;
 mod teams;
 mod trailers;

@@ -213,20 +213,24 @@ fn doctor_and_clean_read_as_pinned() {
     assert_snapshot!(redacted(&w, &repo, &String::from_utf8_lossy(&out.stdout)), @r"
         problem: session [SESSION-1] never ended, and its processes are gone
           `entire doctor --fix` repairs this
+        problem: live-index entry [SESSION-1] is left over: its processes are gone
+          `entire doctor --fix` repairs this
         problem: git hook pre-push is missing
           `entire doctor --fix` repairs this (so does `entire enable`)
         problem: live-registry entry [SESSION-1] is left over: its processes are gone
           `entire doctor --fix` repairs this
-        entire doctor: 3 problem(s), 3 need attention
+        entire doctor: 4 problem(s), 4 need attention
     ");
     assert_snapshot!(entire(&w, &repo, &["doctor", "--fix"]), @r"
         problem: session [SESSION-1] never ended, and its processes are gone
           fixed: marked it ended
+        problem: live-index entry [SESSION-1] is left over: its processes are gone
+          fixed: removed it
         problem: git hook pre-push is missing
           fixed: installed entire's hooks again in [TMP]/repos/r/.git/entire-hooks, running [ENTIRE]
         problem: live-registry entry [SESSION-1] is left over: its processes are gone
           fixed: removed it
-        entire doctor: 3 problem(s), all fixed
+        entire doctor: 4 problem(s), all fixed
     ");
     assert_snapshot!(entire(&w, &repo, &["clean", "--dry-run"]), @r"
         kept 1 session(s) that ended within the last 30d (--older-than changes this)

@@ -263,9 +263,9 @@ fn claude_session_id(out: &str) -> String {
 
 /// Codex pointed at `mock` through a `model_providers` entry; no update
 /// check, analytics, plugins or apps (their sync looks up api.github.com
-/// and chatgpt.com). Runs with
-/// the default state dir (under HOME): `inherit = "core"` keeps HOME but
-/// not ENTIRE_STATE_DIR, and a hook must find the launcher's registry.
+/// and chatgpt.com). The launcher's state dir is relocated
+/// (`ENTIRE_STATE_DIR`, which `inherit = "core"` strips from the commit's
+/// environment): the hook must find the session without it (issue 12).
 fn codex_env(w: &World, cmd: &mut Command, mock: &Mock, name: &str) {
     let home = w.path().join(format!("codex-{name}"));
     std::fs::create_dir_all(&home).unwrap();
@@ -277,7 +277,7 @@ fn codex_env(w: &World, cmd: &mut Command, mock: &Mock, name: &str) {
         mock.url()
     );
     std::fs::write(home.join("config.toml"), config).unwrap();
-    cmd.env("CODEX_HOME", &home).env("MOCK_API_KEY", "test").env_remove("ENTIRE_STATE_DIR");
+    cmd.env("CODEX_HOME", &home).env("MOCK_API_KEY", "test");
 }
 
 fn codex_exec(cmd: &mut Command, codex: &Path, extra: &[&str], prompt: &str) {
@@ -539,6 +539,8 @@ fn codex_under_the_launcher_by_env_and_with_core_policy_by_pid() {
         assert_eq!(owned.session["source"], "launcher");
         if resolved_by == "pid" {
             assert!(owned.checkpoint["resolution"]["depth"].is_number(), "{:#}", owned.checkpoint);
+            // Found without the stripped ENTIRE_STATE_DIR: in the repo's own index.
+            assert_eq!(owned.checkpoint["resolution"]["found_in"], "repo-index", "{:#}", owned.checkpoint);
         }
     }
 }

@@ -231,10 +231,15 @@ impl World {
     /// A fake agent under `entire run --agent <name>`, in `cwd`, returned
     /// once the launcher has recorded the agent's PID.
     pub fn agent(&self, cwd: &Path, name: &str) -> Agent {
+        self.agent_with_state(cwd, name, &self.state_dir())
+    }
+
+    /// [`agent`](Self::agent) with the launcher's `ENTIRE_STATE_DIR` at `state`.
+    pub fn agent_with_state(&self, cwd: &Path, name: &str, state: &Path) -> Agent {
         let mut cmd = self.entire(cwd);
-        cmd.args(["run", "--agent", name, "--", "sh"]);
+        cmd.env("ENTIRE_STATE_DIR", state).args(["run", "--agent", name, "--", "sh"]);
         let agent = Agent::spawn(self, cmd);
-        let entry = self.state_dir().join("live").join(format!("{}.json", agent.session_id));
+        let entry = state.join("live").join(format!("{}.json", agent.session_id));
         wait_for("the agent's PID in the live registry", || {
             let json =
                 std::fs::read(&entry).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
