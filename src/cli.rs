@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agents::{self, Spec};
+use crate::git::hooks_install;
 
 /// What the command line asks for.
 pub enum Invocation {
@@ -12,13 +13,25 @@ pub enum Invocation {
     /// `entire hooks …`: parsed apart, so that help, completions and man
     /// pages, which users read, never show it.
     Hook(HookCommand),
+    /// Started by git as a hook of entire's hooks directory (a link to a
+    /// copy of this binary, named after the hook): no argument parsing.
+    GitHook {
+        argv0: OsString,
+        hook: String,
+        args: Vec<OsString>,
+    },
 }
 
 /// The command line, or the end of the process as clap would end it: help
 /// and version on stdout (exit 0), a usage error on stderr as
 /// `entire: error: …` like every other error of ours (exit 2).
 pub fn parse() -> Invocation {
-    let args: Vec<OsString> = std::env::args_os().collect();
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let name = args.first().and_then(|argv0| std::path::Path::new(argv0).file_name()?.to_str());
+    if let Some(hook) = name.filter(|name| hooks_install::is_entire_hook(name)).map(str::to_owned) {
+        let argv0 = args.remove(0);
+        return Invocation::GitHook { argv0, hook, args };
+    }
     let parsed = match args.get(1) {
         Some(first) if first == "hooks" => {
             HooksCli::try_parse_from(&args[1..]).map(|h| Invocation::Hook(h.command))

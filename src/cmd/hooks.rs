@@ -1,10 +1,18 @@
-//! `entire hooks …`: what installed hooks call. The one place `cmd/`
-//! reaches the hooks' entry layer.
+//! `entire hooks …`, and entire run as a git hook: what installed hooks
+//! call. The one place `cmd/` reaches the hooks' entry layer.
+
+use std::ffi::{OsStr, OsString};
 
 use crate::agents;
 use crate::cli::HookCommand;
 use crate::error::warn;
-use crate::hooks::{agents as agent_hooks, git};
+use crate::hooks::{agents as agent_hooks, chain, git};
+
+/// entire started by git as the hook `hook`: does entire's part, then runs
+/// the hook git would have run without entire, and never returns.
+pub fn as_git_hook(argv0: &OsStr, hook: &str, args: &[OsString]) -> ! {
+    chain::run(argv0, hook, args)
+}
 
 /// Always 0: a hook never fails the user's operation.
 pub fn run(command: HookCommand) -> i32 {

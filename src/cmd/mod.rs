@@ -24,6 +24,7 @@ pub fn run(invocation: Invocation) -> i32 {
     let command = match invocation {
         Invocation::Command(command) => command,
         Invocation::Hook(hook) => return hooks::run(hook),
+        Invocation::GitHook { argv0, hook, args } => hooks::as_git_hook(&argv0, &hook, &args),
     };
     match dispatch(command) {
         Ok(code) => code,

@@ -1,7 +1,7 @@
 //! A git hook as git starts it: entire's hooks directory holds copies of
-//! the binary named after the hooks (src/git/hooks_install.rs). `main`
-//! calls [`run`] before parsing anything when the file name of `argv[0]` is
-//! one of entire's hooks. It does entire's work in process, then `exec`s the
+//! the binary named after the hooks (src/git/hooks_install.rs). [`run`] is
+//! called, with no argument parsed, when the file name of `argv[0]` is one
+//! of entire's hooks (`cli::parse`). It does entire's work in process, then `exec`s the
 //! hook git would have run without entire, by the path git would have used,
 //! with the same arguments, environment, cwd and stdin (pre-push's stdin is
 //! read once and handed to both), so that hook's exit status is git's.
