@@ -270,7 +270,7 @@ fn simple_git_hooks() {
     )
     .unwrap();
     run_ok(&w, &tools, &repo, &["simple-git-hooks"]);
-    let installed = entire_copy(&repo);
+    let installed = std::fs::read(crate::support::entire_bin()).unwrap();
     let reinstall = || {
         // simple-git-hooks writes into core.hooksPath (entire's directory)
         // and deletes the hooks it does not configure there.
@@ -282,10 +282,6 @@ fn simple_git_hooks() {
         );
     };
     check_manager(&w, &repo, &tools, &["package.json", ".git/hooks"], &reinstall, true);
-}
-
-fn entire_copy(_repo: &Path) -> Vec<u8> {
-    std::fs::read(crate::support::entire_bin()).unwrap()
 }
 
 #[test]
