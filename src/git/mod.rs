@@ -187,15 +187,19 @@ fn discover_from_files(cwd: &Path) -> Found {
         if !git_dir.join("HEAD").is_file() {
             return Found::AskGit;
         }
-        let common_dir = match fs::read_to_string(git_dir.join("commondir")) {
-            Ok(rel) => git_dir.join(rel.trim()),
-            Err(_) => git_dir.clone(),
-        };
+        let linked_common =
+            fs::read_to_string(git_dir.join("commondir")).ok().map(|rel| git_dir.join(rel.trim()));
         let Ok(git_dir) = fs::canonicalize(&git_dir) else { return Found::AskGit };
         if env_git_dir.is_some_and(|env| env.ok().as_ref() != Some(&git_dir)) {
             return Found::AskGit;
         }
-        let (Ok(common_dir), Ok(worktree)) = (fs::canonicalize(&common_dir), fs::canonicalize(dir)) else {
+        // Without a `commondir` file the common dir is the git dir, already
+        // resolved: hooks run this on every commit.
+        let common_dir = match linked_common {
+            Some(common) => fs::canonicalize(common),
+            None => Ok(git_dir.clone()),
+        };
+        let (Ok(common_dir), Ok(worktree)) = (common_dir, fs::canonicalize(dir)) else {
             return Found::AskGit;
         };
         return Found::Repo(Repo { git_dir, common_dir, worktree });
