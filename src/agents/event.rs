@@ -20,7 +20,7 @@ use crate::checkpoint::post_hoc;
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
 use crate::process::{ProcId, ProcessTable, System};
-use crate::resolve::owner::OwnerLookup;
+use crate::resolve::{self, owner::OwnerLookup};
 use crate::session::{LiveEntry, LiveRegistry, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
 
@@ -54,7 +54,8 @@ pub fn record(
     let hook = Hook { spec, store: Store::new(repo.store_dir()), repo, cwd, now: Utc::now() };
     let facts = hook.facts(event.turn, payload, &agent_session);
 
-    let found = OwnerLookup::new(&hook.repo, &hook.store).find(false, || None);
+    let policy = if spec.post_hoc { &resolve::POST_HOC } else { &resolve::AGENT_HOOK };
+    let found = OwnerLookup::new(&hook.repo, &hook.store).find(policy, false, || None);
     let found_by = found.verdict.owner.as_ref().map_or("agent-hook", |o| o.method.as_str());
     let me = agent_process(&System);
     let (target, made_by_hook) = match found.owner {
@@ -253,7 +254,7 @@ const SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "b
 /// uses `/bin/sh -c`, Gemini CLI `bash -c`). Only one shell is skipped, so
 /// an agent that is itself a shell script is still found.
 pub fn agent_process(table: &dyn ProcessTable) -> Option<ProcId> {
-    let parent = table.stat(std::process::id() as i32)?.ppid;
+    let parent = table.own_stat()?.ppid;
     let shell = table.name(parent).is_some_and(|name| SHELLS.contains(&name.as_str()));
     let pid = if shell { table.stat(parent)?.ppid } else { parent };
     if pid <= 1 {
@@ -309,7 +310,7 @@ mod tests {
     impl ProcessTable for Table {
         fn stat(&self, pid: i32) -> Option<ProcStat> {
             let (ppid, _) = self.0.get(&pid)?;
-            Some(ProcStat { ppid: *ppid, start_time: 1000 + pid as u64, zombie: false })
+            Some(ProcStat { pid, ppid: *ppid, start_time: 1000 + pid as u64, zombie: false, tty: 0 })
         }
         fn name(&self, pid: i32) -> Option<String> {
             self.0.get(&pid).map(|(_, name)| (*name).to_owned())

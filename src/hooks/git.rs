@@ -12,7 +12,7 @@ use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
 use crate::process::{ProcessTable, System};
-use crate::resolve::owner::OwnerLookup;
+use crate::resolve::{self, owner::OwnerLookup};
 use crate::session::{Pending, Store};
 use crate::settings::Settings;
 
@@ -78,7 +78,10 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
         return Ok(()); // amend, -c/-C and templates keep their trailer
     }
     let store = Store::new(repo.store_dir());
-    let found = OwnerLookup::new(repo, &store).find(settings.recency, || staged_files(repo));
+    let found =
+        OwnerLookup::new(repo, &store).find(&resolve::GIT_HOOK, settings.recency, || staged_files(repo));
+    // A guess that tagged the commit, or why a claimed commit got no owner.
+    found.verdict.notices.iter().for_each(warn);
     let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) else { return Ok(()) };
 
     let checkpoint_id = checkpoint::new_id(repo)?;
@@ -106,7 +109,7 @@ fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
 /// A single cherry-pick or revert leaves no state file behind while it
 /// commits, so look at the `git` process that runs this hook instead.
 fn replaying_commits() -> bool {
-    let ancestry = System.ancestors(std::process::id() as i32, 3);
+    let ancestry = System.own_ancestors(3);
     ancestry.iter().filter_map(|p| System.cmdline(p.pid)).any(|argv| {
         let is_git = argv.first().is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "git"));
         is_git

@@ -8,6 +8,7 @@
 
 use std::ffi::OsString;
 use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,18 @@ pub struct LiveEntry {
     #[serde(default)]
     pub store: Option<PathBuf>,
     pub session: SessionRecord,
+}
+
+/// A launcher's lock, as a hook finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// Held: the launcher runs.
+    Held,
+    /// There, and free: the launcher is gone.
+    Free,
+    /// No lock to probe (a session made by agent hooks, an older launcher,
+    /// a directory out of reach).
+    Absent,
 }
 
 #[derive(Clone, Debug)]
@@ -74,8 +87,43 @@ impl LiveRegistry {
             .context(format_args!("skipping unreadable live entry {}", path.display()))
     }
 
+    /// Removes the entry, and the launcher's lock file if there is one.
     pub fn remove(&self, id: &SessionId) {
         let _ = fs::remove_file(self.path(id));
+        let _ = fs::remove_file(self.lock_path(id));
+    }
+
+    fn lock_path(&self, id: &SessionId) -> PathBuf {
+        self.dir.join(format!("{id}.lock"))
+    }
+
+    /// The launcher's lock on `<dir>/<id>.lock`, held for as long as the
+    /// returned file is open. Locks are seen across PID namespaces (the
+    /// same file in a bind mount is the same lock), so a hook that cannot
+    /// see the launcher's PID still tells a live session from an ended one.
+    /// Not inherited by the agent (close-on-exec).
+    pub fn hold(&self, id: &SessionId) -> Result<fs::File> {
+        private_dir(&self.dir)?;
+        let path = self.lock_path(id);
+        let file = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .context(format_args!("opening {}", path.display()))?;
+        file.try_lock().map_err(|e| Error::new(format!("locking {}: {e}", path.display())))?;
+        Ok(file)
+    }
+
+    /// Whether a launcher holds the lock of session `id`.
+    pub fn probe(&self, id: &SessionId) -> LockState {
+        let Ok(file) = fs::File::open(self.lock_path(id)) else { return LockState::Absent };
+        match file.try_lock_shared() {
+            Ok(()) => LockState::Free,
+            Err(fs::TryLockError::WouldBlock) => LockState::Held,
+            Err(fs::TryLockError::Error(_)) => LockState::Absent,
+        }
     }
 
     /// Every parseable entry, and one warning per file that was skipped.

@@ -6,7 +6,7 @@ mod record;
 mod store;
 
 pub use id::{CheckpointId, SessionId, new_session_id};
-pub use live::{LiveEntry, LiveRegistry, live_here};
+pub use live::{LiveEntry, LiveRegistry, LockState, live_here};
 pub use record::{CheckpointRef, EnvRejected, FoundIn, Resolution, ResolvedBy, SessionRecord, Source};
 pub use store::{Committed, Pending, Store};
 
