@@ -59,7 +59,11 @@ pub fn record(
     let found_by = found.verdict.owner.as_ref().map_or("agent-hook", |o| o.method.as_str());
     let me = agent_process(&System);
     let (target, made_by_hook) = match found.owner {
-        Some(owner) if owner.source != Some(Source::AgentHook) => (owner, false),
+        Some(owner)
+            if owner.source != Some(Source::AgentHook) && !nested_in(&owner, spec, me, &agent_session) =>
+        {
+            (owner, false)
+        }
         owner => (hook.session(owner, &agent_session, me), true),
     };
     let id = target.session_id.clone();
@@ -80,8 +84,14 @@ pub fn record(
             }
             rec.agent_pid = me.map(|p| p.pid);
             rec.agent_start_time = me.map(|p| p.start_time);
+            rec.pid_namespace = System.pid_namespace();
+            rec.terminal = me.and_then(|p| System.stat(p.pid)).map(|s| s.tty).filter(|&t| t != 0);
             // A resumed agent session comes back to life; SessionEnd ends it.
             rec.ended_at = (event.turn == Turn::End).then_some(hook.now);
+        } else if let Some(me) = me {
+            // The agent whose hooks report into this launcher's session
+            // (`entire run -- npx claude`: not the launcher's child).
+            rec.extra.insert(HOOKED_AGENT.to_owned(), serde_json::json!(me));
         }
         facts.apply(&mut rec, hook.now);
         if spec.post_hoc {
@@ -105,6 +115,30 @@ pub fn record(
     Ok(())
 }
 
+/// The agent process whose hooks report into a launcher's session.
+const HOOKED_AGENT: &str = "hooked_agent";
+
+/// Whether the agent running this hook (`me`, reporting `agent_session`)
+/// is not the agent of the launcher's session `owner` but one started
+/// inside it: not its recorded agent, nor the process whose hooks already
+/// report into it, and either another agent than the one recorded or
+/// another agent session than the one its hooks reported. Such an agent
+/// inherited `ENTIRE_SESSION_ID` and gets a child session of its own.
+fn nested_in(owner: &SessionRecord, spec: &Spec, me: Option<ProcId>, agent_session: &SessionId) -> bool {
+    let Some(me) = me else { return false };
+    let hooked: Option<ProcId> =
+        owner.extra.get(HOOKED_AGENT).and_then(|v| serde_json::from_value(v.clone()).ok());
+    if owner.agent_proc() == Some(me) || hooked == Some(me) {
+        return false;
+    }
+    let other_agent = owner
+        .agent
+        .as_deref()
+        .is_some_and(|name| name != spec.name && super::AGENTS.iter().any(|a| a.name == name));
+    let other_session = owner.agent_session_id.as_ref().is_some_and(|id| id != agent_session);
+    other_agent || other_session
+}
+
 /// What every step of one hook run needs.
 struct Hook<'a> {
     spec: &'a Spec,
@@ -116,7 +150,8 @@ struct Hook<'a> {
 
 impl Hook<'_> {
     /// The session a hook makes (or finds again) for an agent run without
-    /// the launcher. `found` is the hook-made session the PID step found.
+    /// a launcher of its own. `found` is the session the lookup found: a
+    /// hook-made one, or the launcher's session this agent runs inside.
     fn session(
         &self,
         found: Option<SessionRecord>,

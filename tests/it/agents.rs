@@ -587,3 +587,69 @@ hook SessionEnd '"reason":"other"'
     assert_eq!(checkpoints(&session), [(sha, "pid".to_owned())]);
     assert!(!repo.join(".git/entire-sessions/live/hook-session.json").exists(), "SessionEnd unindexed it");
 }
+
+/// A Claude started by another session's agent, without a launcher of its
+/// own, inherits `ENTIRE_SESSION_ID`: its hooks make a child session
+/// instead of writing into the outer one, and its commits go to it by PID
+/// (the nearest owner), the inherited variable noted as rejected. The outer
+/// session keeps its own agent session ID, prompt and commit.
+#[test]
+fn a_nested_agent_gets_a_child_session_and_its_own_commits() {
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
+    let settings = repo.join(".claude/settings.json");
+    let inner = FakeAgent::new(&w, "fake-inner", &settings, "sh", CLAUDE_WORK);
+    let outer_body = r#"
+hook SessionStart '"source":"startup"'
+hook UserPromptSubmit '"prompt":"outer work"'
+SID=inner-session "$INNER"
+echo outer > outer.txt && git add outer.txt && git commit -q -m "work of outer-session"
+hook Stop '"stop_hook_active":false'
+"#;
+    let outer = FakeAgent::new(&w, "fake-outer", &settings, "sh", outer_body);
+    let transcript = w.path().join("t.jsonl");
+    let mut cmd = outer.launched(&w, &repo, "outer-session", &transcript);
+    let out = cmd.env("INNER", &inner.script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let all = records(&repo);
+    let launched = all.iter().find(|r| r["source"] == "launcher").expect("the launcher's session");
+    assert_eq!(launched["agent_session_id"], "outer-session", "{launched:#}");
+    assert_eq!(launched["first_prompt"], "outer work");
+    let outer_sha = sha_of(&w, &repo, "work of outer-session");
+    assert_eq!(checkpoints(launched), [(outer_sha, "env".to_owned())]);
+
+    let child = record(&repo, "inner-session");
+    assert_eq!(child["source"], "agent-hook");
+    assert_eq!(child["parent_session_id"], launched["session_id"]);
+    assert_eq!(child["first_prompt"], "Fix the bug, please");
+    let inner_sha = sha_of(&w, &repo, "work of inner-session");
+    assert_eq!(checkpoints(&child), [(inner_sha.clone(), "pid".to_owned())]);
+    let explained = w.json(&repo, &["explain", "--commit", &inner_sha, "--json"]);
+    assert_eq!(explained["checkpoints"][0]["resolution"]["env_rejected"], "nearer-owner", "{explained:#}");
+    assert_eq!(all.len(), 2, "{all:#?}");
+}
+
+/// `entire run -- npx claude`: the agent is a grandchild of the launcher,
+/// behind a wrapper; its hooks still report into the launcher's session.
+#[test]
+fn an_agent_behind_a_wrapper_reports_into_the_launchers_session() {
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
+    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", CLAUDE_WORK);
+    let npx = w.path().join("npx");
+    script(&npx, &format!("#!/bin/sh\n{} \"$@\"\n", agent.script.display()));
+    let transcript = w.path().join("t.jsonl");
+    let mut cmd = agent.command(w.entire(&repo), "wrapped-session", &transcript);
+    let out = cmd.arg("run").arg("--").arg(&npx).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let all = records(&repo);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0]["source"], "launcher");
+    assert_eq!(all[0]["agent_session_id"], "wrapped-session");
+    let sha = sha_of(&w, &repo, "work of wrapped-session");
+    assert_eq!(checkpoints(&all[0]), [(sha, "env".to_owned())]);
+}
