@@ -95,7 +95,12 @@ pub fn record(
         }
         facts.apply(&mut rec, hook.now);
         if spec.post_hoc {
-            let link = matches!(event.turn, Turn::Tool | Turn::Stop);
+            let tool = payload.tool_name.as_deref();
+            if event.turn == Turn::ToolStart {
+                post_hoc::open_tool(&mut rec, tool, hook.now);
+            }
+            // Only a tool call that may have run git links what appeared.
+            let link = event.turn == Turn::Tool && tool.is_none_or(post_hoc::may_commit);
             new_commits = post_hoc::observe_head(&mut rec, head.as_deref(), hook.now, link);
         }
         Some(rec)
@@ -111,6 +116,10 @@ pub fn record(
     }
     if let Some((since, head)) = new_commits {
         post_hoc::link_new_commits(&hook.repo, settings, &hook.store, &id, &since, &head, found_by)?;
+    }
+    if spec.post_hoc && matches!(event.turn, Turn::Tool | Turn::Stop | Turn::End) {
+        // Closed only now: a rival deciding meanwhile still sees it open.
+        post_hoc::close_tool(&hook.store, &id)?;
     }
     Ok(())
 }

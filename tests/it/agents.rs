@@ -653,3 +653,59 @@ fn an_agent_behind_a_wrapper_reports_into_the_launchers_session() {
     let sha = sha_of(&w, &repo, "work of wrapped-session");
     assert_eq!(checkpoints(&all[0]), [(sha, "env".to_owned())]);
 }
+
+/// Two Gemini sessions, each in a tool call when one of them commits. A
+/// shell call in each: nothing tells them apart, so the commit is linked
+/// to neither, and the hook says so. The other's call a file read: it
+/// cannot have committed, and the committer's session gets the commit.
+#[test]
+fn overlapping_gemini_sessions_link_a_commit_only_when_the_evidence_tells() {
+    let body = r#"
+hook SessionStart '"source":"startup"'
+hook BeforeAgent '"prompt":"work"'
+hook BeforeTool "\"tool_name\":\"$TOOL\",\"tool_input\":{}"
+pause
+if [ -n "$COMMIT" ]; then
+    echo work > work.txt && git add work.txt && git -c core.hooksPath= commit -q -m "by $SID"
+fi
+hook AfterTool "\"tool_name\":\"$TOOL\",\"tool_input\":{}"
+hook AfterAgent '"prompt":"work"'
+hook SessionEnd '"reason":"exit"'
+"#;
+    for (other_tool, linked) in [("run_shell_command", false), ("read_file", true)] {
+        let w = World::new();
+        let repo = w.repo("r");
+        stdout(enable_agent(&w, &repo, &["--agent", "gemini"]));
+        let agent = FakeAgent::new(&w, "fake-gemini", &repo.join(".gemini/settings.json"), "bash", body);
+        let transcript = w.path().join("t.json");
+        let stderr = w.path().join("committer.stderr");
+        let mut committer = agent.alone(&w, &repo, "committer", &transcript);
+        committer.env("COMMIT", "1").env("TOOL", "run_shell_command");
+        committer.stderr(fs::File::create(&stderr).unwrap());
+        let committer = Paused::start(committer, w.path().join("go-committer"));
+        let mut other = agent.alone(&w, &repo, "other", &transcript);
+        other.env("TOOL", other_tool);
+        let other = Paused::start(other, w.path().join("go-other"));
+        committer.resume();
+        other.resume();
+
+        let sha = sha_of(&w, &repo, "by committer");
+        let explained = w.json(&repo, &["explain", "--commit", &sha, "--json"]);
+        let said = fs::read_to_string(&stderr).unwrap();
+        assert_eq!(checkpoints(&record(&repo, "other")), [], "{other_tool}");
+        if linked {
+            assert_eq!(checkpoints(&record(&repo, "committer")), [(sha.clone(), "post-hoc".to_owned())]);
+            assert_eq!(explained["checkpoints"].as_array().unwrap().len(), 1, "{explained:#}");
+            assert!(!said.contains("no checkpoint"), "{said}");
+        } else {
+            assert_eq!(checkpoints(&record(&repo, "committer")), [], "{said}");
+            assert_eq!(explained["checkpoints"], serde_json::json!([]));
+            let line = format!(
+                "entire: no checkpoint for commit {}: sessions committer, other each had a tool call running when it was made\n",
+                &sha[..12]
+            );
+            assert_eq!(said.matches("entire:").count(), 1, "{said}");
+            assert!(said.contains(&line), "{said}");
+        }
+    }
+}
