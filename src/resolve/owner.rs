@@ -213,7 +213,8 @@ impl<'a> OwnerLookup<'a> {
             // Launcher and agent both gone as recorded: a leftover for
             // `entire clean`, which can own nothing; its record is not worth
             // reading (after a crash there may be thousands).
-            let gone = entry.session.agent_proc().is_some() && !entry.session.is_live(&System);
+            let gone =
+                entry.session.agent_proc().is_some() && self.liveness(&entry.session) == Liveness::Ended;
             if !gone && !self.known.contains_key(&entry.session.session_id) {
                 self.learn_entry(entry, found_in);
             }
