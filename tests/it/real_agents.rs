@@ -800,3 +800,101 @@ fn opencode_under_the_launcher_is_attributed_by_env() {
     assert_eq!(owned.session["launcher_pid"], launcher);
     assert_eq!(owned.session["source"], "launcher");
 }
+
+// ------------------------------------------------------------ sandboxes
+
+/// A shell command that writes its PID namespace to `ns.txt`, so that a
+/// test knows the agent's command ran in a sandbox.
+const NAMESPACE: &str = "readlink /proc/self/ns/pid > ns.txt";
+
+fn assert_in_another_pid_namespace(repo: &Path) {
+    let theirs = std::fs::read_to_string(repo.join("ns.txt")).expect("the command wrote ns.txt");
+    let ours = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert_ne!(theirs.trim(), ours.to_str().unwrap(), "the command ran in a PID namespace of its own");
+}
+
+/// Claude Code's Linux sandbox (`"sandbox": {"enabled": true}`: bubblewrap,
+/// each Bash command in a PID namespace with its own `/proc`, where the
+/// launcher's PIDs do not exist). Under `entire run` the commit goes to the
+/// launcher's session by `ENTIRE_SESSION_ID`, proven live by the launcher's
+/// lock; plain `claude` with its hooks, by `CLAUDE_CODE_SESSION_ID`, the
+/// agent session its hooks recorded.
+#[test]
+fn claude_in_its_bubblewrap_sandbox_commits_to_the_right_session() {
+    let Some(claude) = claude() else { return };
+    let w = World::new();
+    let repo = w.repo("r");
+    let sandboxed = |cmd: &mut Command| {
+        cmd.args(["--settings", r#"{"sandbox": {"enabled": true, "autoAllowBashIfSandboxed": true}}"#]);
+    };
+
+    let commit = |file: &str, subject: &str| format!("{NAMESPACE} && {}", commit_command(file, subject));
+    let mock = Mock::start(&w, "launched", &commit("one.txt", "claude in its sandbox"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]);
+    claude_print(&mut cmd, &claude, "Commit one.txt");
+    sandboxed(&mut cmd);
+    claude_env(&w, &mut cmd, &mock, &repo);
+    run(cmd, "entire run -- claude -p, sandboxed");
+    mock.expect("tool");
+    mock.expect("final");
+    let launched = owned(&w, &repo, "claude in its sandbox");
+    launched.assert("claude-code", "env");
+    assert_eq!(launched.session["source"], "launcher");
+    assert_eq!(launched.checkpoint["resolution"]["env_rejected"], Value::Null, "{:#}", launched.checkpoint);
+
+    stdout(w.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
+    assert_in_another_pid_namespace(&repo);
+    let mock = Mock::start(&w, "plain", &commit("two.txt", "plain claude in its sandbox"), &[]);
+    let mut cmd = w.cmd(&claude, &repo);
+    cmd.args(["-p", "Commit two.txt", "--allowedTools", "Bash", "--output-format", "json"]);
+    sandboxed(&mut cmd);
+    claude_env(&w, &mut cmd, &mock, &repo);
+    let claude_sid = claude_session_id(&run(cmd, "claude -p, sandboxed"));
+    mock.expect("tool");
+    mock.expect("final");
+    let plain = owned(&w, &repo, "plain claude in its sandbox");
+    plain.assert("claude-code", "env");
+    assert_eq!(plain.session["source"], "agent-hook");
+    assert_eq!(plain.session["session_id"], claude_sid.as_str());
+    assert_in_another_pid_namespace(&repo);
+}
+
+/// Codex with `--sandbox workspace-write` and `.git` a writable root: the
+/// commit is made inside its sandbox, where the launcher's PIDs are not
+/// visible; `ENTIRE_SESSION_ID` names the session, the launcher's lock
+/// shows it live.
+#[test]
+fn codex_in_its_workspace_write_sandbox_commits_to_the_launchers_session() {
+    let Some(codex) = codex() else { return };
+    let w = World::new();
+    let repo = w.repo("r");
+    let subject = "codex in its sandbox";
+    let mock =
+        Mock::start(&w, "sandboxed", &format!("{NAMESPACE} && {}", commit_command("c.txt", subject)), &[]);
+    let tmp = w.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let writable = format!("sandbox_workspace_write.writable_roots=[\"{}\"]", repo.join(".git").display());
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&codex).arg("exec");
+    cmd.args([
+        "--sandbox",
+        "workspace-write",
+        "-c",
+        &writable,
+        "-c",
+        "approval_policy=\"never\"",
+        "Commit c.txt",
+    ]);
+    codex_env(&w, &mut cmd, &mock, "sandboxed");
+    cmd.env("TMPDIR", &tmp);
+    let agent = Running::spawn(cmd, "entire run -- codex exec --sandbox workspace-write");
+    let launcher = agent.pid;
+    agent.finish();
+    mock.expect("tool");
+    mock.expect("final");
+    let owned = owned(&w, &repo, subject);
+    owned.assert("codex", "env");
+    assert_eq!(owned.session["launcher_pid"], launcher);
+    assert_in_another_pid_namespace(&repo);
+}
