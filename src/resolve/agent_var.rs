@@ -61,7 +61,7 @@ impl Step for AgentVar {
                 let (id, var) = owners.first().expect("one owner");
                 let owner = candidates.iter().find(|c| c.session_id == *id).expect("a candidate");
                 Outcome::Owner {
-                    owner: Owner::of(owner, ResolvedBy::Env, None),
+                    owner: Owner { variable: Some(*var), ..Owner::of(owner, ResolvedBy::Env, None) },
                     note: format!(
                         "{var} is session {id}'s agent session (found in {})",
                         owner.found_in.as_str()

@@ -156,11 +156,13 @@ pub struct Owner {
     /// For `pid`: how many steps above the hook the match was (parent = 1).
     pub depth: Option<usize>,
     pub found_in: FoundIn,
+    /// The agent's session variable that named it, if one did.
+    pub variable: Option<&'static str>,
 }
 
 impl Owner {
     fn of(c: &Candidate, method: ResolvedBy, depth: Option<usize>) -> Owner {
-        Owner { session_id: c.session_id.clone(), method, depth, found_in: c.found_in }
+        Owner { session_id: c.session_id.clone(), method, depth, found_in: c.found_in, variable: None }
     }
 }
 
@@ -244,6 +246,7 @@ impl Verdict {
             depth: self.owner.as_ref().and_then(|o| o.depth),
             env_rejected: self.env_rejected,
             found_in: self.owner.as_ref().map(|o| o.found_in),
+            variable: self.owner.as_ref().and_then(|o| o.variable).map(str::to_owned),
             ..Resolution::default()
         }
     }

@@ -88,7 +88,13 @@ fn env_names_the_owner_before_any_pid() {
     let res = resolve(&Inputs { env: Some(OsStr::new("a")), ..inputs(&ANCESTRY, &candidates) });
     assert_eq!(
         res.owner,
-        Some(Owner { session_id: sid("a"), method: ResolvedBy::Env, depth: None, found_in: FoundIn::Store })
+        Some(Owner {
+            session_id: sid("a"),
+            method: ResolvedBy::Env,
+            depth: None,
+            found_in: FoundIn::Store,
+            variable: None
+        })
     );
     assert_eq!(res.env_rejected, None);
     // No ancestor is anyone's (a sandbox's own PID namespace): the variable.
@@ -129,7 +135,8 @@ fn unusable_env_is_recorded_and_the_pid_walk_runs() {
                 session_id: sid("a"),
                 method: ResolvedBy::Pid,
                 depth: Some(2),
-                found_in: FoundIn::Store
+                found_in: FoundIn::Store,
+                variable: None
             }),
             "{env:?}"
         );

@@ -148,6 +148,10 @@ pub struct Resolution {
     /// recorded (which keep their shape byte for byte).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_in: Option<FoundIn>,
+    /// The agent's session variable that named the owner
+    /// (`CLAUDE_CODE_SESSION_ID`…), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variable: Option<String>,
     /// For `post-hoc`: how the agent hook found its session ("env", "pid"…,
     /// or "agent-hook" when it made the session itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -857,6 +857,11 @@ fn claude_in_its_bubblewrap_sandbox_commits_to_the_right_session() {
     plain.assert("claude-code", "env");
     assert_eq!(plain.session["source"], "agent-hook");
     assert_eq!(plain.session["session_id"], claude_sid.as_str());
+    assert_eq!(
+        plain.checkpoint["resolution"]["variable"], "CLAUDE_CODE_SESSION_ID",
+        "{:#}",
+        plain.checkpoint
+    );
     assert_in_another_pid_namespace(&repo);
 }
 
