@@ -903,3 +903,49 @@ fn codex_in_its_workspace_write_sandbox_commits_to_the_launchers_session() {
     assert_eq!(owned.session["launcher_pid"], launcher);
     assert_in_another_pid_namespace(&repo);
 }
+
+/// Two plain Gemini CLI sessions in one repository, their shell calls
+/// overlapping: "quick" commits while "waiter"'s shell call is open, so
+/// nothing tells whose commit it is and neither gets it; then "waiter"
+/// commits when "quick"'s call is over, and its session gets it.
+#[test]
+fn overlapping_gemini_sessions_each_get_only_what_the_evidence_gives_them() {
+    let Some(gemini) = gemini() else { return };
+    let w = World::new();
+    let repo = gemini_repo(&w);
+    let flag = |name: &str| w.path().join(name).display().to_string();
+    let (started, go) = (flag("waiter-started"), flag("go-waiter"));
+    let waiter_command = format!(
+        "touch {started} && while [ ! -e {go} ]; do sleep 0.05; done && {}",
+        commit_command("w.txt", "by waiter")
+    );
+    let quick_command =
+        format!("while [ ! -e {started} ]; do sleep 0.05; done && {}", commit_command("q.txt", "by quick"));
+    let start = |name: &str, command: &str| {
+        let mock = Mock::start(&w, name, command, &[]);
+        let mut cmd = w.cmd(&gemini, &repo);
+        cmd.args(["-p", "Commit", "--approval-mode", "yolo"]);
+        gemini_env(&w, &mut cmd, &mock);
+        (mock, Running::spawn(cmd, name))
+    };
+    let (waiter_mock, waiter) = start("waiter", &waiter_command);
+    waiter_mock.expect("tool");
+    let (quick_mock, quick) = start("quick", &quick_command);
+    quick_mock.expect("tool");
+    quick_mock.expect("final");
+    quick.finish();
+    std::fs::write(&go, "").unwrap();
+    waiter_mock.expect("final");
+    waiter.finish();
+
+    let log = w.git(&repo, &["log", "--format=%H %s"]);
+    let quick_sha = log.lines().find_map(|l| l.strip_suffix(" by quick")).expect(&log).to_owned();
+    let explained = w.json(&repo, &["explain", "--commit", &quick_sha, "--json"]);
+    assert_eq!(explained["checkpoints"], json!([]), "{explained:#}");
+    let claim = std::fs::read_to_string(w.store(&repo).join("post-hoc-claims").join(&quick_sha)).unwrap();
+    assert!(claim.starts_with("disputed: "), "{claim}");
+    let owned = owned(&w, &repo, "by waiter");
+    owned.assert("gemini", "post-hoc");
+    assert_eq!(owned.session["source"], "agent-hook");
+    assert!(claim.contains(owned.session["session_id"].as_str().unwrap()), "{claim}");
+}
