@@ -28,10 +28,8 @@ pub struct SessionRecord {
     pub agent_start_time: Option<u64>,
     /// The PID namespace those PIDs belong to (`process::pid_namespace`):
     /// from another one they cannot be checked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_namespace: Option<u64>,
     /// The controlling terminal the session runs on (device number).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal: Option<u64>,
     pub exit_code: Option<i32>,
     pub exit_signal: Option<i32>,
