@@ -949,3 +949,47 @@ fn overlapping_gemini_sessions_each_get_only_what_the_evidence_gives_them() {
     assert_eq!(owned.session["source"], "agent-hook");
     assert!(claim.contains(owned.session["session_id"].as_str().unwrap()), "{claim}");
 }
+
+/// A `claude -p` run by the Bash tool of a `claude` under `entire run`,
+/// without a launcher of its own: it inherits `ENTIRE_SESSION_ID`, and its
+/// hooks make a child session; its commit goes there by `pid` (the nearest
+/// owner; the inherited variable noted rejected), the outer agent's commit
+/// to the launcher's session, whose Claude session ID stays the outer one.
+#[test]
+fn claude_started_by_claude_gets_a_child_session() {
+    let Some(claude) = claude() else { return };
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(w.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
+    // One mock for both: the inner claude inherits ANTHROPIC_BASE_URL, and
+    // tells itself apart by NESTED.
+    let command = format!(
+        "if [ -n \"$NESTED\" ]; then {inner}; else NESTED=1 '{claude}' -p 'Commit inner.txt' --allowedTools Bash \
+         --output-format json > inner.json && {outer}; fi",
+        inner = commit_command("inner.txt", "by the inner claude"),
+        claude = claude.display(),
+        outer = commit_command("outer.txt", "by the outer claude"),
+    );
+    let mock = Mock::start(&w, "nested", &command, &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]);
+    claude_print(&mut cmd, &claude, "Run the inner claude");
+    claude_env(&w, &mut cmd, &mock, &repo);
+    let outer_sid = claude_session_id(&run(cmd, "entire run -- claude -p, running claude"));
+    for event in ["tool", "tool", "final", "final"] {
+        mock.expect(event);
+    }
+    let inner_sid = claude_session_id(&std::fs::read_to_string(repo.join("inner.json")).unwrap());
+
+    let outer = owned(&w, &repo, "by the outer claude");
+    outer.assert("claude-code", "env");
+    assert_eq!(outer.session["source"], "launcher");
+    assert_eq!(outer.session["agent_session_id"], outer_sid.as_str());
+    assert_eq!(outer.session["first_prompt"], "Run the inner claude");
+    let inner = owned(&w, &repo, "by the inner claude");
+    inner.assert("claude-code", "pid");
+    assert_eq!(inner.session["session_id"], inner_sid.as_str());
+    assert_eq!(inner.session["source"], "agent-hook");
+    assert_eq!(inner.session["parent_session_id"], outer.session["session_id"]);
+    assert_eq!(inner.checkpoint["resolution"]["env_rejected"], "nearer-owner", "{:#}", inner.checkpoint);
+}
