@@ -7,7 +7,10 @@
 //! by the agent's own session ID and pinned to the agent's process, and puts
 //! it in the live registry, where the git hooks' PID step finds it exactly
 //! as it finds a launcher's. Recency is never used here: a session made by
-//! one agent's hooks must not be taken over by another agent's.
+//! one agent's hooks must not be taken over by another agent's. An agent
+//! started by another session's agent, which inherited its
+//! `ENTIRE_SESSION_ID`, gets a child session rather than writing into the
+//! outer one (`nested_in`).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -388,6 +391,36 @@ mod tests {
     #[test]
     fn only_one_shell_is_skipped() {
         assert_eq!(agent_process(&table("sh", "bash")).map(|p| p.pid), Some(10));
+    }
+
+    #[test]
+    fn an_agent_inside_a_launchers_session_is_nested_only_when_it_is_another() {
+        let outer_agent = ProcId { pid: 10, start_time: 1 };
+        let inner_agent = ProcId { pid: 20, start_time: 2 };
+        let sid = |s: &str| SessionId::parse(s).unwrap();
+        let launched = |agent: &str, agent_session: Option<&str>| SessionRecord {
+            agent: Some(agent.into()),
+            agent_pid: Some(outer_agent.pid),
+            agent_start_time: Some(outer_agent.start_time),
+            agent_session_id: agent_session.map(sid),
+            ..SessionRecord::new(sid("launched"))
+        };
+        let claude = &crate::agents::claude::SPEC;
+        let nested = |owner: &SessionRecord, me| nested_in(owner, claude, Some(me), &sid("claude-2"));
+        // The launcher's own agent, a /clear of it included: never nested.
+        assert!(!nested(&launched("claude-code", Some("claude-1")), outer_agent));
+        // Another Claude session in another process: nested.
+        assert!(nested(&launched("claude-code", Some("claude-1")), inner_agent));
+        // Claude started by Codex: another agent, nested.
+        assert!(nested(&launched("codex", None), inner_agent));
+        // `entire run -- npx claude`: a wrapper, no agent session yet; then
+        // the process recorded as the hooked agent is never nested.
+        let mut wrapped = launched("npx", None);
+        assert!(!nested(&wrapped, inner_agent));
+        wrapped.agent_session_id = Some(sid("claude-1"));
+        wrapped.extra.insert(HOOKED_AGENT.into(), serde_json::json!(inner_agent));
+        assert!(!nested(&wrapped, inner_agent));
+        assert!(!nested_in(&wrapped, claude, None, &sid("claude-2")), "no agent process known");
     }
 
     #[test]

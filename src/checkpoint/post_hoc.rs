@@ -265,6 +265,17 @@ mod tests {
     }
 
     #[test]
+    fn a_commit_is_claimed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        assert!(claim(&store, "abc", "s1").unwrap());
+        assert!(!claim(&store, "abc", "s2").unwrap());
+        assert_eq!(std::fs::read_to_string(dir.path().join("post-hoc-claims/abc")).unwrap(), "s1");
+        assert!(may_commit("run_shell_command") && may_commit("mcp_git_commit"));
+        assert!(!may_commit("write_file") && !may_commit("read_file"));
+    }
+
+    #[test]
     fn only_a_moved_head_is_claimed_and_only_when_linking() {
         let mut rec = SessionRecord::new(SessionId::parse("s1").unwrap());
         let t = Utc::now();

@@ -183,3 +183,23 @@ pub fn live_here(
     live.sort_by(|a, b| (a.started_at, &a.session_id).cmp(&(b.started_at, &b.session_id)));
     (live, warnings)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_seen_until_its_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = LiveRegistry { dir: dir.path().join("live") };
+        let id = SessionId::parse("s1").unwrap();
+        assert_eq!(registry.probe(&id), LockState::Absent);
+        let held = registry.hold(&id).unwrap();
+        assert_eq!(registry.probe(&id), LockState::Held);
+        assert!(registry.hold(&id).is_err(), "one holder at a time");
+        drop(held);
+        assert_eq!(registry.probe(&id), LockState::Free);
+        registry.remove(&id);
+        assert_eq!(registry.probe(&id), LockState::Absent);
+    }
+}
