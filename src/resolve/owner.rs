@@ -132,7 +132,7 @@ impl<'a> OwnerLookup<'a> {
         let verdict = resolve::resolve_from(policy, &mut evidence);
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
             for line in &verdict.trace {
-                warn(format_args!("resolve: {line}"));
+                warn(format_args!("resolve ({}): {line}", policy.caller));
             }
         }
         let owner = verdict.owner.as_ref().and_then(|o| self.adopt(&o.session_id, o.method));
