@@ -131,7 +131,12 @@ impl LiveRegistry {
         let mut entries = Vec::new();
         let mut warnings = Vec::new();
         for path in json_files(&self.dir) {
-            match fs::read(&path)
+            let bytes = match fs::read(&path) {
+                // Removed since the listing: that session just ended.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                read => read,
+            };
+            match bytes
                 .map_err(Error::from)
                 .and_then(|b| serde_json::from_slice::<LiveEntry>(&b).map_err(Error::from))
             {
