@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agents::{self, Spec};
-use crate::git::hooks_install;
+use crate::hookdir;
 
 /// What the command line asks for.
 pub enum Invocation {
@@ -28,7 +28,7 @@ pub enum Invocation {
 pub fn parse() -> Invocation {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let name = args.first().and_then(|argv0| std::path::Path::new(argv0).file_name()?.to_str());
-    if let Some(hook) = name.filter(|name| hooks_install::is_entire_hook(name)).map(str::to_owned) {
+    if let Some(hook) = name.filter(|name| hookdir::is_entire_hook(name)).map(str::to_owned) {
         let argv0 = args.remove(0);
         return Invocation::GitHook { argv0, hook, args };
     }

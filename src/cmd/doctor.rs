@@ -11,7 +11,7 @@
 
 use std::fmt::Display;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::Utc;
 use serde_json::Value;
@@ -20,8 +20,9 @@ use crate::agents::{self, settings::SettingsFile};
 use crate::checkpoint;
 use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
-use crate::git::hooks_install;
+use crate::fsutil::is_executable;
 use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::hookdir;
 use crate::process::System;
 use crate::session::{CheckpointId, LiveEntry, LiveRegistry, SessionId, Store};
 use crate::settings::Settings;
@@ -192,7 +193,7 @@ fn restore_record(store: &Store, id: &SessionId, entry: &LiveEntry) -> Result<St
 /// as the one to chain to, and moves hooks a manager wrote into entire's
 /// directory to where they run.
 fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
-    let problems = hooks_install::problems(repo)?;
+    let problems = hookdir::problems(repo)?;
     if problems.is_empty() {
         return Ok(());
     }
@@ -204,14 +205,14 @@ fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
         report.line("  `entire doctor --fix` repairs this (so does `entire enable`)");
         return Ok(());
     }
-    let fixed = super::enable::current_binary().and_then(|binary| {
-        let done = hooks_install::install(repo, &binary)?;
+    let fixed = hookdir::current_binary().and_then(|binary| {
+        let done = hookdir::install(repo, &binary)?;
         Ok((done, binary))
     });
     match fixed {
         Ok((done, binary)) => {
             report.fixed += problems.len();
-            for line in super::enable::install_lines(&done) {
+            for line in done.lines() {
                 report.line(format_args!("  {line}"));
             }
             report.line(format_args!(
@@ -223,11 +224,6 @@ fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
         Err(err) => report.line(format_args!("  not fixed: {err:#}")),
     }
     Ok(())
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// (d) agent settings that hold entire's hooks (entries whose command has

@@ -1,20 +1,19 @@
 //! `entire enable` and `entire disable`.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use crate::agents::settings::{Change, SettingsFile};
 use crate::agents::{self, Spec};
 use crate::checkpoint;
 use crate::cli::{DisableArgs, EnableArgs};
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::git::Repo;
-use crate::git::hooks_install;
+use crate::hookdir;
 use crate::settings;
 
 pub fn enable(args: EnableArgs) -> Result<i32> {
     let repo = Repo::require(&super::current_dir()?)?;
-    let binary = current_binary()?;
+    let binary = hookdir::current_binary()?;
     let _ = args.force; // hooks that were there are always chained now
     // Every agent settings file is checked before anything is written.
     let agent_changes = specs(&args.agent)
@@ -23,14 +22,14 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     settings::set_enabled(&repo.worktree, true)?;
     settings::clear_local_disable(&repo.worktree)?;
-    let done = hooks_install::install(&repo, &binary)?;
+    let done = hookdir::install(&repo, &binary)?;
     let mut out = std::io::stdout().lock();
-    for line in install_lines(&done) {
+    for line in done.lines() {
         writeln!(out, "{line}")?;
     }
     let added = checkpoint::remote::ensure_fetch(&repo)?;
     if !added.is_empty() {
-        hooks_install::record_refspecs(&repo, &added)?;
+        hookdir::record_refspecs(&repo, &added)?;
         for (remote, _) in &added {
             writeln!(out, "git fetch from {remote} now brings {}", checkpoint::BRANCH)?;
         }
@@ -42,31 +41,6 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
     }
     writeln!(out, "entire is enabled in {} (hooks in {})", repo.worktree.display(), done.dir.display())?;
     Ok(0)
-}
-
-/// What `install` did with the hooks that were there, for the user.
-pub fn install_lines(done: &hooks_install::Installed) -> Vec<String> {
-    let mut lines = Vec::new();
-    if done.migrated {
-        lines.push("removed entire's old hook shims and put back the hooks they had renamed".to_owned());
-    }
-    for (hook, target) in &done.adopted {
-        lines.push(format!(
-            "{hook}: moved the hook found in entire's hooks directory to {}, where it runs",
-            target.display()
-        ));
-    }
-    for aside in &done.moved_aside {
-        lines.push(format!("  (the one that was there is kept as {})", aside.display()));
-    }
-    if !done.chained.is_empty() {
-        let from = done.previous.as_deref().unwrap_or("the default hooks directory");
-        lines.push(format!(
-            "core.hooksPath was {from}; its hooks still run, after entire's, by their own path: {}",
-            done.chained.join(", ")
-        ));
-    }
-    lines
 }
 
 /// Without `--agent`: the git hooks and every agent's hooks. With it: only
@@ -81,7 +55,7 @@ pub fn disable(args: DisableArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let mut out = std::io::stdout().lock();
     if args.agent.is_empty() {
-        let (state, left) = hooks_install::uninstall(&repo)?;
+        let (state, left) = hookdir::uninstall(&repo)?;
         if let Some(state) = &state {
             checkpoint::remote::remove_fetch(&repo, &state.added_refspecs);
             match &state.previous_local {
@@ -136,9 +110,4 @@ fn specs(named: &[&'static Spec]) -> Vec<&'static Spec> {
 
 fn relative(repo: &Repo, change: &Change) -> String {
     change.path.strip_prefix(&repo.worktree).unwrap_or(&change.path).display().to_string()
-}
-
-/// The binary the hooks are copied from: this one, by absolute path.
-pub fn current_binary() -> Result<PathBuf> {
-    std::env::current_exe().and_then(|p| p.canonicalize()).context("finding the entire binary")
 }

@@ -1,7 +1,6 @@
 //! `entire run [--agent NAME] [--] CMD [ARGS…]` (docs/spec.md §4).
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +11,7 @@ use crate::agents;
 use crate::checkpoint;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result, warn};
+use crate::fsutil::is_executable;
 use crate::git::Repo;
 use crate::process::{self, ProcessTable, System};
 use crate::session::{self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
@@ -52,8 +52,6 @@ fn find_program(program: &OsStr) -> Result<PathBuf> {
     let name = program.to_string_lossy();
     let not_found = || Error::user(format!("command not found: {name}")).with_code(127);
     let not_executable = |p: &Path| Error::user(format!("permission denied: {}", p.display())).with_code(126);
-    let is_executable =
-        |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
 
     if name.contains('/') {
         let path = PathBuf::from(program);

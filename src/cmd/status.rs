@@ -10,7 +10,7 @@ use crate::checkpoint;
 use crate::cli::StatusArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
-use crate::git::hooks_install::{self, HookState};
+use crate::hookdir::{self, HookState};
 use crate::process::System;
 use crate::session::{LiveRegistry, Store, live_here};
 use crate::settings::Settings;
@@ -24,9 +24,9 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     let repo = Repo::require(&cwd)?;
     checkpoint::pending::complete(&repo);
     let enabled = Settings::for_repo(&repo)?.enabled;
-    let hooks: BTreeMap<&str, HookState> = hooks_install::states(&repo)?.into_iter().collect();
+    let hooks: BTreeMap<&str, HookState> = hookdir::states(&repo)?.into_iter().collect();
     let problems: Vec<String> = if enabled {
-        hooks_install::problems(&repo)?.iter().map(ToString::to_string).collect()
+        hookdir::problems(&repo)?.iter().map(ToString::to_string).collect()
     } else {
         Vec::new()
     };

@@ -3,7 +3,6 @@
 //! millisecond). Everything else shells out to the `git` binary with hooks
 //! turned off, so entire's own git calls never recurse into its hooks.
 
-pub mod hooks_install;
 pub mod trailers;
 
 use std::ffi::OsStr;
