@@ -25,6 +25,9 @@ pub struct Settings {
     pub recency: bool,
     /// Cap on the transcript copied into a checkpoint.
     pub transcript_max_bytes: u64,
+    /// `hooks.repair` (default false): `entire run` repairs entire's git
+    /// hooks when git would not run them, instead of only saying so.
+    pub hooks_repair: bool,
 }
 
 pub const DEFAULT_TRANSCRIPT_MAX_BYTES: u64 = 50 * 1024 * 1024;
@@ -65,6 +68,7 @@ impl Settings {
                 .and_then(|c| c.get("transcript_max_bytes"))
                 .and_then(Value::as_u64)
                 .unwrap_or(DEFAULT_TRANSCRIPT_MAX_BYTES),
+            hooks_repair: flag(merged.get("hooks").and_then(|h| h.get("repair")), false),
         })
     }
 

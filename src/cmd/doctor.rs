@@ -193,7 +193,12 @@ fn restore_record(store: &Store, id: &SessionId, entry: &LiveEntry) -> Result<St
 /// as the one to chain to, and moves hooks a manager wrote into entire's
 /// directory to where they run.
 fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
-    let problems = hookdir::problems(repo)?;
+    let (problems, by_hand): (Vec<_>, Vec<_>) =
+        hookdir::problems(repo)?.into_iter().partition(|p| p.fix() == ["entire doctor --fix"]);
+    for problem in &by_hand {
+        let steps: Vec<String> = problem.fix().iter().map(|step| format!("`{step}`")).collect();
+        report.unfixable(problem, &format!("restore both with: {}", steps.join(", then ")));
+    }
     if problems.is_empty() {
         return Ok(());
     }

@@ -91,8 +91,11 @@ impl Launch {
         let parent = std::env::var(SESSION_ENV).ok().and_then(|raw| live_parent(registry.as_ref(), &raw));
 
         let repo = cwd.as_deref().and_then(|cwd| Repo::discover(cwd).ok().flatten());
-        let enabled = repo.as_ref().is_some_and(|r| Settings::for_repo(r).is_ok_and(|s| s.enabled));
-        let enabled_repo = repo.clone().filter(|_| enabled);
+        let settings = repo.as_ref().and_then(|r| Settings::for_repo(r).ok()).filter(|s| s.enabled);
+        let enabled_repo = repo.clone().filter(|_| settings.is_some());
+        if let (Some(repo), Some(settings)) = (&enabled_repo, &settings) {
+            check_hooks(repo, settings.hooks_repair);
+        }
         let store = enabled_repo.as_ref().map(|r| Store::new(r.store_dir()));
 
         let now = Utc::now();
@@ -134,6 +137,9 @@ impl Launch {
         if let Some(repo) = &self.repo {
             // When `entire run` returns, the session's checkpoints are written.
             checkpoint::pending::complete(repo);
+            if let Some(started) = self.record.started_at {
+                report_untagged(repo, started);
+            }
         }
         if let Some(store) = &self.store {
             let id = self.record.session_id.clone();
@@ -198,6 +204,35 @@ impl Launch {
             self.warned = true;
         }
     }
+}
+
+/// Git will run entire's hooks in this worktree, or one line says why not
+/// and what fixes it (docs/hooks.md).
+fn check_hooks(repo: &Repo, repair: bool) {
+    match crate::hookdir::before_session(repo, repair) {
+        Ok(None) => {}
+        Ok(Some(line)) => warn(line),
+        Err(err) => warn(format_args!("could not check entire's git hooks: {err:#}")),
+    }
+}
+
+/// Commits the worktree gained during the session without a checkpoint:
+/// one line, so that a session whose hooks did not run is never silent.
+fn report_untagged(repo: &Repo, started: chrono::DateTime<Utc>) {
+    let untagged =
+        crate::git::reflog::without_checkpoint(repo, &crate::git::reflog::commits_since(repo, started));
+    if untagged.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = untagged.iter().take(5).map(|sha| &sha[..sha.len().min(7)]).collect();
+    let more = if untagged.len() > shown.len() { ", …" } else { "" };
+    warn(format_args!(
+        "{} commit(s) made in {} during this session have no checkpoint ({}{more}): entire's hooks did not \
+         run or found no owner (run: entire doctor)",
+        untagged.len(),
+        repo.worktree.display(),
+        shown.join(", ")
+    ));
 }
 
 /// The parent session, when we run inside a live one.

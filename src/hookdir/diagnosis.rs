@@ -7,7 +7,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::state::{Binary, State};
-use super::{CHAIN_MARKER, COPY, GIT_HOOKS, HOOKS, hooks_dir, hooks_path_config, is_entire_hook, our_dir};
+use super::{
+    CHAIN_MARKER, COPY, GIT_HOOKS, HOOKS, hooks_dir, hooks_path_config, is_entire_dir, is_entire_hook,
+    our_dir,
+};
 use crate::error::Result;
 use crate::fsutil::is_executable;
 use crate::git::Repo;
@@ -46,11 +49,23 @@ pub enum Problem {
     /// e.g. `npx husky` or `lefthook install --reset-hooks-path`, set it).
     HooksPathChanged {
         now: Option<String>,
+        manager: Option<Manager>,
+    },
+    /// core.hooksPath names an entire hooks directory that is not this
+    /// repository's: the one it was moved or copied from (an absolute path
+    /// written by an older entire, or a linked worktree's include).
+    OtherCopy {
+        now: String,
     },
     Missing(&'static str),
     /// Something else wrote a hook into entire's directory (a manager's
     /// install that follows core.hooksPath, e.g. `npx simple-git-hooks`).
-    Foreign(String),
+    Foreign(String, Option<Manager>),
+    /// lefthook's configuration changed since its hooks were installed: on
+    /// every run lefthook tries to install them again, cannot while
+    /// core.hooksPath is set, and says "custom hooks paths are not
+    /// supported"; its new hooks do not run.
+    LefthookOutOfDate,
     /// The binary the hooks were copied from is gone; they run their copy.
     BinaryGone(PathBuf),
     /// It changed since: the hooks run it rather than their copies.
@@ -62,17 +77,31 @@ pub enum Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Problem::HooksPathChanged { now } => write!(
+            Problem::HooksPathChanged { now, manager } => {
+                let now = now.as_deref().map(|p| format!("{p:?}")).unwrap_or_else(|| "unset".into());
+                let who = manager.map_or("a hook manager's install (e.g. `npx husky`)", Manager::resetting);
+                write!(
+                    f,
+                    "core.hooksPath is {now}, not entire's hooks directory: {who} changed it, so entire's hooks do not run"
+                )
+            }
+            Problem::OtherCopy { now } => write!(
                 f,
-                "core.hooksPath is {}, not entire's hooks directory: a hook manager's install \
-                 (e.g. `npx husky`) changed it, so entire's hooks do not run",
-                now.as_deref().map(|p| format!("{p:?}")).unwrap_or_else(|| "unset".into())
+                "core.hooksPath is {now:?}, entire's hooks directory of the place this repository was \
+                 moved or copied from: git runs none of this clone's hooks, yours included"
             ),
             Problem::Missing(hook) => write!(f, "git hook {hook} is missing"),
-            Problem::Foreign(hook) => write!(
+            Problem::Foreign(hook, manager) => write!(
                 f,
-                "git hook {hook} in entire's hooks directory is not entire's: a hook manager's \
-                 install wrote it there (core.hooksPath points there)"
+                "git hook {hook} in entire's hooks directory is not entire's: {} wrote it there \
+                 (core.hooksPath points there)",
+                manager.map_or("a hook manager's install", Manager::writing)
+            ),
+            Problem::LefthookOutOfDate => write!(
+                f,
+                "lefthook's configuration changed since its hooks were installed, and lefthook cannot \
+                 install them again while core.hooksPath is set (its \"custom hooks paths are not \
+                 supported\" box on every commit): its new hooks do not run"
             ),
             Problem::BinaryGone(binary) => write!(
                 f,
@@ -102,23 +131,34 @@ pub fn problems(repo: &Repo) -> Result<Vec<Problem>> {
         return Ok(found);
     };
     if dir != ours {
-        found.push(Problem::HooksPathChanged { now: hooks_path_config(repo, None)? });
+        found.push(match hooks_path_config(repo, None)? {
+            Some(now) if is_entire_dir(&now) => Problem::OtherCopy { now },
+            now => {
+                let manager = Manager::of_dir(&dir, now.as_deref());
+                Problem::HooksPathChanged { now, manager }
+            }
+        });
         return Ok(found);
     }
     for (hook, hook_state) in states(repo)? {
         match hook_state {
             HookState::Installed => {}
             HookState::Missing => found.push(Problem::Missing(hook)),
-            HookState::Foreign => found.push(Problem::Foreign(hook.into())),
+            HookState::Foreign => {
+                found.push(Problem::Foreign(hook.into(), Manager::of_file(&ours.join(hook))))
+            }
         }
     }
     for hook in GIT_HOOKS.iter().filter(|h| !is_entire_hook(h)) {
         let path = ours.join(hook);
         if fs::symlink_metadata(&path).is_ok() && !is_chain_script(&path) {
-            found.push(Problem::Foreign((*hook).into()));
+            found.push(Problem::Foreign((*hook).into(), Manager::of_file(&path)));
         } else if !path.exists() && is_executable(&state.previous_dir(repo).join(hook)) {
             found.push(Problem::NotChained((*hook).into()));
         }
+    }
+    if lefthook_out_of_date(repo, &state.previous_dir(repo)) {
+        found.push(Problem::LefthookOutOfDate);
     }
     match state.binary_status() {
         Binary::Gone => found.push(Problem::BinaryGone(state.binary.clone())),
@@ -126,6 +166,116 @@ pub fn problems(repo: &Repo) -> Result<Vec<Problem>> {
         Binary::Same => {}
     }
     Ok(found)
+}
+
+impl Problem {
+    /// The commands that put entire's hooks and the manager's back, in
+    /// order; `entire doctor --fix` alone for all but lefthook's stale hooks.
+    pub fn fix(&self) -> &'static [&'static str] {
+        match self {
+            Problem::LefthookOutOfDate => &["lefthook install --force", "entire doctor --fix"],
+            _ => &["entire doctor --fix"],
+        }
+    }
+
+    /// Whether git runs none of entire's hooks (or a manager's) because of it.
+    pub fn stops_hooks(&self) -> bool {
+        matches!(
+            self,
+            Problem::HooksPathChanged { .. }
+                | Problem::OtherCopy { .. }
+                | Problem::Missing(_)
+                | Problem::Foreign(..)
+                | Problem::LefthookOutOfDate
+        )
+    }
+}
+
+/// The hook managers whose re-installs entire recognises (docs/hooks.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Manager {
+    Husky,
+    Lefthook,
+    PreCommit,
+    SimpleGitHooks,
+}
+
+impl Manager {
+    /// Who left `dir` (the hooks directory git runs now, `core.hooksPath`
+    /// being `now`) as it is.
+    fn of_dir(dir: &Path, now: Option<&str>) -> Option<Manager> {
+        if now.is_some_and(|p| p.trim_end_matches('/').ends_with(".husky/_")) {
+            return Some(Manager::Husky);
+        }
+        let entries = fs::read_dir(dir).ok()?;
+        entries
+            .flatten()
+            .filter(|e| GIT_HOOKS.iter().any(|h| e.file_name() == *h))
+            .find_map(|e| Manager::of_file(&e.path()))
+    }
+
+    /// The manager whose hook `path` is, by what it writes in its hooks.
+    fn of_file(path: &Path) -> Option<Manager> {
+        let bytes = fs::read(path).ok().filter(|b| b.len() < 64 * 1024)?;
+        let text = String::from_utf8_lossy(&bytes);
+        [
+            ("File generated by pre-commit", Manager::PreCommit),
+            ("call_lefthook", Manager::Lefthook),
+            ("SKIP_SIMPLE_GIT_HOOKS", Manager::SimpleGitHooks),
+            ("husky", Manager::Husky),
+        ]
+        .into_iter()
+        .find_map(|(mark, manager)| text.contains(mark).then_some(manager))
+    }
+
+    fn resetting(self) -> &'static str {
+        match self {
+            Manager::Husky => {
+                "husky's install (`npx husky`, which `npm install` runs as the `prepare` script)"
+            }
+            Manager::Lefthook => "lefthook (`lefthook install --reset-hooks-path`)",
+            Manager::PreCommit => {
+                "pre-commit's hint (`git config --unset-all core.hooksPath`, then `pre-commit install`)"
+            }
+            Manager::SimpleGitHooks => "simple-git-hooks",
+        }
+    }
+
+    fn writing(self) -> &'static str {
+        match self {
+            Manager::Husky => "husky",
+            Manager::Lefthook => "`lefthook install --force`",
+            Manager::PreCommit => "`pre-commit install`",
+            Manager::SimpleGitHooks => {
+                "simple-git-hooks (`npx simple-git-hooks`, often a `postinstall` script)"
+            }
+        }
+    }
+}
+
+/// lefthook's hooks are chained and its configuration is newer than the
+/// time its install recorded in `info/lefthook.checksum`.
+fn lefthook_out_of_date(repo: &Repo, previous_dir: &Path) -> bool {
+    let chained =
+        GIT_HOOKS.iter().any(|h| Manager::of_file(&previous_dir.join(h)) == Some(Manager::Lefthook));
+    let Some(installed_at) = fs::read_to_string(repo.common_dir.join("info/lefthook.checksum"))
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(1)?.parse::<i64>().ok())
+    else {
+        return false;
+    };
+    chained
+        && [
+            "lefthook.yml",
+            ".lefthook.yml",
+            "lefthook.yaml",
+            ".lefthook.yaml",
+            "lefthook.toml",
+            "lefthook.json",
+        ]
+        .iter()
+        .filter_map(|name| fs::metadata(repo.worktree.join(name)).ok())
+        .any(|meta| meta.mtime() > installed_at)
 }
 
 pub(super) fn is_chain_script(path: &Path) -> bool {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use super::diagnosis::{is_chain_script, is_our_hook};
 use super::state::State;
 use super::{
-    CHAIN_MARKER, COPY, GIT_HOOKS, STATE_FILE, hooks_dir, hooks_path_config, is_entire_hook, our_dir,
-    set_local_hooks_path, shell_quote,
+    CHAIN_MARKER, COPY, GIT_HOOKS, STATE_FILE, hooks_dir, hooks_path_config, hooks_path_values,
+    is_entire_dir, is_entire_hook, location, our_dir, set_local_hooks_path, shell_quote,
 };
 use crate::error::{Context, Error, Result};
 use crate::fsutil::is_executable;
@@ -65,16 +65,23 @@ pub fn install(repo: &Repo, binary: &Path) -> Result<Installed> {
     crate::fsutil::private_dir(&ours).or_else(|_| fs::create_dir_all(&ours).context("creating hooks dir"))?;
     let current = hooks_dir(repo)?;
     let old = State::load(&ours);
-    let mut state = if current == ours {
-        old.clone().unwrap_or_default()
-    } else {
-        // First install, or something changed core.hooksPath since: what
-        // git runs now is what the hooks chain to.
-        State {
-            previous_local: hooks_path_config(repo, Some("--local"))?,
-            previous: hooks_path_config(repo, None)?,
-            added_refspecs: old.map(|s| s.added_refspecs).unwrap_or_default(),
-            ..State::default()
+    let local_now = hooks_path_config(repo, Some("--local"))?;
+    // Still ours: git runs our directory, or the repository's config names
+    // an entire directory (this one's, or, in a moved or copied repository,
+    // the one it came from, whose state.json came along).
+    let still_ours = current == ours || local_now.as_deref().is_some_and(is_entire_dir);
+    let mut state = match old {
+        Some(old) if still_ours => old,
+        old => {
+            // First install, or something changed core.hooksPath since:
+            // what git runs now is what the hooks chain to, and what
+            // `disable` restores. Never an entire directory.
+            State {
+                previous_local: local_now.filter(|v| !is_entire_dir(v)),
+                previous: hooks_path_values(repo)?.into_iter().rfind(|v| !is_entire_dir(v)),
+                added_refspecs: old.map(|s| s.added_refspecs).unwrap_or_default(),
+                ..State::default()
+            }
         }
     };
     let meta = fs::metadata(binary).context(format_args!("reading {}", binary.display()))?;
@@ -134,11 +141,37 @@ pub fn install(repo: &Repo, binary: &Path) -> Result<Installed> {
         }
     }
     state.save(&ours)?;
-    let wanted = ours.to_string_lossy().into_owned();
-    if hooks_path_config(repo, Some("--local"))?.as_deref() != Some(wanted.as_str()) {
-        set_local_hooks_path(repo, Some(&wanted))?;
-    }
+    location::point_git_at(repo, &ours)?;
     Ok(done)
+}
+
+/// Before an agent starts (`entire run`): whether git will run entire's
+/// hooks (and the chained ones) in this worktree. When not, the one line to
+/// say, with the fix; with `repair` (setting `hooks.repair`), what it
+/// repaired. The linked worktrees' include, entire's own file, is
+/// corrected unasked.
+pub fn before_session(repo: &Repo, repair: bool) -> Result<Option<String>> {
+    let ours = our_dir(repo);
+    if ours.join(STATE_FILE).exists() {
+        location::refresh_linked(&ours)?;
+    }
+    let problems = super::problems(repo)?;
+    let Some(problem) = problems.iter().find(|p| p.stops_hooks()) else { return Ok(None) };
+    let by_us = problem.fix() == ["entire doctor --fix"];
+    if repair && by_us {
+        install(repo, &current_binary()?)?;
+        return Ok(Some(format!("repaired entire's git hooks before starting the agent: {problem}")));
+    }
+    let steps: Vec<String> = problem.fix().iter().map(|step| format!("`{step}`")).collect();
+    let offer = if by_us {
+        " (or \"hooks\": {\"repair\": true} in .entire/settings.local.json, to have `entire run` repair it)"
+    } else {
+        ""
+    };
+    Ok(Some(format!(
+        "{problem}; this session's commits may get no checkpoint; fix: {}{offer}",
+        steps.join(", then ")
+    )))
 }
 
 /// Notes refspecs `enable` added, for `disable` to remove.
@@ -202,12 +235,13 @@ fn move_file(from: &Path, to: &Path) -> Result<()> {
 pub fn uninstall(repo: &Repo) -> Result<(Option<State>, Vec<PathBuf>)> {
     let ours = our_dir(repo);
     let state = State::load(&ours);
-    if let Some(state) = &state {
-        let local = hooks_path_config(repo, Some("--local"))?;
-        if local.as_deref().map(Path::new) == Some(ours.as_path()) {
-            set_local_hooks_path(repo, state.previous_local.as_deref())?;
-        }
+    // Back to what it was; never to an entire directory (a moved or copied
+    // repository's config names the one it came from).
+    if hooks_path_config(repo, Some("--local"))?.as_deref().is_some_and(is_entire_dir) {
+        let previous = state.as_ref().and_then(|s| s.previous_local.as_deref()).filter(|v| !is_entire_dir(v));
+        set_local_hooks_path(repo, previous)?;
     }
+    location::remove_include(repo)?;
     let mut left = Vec::new();
     if let Ok(entries) = fs::read_dir(&ours) {
         // Decided first, removed after: whether a hook is ours depends on
@@ -218,6 +252,7 @@ pub fn uninstall(repo: &Repo) -> Result<(Option<State>, Vec<PathBuf>)> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let ours_too = name == STATE_FILE
                 || name == COPY
+                || name == location::LINKED_CONFIG
                 || (is_entire_hook(&name) && is_our_hook(&ours, &path))
                 || is_chain_script(&path)
                 || name.starts_with('.') && name.contains(".tmp-");

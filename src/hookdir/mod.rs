@@ -27,13 +27,14 @@
 
 pub mod diagnosis;
 pub mod install;
+pub mod location;
 pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 pub use diagnosis::{HookState, Problem, problems, states};
-pub use install::{Installed, current_binary, install, record_refspecs, uninstall};
+pub use install::{Installed, before_session, current_binary, install, record_refspecs, uninstall};
 pub use state::State;
 
 use crate::error::{Context, Error, Result};
@@ -116,6 +117,15 @@ fn hooks_path_config(repo: &Repo, scope: Option<&str>) -> Result<Option<String>>
         Some(1) => Ok(None),
         _ => Err(Error::new(format!("git config: {}", String::from_utf8_lossy(&out.stderr).trim()))),
     }
+}
+
+/// Every `core.hooksPath` of every config scope, in git's order (the last
+/// one is the one git uses).
+fn hooks_path_values(repo: &Repo) -> Result<Vec<String>> {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(&repo.worktree).args(["config", "--get-all", "core.hooksPath"]).stdin(Stdio::null());
+    let out = cmd.output().context("running git config")?;
+    Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect())
 }
 
 fn set_local_hooks_path(repo: &Repo, value: Option<&str>) -> Result<()> {
