@@ -112,6 +112,7 @@ fn hooks_path_is_respected() {
     let log = w.path().join("hook.log");
     script(&repo.join(".githooks/commit-msg"), &format!("#!/bin/sh\necho \"$0 $*\" >> {}\n", log.display()));
     stdout(w.entire(&repo).arg("enable").output().unwrap());
+    let ours = repo.join(".git/entire-hooks");
     // Relative to the worktree's root, as git resolves it: it moves along.
     assert_eq!(w.git(&repo, &["config", "core.hooksPath"]), ".git/entire-hooks");
     assert_eq!(std::fs::read_dir(repo.join(".githooks")).unwrap().count(), 1, "nothing added to .githooks");
