@@ -36,8 +36,14 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         let store = Store::new(repo.store_dir());
         sessions(&store, &mut report);
         live_index(&LiveRegistry::repo_index(&store), &mut report);
-        if Settings::for_repo(repo).is_ok_and(|s| s.enabled) {
-            git_hooks(repo, &mut report)?;
+        match Settings::for_repo(repo) {
+            Ok(settings) => {
+                settings_files(repo, &settings, &mut report);
+                if settings.enabled {
+                    git_hooks(repo, &mut report)?;
+                }
+            }
+            Err(err) => report.unfixable(format_args!("{err:#}"), "make the settings files readable"),
         }
         agent_settings(repo, &mut report);
         checkpoints_branch(repo, &mut report);
@@ -229,6 +235,30 @@ fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
         Err(err) => report.line(format_args!("  not fixed: {err:#}")),
     }
     Ok(())
+}
+
+/// entire's own settings files parse and hold what entire knows; an
+/// enabled clone records it in the git dir (docs/spec.md §3).
+fn settings_files(repo: &Repo, settings: &Settings, report: &mut Report<impl Write>) {
+    for problem in &settings.problems {
+        let hint = if problem.changes_behaviour {
+            "fix the file; entire uses the defaults for what it cannot read meanwhile"
+        } else {
+            "remove or rename the key; entire ignores it"
+        };
+        report.unfixable(problem, hint);
+    }
+    let clone_file = repo.common_dir.join(crate::settings::CLONE_FILE);
+    if settings.enabled && !clone_file.exists() {
+        report.fixable(
+            "this clone does not record that entire is on in its git dir: a checkout without \
+             .entire/, `git clean -fdx` or `git stash -u` would turn it off",
+            || {
+                crate::settings::set_clone_enabled(&repo.common_dir, true)?;
+                Ok(format!("wrote \"enabled\": true to {}", clone_file.display()))
+            },
+        );
+    }
 }
 
 /// (d) agent settings that hold entire's hooks (entries whose command has

@@ -21,7 +21,8 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
         .map(|spec| SettingsFile::new(&repo, spec, args.local)?.plan_install(&binary))
         .collect::<Result<Vec<_>>>()?;
     settings::set_enabled(&repo.worktree, true)?;
-    settings::clear_local_disable(&repo.worktree)?;
+    settings::set_clone_enabled(&repo.common_dir, true)?;
+    settings::clear_local_enabled(&repo.worktree)?;
     let done = hookdir::install(&repo, &binary)?;
     let mut out = std::io::stdout().lock();
     for line in done.lines() {
@@ -66,23 +67,23 @@ pub fn disable(args: DisableArgs) -> Result<i32> {
         for path in left {
             writeln!(out, "left {} in place: it is not entire's", path.display())?;
         }
-        if settings::Settings::path(&repo.worktree).exists() {
-            if args.project {
-                settings::set_enabled(&repo.worktree, false)?;
-                writeln!(
-                    out,
-                    "wrote \"enabled\": false to {} (committed: this turns entire off for everyone who pulls it)",
-                    settings::FILE_PATH
-                )?;
-            } else {
-                settings::set_local_disable(&repo.worktree)?;
-                writeln!(
-                    out,
-                    "wrote \"enabled\": false to {} (not committed: entire is off in this clone only; \
-                     `--project` turns it off for everyone)",
-                    settings::LOCAL_FILE_PATH
-                )?;
-            }
+        settings::set_clone_enabled(&repo.common_dir, false)?;
+        settings::clear_local_enabled(&repo.worktree)?;
+        if args.project && settings::Settings::path(&repo.worktree).exists() {
+            settings::set_enabled(&repo.worktree, false)?;
+            writeln!(
+                out,
+                "wrote \"enabled\": false to {} (committed: the default of every clone that has not run \
+                 `entire enable` or `entire disable` itself)",
+                settings::FILE_PATH
+            )?;
+        } else {
+            writeln!(
+                out,
+                "wrote \"enabled\": false to {} (this clone only, whatever is checked out; \
+                 `--project` turns it off for everyone)",
+                repo.common_dir.join(settings::CLONE_FILE).display()
+            )?;
         }
     }
     for change in agent_changes {

@@ -79,6 +79,8 @@ struct Launch {
     /// The repository, when entire is enabled in it, and its store.
     repo: Option<Repo>,
     store: Option<Store>,
+    /// Where HEAD's reflog ended when the session started.
+    reflog_at_start: u64,
     warned: bool,
 }
 
@@ -113,7 +115,9 @@ impl Launch {
             source: Some(Source::Launcher),
             ..SessionRecord::new(id)
         };
-        let mut launch = Launch { record, registry, repo: enabled_repo, store, warned: false };
+        let reflog_at_start = enabled_repo.as_ref().map_or(0, crate::git::reflog::end);
+        let mut launch =
+            Launch { record, registry, repo: enabled_repo, store, reflog_at_start, warned: false };
         if launch.registry.is_none() {
             launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded; running the agent anyway");
             return None;
@@ -137,9 +141,7 @@ impl Launch {
         if let Some(repo) = &self.repo {
             // When `entire run` returns, the session's checkpoints are written.
             checkpoint::pending::complete(repo);
-            if let Some(started) = self.record.started_at {
-                report_untagged(repo, started);
-            }
+            report_untagged(repo, self.reflog_at_start);
         }
         if let Some(store) = &self.store {
             let id = self.record.session_id.clone();
@@ -218,9 +220,11 @@ fn check_hooks(repo: &Repo, repair: bool) {
 
 /// Commits the worktree gained during the session without a checkpoint:
 /// one line, so that a session whose hooks did not run is never silent.
-fn report_untagged(repo: &Repo, started: chrono::DateTime<Utc>) {
-    let untagged =
-        crate::git::reflog::without_checkpoint(repo, &crate::git::reflog::commits_since(repo, started));
+fn report_untagged(repo: &Repo, reflog_at_start: u64) {
+    let untagged = crate::git::reflog::without_checkpoint(
+        repo,
+        &crate::git::reflog::commits_since(repo, reflog_at_start),
+    );
     if untagged.is_empty() {
         return;
     }

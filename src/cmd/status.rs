@@ -23,7 +23,9 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     }
     let repo = Repo::require(&cwd)?;
     checkpoint::pending::complete(&repo);
-    let enabled = Settings::for_repo(&repo)?.enabled;
+    let settings = Settings::for_repo(&repo)?;
+    let enabled = settings.enabled;
+    let settings_problems: Vec<String> = settings.problems.iter().map(ToString::to_string).collect();
     let hooks: BTreeMap<&str, HookState> = hookdir::states(&repo)?.into_iter().collect();
     let problems: Vec<String> = if enabled {
         hookdir::problems(&repo)?.iter().map(ToString::to_string).collect()
@@ -42,6 +44,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
             "enabled": enabled,
             "hooks": hooks,
             "hook_problems": problems,
+            "settings_problems": settings_problems,
             "agent_hooks": agent_hooks,
             "live_sessions": sessions,
         });
@@ -71,6 +74,9 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     }
     if !problems.is_empty() {
         writeln!(out, "hint: run `entire doctor --fix` (or `entire enable`) to repair the git hooks")?;
+    }
+    for problem in &settings_problems {
+        writeln!(out, "{} {problem}", style::yellow("problem:"))?;
     }
     if !enabled {
         writeln!(out, "hint: run `entire enable` to attribute commits here")?;

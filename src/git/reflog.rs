@@ -1,24 +1,29 @@
 //! HEAD's reflog: the commits a worktree gained during a session, so that a
 //! session whose commits got no checkpoint says so when it ends.
 
-use chrono::{DateTime, Utc};
-
 use super::Repo;
 use super::trailers::CHECKPOINT_KEY;
 
-/// Commits made in this worktree since `since` (HEAD's reflog entries
-/// `commit`, `commit (amend)`, `commit (merge)`…), oldest first; a commit
-/// amended afterwards is left out for the one that replaced it. Empty when
-/// the worktree keeps no reflog.
-pub fn commits_since(repo: &Repo, since: DateTime<Utc>) -> Vec<String> {
-    let Ok(log) = std::fs::read_to_string(repo.git_dir.join("logs/HEAD")) else { return Vec::new() };
+/// Where HEAD's reflog ends now: what [`commits_since`] starts from.
+pub fn end(repo: &Repo) -> u64 {
+    std::fs::metadata(repo.git_dir.join("logs/HEAD")).map_or(0, |m| m.len())
+}
+
+/// Commits made in this worktree since the reflog ended at `start` (its
+/// entries `commit`, `commit (amend)`, `commit (merge)`…), oldest first; a
+/// commit amended afterwards is left out for the one that replaced it.
+/// Empty when the worktree keeps no reflog.
+pub fn commits_since(repo: &Repo, start: u64) -> Vec<String> {
+    let Ok(log) = std::fs::read(repo.git_dir.join("logs/HEAD")) else { return Vec::new() };
+    let Some(added) = usize::try_from(start).ok().and_then(|start| log.get(start..)) else {
+        return Vec::new();
+    };
     let mut commits: Vec<String> = Vec::new();
-    for line in log.lines() {
+    for line in String::from_utf8_lossy(added).lines() {
         let Some((head, message)) = line.split_once('\t') else { continue };
         let mut fields = head.split(' ');
         let (Some(old), Some(new)) = (fields.next(), fields.next()) else { continue };
-        let when = head.rsplit(' ').nth(1).and_then(|t| t.parse::<i64>().ok());
-        if when.is_none_or(|t| t < since.timestamp()) || !message.starts_with("commit") {
+        if !message.starts_with("commit") {
             continue;
         }
         if message.starts_with("commit (amend)") {

@@ -168,7 +168,7 @@ fn check_manager(w: &World, repo: &Path, files: &[&str], names: &str, reinstall:
     assert_agent_tagged(w, repo, "after repair");
 
     let out = stdout(w.entire(repo).arg("disable").output().unwrap());
-    assert!(out.contains(".entire/settings.local.json"), "{out}");
+    assert!(out.contains(".git/entire-settings.json"), "{out}");
     assert_eq!(hooks_path(w, repo), path_before, "core.hooksPath as it was");
     let after = snapshot(repo, files);
     assert_eq!(after.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>(), "the manager's files");
@@ -354,7 +354,12 @@ fn lefthooks_custom_hooks_path_state_is_reported_with_the_sequence_that_restores
     std::fs::write(repo.join("lefthook.yml"), changed).unwrap();
     // lefthook compares whole seconds: make the change visibly newer.
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-    std::fs::File::options().write(true).open(repo.join("lefthook.yml")).unwrap().set_modified(later).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(repo.join("lefthook.yml"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
     let out = w.cmd("git", &repo).args(["commit", "--allow-empty", "-q", "-m", "one"]).output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("Custom hooks paths are not supported"), "lefthook's box: {said}");

@@ -133,3 +133,97 @@ fn a_submodule_keeps_its_hooks_when_its_superproject_moves() {
     std::fs::rename(&top, &moved).unwrap();
     assert_hooks_run(&w, &moved.join("sub"), "in the submodule, after its superproject moved");
 }
+
+/// `entire run -- git commit …`: whether it made a tagged commit, and what
+/// the commit said on stderr.
+fn agent_commit(w: &World, repo: &Path, message: &str) -> (bool, String) {
+    let out = w
+        .entire(repo)
+        .args(["run", "--", "git", "commit", "--allow-empty", "-q", "-m", message])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (checkpoint_of(w, repo, "HEAD").is_some(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn older_branches_git_clean_and_git_stash_leave_entire_on() {
+    let w = World::new();
+    let repo = w.plain_repo("r");
+    w.git(&repo, &["branch", "before-entire"]);
+    stdout(w.entire(&repo).arg("enable").output().unwrap());
+    w.git(&repo, &["add", ".entire"]);
+    w.git(&repo, &["commit", "-q", "-m", "entire's team settings"]);
+
+    w.git(&repo, &["checkout", "-q", "before-entire"]);
+    assert!(!repo.join(".entire").exists(), "the setup can fail");
+    assert!(agent_commit(&w, &repo, "on a branch made before .entire/").0);
+
+    // Untracked settings, as before they are committed: clean and stash take them.
+    w.git(&repo, &["checkout", "-q", "main"]);
+    w.git(&repo, &["rm", "-rq", "--cached", ".entire"]);
+    w.git(&repo, &["commit", "-q", "-m", "settings untracked again"]);
+    w.git(&repo, &["clean", "-fdxq"]);
+    assert!(!repo.join(".entire").exists(), "the setup can fail");
+    assert!(agent_commit(&w, &repo, "after git clean -fdx").0);
+    stdout(w.entire(&repo).arg("enable").output().unwrap());
+    w.git(&repo, &["stash", "-u", "-q"]);
+    assert!(!repo.join(".entire").exists(), "the setup can fail");
+    assert!(agent_commit(&w, &repo, "after git stash -u").0);
+    assert_eq!(w.json(&repo, &["status", "--json"])["enabled"], true);
+
+    // `disable` is this clone's too: no checkout turns entire back on.
+    stdout(w.entire(&repo).arg("disable").output().unwrap());
+    w.git(&repo, &["stash", "pop", "-q"]);
+    assert_eq!(w.json(&repo, &["status", "--json"])["enabled"], false, ".entire/settings.json is back");
+}
+
+#[test]
+fn settings_that_do_not_parse_or_hold_wrong_types_are_reported_and_block_no_commit() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let settings = repo.join(".entire/settings.json");
+    std::fs::write(
+        &settings,
+        "{\n  \"enabled\": true,\n  \"resolution\": {\"recency\": \"false\"},\n  \"colour\": 1\n}\n",
+    )
+    .unwrap();
+    let (tagged, said) = agent_commit(&w, &repo, "wrong type");
+    assert!(tagged, "{said}");
+    let lines: Vec<&str> = said.lines().filter(|l| l.starts_with("entire:")).collect();
+    assert_eq!(lines.len(), 1, "one line for the wrong type, none for the unknown key: {said}");
+    assert!(lines[0].contains(r#""resolution.recency" is "false", but must be true or false"#), "{said}");
+    let status = w.json(&repo, &["status", "--json"]);
+    let problems = status["settings_problems"].to_string();
+    assert!(
+        problems.contains("resolution.recency") && problems.contains(r#"unknown key \"colour\""#),
+        "{status:#}"
+    );
+    let doctor = w.entire(&repo).arg("doctor").output().unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert_eq!(doctor.status.code(), Some(1), "{report}");
+    assert!(report.contains("must be true or false") && report.contains("unknown key"), "{report}");
+
+    std::fs::write(&settings, "{\n  \"enabled\": true,\n  \"resolution\": {\"recency\" false}\n}\n").unwrap();
+    let (tagged, said) = agent_commit(&w, &repo, "syntax error");
+    assert!(tagged, "the clone's record keeps entire on: {said}");
+    assert!(said.contains("settings.json: line 3, column 28: expected `:`"), "{said}");
+    let text = stdout(w.entire(&repo).arg("status").output().unwrap());
+    assert!(text.contains("line 3, column 28"), "{text}");
+}
+
+#[test]
+fn hooks_that_run_while_entire_is_off_here_say_so_once_per_commit() {
+    let w = World::new();
+    let repo = w.repo("r");
+    std::fs::write(repo.join(".entire/settings.local.json"), r#"{"enabled": false}"#).unwrap();
+    let out = w.cmd("git", &repo).args(["commit", "--allow-empty", "-q", "-m", "off"]).output().unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = said.lines().filter(|l| l.starts_with("entire:")).collect();
+    assert_eq!(lines.len(), 1, "{said}");
+    assert!(
+        lines[0].contains("entire is off in this clone") && lines[0].contains("settings.local.json"),
+        "{said}"
+    );
+}
