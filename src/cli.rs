@@ -126,10 +126,18 @@ pub struct DisableArgs {
     /// Remove only this agent's hooks, keep the git hooks (repeatable)
     #[arg(long, value_name = "AGENT", value_parser = agents::hooks_parser())]
     pub agent: Vec<&'static Spec>,
-    /// Turn entire off for everyone: write `"enabled": false` to the
-    /// committed .entire/settings.json instead of .entire/settings.local.json
+    /// Also write `"enabled": false` to the committed .entire/settings.json:
+    /// the default of every clone that has not enabled entire itself
     #[arg(long)]
     pub project: bool,
+    /// Also remove everything entire keeps in this clone's git dir (sessions,
+    /// pending checkpoints, settings) and this repository's entries in the
+    /// state dir, saying what went
+    #[arg(long, conflicts_with = "agent")]
+    pub purge: bool,
+    /// With --purge: delete the local checkpoints branch too
+    #[arg(long, requires = "purge")]
+    pub branch: bool,
 }
 
 #[derive(Args, Debug)]

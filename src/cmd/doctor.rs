@@ -199,8 +199,19 @@ fn restore_record(store: &Store, id: &SessionId, entry: &LiveEntry) -> Result<St
 /// as the one to chain to, and moves hooks a manager wrote into entire's
 /// directory to where they run.
 fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
+    let (info, problems): (Vec<_>, Vec<_>) = hookdir::problems(repo)?.into_iter().partition(|p| p.is_info());
     let (problems, by_hand): (Vec<_>, Vec<_>) =
-        hookdir::problems(repo)?.into_iter().partition(|p| p.fix() == ["entire doctor --fix"]);
+        problems.into_iter().partition(|p| p.fix() == ["entire doctor --fix"]);
+    for note in &info {
+        report.line(format_args!("info: {note}"));
+    }
+    if report.fix && problems.is_empty() && !info.is_empty() {
+        let refreshed = hookdir::current_binary().and_then(|binary| hookdir::install(repo, &binary));
+        match refreshed {
+            Ok(done) => report.line(format_args!("  refreshed the copy in {}", done.dir.display())),
+            Err(err) => report.line(format_args!("  not refreshed: {err:#}")),
+        }
+    }
     for problem in &by_hand {
         let steps: Vec<String> = problem.fix().iter().map(|step| format!("`{step}`")).collect();
         report.unfixable(problem, &format!("restore both with: {}", steps.join(", then ")));

@@ -6,9 +6,11 @@ use crate::agents::settings::{Change, SettingsFile};
 use crate::agents::{self, Spec};
 use crate::checkpoint;
 use crate::cli::{DisableArgs, EnableArgs};
-use crate::error::Result;
+use crate::error::{Context, Result};
+use crate::git::CHECKPOINTS_REF;
 use crate::git::Repo;
 use crate::hookdir;
+use crate::session::LiveRegistry;
 use crate::settings;
 
 pub fn enable(args: EnableArgs) -> Result<i32> {
@@ -64,6 +66,9 @@ pub fn disable(args: DisableArgs) -> Result<i32> {
                 None => writeln!(out, "core.hooksPath is unset again")?,
             }
         }
+        if state.is_some() && left.is_empty() {
+            writeln!(out, "removed {}", hookdir::our_dir(&repo).display())?;
+        }
         for path in left {
             writeln!(out, "left {} in place: it is not entire's", path.display())?;
         }
@@ -92,10 +97,59 @@ pub fn disable(args: DisableArgs) -> Result<i32> {
         }
         change.apply()?;
     }
+    if args.purge {
+        purge(&repo, args.branch, &mut out)?;
+    }
     if args.agent.is_empty() {
         writeln!(out, "entire is disabled in {}", repo.worktree.display())?;
     }
     Ok(0)
+}
+
+/// `disable --purge`: everything entire keeps in the git common dir (all
+/// named `entire-*`: hooks, sessions and pending checkpoints, the clone's
+/// settings, the reserved checkpoint ID), this repository's entries in the
+/// live registry, and with `branch` the local checkpoints branch. The
+/// committed `.entire/` stays: it is the team's.
+fn purge(repo: &Repo, branch: bool, out: &mut impl Write) -> Result<()> {
+    let store = repo.store_dir();
+    if let Some(registry) = LiveRegistry::from_env() {
+        for entry in registry.list().0.into_iter().filter(|e| e.store.as_deref() == Some(store.as_path())) {
+            registry.remove(&entry.session.session_id);
+            writeln!(out, "removed live-registry entry {}", entry.session.session_id)?;
+        }
+    }
+    // The clone's `"enabled": false` stays while the project's file would
+    // turn entire back on here.
+    let keep =
+        settings::Settings::path(&repo.worktree).exists().then(|| repo.common_dir.join(settings::CLONE_FILE));
+    let mut entries: Vec<_> = std::fs::read_dir(&repo.common_dir)
+        .context(format_args!("reading {}", repo.common_dir.display()))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("entire-"))
+        .map(|e| e.path())
+        .filter(|path| Some(path) != keep.as_ref())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let removed =
+            if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.context(format_args!("removing {}", path.display()))?;
+        writeln!(out, "removed {}", path.display())?;
+    }
+    if let Some(kept) = keep {
+        writeln!(
+            out,
+            "kept {}: it keeps entire off here, where {} would turn it on",
+            kept.display(),
+            settings::FILE_PATH
+        )?;
+    }
+    if branch && repo.resolve_ref(CHECKPOINTS_REF).is_some() {
+        repo.git_output(["update-ref", "-d", CHECKPOINTS_REF])?;
+        writeln!(out, "deleted the branch {}", checkpoint::BRANCH)?;
+    }
+    Ok(())
 }
 
 /// The agents named on the command line, each once.

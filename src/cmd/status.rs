@@ -28,7 +28,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     let settings_problems: Vec<String> = settings.problems.iter().map(ToString::to_string).collect();
     let hooks: BTreeMap<&str, HookState> = hookdir::states(&repo)?.into_iter().collect();
     let problems: Vec<String> = if enabled {
-        hookdir::problems(&repo)?.iter().map(ToString::to_string).collect()
+        hookdir::problems(&repo)?.iter().filter(|p| !p.is_info()).map(ToString::to_string).collect()
     } else {
         Vec::new()
     };

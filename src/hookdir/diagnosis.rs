@@ -109,7 +109,12 @@ impl std::fmt::Display for Problem {
                 binary.display()
             ),
             Problem::BinaryChanged(binary) => {
-                write!(f, "{} changed since the git hooks were installed from it", binary.display())
+                write!(
+                    f,
+                    "{} changed since the git hooks were installed from it: they run it, and its first run \
+                     as a hook refreshes their copy",
+                    binary.display()
+                )
             }
             Problem::NotChained(hook) => {
                 write!(
@@ -176,6 +181,12 @@ impl Problem {
             Problem::LefthookOutOfDate => &["lefthook install --force", "entire doctor --fix"],
             _ => &["entire doctor --fix"],
         }
+    }
+
+    /// Not a problem, only worth knowing: the hooks run an upgraded
+    /// binary, whose first run as a hook refreshes their copy.
+    pub fn is_info(&self) -> bool {
+        matches!(self, Problem::BinaryChanged(_))
     }
 
     /// Whether git runs none of entire's hooks (or a manager's) because of it.

@@ -174,6 +174,21 @@ pub fn before_session(repo: &Repo, repair: bool) -> Result<Option<String>> {
     )))
 }
 
+/// Copies the installed binary over the hooks' private copy in `dir` and
+/// links the hooks to it again, after an upgrade; run by the new binary the
+/// first time one of the hooks runs it.
+pub fn refresh_copy(dir: &Path, state: &State) -> Result<()> {
+    let meta = fs::metadata(&state.binary).context(format_args!("reading {}", state.binary.display()))?;
+    let copy = dir.join(COPY);
+    copy_binary(&state.binary, &copy)?;
+    for hook in super::HOOKS {
+        link_copy(&copy, &dir.join(hook))?;
+    }
+    let mut state = state.clone();
+    state.stamp(&state.binary.clone(), &meta);
+    state.save(dir)
+}
+
 /// Notes refspecs `enable` added, for `disable` to remove.
 pub fn record_refspecs(repo: &Repo, added: &[(String, String)]) -> Result<()> {
     let dir = our_dir(repo);

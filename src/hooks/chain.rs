@@ -14,13 +14,14 @@ use std::process::Command;
 
 use crate::error::warn;
 use crate::fsutil::is_executable;
+use crate::hookdir::shell_quote;
 use crate::hookdir::state::{Binary, State};
 
 pub fn run(argv0: &OsStr, hook: &str, args: &[OsString]) -> ! {
     let dir = Path::new(argv0).parent().map(Path::to_path_buf).unwrap_or_default();
     let state = State::load(&dir);
     if let Some(state) = &state {
-        follow_upgrade(state, argv0, hook, args);
+        follow_upgrade(state, &dir, argv0, hook, args);
     }
     let stdin = (hook == "pre-push").then(|| {
         let mut bytes = Vec::new();
@@ -41,17 +42,29 @@ pub fn run(argv0: &OsStr, hook: &str, args: &[OsString]) -> ! {
 }
 
 /// The installed binary replaced since the hooks were copied from it (an
-/// upgrade): run it instead of this copy. Gone: say so once per commit
-/// (prepare-commit-msg) or push, and go on with the copy.
-fn follow_upgrade(state: &State, argv0: &OsStr, hook: &str, args: &[OsString]) {
+/// upgrade): run it instead of this copy, and, run as that binary, refresh
+/// the copy quietly. Gone: say so once per commit (prepare-commit-msg) or
+/// push, with the two commands that remove entire's hooks by hand, and go
+/// on with the copy.
+fn follow_upgrade(state: &State, dir: &Path, argv0: &OsStr, hook: &str, args: &[OsString]) {
     match state.binary_status() {
         Binary::Gone if matches!(hook, "prepare-commit-msg" | "pre-push") => {
+            let restore = match &state.previous_local {
+                Some(path) => format!("git config core.hooksPath {}", shell_quote(path)),
+                None => "git config --unset core.hooksPath".to_owned(),
+            };
             warn(format_args!(
-                "{} is gone; its hooks in this repository run their own copy (run: entire doctor)",
-                state.binary.display()
+                "{} is gone; its hooks in this repository run their own copy; to remove them: `{restore}` \
+                 and `rm -rf {}` (or reinstall entire and run `entire disable`)",
+                state.binary.display(),
+                shell_quote(&dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).to_string_lossy())
             ));
         }
-        Binary::Changed if std::env::current_exe().is_ok_and(|me| me != state.binary) => {
+        Binary::Changed if std::env::current_exe().is_ok_and(|me| me == state.binary) => {
+            // Best effort: `doctor` reports a copy left stale.
+            let _ = crate::hookdir::install::refresh_copy(dir, state);
+        }
+        Binary::Changed => {
             let err = Command::new(&state.binary).arg0(argv0).args(args).exec();
             warn(format_args!("running {}: {err}; this hook runs its own copy", state.binary.display()));
         }

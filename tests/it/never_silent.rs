@@ -227,3 +227,37 @@ fn hooks_that_run_while_entire_is_off_here_say_so_once_per_commit() {
         "{said}"
     );
 }
+
+#[test]
+fn purge_removes_everything_entire_made_and_says_so() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let (tagged, said) = agent_commit(&w, &repo, "agent work");
+    assert!(tagged, "{said}");
+    let live = w.agent(&repo, "a");
+    let registry = w.state_dir().join("live");
+    let entry = registry.join(format!("{}.json", live.session_id));
+    assert!(entry.exists(), "the setup can fail");
+
+    let out = stdout(w.entire(&repo).args(["disable", "--purge", "--branch"]).output().unwrap());
+    let git = repo.join(".git");
+    for removed in ["entire-hooks", "entire-sessions"] {
+        assert!(out.contains(&format!("removed {}", git.join(removed).display())), "{out}");
+    }
+    assert!(out.contains(&format!("removed live-registry entry {}", live.session_id)), "{out}");
+    assert!(out.contains("deleted the branch entire/checkpoints/v1"), "{out}");
+    assert!(out.contains("kept") && out.contains("entire-settings.json"), "{out}");
+    let left: Vec<String> = std::fs::read_dir(&git)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("entire-"))
+        .collect();
+    assert_eq!(left, ["entire-settings.json"], "{out}");
+    assert!(!entry.exists());
+    let branch =
+        w.cmd("git", &repo).args(["rev-parse", "--verify", "-q", "entire/checkpoints/v1"]).output().unwrap();
+    assert!(!branch.status.success(), "{out}");
+    assert_eq!(w.json(&repo, &["status", "--json"])["enabled"], false);
+    live.stop();
+}
