@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{World, checkpoint_of, stdout};
+use crate::support::{World, agent_commit, checkpoint_of, stdout};
 
 /// Where the managers are, or None (after saying why) when not installed.
 fn tools() -> Option<PathBuf> {
@@ -273,16 +273,6 @@ fn simple_git_hooks() {
         );
     };
     check_manager(&w, &repo, &["package.json", ".git/hooks"], "simple-git-hooks", &reinstall);
-}
-
-/// `entire run -- git commit …` with the message: its stderr.
-fn agent_commit(w: &World, repo: &Path, message: &str) -> (bool, String) {
-    let out = w
-        .entire(repo)
-        .args(["run", "--", "git", "commit", "--allow-empty", "-q", "-m", message])
-        .output()
-        .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]

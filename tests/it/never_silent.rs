@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::support::{World, checkpoint_of, script, stdout};
+use crate::support::{World, agent_commit, checkpoint_of, script, stdout};
 
 /// The user's commit-msg hook, which rejects a message starting with "bad".
 const REJECTING: &str = "#!/bin/sh\nif grep -q '^bad' \"$1\"; then echo 'user hook: rejected'; exit 1; fi\n";
@@ -21,13 +21,8 @@ fn assert_hooks_run(w: &World, repo: &Path, when: &str) {
     let said = String::from_utf8_lossy(&bad.stdout) + String::from_utf8_lossy(&bad.stderr);
     assert!(said.contains("user hook: rejected"), "{when}: {said}");
     assert!(commit(w, repo, "good message").status.success(), "{when}: and pass");
-    let out = w
-        .entire(repo)
-        .args(["run", "--", "git", "commit", "--allow-empty", "-q", "-m", "agent work"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{when}: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(checkpoint_of(w, repo, "HEAD").is_some(), "{when}: the agent's commit is tagged");
+    let (tagged, said) = tagged_commit(w, repo, "agent work");
+    assert!(tagged, "{when}: the agent's commit is tagged: {said}");
 }
 
 fn hooks_path(w: &World, repo: &Path) -> Option<String> {
@@ -136,14 +131,10 @@ fn a_submodule_keeps_its_hooks_when_its_superproject_moves() {
 
 /// `entire run -- git commit …`: whether it made a tagged commit, and what
 /// the commit said on stderr.
-fn agent_commit(w: &World, repo: &Path, message: &str) -> (bool, String) {
-    let out = w
-        .entire(repo)
-        .args(["run", "--", "git", "commit", "--allow-empty", "-q", "-m", message])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (checkpoint_of(w, repo, "HEAD").is_some(), String::from_utf8_lossy(&out.stderr).into_owned())
+fn tagged_commit(w: &World, repo: &Path, message: &str) -> (bool, String) {
+    let (ok, said) = agent_commit(w, repo, message);
+    assert!(ok, "{said}");
+    (checkpoint_of(w, repo, "HEAD").is_some(), said)
 }
 
 #[test]
@@ -157,7 +148,7 @@ fn older_branches_git_clean_and_git_stash_leave_entire_on() {
 
     w.git(&repo, &["checkout", "-q", "before-entire"]);
     assert!(!repo.join(".entire").exists(), "the setup can fail");
-    assert!(agent_commit(&w, &repo, "on a branch made before .entire/").0);
+    assert!(tagged_commit(&w, &repo, "on a branch made before .entire/").0);
 
     // Untracked settings, as before they are committed: clean and stash take them.
     w.git(&repo, &["checkout", "-q", "main"]);
@@ -165,11 +156,11 @@ fn older_branches_git_clean_and_git_stash_leave_entire_on() {
     w.git(&repo, &["commit", "-q", "-m", "settings untracked again"]);
     w.git(&repo, &["clean", "-fdxq"]);
     assert!(!repo.join(".entire").exists(), "the setup can fail");
-    assert!(agent_commit(&w, &repo, "after git clean -fdx").0);
+    assert!(tagged_commit(&w, &repo, "after git clean -fdx").0);
     stdout(w.entire(&repo).arg("enable").output().unwrap());
     w.git(&repo, &["stash", "-u", "-q"]);
     assert!(!repo.join(".entire").exists(), "the setup can fail");
-    assert!(agent_commit(&w, &repo, "after git stash -u").0);
+    assert!(tagged_commit(&w, &repo, "after git stash -u").0);
     assert_eq!(w.json(&repo, &["status", "--json"])["enabled"], true);
 
     // `disable` is this clone's too: no checkout turns entire back on.
@@ -188,7 +179,7 @@ fn settings_that_do_not_parse_or_hold_wrong_types_are_reported_and_block_no_comm
         "{\n  \"enabled\": true,\n  \"resolution\": {\"recency\": \"false\"},\n  \"colour\": 1\n}\n",
     )
     .unwrap();
-    let (tagged, said) = agent_commit(&w, &repo, "wrong type");
+    let (tagged, said) = tagged_commit(&w, &repo, "wrong type");
     assert!(tagged, "{said}");
     let lines: Vec<&str> = said.lines().filter(|l| l.starts_with("entire:")).collect();
     assert_eq!(lines.len(), 1, "one line for the wrong type, none for the unknown key: {said}");
@@ -205,7 +196,7 @@ fn settings_that_do_not_parse_or_hold_wrong_types_are_reported_and_block_no_comm
     assert!(report.contains("must be true or false") && report.contains("unknown key"), "{report}");
 
     std::fs::write(&settings, "{\n  \"enabled\": true,\n  \"resolution\": {\"recency\" false}\n}\n").unwrap();
-    let (tagged, said) = agent_commit(&w, &repo, "syntax error");
+    let (tagged, said) = tagged_commit(&w, &repo, "syntax error");
     assert!(tagged, "the clone's record keeps entire on: {said}");
     assert!(said.contains("settings.json: line 3, column 28: expected `:`"), "{said}");
     let text = stdout(w.entire(&repo).arg("status").output().unwrap());
@@ -232,7 +223,7 @@ fn hooks_that_run_while_entire_is_off_here_say_so_once_per_commit() {
 fn purge_removes_everything_entire_made_and_says_so() {
     let w = World::new();
     let repo = w.repo("r");
-    let (tagged, said) = agent_commit(&w, &repo, "agent work");
+    let (tagged, said) = tagged_commit(&w, &repo, "agent work");
     assert!(tagged, "{said}");
     let live = w.agent(&repo, "a");
     let registry = w.state_dir().join("live");
