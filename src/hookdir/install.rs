@@ -132,10 +132,7 @@ pub fn install(repo: &Repo, binary: &Path) -> Result<Installed> {
         if is_entire_hook(hook) {
             link_copy(&copy, &path)?;
         } else if chained {
-            let script = chain_script(&state, hook, &common);
-            if fs::read(&path).ok().as_deref() != Some(script.as_bytes()) {
-                crate::fsutil::atomic_write(&path, script.as_bytes(), 0o755)?;
-            }
+            write_chain_script(&path, &chain_script(&state, hook, &common))?;
         } else if is_chain_script(&path) {
             fs::remove_file(&path).context(format_args!("removing {}", path.display()))?;
         }
@@ -152,8 +149,14 @@ pub fn install(repo: &Repo, binary: &Path) -> Result<Installed> {
 /// corrected unasked.
 pub fn before_session(repo: &Repo, repair: bool) -> Result<Option<String>> {
     let ours = our_dir(repo);
-    if ours.join(STATE_FILE).exists() {
-        location::refresh_linked(&ours)?;
+    if let Some(state) = State::load(&ours)
+        && location::refresh_linked(&ours)?
+    {
+        // Moved or copied: the chaining scripts name the old common dir too.
+        let common = repo.common_dir.canonicalize().unwrap_or_else(|_| repo.common_dir.clone());
+        for hook in GIT_HOOKS.iter().filter(|h| is_chain_script(&ours.join(h))) {
+            write_chain_script(&ours.join(hook), &chain_script(&state, hook, &common))?;
+        }
     }
     let problems = super::problems(repo)?;
     let Some(problem) = problems.iter().find(|p| p.stops_hooks()) else { return Ok(None) };
@@ -172,6 +175,13 @@ pub fn before_session(repo: &Repo, repair: bool) -> Result<Option<String>> {
         "{problem}; this session's commits may get no checkpoint; fix: {}{offer}",
         steps.join(", then ")
     )))
+}
+
+fn write_chain_script(path: &Path, script: &str) -> Result<()> {
+    if fs::read(path).ok().as_deref() == Some(script.as_bytes()) {
+        return Ok(());
+    }
+    crate::fsutil::atomic_write(path, script.as_bytes(), 0o755)
 }
 
 /// Copies the installed binary over the hooks' private copy in `dir` and

@@ -43,14 +43,15 @@ pub fn point_git_at(repo: &Repo, ours: &Path) -> Result<()> {
 
 /// Writes the file linked worktrees include when it does not name `ours`
 /// (a moved or copied repository): entire's own file, so `entire run`
-/// corrects it unasked.
-pub fn refresh_linked(ours: &Path) -> Result<()> {
+/// corrects it unasked. True when it was stale.
+pub fn refresh_linked(ours: &Path) -> Result<bool> {
     let text = format!("[core]\n\thooksPath = {}\n", quote_value(&ours.to_string_lossy()));
     let file = ours.join(LINKED_CONFIG);
-    if std::fs::read(&file).ok().as_deref() != Some(text.as_bytes()) {
-        crate::fsutil::atomic_write(&file, text.as_bytes(), 0o644)?;
+    if std::fs::read(&file).ok().as_deref() == Some(text.as_bytes()) {
+        return Ok(false);
     }
-    Ok(())
+    crate::fsutil::atomic_write(&file, text.as_bytes(), 0o644)?;
+    Ok(true)
 }
 
 /// Takes the linked worktrees' include back out (its section too, when

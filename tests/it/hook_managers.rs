@@ -247,7 +247,7 @@ fn pre_commit_with_a_local_hook() {
         w.git(&repo, &["config", "--unset-all", "core.hooksPath"]);
         run_ok(&w, &tools, &repo, &["pre-commit", "install"]);
     };
-    check_manager(&w, &repo, &[".pre-commit-config.yaml", ".git/hooks"], "pre-commit", &reinstall);
+    check_manager(&w, &repo, &[".pre-commit-config.yaml", ".git/hooks"], "pre-commit's hint", &reinstall);
 }
 
 #[test]

@@ -39,6 +39,8 @@ fn moved_and_copied_repositories_keep_running_every_hook() {
     let w = World::new();
     let first = w.plain_repo("first");
     script(&first.join(".git/hooks/commit-msg"), REJECTING);
+    // A hook entire has no work in: chained by a script of entire's.
+    script(&first.join(".git/hooks/pre-commit"), "#!/bin/sh\necho 'user pre-commit ran' >&2\n");
     stdout(w.entire(&first).arg("enable").output().unwrap());
     assert_eq!(hooks_path(&w, &first).as_deref(), Some(".git/entire-hooks"), "relative: it moves along");
     assert_hooks_run(&w, &first, "enabled");
@@ -57,6 +59,8 @@ fn moved_and_copied_repositories_keep_running_every_hook() {
     let linked = w.path().join("repos/linked");
     w.git(&copied, &["worktree", "add", "-q", linked.to_str().unwrap()]);
     assert_hooks_run(&w, &linked, "in a linked worktree");
+    let said = commit(&w, &linked, "good, in the linked worktree").stderr;
+    assert!(String::from_utf8_lossy(&said).contains("user pre-commit ran"), "chained by the right path");
     let again = w.path().join("repos/copied-again");
     std::fs::rename(&copied, &again).unwrap();
     w.git(&again, &["worktree", "repair"]);
