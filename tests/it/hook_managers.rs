@@ -390,6 +390,27 @@ fn lefthooks_custom_hooks_path_state_is_reported_with_the_sequence_that_restores
     let (ok, said) = agent_commit(&w, &repo, "agent work");
     assert!(ok, "{said}");
     assert!(checkpoint_of(&w, &repo, "HEAD").is_some(), "{said}");
+
+    // lefthook's other way out: it unsets core.hooksPath and installs.
+    run_ok(&w, &tools, &repo, &["lefthook", "install", "--reset-hooks-path"]);
+    let (ok, said) = agent_commit(&w, &repo, "agent work, untagged");
+    assert!(ok, "{said}");
+    assert!(
+        said.contains("core.hooksPath is unset") && said.contains("lefthook install --reset-hooks-path"),
+        "{said}"
+    );
+    assert!(said.contains("have no checkpoint"), "{said}");
+    stdout(w.entire(&repo).args(["doctor", "--fix"]).output().unwrap());
+    let (ok, said) = agent_commit(&w, &repo, "agent work, tagged");
+    assert!(ok && checkpoint_of(&w, &repo, "HEAD").is_some(), "{said}");
+    assert!(
+        !w.cmd("git", &repo)
+            .args(["commit", "--allow-empty", "-q", "-m", "bad"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
 }
 
 #[test]
