@@ -3,6 +3,7 @@
 //! millisecond). Everything else shells out to the `git` binary with hooks
 //! turned off, so entire's own git calls never recurse into its hooks.
 
+mod comment_char;
 pub mod hooks_install;
 pub mod trailers;
 
