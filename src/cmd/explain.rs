@@ -12,8 +12,8 @@ use super::current_dir;
 use crate::checkpoint::{self, BRANCH, FETCH_HINT, Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::cli::ExplainArgs;
 use crate::error::{Error, Result, warn};
-use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
+use crate::git::{CommitId, Repo};
 use crate::session::{CheckpointId, ResolvedBy, SessionId, SessionRecord, Store};
 
 /// How many commits the log shows.
@@ -81,7 +81,7 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> R
 /// The checkpoints a commit's trailers name, then those the commit index
 /// lists for its SHA: an amended or cherry-picked commit has a new SHA but
 /// keeps its trailer, and a commit linked after the fact has no trailer.
-fn with_indexed(reader: &mut Reader, sha: &str, named: Vec<CheckpointId>) -> Result<Vec<CheckpointId>> {
+fn with_indexed(reader: &mut Reader, sha: &CommitId, named: Vec<CheckpointId>) -> Result<Vec<CheckpointId>> {
     let mut ids = named;
     for id in reader.ids_for_commit(sha)? {
         if !ids.contains(&id) {
@@ -92,7 +92,7 @@ fn with_indexed(reader: &mut Reader, sha: &str, named: Vec<CheckpointId>) -> Res
 }
 
 /// `{"commit", "checkpoints"}`, the shape docs/json.md gives.
-fn commit_json(sha: &str, checkpoints: &[Metadata]) -> Value {
+fn commit_json(sha: &CommitId, checkpoints: &[Metadata]) -> Value {
     json!({"commit": sha, "checkpoints": checkpoints})
 }
 
@@ -163,7 +163,7 @@ fn one_line(text: &str, max_chars: usize) -> String {
     }
 }
 
-fn resolve_commit(repo: &Repo, rev: &str) -> Result<String> {
+fn resolve_commit(repo: &Repo, rev: &str) -> Result<CommitId> {
     let bad = || {
         Error::user(format!("not a commit: {rev}"))
             .with_hint("give a commit that exists here: a SHA, a branch name, HEAD~1…")
@@ -172,11 +172,11 @@ fn resolve_commit(repo: &Repo, rev: &str) -> Result<String> {
         return Err(bad()); // never an option to git
     }
     let out = repo.git_output(["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]);
-    out.map(|o| String::from_utf8_lossy(&o).trim().to_owned()).map_err(|_| bad())
+    out.ok().and_then(|o| CommitId::parse(String::from_utf8_lossy(&o).trim())).ok_or_else(bad)
 }
 
-fn commit_message(repo: &Repo, sha: &str) -> Result<String> {
-    let raw = repo.git_output(["cat-file", "commit", sha])?;
+fn commit_message(repo: &Repo, sha: &CommitId) -> Result<String> {
+    let raw = repo.git_output(["cat-file", "commit", sha.as_str()])?;
     let raw = String::from_utf8_lossy(&raw);
     Ok(raw.split_once("\n\n").map(|(_, message)| message.to_owned()).unwrap_or_default())
 }
@@ -201,7 +201,7 @@ fn explain_session(out: &mut impl Write, repo: &Repo, raw: &str, json: bool) -> 
     }
     for c in &record.checkpoints {
         let when = c.created_at.format("%Y-%m-%d %H:%M:%S UTC");
-        let short = &c.commit[..c.commit.len().min(12)];
+        let short = c.commit.short(12);
         writeln!(out, "  {short}  checkpoint {}  by {:<7}  {when}", c.checkpoint_id, c.resolved_by)?;
     }
     Ok(0)
@@ -209,7 +209,7 @@ fn explain_session(out: &mut impl Write, repo: &Repo, raw: &str, json: bool) -> 
 
 /// One commit of the log.
 struct Logged {
-    sha: String,
+    sha: CommitId,
     short: String,
     subject: String,
     /// Checkpoints named or indexed for it, read or not.
@@ -261,16 +261,17 @@ fn last_commits(repo: &Repo) -> Result<Vec<Logged>> {
     for record in out.split('\x1e').map(|r| r.trim_start_matches('\n')).filter(|r| !r.is_empty()) {
         let fields: Vec<&str> = record.splitn(4, '\x1f').collect();
         let [sha, short, subject, named] = fields[..] else { continue };
+        let Some(sha) = CommitId::parse(sha) else { continue };
         let named = named.split(',').filter_map(|id| CheckpointId::parse(id.trim())).collect();
         let mut logged = Logged {
-            sha: sha.into(),
+            sha: sha.clone(),
             short: short.into(),
             subject: subject.into(),
             ids: named,
             found: Vec::new(),
         };
         if let Some(reader) = &mut reader {
-            logged.ids = with_indexed(reader, sha, logged.ids)?;
+            logged.ids = with_indexed(reader, &sha, logged.ids)?;
             for id in &logged.ids {
                 // One unreadable checkpoint must not hide the whole log.
                 match reader.metadata(id) {

@@ -29,6 +29,9 @@ pub enum CommentChar {
     /// starts no line of the message (see `auto_comment` for how that is
     /// read back from the file a hook gets).
     Auto,
+    /// No line is a comment: git keeps them all (cleanup `whitespace`, the
+    /// default under `-m`/`-F`, and `verbatim`).
+    Nothing,
 }
 
 impl Default for CommentChar {
@@ -118,6 +121,38 @@ pub fn values_with(message: &str, key: &str, comment: &CommentChar) -> Vec<Strin
             Item::Trailer { token, value } if token.eq_ignore_ascii_case(key) => Some(unfold(value)),
             _ => None,
         })
+        .collect()
+}
+
+/// Every value of `key` on a line of its own anywhere in the message, not
+/// only in the last trailer block: a squash or fixup leaves each commit's
+/// trailers in a paragraph of its own. Indented lines are quoted text or
+/// continuations, and comment lines (with `comment`, for a message being
+/// edited) are not the message; nor is anything below a scissors line.
+pub fn every_value(message: &str, key: &str, comment: Option<&CommentChar>) -> Vec<String> {
+    let comment = comment.map(|c| comment_str(c, message));
+    let cut = comment.as_deref().and_then(|c| scissors(message, c)).unwrap_or(message.len());
+    lines(&message[..cut])
+        .filter(|(_, line)| !starts_with_space(line))
+        .filter(|(_, line)| comment.as_deref().is_none_or(|c| !line.starts_with(c)))
+        .filter_map(|(_, line)| {
+            let sep = separator(line)?;
+            trim(&line[..sep]).eq_ignore_ascii_case(key).then(|| trim(&line[sep + 1..]).to_owned())
+        })
+        .collect()
+}
+
+/// The message without the lines that give `key` the value `value` (as
+/// [`every_value`] reads them).
+pub fn remove(message: &str, key: &str, value: &str) -> String {
+    lines(message)
+        .filter(|(_, line)| {
+            starts_with_space(line)
+                || separator(line).is_none_or(|sep| {
+                    !(trim(&line[..sep]).eq_ignore_ascii_case(key) && trim(&line[sep + 1..]) == value)
+                })
+        })
+        .map(|(_, line)| line)
         .collect()
 }
 
@@ -332,6 +367,8 @@ fn comment_str<'a>(comment: &'a CommentChar, text: &str) -> Cow<'a, str> {
     match comment {
         CommentChar::Str(s) => Cow::Borrowed(s),
         CommentChar::Auto => Cow::Owned(auto_comment(text)),
+        // No message line starts with NUL: git cuts a message there.
+        CommentChar::Nothing => Cow::Borrowed("\0"),
     }
 }
 
@@ -414,4 +451,3 @@ fn starts_with_space(line: &str) -> bool {
 fn is_blank_line(line: &str) -> bool {
     line.split('\n').next().is_some_and(|head| head.chars().all(is_space_char))
 }
-

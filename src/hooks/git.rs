@@ -10,10 +10,10 @@ use chrono::Utc;
 use crate::checkpoint;
 use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
-use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::process::{ProcessTable, System};
+use crate::git::trailers::{self, CHECKPOINT_KEY, CommentChar};
+use crate::process::{ProcId, ProcessTable, System};
 use crate::resolve::owner::OwnerLookup;
-use crate::session::{Pending, Store};
+use crate::session::{CheckpointId, Pending, Store};
 use crate::settings::Settings;
 
 /// Runs one git hook. Always exits 0: entire never blocks a commit.
@@ -69,70 +69,217 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
 }
 
 fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &str) -> Result<()> {
-    if matches!(source, "merge" | "squash") || repo.in_sequencer_operation() || replaying_commits() {
+    let git = checkpoint::pending::committing_git();
+    let command = GitCommand::of(git);
+    if command.replays() || concludes_a_replay(repo, source) {
         return Ok(());
     }
-    let message = read_message(file)?;
-    let comment = trailers::comment_char(repo);
-    if !trailers::values_with(&message, CHECKPOINT_KEY, &comment).is_empty() {
-        return Ok(()); // amend, -c/-C and templates keep their trailer
-    }
+    let original = Message::read(file)?;
+    let comment = command.comment_char(repo);
     let store = Store::new(repo.store_dir());
-    let found = OwnerLookup::new(repo, &store).find(settings.recency, || staged_files(repo));
-    let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) else { return Ok(()) };
-
-    let checkpoint_id = checkpoint::new_id(repo)?;
-    let tagged = trailers::insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str(), &comment);
-    store.put_pending(&Pending {
-        checkpoint_id,
-        session_id: record.session_id,
-        resolved_by: owner.method,
-        resolution: found.verdict.details(),
-        created_at: Utc::now(),
-        committed: None,
-    })?;
-    std::fs::write(file, tagged).context(format_args!("writing {}", file.display()))
-}
-
-fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
-    let message = read_message(file)?;
-    let comment = trailers::comment_char(repo);
-    if let Some(stripped) = trailers::strip_if_only(&message, CHECKPOINT_KEY, &comment) {
-        std::fs::write(file, stripped).context(format_args!("writing {}", file.display()))?;
+    let mut message = original.text.clone();
+    let mut linked = keep_links(repo, &store, &mut message, &comment, git)?;
+    if !linked && source == "message" && command.has("--amend") {
+        // `--amend -m/-F`: the new message keeps the amended commit's link.
+        for id in head_checkpoints(repo) {
+            message = trailers::insert(&message, CHECKPOINT_KEY, id.as_str(), &comment);
+            linked = true;
+        }
+    }
+    if !linked {
+        let found = OwnerLookup::new(repo, &store).find(settings.recency, || staged_files(repo));
+        if let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) {
+            let checkpoint_id = checkpoint::new_id(repo)?;
+            message = trailers::insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str(), &comment);
+            store.put_pending(&Pending {
+                checkpoint_id,
+                session_id: record.session_id,
+                resolved_by: owner.method,
+                resolution: found.verdict.details(),
+                created_at: Utc::now(),
+                git,
+                git_dir: Some(repo.git_dir.clone()),
+                committed: None,
+            })?;
+        }
+    }
+    if message != original.text {
+        original.write(file, &message)?;
     }
     Ok(())
 }
 
-/// A single cherry-pick or revert leaves no state file behind while it
-/// commits, so look at the `git` process that runs this hook instead.
-fn replaying_commits() -> bool {
-    let ancestry = System.ancestors(std::process::id() as i32, 3);
-    ancestry.iter().filter_map(|p| System.cmdline(p.pid)).any(|argv| {
-        let is_git = argv.first().is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "git"));
-        is_git
-            && git_subcommand(&argv[1..])
-                .is_some_and(|c| matches!(c, "cherry-pick" | "revert" | "rebase" | "am"))
-    })
-}
-
-/// The subcommand in git's argv, past global options (`-c k=v`, `-C dir`…).
-fn git_subcommand(args: &[String]) -> Option<&str> {
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        match arg.as_str() {
-            "-c" | "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" => {
-                iter.next();
-            }
-            a if a.starts_with('-') => {}
-            a => return Some(a),
+/// Looks at the checkpoint trailers the message already has (an amend, `-c`/`-C`,
+/// a template, a message reused by hand) and tells whether one links this
+/// commit to its checkpoint. A trailer naming a checkpoint that is pending
+/// for another commit is removed: while that commit's `git` runs the
+/// checkpoint is its own, and once it is gone without having made the
+/// commit the checkpoint is abandoned (and removed) rather than given to
+/// this commit. Values that are no checkpoint ID are left alone and link
+/// nothing.
+fn keep_links(
+    repo: &Repo,
+    store: &Store,
+    message: &mut String,
+    comment: &CommentChar,
+    git: Option<ProcId>,
+) -> Result<bool> {
+    let mut linked = false;
+    for value in trailers::every_value(message, CHECKPOINT_KEY, Some(comment)) {
+        let Some(id) = CheckpointId::parse(&value) else { continue };
+        let foreign = store.pending(&id)?.filter(|p| p.committed.is_none() && p.git != git);
+        let Some(pending) = foreign else {
+            linked = true; // written, or handed to the writer: this commit rewrites that one
+            continue;
+        };
+        let running = pending.git.is_some_and(|g| System.alive_as_recorded(g));
+        let made = !running
+            && checkpoint::pending::commit_carrying(repo, pending.git_dir.as_deref(), &id)?.is_some();
+        if made {
+            linked = true;
+            continue;
+        }
+        *message = trailers::remove(message, CHECKPOINT_KEY, &value);
+        if !running {
+            store.remove_pending(&id);
         }
     }
-    None
+    Ok(linked)
 }
 
-fn read_message(file: &Path) -> Result<String> {
-    let bytes = std::fs::read(file).context(format_args!("reading {}", file.display()))?;
-    String::from_utf8(bytes).map_err(|_| Error::new("commit message is not UTF-8; left as it is"))
+/// The checkpoints HEAD's message names.
+fn head_checkpoints(repo: &Repo) -> Vec<CheckpointId> {
+    let Ok(out) = repo.git_output(["log", "-1", "--encoding=UTF-8", "--format=%B", "HEAD", "--"]) else {
+        return Vec::new();
+    };
+    let message = String::from_utf8_lossy(&out);
+    trailers::every_value(&message, CHECKPOINT_KEY, None)
+        .iter()
+        .filter_map(|v| CheckpointId::parse(v))
+        .collect()
+}
+
+/// A replayed commit concluded by `git commit`: a conflicted cherry-pick,
+/// or a conflicted step of a rebase (whose message git hands over as a
+/// merge's). A commit made at a rebase stop is a new one.
+fn concludes_a_replay(repo: &Repo, source: &str) -> bool {
+    let exists = |name: &str| repo.git_dir.join(name).exists();
+    exists("CHERRY_PICK_HEAD") || (source == "merge" && exists("REBASE_HEAD") && !exists("MERGE_HEAD"))
+}
+
+fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
+    let original = Message::read(file)?;
+    let comment = GitCommand::of(checkpoint::pending::committing_git()).comment_char(repo);
+    if let Some(stripped) = trailers::strip_if_only(&original.text, CHECKPOINT_KEY, &comment) {
+        original.write(file, &stripped)?;
+    }
+    Ok(())
+}
+
+/// The command line of the `git` process running the hook.
+struct GitCommand {
+    /// The subcommand (`commit`, `merge`…) and its arguments.
+    args: Vec<String>,
+}
+
+impl GitCommand {
+    fn of(git: Option<ProcId>) -> GitCommand {
+        let argv = git.and_then(|g| System.cmdline(g.pid)).unwrap_or_default();
+        let is_git = argv.first().is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "git"));
+        let args = if is_git { subcommand_and_args(&argv[1..]).to_vec() } else { Vec::new() };
+        GitCommand { args }
+    }
+
+    fn subcommand(&self) -> Option<&str> {
+        self.args.first().map(String::as_str)
+    }
+
+    fn has(&self, flag: &str) -> bool {
+        self.args.iter().skip(1).any(|a| a == flag)
+    }
+
+    /// Cherry-pick, rebase and am replay commits made before; their
+    /// trailers come along. A revert is a commit of its own.
+    fn replays(&self) -> bool {
+        matches!(self.subcommand(), Some("cherry-pick" | "rebase" | "am"))
+    }
+
+    /// Whether git strips comment lines from this commit's message: with
+    /// `--cleanup=strip`/`scissors`, or by default when an editor opens
+    /// (not under `-m`, `-F`, `-C`, `--no-edit`, unless `-e`). Otherwise
+    /// every line of the message is kept, `#123 fix` too.
+    fn comment_char(&self, repo: &Repo) -> CommentChar {
+        let cleanup = self.args.iter().rev().find_map(|a| a.strip_prefix("--cleanup="));
+        let strips = match cleanup {
+            Some("strip" | "scissors") => true,
+            Some("whitespace" | "verbatim") => false,
+            _ => {
+                let no_editor = self.args.iter().skip(1).any(|a| {
+                    matches!(a.as_str(), "--no-edit" | "--message" | "--file" | "--reuse-message")
+                        || a.starts_with("--message=")
+                        || a.starts_with("--file=")
+                        || a.starts_with("--reuse-message=")
+                        || short_flags(a).is_some_and(|f| f.contains(['m', 'F', 'C']))
+                });
+                let editor = self.has("-e") || self.has("--edit");
+                editor || !no_editor
+            }
+        };
+        if strips { trailers::comment_char(repo) } else { CommentChar::Nothing }
+    }
+}
+
+/// The letters of a bundle of short options (`-am` → `am`), up to the
+/// first that takes a value.
+fn short_flags(arg: &str) -> Option<&str> {
+    let flags = arg.strip_prefix('-').filter(|f| !f.starts_with('-') && !f.is_empty())?;
+    let end = flags.find(['m', 'F', 'C', 'c', 't']).map_or(flags.len(), |i| i + 1);
+    Some(&flags[..end])
+}
+
+/// git's argv past its global options (`-c k=v`, `-C dir`…): the
+/// subcommand and its arguments.
+fn subcommand_and_args(args: &[String]) -> &[String] {
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-c" | "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" => i += 2,
+            a if a.starts_with('-') => i += 1,
+            _ => return &args[i..],
+        }
+    }
+    &[]
+}
+
+/// A commit message as git hands it to a hook. Not always UTF-8
+/// (`i18n.commitEncoding`): then it is read byte for byte as Latin-1, so
+/// that every byte maps to one character and back, and lines, colons and
+/// comment characters (ASCII in every encoding git supports for messages)
+/// are where they were.
+struct Message {
+    text: String,
+    latin1: bool,
+}
+
+impl Message {
+    fn read(file: &Path) -> Result<Message> {
+        let bytes = std::fs::read(file).context(format_args!("reading {}", file.display()))?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => Message { text, latin1: false },
+            Err(err) => {
+                Message { text: err.as_bytes().iter().map(|&b| char::from(b)).collect(), latin1: true }
+            }
+        })
+    }
+
+    fn write(&self, file: &Path, text: &str) -> Result<()> {
+        let bytes = if self.latin1 {
+            text.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+        } else {
+            text.as_bytes().to_vec()
+        };
+        std::fs::write(file, bytes).context(format_args!("writing {}", file.display()))
+    }
 }
 
 fn staged_files(repo: &Repo) -> Option<Vec<String>> {

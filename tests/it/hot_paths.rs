@@ -11,7 +11,7 @@ use entire::git::Repo;
 use entire::session::{Committed, Pending, Resolution, ResolvedBy, SessionId, SessionRecord, Store};
 use serde_json::Value;
 
-use crate::support::{World, checkpoint_of, cid, sid, stdout, wait_for, wait_for_file};
+use crate::support::{World, checkpoint_of, cid, oid, sid, stdout, wait_for, wait_for_file};
 
 const BRANCH: &str = "entire/checkpoints/v1";
 
@@ -33,6 +33,8 @@ fn pending(checkpoint_id: &str, session_id: &str, committed: Option<Committed>) 
         resolved_by: ResolvedBy::Env,
         resolution: Resolution::default(),
         created_at: Utc::now(),
+        git: None,
+        git_dir: None,
         committed,
     }
 }
@@ -78,7 +80,7 @@ fn a_reader_writes_what_a_killed_writer_left_handed_off() {
     let dir = world.repo("r");
     let store = session(&dir, "s1");
     let sha = commit_with(&world, &dir, "0123456789ab");
-    let committed = Committed { commit: sha.clone(), branch: Some("main".into()) };
+    let committed = Committed { commit: oid(&sha), branch: Some("main".into()) };
     store.put_pending(&pending("0123456789ab", "s1", Some(committed))).unwrap();
 
     let explained = world.json(&dir, &["explain", "--commit", "HEAD", "--json"]);
@@ -98,7 +100,7 @@ fn racing_readers_write_each_checkpoint_once() {
     let ids: Vec<String> = (0..4).map(|i| format!("00000000000{i}")).collect();
     for id in &ids {
         let sha = commit_with(&world, &dir, id);
-        store.put_pending(&pending(id, "s1", Some(Committed { commit: sha, branch: None }))).unwrap();
+        store.put_pending(&pending(id, "s1", Some(Committed { commit: oid(&sha), branch: None }))).unwrap();
     }
     let readers: Vec<_> = (0..4)
         .map(|_| {
@@ -161,7 +163,7 @@ fn a_reservation_is_used_only_against_the_tip_it_was_checked_against() {
     let sha = world.git(&dir, &["rev-parse", "HEAD"]);
     let meta = Metadata {
         checkpoint_id: cid("0123456789ab"),
-        commit: sha.clone(),
+        commit: oid(&sha),
         session_id: sid("s1"),
         agent: None,
         resolved_by: ResolvedBy::Env,

@@ -367,3 +367,7 @@ pub fn sid(raw: &str) -> entire::session::SessionId {
 pub fn cid(raw: &str) -> entire::session::CheckpointId {
     entire::session::CheckpointId::parse(raw).expect("a well-formed checkpoint ID")
 }
+
+pub fn oid(raw: &str) -> entire::git::CommitId {
+    entire::git::CommitId::parse(raw).expect("a full commit SHA")
+}
