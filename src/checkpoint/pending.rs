@@ -305,6 +305,42 @@ pub fn abandoned(repo: &Repo) -> Result<Vec<Pending>> {
     Ok(found)
 }
 
+/// Commits among HEAD's last `depth` whose trailer names a checkpoint that
+/// is neither on the branch nor pending: lost, or never fetched.
+pub fn unwritten_trailers(repo: &Repo, depth: usize) -> Result<Vec<(CommitId, CheckpointId)>> {
+    if repo.head().is_none() {
+        return Ok(Vec::new());
+    }
+    let store = Store::new(repo.store_dir());
+    let out = repo.git_output([
+        "log",
+        "--encoding=UTF-8",
+        "-n",
+        &depth.to_string(),
+        "--format=%H%x1f%B%x1e",
+        "HEAD",
+        "--",
+    ])?;
+    let text = String::from_utf8_lossy(&out);
+    let mut reader = checkpoint::Reader::open(repo)?;
+    let mut missing = Vec::new();
+    for (sha, message) in text.split('\x1e').filter_map(|e| e.trim_start_matches('\n').split_once('\x1f')) {
+        let Some(sha) = CommitId::parse(sha) else { continue };
+        for id in
+            trailers::every_value(message, CHECKPOINT_KEY, None).iter().filter_map(|v| CheckpointId::parse(v))
+        {
+            let on_branch = match &mut reader {
+                Some(reader) => reader.contains(&id)?,
+                None => false,
+            };
+            if !on_branch && !store.is_pending(&id) {
+                missing.push((sha.clone(), id));
+            }
+        }
+    }
+    Ok(missing)
+}
+
 /// Removes what a killed writer left: the temp dirs of its blobs in the
 /// git common dir, and the temp files of interrupted pending writes. Old
 /// ones only: a live writer of post-hoc links makes them too, for
