@@ -15,6 +15,7 @@ mod hot_paths;
 mod output;
 mod real_agents;
 mod run;
+mod shared_worktree;
 mod shell;
 mod signals;
 mod stripped_env;
