@@ -37,8 +37,7 @@ pub fn run(args: ExplainArgs) -> Result<i32> {
 fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> Result<i32> {
     let sha = resolve_commit(repo, rev)?;
     let message = commit_message(repo, &sha)?;
-    let named: Vec<CheckpointId> =
-        trailers::values(&message, CHECKPOINT_KEY).iter().filter_map(|id| CheckpointId::parse(id)).collect();
+    let named = named_checkpoints(&message);
     let mut reader = Reader::open(repo)?;
     let checkpoints = match &mut reader {
         None if !named.is_empty() => {
@@ -62,20 +61,104 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> R
             found
         }
     };
+    let files = if checkpoints.is_empty() { Vec::new() } else { changed_files(repo, &sha)? };
+    let related: Vec<(Relation, Metadata)> =
+        checkpoints.into_iter().map(|meta| (Relation::of(&meta, &sha, &files), meta)).collect();
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&commit_json(&sha, &checkpoints))?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&commit_json(&sha, &related))?)?;
         return Ok(0);
     }
     writeln!(out, "commit {sha}")?;
-    if checkpoints.is_empty() {
+    if related.iter().all(|(relation, _)| *relation == Relation::Unrelated) {
         writeln!(out, "  no checkpoint: no agent session was attributed to this commit")?;
     }
     let store = Store::new(repo.store_dir());
-    for meta in &checkpoints {
+    for (relation, meta) in &related {
         let reader = reader.as_mut().expect("checkpoints were read through it");
         print_checkpoint(out, reader, &store, meta)?;
+        if let Some(how) = relation.describe(meta) {
+            writeln!(out, "  relation:    {how}")?;
+        }
     }
     Ok(0)
+}
+
+/// How a checkpoint relates to the commit it is shown for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Relation {
+    /// Written for this commit.
+    Written,
+    /// Written for an earlier version of it: an amend, a rebase, a
+    /// cherry-pick or a squash that changes some of the same files.
+    Rewritten,
+    /// The commit touches none of the checkpoint's files: its trailer was
+    /// copied here. Never counted as this commit's session.
+    Unrelated,
+}
+
+impl Relation {
+    fn of(meta: &Metadata, commit: &CommitId, files: &[String]) -> Relation {
+        if meta.commit == *commit {
+            return Relation::Written;
+        }
+        let overlaps = if meta.files_changed.is_empty() {
+            files.is_empty() // an empty commit, rewritten as one
+        } else {
+            meta.files_changed.iter().any(|f| files.contains(f))
+        };
+        if overlaps { Relation::Rewritten } else { Relation::Unrelated }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Relation::Written => "written",
+            Relation::Rewritten => "rewritten",
+            Relation::Unrelated => "unrelated",
+        }
+    }
+
+    /// The checkpoint's metadata with `"relation"` added.
+    fn tag(self, meta: &Metadata) -> Value {
+        let mut value = serde_json::to_value(meta).unwrap_or(Value::Null);
+        if let Value::Object(fields) = &mut value {
+            fields.insert("relation".into(), Value::from(self.as_str()));
+        }
+        value
+    }
+
+    /// What the text says when the checkpoint was not written for this
+    /// commit.
+    fn describe(self, meta: &Metadata) -> Option<String> {
+        let original = meta.commit.short(12);
+        match self {
+            Relation::Written => None,
+            Relation::Rewritten => Some(format!(
+                "rewritten: written for {original}, which this commit rewrites (amend, rebase, squash)"
+            )),
+            Relation::Unrelated => Some(format!(
+                "unrelated: written for {original}; this commit touches none of its files, so its trailer was \
+                 copied here and the session is not this commit's"
+            )),
+        }
+    }
+}
+
+/// The paths a commit changes (against its first parent), as named.
+fn changed_files(repo: &Repo, commit: &CommitId) -> Result<Vec<String>> {
+    let out = repo.git_output([
+        "diff-tree",
+        "-r",
+        "-z",
+        "-m",
+        "--first-parent",
+        "--root",
+        "--no-commit-id",
+        "--name-only",
+        "--no-renames",
+        commit.as_str(),
+        "--",
+    ])?;
+    Ok(String::from_utf8_lossy(&out).split('\0').filter(|f| !f.is_empty()).map(str::to_owned).collect())
 }
 
 /// The checkpoints a commit's trailers name, then those the commit index
@@ -91,8 +174,24 @@ fn with_indexed(reader: &mut Reader, sha: &CommitId, named: Vec<CheckpointId>) -
     Ok(ids)
 }
 
-/// `{"commit", "checkpoints"}`, the shape docs/json.md gives.
-fn commit_json(sha: &CommitId, checkpoints: &[Metadata]) -> Value {
+/// The checkpoints a message names on trailer lines, in any paragraph (a
+/// squash keeps each commit's), each once.
+fn named_checkpoints(message: &str) -> Vec<CheckpointId> {
+    let mut named: Vec<CheckpointId> = Vec::new();
+    for id in
+        trailers::every_value(message, CHECKPOINT_KEY, None).iter().filter_map(|v| CheckpointId::parse(v))
+    {
+        if !named.contains(&id) {
+            named.push(id);
+        }
+    }
+    named
+}
+
+/// `{"commit", "checkpoints"}`, the shape docs/json.md gives, each
+/// checkpoint with its relation to the commit.
+fn commit_json(sha: &CommitId, checkpoints: &[(Relation, Metadata)]) -> Value {
+    let checkpoints: Vec<Value> = checkpoints.iter().map(|(relation, meta)| relation.tag(meta)).collect();
     json!({"commit": sha, "checkpoints": checkpoints})
 }
 
@@ -214,7 +313,7 @@ struct Logged {
     subject: String,
     /// Checkpoints named or indexed for it, read or not.
     ids: Vec<CheckpointId>,
-    found: Vec<Metadata>,
+    found: Vec<(Relation, Metadata)>,
 }
 
 /// The last commits of HEAD and the session of each: one `git log` and one
@@ -232,11 +331,14 @@ fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
     }
     writeln!(out, "{:<9} {:<36}  {:<12} {:<7} SUBJECT", "COMMIT", "SESSION", "AGENT", "BY")?;
     for Logged { short, subject, ids, found, .. } in &commits {
-        if found.is_empty() {
-            let session = if ids.is_empty() { "-" } else { "?" };
+        // A copied trailer names another commit's session, not this one's.
+        let own: Vec<&Metadata> =
+            found.iter().filter(|(r, _)| *r != Relation::Unrelated).map(|(_, meta)| meta).collect();
+        if own.is_empty() {
+            let session = if ids.len() > found.len() { "?" } else { "-" };
             writeln!(out, "{short:<9} {session:<36}  {:<12} {:<7} {subject}", "", "")?;
         }
-        for meta in found {
+        for meta in own {
             let agent = meta.agent.as_deref().unwrap_or("-");
             writeln!(
                 out,
@@ -252,17 +354,17 @@ fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
 }
 
 fn last_commits(repo: &Repo) -> Result<Vec<Logged>> {
-    let format =
-        format!("--format=%H%x1f%h%x1f%s%x1f%(trailers:key={CHECKPOINT_KEY},valueonly,separator=%x2C)%x1e");
-    let out = repo.git_output(["log", "-n", &LOG_LENGTH.to_string(), &format, "HEAD", "--"])?;
+    let format = "--format=%H%x1f%h%x1f%s%x1f%B%x1e";
+    let out =
+        repo.git_output(["log", "--encoding=UTF-8", "-n", &LOG_LENGTH.to_string(), format, "HEAD", "--"])?;
     let out = String::from_utf8_lossy(&out);
     let mut reader = Reader::open(repo)?;
     let mut commits = Vec::new();
     for record in out.split('\x1e').map(|r| r.trim_start_matches('\n')).filter(|r| !r.is_empty()) {
         let fields: Vec<&str> = record.splitn(4, '\x1f').collect();
-        let [sha, short, subject, named] = fields[..] else { continue };
+        let [sha, short, subject, message] = fields[..] else { continue };
         let Some(sha) = CommitId::parse(sha) else { continue };
-        let named = named.split(',').filter_map(|id| CheckpointId::parse(id.trim())).collect();
+        let named = named_checkpoints(message);
         let mut logged = Logged {
             sha: sha.clone(),
             short: short.into(),
@@ -272,12 +374,28 @@ fn last_commits(repo: &Repo) -> Result<Vec<Logged>> {
         };
         if let Some(reader) = &mut reader {
             logged.ids = with_indexed(reader, &sha, logged.ids)?;
+            let mut files = None;
             for id in &logged.ids {
                 // One unreadable checkpoint must not hide the whole log.
-                match reader.metadata(id) {
-                    Ok(meta) => logged.found.extend(meta),
-                    Err(err) => warn(err),
-                }
+                let meta = match reader.metadata(id) {
+                    Ok(meta) => meta,
+                    Err(err) => {
+                        warn(err);
+                        None
+                    }
+                };
+                let Some(meta) = meta else { continue };
+                // Only a rewritten or copied trailer costs a look at the commit.
+                let relation = if meta.commit == sha {
+                    Relation::Written
+                } else {
+                    let files = match &files {
+                        Some(files) => files,
+                        None => files.insert(changed_files(repo, &sha)?),
+                    };
+                    Relation::of(&meta, &sha, files)
+                };
+                logged.found.push((relation, meta));
             }
         }
         commits.push(logged);

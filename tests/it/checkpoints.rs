@@ -344,6 +344,14 @@ fn explain_json(world: &World, dir: &Path, rev: &str) -> Value {
     world.json(dir, &["explain", "--commit", rev, "--json"])
 }
 
+/// A checkpoint as `explain --json` shows it: its metadata and its relation
+/// to the commit explained.
+fn shown(meta: &Metadata, relation: &str) -> Value {
+    let mut value = serde_json::to_value(meta).unwrap();
+    value["relation"] = relation.into();
+    value
+}
+
 #[test]
 fn explain_json_for_a_commit_without_checkpoint() {
     let world = World::new();
@@ -363,11 +371,16 @@ fn explain_json_lists_every_trailer_in_order_and_survives_amend() {
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
     let sha = commit_with_trailers(&world, &dir, "squashed", &["bbbbbbbbbbbb", "aaaaaaaaaaaa"]);
-    let b = meta("bbbbbbbbbbbb", &sha, "s-b");
-    let a = Metadata { resolved_by: ResolvedBy::Recent, ..meta("aaaaaaaaaaaa", &sha, "s-a") };
+    // Empty commits: their rewrites change the same (no) files.
+    let b = Metadata { files_changed: vec![], ..meta("bbbbbbbbbbbb", &sha, "s-b") };
+    let a = Metadata {
+        resolved_by: ResolvedBy::Recent,
+        files_changed: vec![],
+        ..meta("aaaaaaaaaaaa", &sha, "s-a")
+    };
     checkpoint::write(&repo, &a, &session("s-a"), 1024).unwrap();
     checkpoint::write(&repo, &b, &session("s-b"), 1024).unwrap();
-    let want = json!({"commit": sha, "checkpoints": [b, a]});
+    let want = json!({"commit": sha, "checkpoints": [shown(&b, "written"), shown(&a, "written")]});
     assert_eq!(explain_json(&world, &dir, "HEAD"), want);
 
     // Reworded, trailers kept (what `git commit --amend` does by default).
@@ -377,7 +390,11 @@ fn explain_json_lists_every_trailer_in_order_and_survives_amend() {
     assert_ne!(amended, sha);
     let got = explain_json(&world, &dir, "HEAD");
     assert_eq!(got["commit"], amended.as_str());
-    assert_eq!(got["checkpoints"], want["checkpoints"], "found by trailer, not by SHA");
+    assert_eq!(
+        got["checkpoints"],
+        json!([shown(&b, "rewritten"), shown(&a, "rewritten")]),
+        "found by trailer"
+    );
 
     let human = stdout(world.entire(&dir).args(["explain", "--commit", "HEAD"]).output().unwrap());
     assert!(human.contains("checkpoint aaaaaaaaaaaa") && human.contains("s-a (claude-code)"), "{human}");
@@ -394,7 +411,10 @@ fn explain_finds_checkpoints_linked_through_the_index_alone() {
     linked.resolved_by = ResolvedBy::PostHoc;
     linked.extra.insert("linked".into(), json!("post-hoc"));
     checkpoint::write(&repo, &linked, &session("s1"), 1024).unwrap();
-    assert_eq!(explain_json(&world, &dir, "HEAD"), json!({"commit": sha, "checkpoints": [linked]}));
+    assert_eq!(
+        explain_json(&world, &dir, "HEAD"),
+        json!({"commit": sha, "checkpoints": [shown(&linked, "written")]})
+    );
 }
 
 #[test]
