@@ -391,6 +391,9 @@ impl Commit {
             "-z",
             "--encoding=UTF-8",
             "--no-renames",
+            // A merge's changes against its first parent.
+            "-m",
+            "--first-parent",
             "--format=%B",
             "--name-only",
             sha.as_str(),

@@ -56,7 +56,10 @@ pub fn link_new_commits(
     head: &str,
     found_by: &str,
 ) -> Result<()> {
+    // Paths as named, not quoted (a name holding a newline still is).
     let out = repo.git_output([
+        "-c",
+        "core.quotePath=false",
         "log",
         "--first-parent",
         &format!("--max-count={MAX_LINKED}"),

@@ -10,6 +10,7 @@ mod demo;
 mod doctor;
 mod faults;
 mod git_hooks;
+mod history;
 mod hook_managers;
 mod hot_paths;
 mod output;
