@@ -156,11 +156,17 @@ pub fn remove(message: &str, key: &str, value: &str) -> String {
         .collect()
 }
 
-/// For commit-msg: when the message has nothing but `key` trailers, blank
-/// lines and comments, returns it with those trailers removed, so git aborts
-/// the empty commit as usual. Otherwise None. Sign-offs count as nothing,
-/// as they do for git (sequencer.c `rest_is_empty`).
-pub fn strip_if_only(message: &str, key: &str, comment: &CommentChar) -> Option<String> {
+/// For commit-msg: when the message has nothing but `key` trailers whose
+/// value passes `ours`, blank lines and comments, returns it with those
+/// trailers removed, so git aborts the empty commit as usual. Otherwise
+/// None. Sign-offs count as nothing, as they do for git (sequencer.c
+/// `rest_is_empty`); a `key` line someone else wrote is the message.
+pub fn strip_if_only(
+    message: &str,
+    key: &str,
+    comment: &CommentChar,
+    ours: impl Fn(&str) -> bool,
+) -> Option<String> {
     let comment = comment_str(comment, message);
     let cut = scissors(message, &comment).unwrap_or(message.len());
     let mut kept = String::with_capacity(message.len());
@@ -168,7 +174,9 @@ pub fn strip_if_only(message: &str, key: &str, comment: &CommentChar) -> Option<
     for (_, line) in lines(&message[..cut]) {
         if is_nothing(line, &comment) || line.starts_with(SIGN_OFF) {
             kept.push_str(line);
-        } else if separator(line).is_some_and(|sep| trim(&line[..sep]).eq_ignore_ascii_case(key)) {
+        } else if separator(line)
+            .is_some_and(|sep| trim(&line[..sep]).eq_ignore_ascii_case(key) && ours(trim(&line[sep + 1..])))
+        {
             stripped = true;
         } else {
             return None;
@@ -213,6 +221,12 @@ impl<'a> Block<'a> {
             .collect();
         Block { start, end, blank_line_before, items }
     }
+}
+
+/// Where a scissors line starts (the message's length without one): what
+/// `git commit --cleanup=scissors` and `-v` cut.
+pub fn cut_line(message: &str, comment: &CommentChar) -> usize {
+    scissors(message, &comment_str(comment, message)).unwrap_or(message.len())
 }
 
 /// Where the message proper ends: before a scissors line, then before the

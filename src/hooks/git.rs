@@ -75,22 +75,25 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
         return Ok(());
     }
     let original = Message::read(file)?;
-    let comment = command.comment_char(repo);
+    let cleanup = command.cleanup(repo);
     let store = Store::new(repo.store_dir());
     let mut message = original.text.clone();
-    let mut linked = keep_links(repo, &store, &mut message, &comment, git)?;
+    let mut linked = keep_links(repo, &store, &mut message, &cleanup, git)?;
     if !linked && source == "message" && command.has("--amend") {
         // `--amend -m/-F`: the new message keeps the amended commit's link.
         for id in head_checkpoints(repo) {
-            message = trailers::insert(&message, CHECKPOINT_KEY, id.as_str(), &comment);
+            message = cleanup.insert(&message, id.as_str());
             linked = true;
         }
     }
-    if !linked {
+    // With no editor to come, a blank message is git's to abort or keep
+    // (verbatim commits it as it is): nothing to attribute.
+    let blank = !cleanup.strips_comments() && message.trim().is_empty();
+    if !linked && !blank {
         let found = OwnerLookup::new(repo, &store).find(settings.recency, || staged_files(repo));
         if let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) {
             let checkpoint_id = checkpoint::new_id(repo)?;
-            message = trailers::insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str(), &comment);
+            message = cleanup.insert(&message, checkpoint_id.as_str());
             store.put_pending(&Pending {
                 checkpoint_id,
                 session_id: record.session_id,
@@ -121,11 +124,11 @@ fn keep_links(
     repo: &Repo,
     store: &Store,
     message: &mut String,
-    comment: &CommentChar,
+    cleanup: &Cleanup,
     git: Option<ProcId>,
 ) -> Result<bool> {
     let mut linked = false;
-    for value in trailers::every_value(message, CHECKPOINT_KEY, Some(comment)) {
+    for value in trailers::every_value(message, CHECKPOINT_KEY, Some(cleanup.comments())) {
         let Some(id) = CheckpointId::parse(&value) else { continue };
         let foreign = store.pending(&id)?.filter(|p| p.committed.is_none() && p.git != git);
         let Some(pending) = foreign else {
@@ -169,8 +172,8 @@ fn concludes_a_replay(repo: &Repo, source: &str) -> bool {
 
 fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
     let original = Message::read(file)?;
-    let comment = GitCommand::of(checkpoint::pending::committing_git()).comment_char(repo);
-    if let Some(stripped) = trailers::strip_if_only(&original.text, CHECKPOINT_KEY, &comment) {
+    let cleanup = GitCommand::of(checkpoint::pending::committing_git()).cleanup(repo);
+    if let Some(stripped) = cleanup.strip_if_only(&original.text) {
         original.write(file, &stripped)?;
     }
     Ok(())
@@ -204,28 +207,72 @@ impl GitCommand {
         matches!(self.subcommand(), Some("cherry-pick" | "rebase" | "am"))
     }
 
-    /// Whether git strips comment lines from this commit's message: with
-    /// `--cleanup=strip`/`scissors`, or by default when an editor opens
-    /// (not under `-m`, `-F`, `-C`, `--no-edit`, unless `-e`). Otherwise
-    /// every line of the message is kept, `#123 fix` too.
-    fn comment_char(&self, repo: &Repo) -> CommentChar {
-        let cleanup = self.args.iter().rev().find_map(|a| a.strip_prefix("--cleanup="));
-        let strips = match cleanup {
-            Some("strip" | "scissors") => true,
-            Some("whitespace" | "verbatim") => false,
-            _ => {
-                let no_editor = self.args.iter().skip(1).any(|a| {
-                    matches!(a.as_str(), "--no-edit" | "--message" | "--file" | "--reuse-message")
-                        || a.starts_with("--message=")
-                        || a.starts_with("--file=")
-                        || a.starts_with("--reuse-message=")
-                        || short_flags(a).is_some_and(|f| f.contains(['m', 'F', 'C']))
-                });
-                let editor = self.has("-e") || self.has("--edit");
-                editor || !no_editor
-            }
-        };
-        if strips { trailers::comment_char(repo) } else { CommentChar::Nothing }
+    /// How git cleans this commit's message up: `--cleanup=<mode>`, else
+    /// `strip` when an editor opens, `whitespace` when none does (`-m`,
+    /// `-F`, `-C`, `--no-edit`, unless `-e`), which keeps every line,
+    /// `#123 fix` too. (`commit.cleanup` is not read.)
+    fn cleanup(&self, repo: &Repo) -> Cleanup {
+        let no_editor = self.args.iter().skip(1).any(|a| {
+            matches!(a.as_str(), "--no-edit" | "--message" | "--file" | "--reuse-message")
+                || a.starts_with("--message=")
+                || a.starts_with("--file=")
+                || a.starts_with("--reuse-message=")
+                || short_flags(a).is_some_and(|f| f.contains(['m', 'F', 'C']))
+        });
+        let editor = self.has("-e") || self.has("--edit") || !no_editor;
+        // Without an editor, git treats scissors as whitespace.
+        match self.args.iter().rev().find_map(|a| a.strip_prefix("--cleanup=")) {
+            Some("scissors") if editor => Cleanup::Scissors(trailers::comment_char(repo)),
+            Some("strip") => Cleanup::Strip(trailers::comment_char(repo)),
+            Some("whitespace" | "verbatim" | "scissors") => Cleanup::Keep,
+            _ if editor => Cleanup::Strip(trailers::comment_char(repo)),
+            _ => Cleanup::Keep,
+        }
+    }
+}
+
+/// What git will strip from the message, and so what the trailer must stay
+/// clear of.
+enum Cleanup {
+    /// Comment lines (and below a scissors line, which the template of
+    /// `-v` has).
+    Strip(CommentChar),
+    /// Nothing: every line is the message.
+    Keep,
+    /// Everything from the scissors line on; comment lines above it stay.
+    Scissors(CommentChar),
+}
+
+impl Cleanup {
+    fn strips_comments(&self) -> bool {
+        matches!(self, Cleanup::Strip(_))
+    }
+
+    /// The comment lines of the part of the message that is kept.
+    fn comments(&self) -> &CommentChar {
+        match self {
+            Cleanup::Strip(comment) => comment,
+            Cleanup::Keep | Cleanup::Scissors(_) => &CommentChar::Nothing,
+        }
+    }
+
+    /// The message split where git cuts it: what is kept, and the rest.
+    fn split<'a>(&self, message: &'a str) -> (&'a str, &'a str) {
+        match self {
+            Cleanup::Scissors(comment) => message.split_at(trailers::cut_line(message, comment)),
+            _ => (message, ""),
+        }
+    }
+
+    fn insert(&self, message: &str, id: &str) -> String {
+        let (kept, cut) = self.split(message);
+        trailers::insert(kept, CHECKPOINT_KEY, id, self.comments()) + cut
+    }
+
+    fn strip_if_only(&self, message: &str) -> Option<String> {
+        let (kept, cut) = self.split(message);
+        let ours = |value: &str| CheckpointId::parse(value).is_some();
+        trailers::strip_if_only(kept, CHECKPOINT_KEY, self.comments(), ours).map(|stripped| stripped + cut)
     }
 }
 

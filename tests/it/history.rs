@@ -177,3 +177,84 @@ fn a_malformed_checkpoint_value_does_not_stop_tagging() {
     );
     assert!(agent.stop().success());
 }
+
+/// Hostile messages under every cleanup mode: what git commits with entire
+/// is what it commits without, plus one `Entire-Checkpoint` line (and the
+/// blank line that starts its block), or the same abort.
+#[test]
+fn messages_commit_as_without_entire_plus_one_trailer() {
+    const MESSAGES: &[&str] = &[
+        "#123 fix login\n",
+        "subject\n\n# a heading, or a comment\n",
+        "subject\n\n---\nbelow a rule\n",
+        "subject\n\nSigned-off-by: A <a@b>\n",
+        "subject\n\nKey: value\n  folded on\nOther: x\n",
+        "Entire-Checkpoint: zzz\n",
+        "subject\n\nEntire-Checkpoint: not-an-id\n",
+        "  indented subject\n\n\n\ntrailing blanks\n\n\n",
+        "subject\r\n\r\nbody\r\n",
+        "subject: looks like a trailer\n",
+        "subject\n# ------------------------ >8 ------------------------\ncut here\n",
+        "\n\n\nsubject after blank lines\n",
+        "# only a comment\n",
+        "",
+    ];
+    const MODES: &[&str] =
+        &["", "--cleanup=strip", "--cleanup=whitespace", "--cleanup=verbatim", "--cleanup=scissors"];
+    let world = World::new();
+    let repo = world.repo("r");
+    let agent = world.agent(&repo, "claude-code");
+    let file = world.path().join("message");
+    for mode in MODES {
+        for message in MESSAGES {
+            // Known gap (docs/trailers.md): under `strip` without `-v`, git
+            // keeps what follows a scissors line, where the trailer is put.
+            if *mode == "--cleanup=strip" && message.contains(">8") {
+                continue;
+            }
+            std::fs::write(&file, message).unwrap();
+            let plain = world
+                .cmd("git", &repo)
+                .args(["-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-F"])
+                .arg(&file)
+                .args(Some(mode).filter(|m| !m.is_empty()))
+                .output()
+                .unwrap();
+            let without = plain.status.success().then(|| raw_head(&world, &repo));
+            let (rc, out) = agent.exec(&format!("git commit -q --allow-empty -F {} {mode}", file.display()));
+            let case = format!("{mode:?} {message:?}");
+            let Some(without) = without else {
+                assert_ne!(rc, 0, "{case}: git aborts it without entire, and must with entire: {out}");
+                continue;
+            };
+            assert_eq!(rc, 0, "{case}: {out}");
+            let with = raw_head(&world, &repo);
+            let (body_with, body_without) = (body(&with), body(&without));
+            let (_, line) = body_with.trim_end_matches('\n').rsplit_once('\n').unwrap_or(("", body_with));
+            let id =
+                line.strip_prefix("Entire-Checkpoint: ").unwrap_or_else(|| panic!("{case}: {body_with:?}"));
+            let explained = explained(&world, &repo, "HEAD");
+            assert_eq!(explained["checkpoints"][0]["checkpoint_id"], id, "{case}");
+            // Where git's own trailer rules put it: at the end, or above
+            // trailing blank lines (which verbatim keeps).
+            let unjoined = body_with.replacen(&format!("{line}\n"), "", 1);
+            let unblocked = body_with.replacen(&format!("\n{line}\n"), "", 1);
+            assert!(
+                unjoined == body_without || unblocked == body_without,
+                "{case}:\n{body_with:?}\nvs\n{body_without:?}"
+            );
+        }
+    }
+    assert!(agent.stop().success());
+}
+
+/// HEAD as git stores it, byte for byte (as text).
+fn raw_head(world: &World, repo: &Path) -> String {
+    let out = world.cmd("git", repo).args(["cat-file", "commit", "HEAD"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A raw commit's message.
+fn body(raw: &str) -> &str {
+    raw.split_once("\n\n").map_or("", |(_, body)| body)
+}
