@@ -119,13 +119,16 @@ fn racing_readers_write_each_checkpoint_once() {
 }
 
 #[test]
-fn a_checkpoint_named_by_a_message_git_did_not_commit_is_given_back() {
+fn post_commit_takes_only_what_its_own_git_made_pending() {
     let world = World::new();
     let dir = world.repo("r");
     let store = session(&dir, "s1");
-    store.put_pending(&pending("0123456789ab", "s1", None)).unwrap();
-    // A commit aborted after prepare-commit-msg leaves its message; a
-    // cherry-pick, which does not write that file, then runs post-commit.
+    // Pending for another `git commit` still running (a sleep stands in
+    // for it), and named by the message file a later commit left.
+    let mut other = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = other.id() as i32;
+    let running = entire::process::ProcId { pid, start_time: crate::support::start_time(pid) };
+    store.put_pending(&Pending { git: Some(running), ..pending("0123456789ab", "s1", None) }).unwrap();
     world.git(&dir, &["-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "other"]);
     std::fs::write(dir.join(".git/COMMIT_EDITMSG"), "aborted\n\nEntire-Checkpoint: 0123456789ab\n").unwrap();
     stdout(world.entire(&dir).args(["hooks", "git", "post-commit"]).output().unwrap());
@@ -133,9 +136,11 @@ fn a_checkpoint_named_by_a_message_git_did_not_commit_is_given_back() {
     let explained = world.json(&dir, &["explain", "--commit", "HEAD", "--json"]);
     assert_eq!(explained["checkpoints"], Value::Array(vec![]), "{explained}");
     let left = store.pending(&cid("0123456789ab")).unwrap().expect("still pending");
-    assert_eq!(left.committed, None, "waits for the commit that carries it");
+    assert_eq!(left.committed, None, "waits for its own git's post-commit");
     let record = store.load(&SessionId::parse("s1").unwrap()).unwrap().unwrap();
     assert!(record.checkpoints.is_empty());
+    other.kill().unwrap();
+    other.wait().unwrap();
 }
 
 #[test]
