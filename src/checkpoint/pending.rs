@@ -271,9 +271,9 @@ fn search(repo: &Repo, git_dir: Option<&Path>, args: &[&str], id: &CheckpointId)
     Ok(text
         .split('\x1e')
         .filter_map(|entry| entry.trim_start_matches('\n').split_once('\x1f'))
+        .rev()
         .filter(|(_, message)| carries(message, id))
-        .filter_map(|(sha, _)| CommitId::parse(sha))
-        .last())
+        .find_map(|(sha, _)| CommitId::parse(sha)))
 }
 
 /// Whether a commit message names the checkpoint on a trailer line of its
