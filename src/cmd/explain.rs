@@ -402,3 +402,29 @@ fn last_commits(repo: &Repo) -> Result<Vec<Logged>> {
     }
     Ok(commits)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(commit: &str, files: &[&str]) -> Metadata {
+        serde_json::from_value(json!({
+            "checkpoint_id": "0123456789ab", "commit": commit, "session_id": "s1", "agent": null,
+            "resolved_by": "env", "resolution": {"method": "env", "depth": null, "env_rejected": null},
+            "created_at": "2025-01-02T03:04:05Z", "branch": null, "files_changed": files, "agent_session_id": null,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn relation_by_commit_then_by_files() {
+        let (a, b) = (CommitId::parse(&"a".repeat(40)).unwrap(), CommitId::parse(&"b".repeat(40)).unwrap());
+        let files = ["x".to_owned(), "y".to_owned()];
+        assert_eq!(Relation::of(&meta(a.as_str(), &["z"]), &a, &files), Relation::Written);
+        assert_eq!(Relation::of(&meta(a.as_str(), &["y"]), &b, &files), Relation::Rewritten);
+        assert_eq!(Relation::of(&meta(a.as_str(), &["z"]), &b, &files), Relation::Unrelated);
+        assert_eq!(Relation::of(&meta(a.as_str(), &[]), &b, &[]), Relation::Rewritten, "empty, amended");
+        assert_eq!(Relation::of(&meta(a.as_str(), &[]), &b, &files), Relation::Unrelated);
+        assert_eq!(Relation::Unrelated.tag(&meta(a.as_str(), &[]))["relation"], "unrelated");
+    }
+}

@@ -465,3 +465,36 @@ fn starts_with_space(line: &str) -> bool {
 fn is_blank_line(line: &str) -> bool {
     line.split('\n').next().is_some_and(|head| head.chars().all(is_space_char))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_counts_except_indented_comment_and_cut_ones() {
+        let message = "squash\n\nfirst\n\nEntire-Checkpoint: 00000000000a\n\nsecond\n\n\
+                       entire-checkpoint : 00000000000b\n    Entire-Checkpoint: 00000000000c\n\
+                       # Entire-Checkpoint: 00000000000d\nEntire-Checkpoint: zzz\n\
+                       # ------------------------ >8 ------------------------\nEntire-Checkpoint: 00000000000e\n";
+        let hash = CommentChar::default();
+        assert_eq!(
+            every_value(message, CHECKPOINT_KEY, Some(&hash)),
+            ["00000000000a", "00000000000b", "zzz"],
+            "an edited message"
+        );
+        assert_eq!(
+            every_value(message, CHECKPOINT_KEY, None),
+            ["00000000000a", "00000000000b", "zzz", "00000000000e"],
+            "a stored message has no comments"
+        );
+    }
+
+    #[test]
+    fn remove_takes_out_exactly_one_value() {
+        let message = "s\n\nEntire-Checkpoint: 00000000000a\nEntire-Checkpoint: 00000000000b\n  Entire-Checkpoint: 00000000000a\n";
+        assert_eq!(
+            remove(message, CHECKPOINT_KEY, "00000000000a"),
+            "s\n\nEntire-Checkpoint: 00000000000b\n  Entire-Checkpoint: 00000000000a\n"
+        );
+    }
+}

@@ -75,7 +75,7 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
         return Ok(());
     }
     let original = Message::read(file)?;
-    let cleanup = command.cleanup(repo);
+    let cleanup = command.cleanup(|| trailers::comment_char(repo));
     let store = Store::new(repo.store_dir());
     let mut message = original.text.clone();
     let mut linked = keep_links(repo, &store, &mut message, &cleanup, git)?;
@@ -172,7 +172,12 @@ fn concludes_a_replay(repo: &Repo, source: &str) -> bool {
 
 fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
     let original = Message::read(file)?;
-    let cleanup = GitCommand::of(checkpoint::pending::committing_git()).cleanup(repo);
+    // Most messages never mention the trailer: no process to look at.
+    if !original.text.to_ascii_lowercase().contains(&CHECKPOINT_KEY.to_ascii_lowercase()) {
+        return Ok(());
+    }
+    let cleanup =
+        GitCommand::of(checkpoint::pending::committing_git()).cleanup(|| trailers::comment_char(repo));
     if let Some(stripped) = cleanup.strip_if_only(&original.text) {
         original.write(file, &stripped)?;
     }
@@ -211,7 +216,7 @@ impl GitCommand {
     /// `strip` when an editor opens, `whitespace` when none does (`-m`,
     /// `-F`, `-C`, `--no-edit`, unless `-e`), which keeps every line,
     /// `#123 fix` too. (`commit.cleanup` is not read.)
-    fn cleanup(&self, repo: &Repo) -> Cleanup {
+    fn cleanup(&self, comment: impl FnOnce() -> CommentChar) -> Cleanup {
         let no_editor = self.args.iter().skip(1).any(|a| {
             matches!(a.as_str(), "--no-edit" | "--message" | "--file" | "--reuse-message")
                 || a.starts_with("--message=")
@@ -222,10 +227,10 @@ impl GitCommand {
         let editor = self.has("-e") || self.has("--edit") || !no_editor;
         // Without an editor, git treats scissors as whitespace.
         match self.args.iter().rev().find_map(|a| a.strip_prefix("--cleanup=")) {
-            Some("scissors") if editor => Cleanup::Scissors(trailers::comment_char(repo)),
-            Some("strip") => Cleanup::Strip(trailers::comment_char(repo)),
+            Some("scissors") if editor => Cleanup::Scissors(comment()),
+            Some("strip") => Cleanup::Strip(comment()),
             Some("whitespace" | "verbatim" | "scissors") => Cleanup::Keep,
-            _ if editor => Cleanup::Strip(trailers::comment_char(repo)),
+            _ if editor => Cleanup::Strip(comment()),
             _ => Cleanup::Keep,
         }
     }
@@ -340,4 +345,78 @@ fn staged_files(repo: &Repo) -> Option<Vec<String>> {
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(argv: &str) -> GitCommand {
+        let argv: Vec<String> = argv.split(' ').map(str::to_owned).collect();
+        GitCommand { args: subcommand_and_args(&argv[1..]).to_vec() }
+    }
+
+    fn cleanup_of(argv: &str) -> &'static str {
+        match command(argv).cleanup(CommentChar::default) {
+            Cleanup::Strip(_) => "strip",
+            Cleanup::Keep => "keep",
+            Cleanup::Scissors(_) => "scissors",
+        }
+    }
+
+    #[test]
+    fn the_cleanup_git_will_apply_comes_from_its_arguments() {
+        for (argv, mode) in [
+            ("git commit", "strip"),
+            ("git commit -m x", "keep"),
+            ("git commit -am x", "keep"),
+            ("git commit --message=x", "keep"),
+            ("git commit -F f", "keep"),
+            ("git commit -C HEAD", "keep"),
+            ("git commit -m x -e", "strip"),
+            ("git commit -c HEAD", "strip"),
+            ("git commit -m x --cleanup=strip", "strip"),
+            ("git commit --cleanup=verbatim", "keep"),
+            ("git commit --cleanup=scissors", "scissors"),
+            ("git commit -m x --cleanup=scissors", "keep"),
+            ("git -C dir -c a=b commit -m x", "keep"),
+            ("git merge --no-edit side", "keep"),
+            ("git merge side", "strip"),
+        ] {
+            assert_eq!(cleanup_of(argv), mode, "{argv}");
+        }
+    }
+
+    #[test]
+    fn replays_and_amends_are_read_from_the_command_line() {
+        assert!(command("git -c x=y cherry-pick abc").replays());
+        assert!(command("git rebase --continue").replays());
+        assert!(!command("git revert --no-edit HEAD").replays());
+        assert!(!command("git merge side").replays());
+        assert!(command("git commit --amend -m x").has("--amend"));
+        assert!(!command("git commit -m x").has("--amend"));
+    }
+
+    #[test]
+    fn scissors_keeps_the_cut_part_out_of_the_trailer_block() {
+        let cleanup = Cleanup::Scissors(CommentChar::default());
+        let message = "#123 fix\n# ------------------------ >8 ------------------------\ndiff\n";
+        let tagged = cleanup.insert(message, "0123456789ab");
+        assert_eq!(
+            tagged,
+            "#123 fix\n\nEntire-Checkpoint: 0123456789ab\n# ------------------------ >8 ------------------------\ndiff\n"
+        );
+        assert_eq!(cleanup.strip_if_only(&tagged), None, "# lines above the cut are the message");
+    }
+
+    #[test]
+    fn a_latin1_message_round_trips_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("msg");
+        std::fs::write(&file, b"caf\xe9\n").unwrap();
+        let message = Message::read(&file).unwrap();
+        let tagged = Cleanup::Keep.insert(&message.text, "0123456789ab");
+        message.write(&file, &tagged).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"caf\xe9\n\nEntire-Checkpoint: 0123456789ab\n");
+    }
 }
