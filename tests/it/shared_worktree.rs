@@ -199,3 +199,64 @@ fn a_subject_starting_with_the_comment_character_is_tagged() {
     );
     assert!(agent.stop().success());
 }
+
+#[test]
+fn a_post_commit_that_finds_a_writer_running_leaves_its_checkpoint_to_it() {
+    let world = World::new();
+    let repo = world.repo("r");
+    let agent = world.agent(&repo, "claude-code");
+    // This test holds the writer lock, as a running writer would.
+    let store = world.store(&repo);
+    std::fs::create_dir_all(&store).unwrap();
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(store.join("writer.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    agent.ok(&format!("{} && git commit -q -m 'while a writer runs'", stage_change("f")));
+    let id = checkpoint_of(&world, &repo, "HEAD").expect("a trailer");
+    let pending = std::fs::read_to_string(store.join(format!("pending/{id}.json"))).expect("left pending");
+    assert_eq!(pending.lines().count(), 2, "marked committed: {pending}");
+    assert!(
+        world
+            .cmd("git", &repo)
+            .args(["rev-parse", "--verify", "-q", "entire/checkpoints/v1"])
+            .output()
+            .unwrap()
+            .stdout
+            .is_empty(),
+        "not written while the lock is held"
+    );
+
+    drop(lock);
+    let explained = world.json(&repo, &["explain", "--commit", "HEAD", "--json"]);
+    assert_eq!(explained["checkpoints"][0]["checkpoint_id"], id.as_str(), "{explained}");
+    assert!(agent.stop().success());
+}
+
+#[test]
+fn what_a_killed_writer_left_in_temp_files_is_removed_once_old() {
+    let world = World::new();
+    let repo = world.repo("r");
+    let common = repo.join(".git");
+    let old_dir = common.join("entire-checkpoint-killed");
+    let fresh_dir = common.join("entire-checkpoint-running");
+    let old_tmp = world.store(&repo).join(".tmp-killed");
+    for dir in [&old_dir, &fresh_dir] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("root.json"), "{}").unwrap();
+    }
+    std::fs::create_dir_all(old_tmp.parent().unwrap()).unwrap();
+    std::fs::write(&old_tmp, "{\"checkpoint_id\":").unwrap();
+    for path in [&old_dir, &old_tmp] {
+        let status = world.cmd("touch", &repo).args(["-d", "1 hour ago"]).arg(path).status().unwrap();
+        assert!(status.success());
+    }
+    let doctor = world.entire(&repo).args(["doctor", "--fix"]).output().unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(report.contains("removed 2 temp file(s) left by an interrupted writer"), "{report}");
+    assert!(!old_dir.exists() && !old_tmp.exists());
+    assert!(fresh_dir.exists(), "a live writer's may be in use");
+}
