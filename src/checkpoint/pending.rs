@@ -149,7 +149,7 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
         Ok(settings) => settings.transcript_max_bytes,
         Err(err) => return vec![err],
     };
-    sweep_orphans(repo, store);
+    sweep_orphans(repo, store, false);
     let mut tried = HashSet::new();
     let mut failures = Vec::new();
     let mut lock = lock;
@@ -342,21 +342,22 @@ pub fn unwritten_trailers(repo: &Repo, depth: usize) -> Result<Vec<(CommitId, Ch
 }
 
 /// Removes what a killed writer left: the temp dirs of its blobs in the
-/// git common dir, and the temp files of interrupted pending writes. Old
-/// ones only: a live writer of post-hoc links makes them too, for
-/// milliseconds.
-pub fn sweep_orphans(repo: &Repo, store: &Store) -> usize {
+/// git common dir, and the temp files of interrupted pending writes (with
+/// `records`, of session records too: a directory as large as the number
+/// of sessions, which only `doctor --fix` reads). Old ones only: a live
+/// writer of post-hoc links makes them too, for milliseconds.
+pub fn sweep_orphans(repo: &Repo, store: &Store, records: bool) -> usize {
     let old = |path: &Path| {
         std::fs::symlink_metadata(path)
             .and_then(|m| m.modified())
             .is_ok_and(|t| SystemTime::now().duration_since(t).is_ok_and(|age| age >= ORPHAN_AGE))
     };
     let mut removed = 0;
-    let places: [(PathBuf, &str); 3] = [
-        (repo.common_dir.clone(), "entire-checkpoint-"),
-        (store.dir().join("pending"), ".tmp-"),
-        (store.dir().to_path_buf(), ".tmp-"),
-    ];
+    let mut places: Vec<(PathBuf, &str)> =
+        vec![(repo.common_dir.clone(), "entire-checkpoint-"), (store.dir().join("pending"), ".tmp-")];
+    if records {
+        places.push((store.dir().to_path_buf(), ".tmp-"));
+    }
     for (dir, prefix) in places {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {

@@ -324,7 +324,7 @@ fn pending_checkpoints(repo: &Repo, store: &Store, report: &mut Report<impl Writ
         }
     }
     if report.fix {
-        let swept = checkpoint::pending::sweep_orphans(repo, store);
+        let swept = checkpoint::pending::sweep_orphans(repo, store, true);
         if swept > 0 {
             report.line(format_args!("removed {swept} temp file(s) left by an interrupted writer"));
         }
