@@ -5,7 +5,7 @@
 
 mod comment_char;
 mod commit_id;
-pub mod hooks_install;
+pub mod reflog;
 pub mod trailers;
 
 use std::ffi::OsStr;
