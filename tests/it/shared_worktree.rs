@@ -128,7 +128,8 @@ fn agents_in_a_worktree_each_get_their_own_checkpoints() {
 fn without_post_commit(world: &World, repo: &Path) -> PathBuf {
     let hooks = world.path().join("no-post-commit");
     std::fs::create_dir_all(&hooks).unwrap();
-    let ours = PathBuf::from(world.git(repo, &["config", "core.hooksPath"]));
+    // Relative to the main worktree's root (or absolute).
+    let ours = repo.join(world.git(repo, &["config", "core.hooksPath"]));
     for hook in ["prepare-commit-msg", "commit-msg"] {
         std::os::unix::fs::symlink(ours.join(hook), hooks.join(hook)).unwrap();
     }
