@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::{HookEvent, Spec, Turn};
 use crate::checkpoint::post_hoc;
 use crate::error::{Error, Result, warn};
-use crate::git::Repo;
+use crate::git::{CommitId, Repo};
 use crate::process::{ProcId, ProcessTable, System};
 use crate::resolve::{self, owner::OwnerLookup};
 use crate::session::{LiveEntry, LiveRegistry, SessionId, SessionRecord, Source, Store};
@@ -104,7 +104,8 @@ pub fn record(
             }
             // Only a tool call that may have run git links what appeared.
             let link = event.turn == Turn::Tool && tool.is_none_or(post_hoc::may_commit);
-            new_commits = post_hoc::observe_head(&mut rec, head.as_deref(), hook.now, link);
+            new_commits =
+                post_hoc::observe_head(&mut rec, head.as_ref().map(CommitId::as_str), hook.now, link);
         }
         Some(rec)
     })?;
@@ -185,7 +186,7 @@ impl Hook<'_> {
             agent: Some(self.spec.name.to_owned()),
             cwd: Some(self.cwd.to_string_lossy().into_owned()),
             worktree_path: Some(self.repo.worktree_str()),
-            base_commit: self.repo.head(),
+            base_commit: self.repo.head().map(String::from),
             started_at: Some(self.now),
             source: Some(Source::AgentHook),
             ..SessionRecord::new(agent_session.clone())

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint;
-use crate::error::{Context, Result, warn};
+use crate::error::{Context, Error, Result, warn};
 use crate::fsutil::private_dir;
+use crate::git::CommitId;
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
 use crate::process::System;
@@ -146,7 +147,10 @@ pub fn link_new_commits(
     head: &str,
     found_by: &str,
 ) -> Result<()> {
+    // Paths as named, not quoted (a name holding a newline still is).
     let out = repo.git_output([
+        "-c",
+        "core.quotePath=false",
         "log",
         "--first-parent",
         &format!("--max-count={MAX_LINKED}"),
@@ -202,7 +206,8 @@ fn link(
 ) -> Result<()> {
     let attribution = checkpoint::Attribution {
         checkpoint_id: checkpoint::new_id(repo)?,
-        commit: commit.sha.clone(),
+        commit: CommitId::parse(&commit.sha)
+            .ok_or_else(|| Error::new(format!("not a full commit SHA: {:?}", commit.sha)))?,
         session_id: session.clone(),
         resolved_by: ResolvedBy::PostHoc,
         // How the hook found the session; the commit itself ran no hook.

@@ -392,6 +392,15 @@ pub fn cid(raw: &str) -> entire::session::CheckpointId {
     entire::session::CheckpointId::parse(raw).expect("a well-formed checkpoint ID")
 }
 
+pub fn oid(raw: &str) -> entire::git::CommitId {
+    entire::git::CommitId::parse(raw).expect("a full commit SHA")
+}
+
+/// The lines of stderr that entire wrote.
+pub fn entire_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("entire:")).collect()
+}
+
 /// Runs `cmd` (a command line, e.g. `["git", "commit", …]`) in `repo` and
 /// returns what it printed, stdout then stderr; panics if it fails.
 pub fn printed_by(world: &World, repo: &Path, cmd: &[&str]) -> String {
