@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, read_optional};
+use crate::fsutil::{Links, SETTINGS_CAP, atomic_write, read_capped};
 
 pub const DIR: &str = ".entire";
 pub const FILE: &str = "settings.json";
@@ -25,6 +25,19 @@ pub struct Settings {
     pub recency: bool,
     /// Cap on the transcript copied into a checkpoint.
     pub transcript_max_bytes: u64,
+    /// `checkpoints.transcript_dirs`, read from the local settings file
+    /// only: a committed file could widen what is copied to the branch.
+    pub transcript_dirs: Option<Vec<PathBuf>>,
+}
+
+/// What the checkpoint writer needs to know about transcripts: how much to
+/// copy, and from where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TranscriptRules {
+    /// Cap on the copy (`checkpoints.transcript_max_bytes`).
+    pub max_bytes: u64,
+    /// Directories transcripts may come from, instead of the agents' own.
+    pub dirs: Option<Vec<PathBuf>>,
 }
 
 pub const DEFAULT_TRANSCRIPT_MAX_BYTES: u64 = 50 * 1024 * 1024;
@@ -47,12 +60,18 @@ impl Settings {
         let dir = worktree.join(DIR);
         let mut merged = Map::new();
         let mut found = false;
+        let mut transcript_dirs = None;
         for name in [FILE, LOCAL_FILE] {
             let path = dir.join(name);
-            let Some(bytes) = read_optional(&path)? else { continue };
+            let Some(bytes) = read_capped(&path, SETTINGS_CAP, Links::Follow)? else { continue };
             found = true;
             match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(map)) => merge(&mut merged, map),
+                Ok(Value::Object(map)) => {
+                    if name == LOCAL_FILE {
+                        transcript_dirs = local_transcript_dirs(&map);
+                    }
+                    merge(&mut merged, map)
+                }
                 _ => return Err(Error::new(format!("{} is not a JSON object", path.display()))),
             }
         }
@@ -65,12 +84,27 @@ impl Settings {
                 .and_then(|c| c.get("transcript_max_bytes"))
                 .and_then(Value::as_u64)
                 .unwrap_or(DEFAULT_TRANSCRIPT_MAX_BYTES),
+            transcript_dirs,
         })
+    }
+
+    /// What the checkpoint writer needs to know about transcripts.
+    pub fn transcripts(&self) -> TranscriptRules {
+        TranscriptRules {
+            max_bytes: self.transcript_max_bytes,
+            dirs: self.transcript_dirs.clone(),
+        }
     }
 
     pub fn path(worktree: &Path) -> PathBuf {
         worktree.join(DIR).join(FILE)
     }
+}
+
+/// `checkpoints.transcript_dirs`: absolute paths only.
+fn local_transcript_dirs(map: &Map<String, Value>) -> Option<Vec<PathBuf>> {
+    let list = map.get("checkpoints")?.get("transcript_dirs")?.as_array()?;
+    Some(list.iter().filter_map(Value::as_str).map(PathBuf::from).filter(|p| p.is_absolute()).collect())
 }
 
 /// Sets `enabled` in `.entire/settings.json`, keeping every other key (a
@@ -117,7 +151,7 @@ pub fn clear_local_disable(worktree: &Path) -> Result<()> {
 
 /// A settings file as a JSON object; an absent file is an empty one.
 fn read_object(path: &Path) -> Result<Map<String, Value>> {
-    Ok(match read_optional(path)? {
+    Ok(match read_capped(path, SETTINGS_CAP, Links::Follow)? {
         None => Map::new(),
         Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => map,

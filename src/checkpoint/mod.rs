@@ -10,6 +10,7 @@ pub mod push;
 mod reader;
 mod record;
 pub mod remote;
+mod transcript_source;
 mod writer;
 
 use chrono::{DateTime, Utc};
@@ -22,6 +23,7 @@ pub use merge::merge;
 pub(crate) use objects::update_ref;
 pub use reader::{Reader, for_commit, read};
 pub use record::{Attribution, record};
+pub use transcript_source::{SkipReason, agent_dirs, open_transcript};
 pub use writer::write;
 
 /// The branch's short name, for messages.

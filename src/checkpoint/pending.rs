@@ -72,6 +72,9 @@ fn mentioned(message: &str) -> Vec<CheckpointId> {
         .collect()
 }
 
+/// The detached writer's whole life at most, in seconds.
+const WRITER_DEADLINE_SECS: u32 = 120;
+
 /// Forks the writer off, not waited for: a fork returns at once, where
 /// starting a program would wait for its exec. The child is a session of
 /// its own (the terminal's signals are not for it), runs at the lowest
@@ -93,6 +96,11 @@ fn detach_writer(repo: &Repo) {
             let _ = (dup2_stdin(&null), dup2_stdout(&null), dup2_stderr(&null));
             // SAFETY: nice(2) only lowers this process's priority.
             unsafe { libc::nice(19) };
+            // Nobody waits for this process, so nothing would notice it
+            // hang: SIGALRM ends it after a deadline, its locks go with it,
+            // and what it did not write stays pending for the next writer.
+            nix::unistd::alarm::set(WRITER_DEADLINE_SECS);
+            crate::fsutil::set_lock_patience(crate::fsutil::DEFAULT_LOCK_PATIENCE);
             let _ = write_all(repo, Writer::Detached);
             // SAFETY: ends this process, whose work is done, without unwinding.
             unsafe { libc::_exit(0) }
@@ -128,14 +136,14 @@ fn write_all(repo: &Repo, writer: Writer) -> Vec<Error> {
         return Vec::new();
     }
     handed.sort_by(|a, b| (a.created_at, &a.checkpoint_id).cmp(&(b.created_at, &b.checkpoint_id)));
-    let max_transcript_bytes = match Settings::for_repo(repo) {
-        Ok(settings) => settings.transcript_max_bytes,
+    let transcripts = match Settings::for_repo(repo) {
+        Ok(settings) => settings.transcripts(),
         Err(err) => return vec![err],
     };
     let mut failures = Vec::new();
     for id in handed.into_iter().map(|p| p.checkpoint_id) {
         let written = match store.lock_pending(&id, writer == Writer::Reader) {
-            Ok(Some((_lock, pending))) => write_one(repo, &store, pending, max_transcript_bytes, writer),
+            Ok(Some((_lock, pending))) => write_one(repo, &store, pending, &transcripts, writer),
             Ok(None) => Ok(()), // written, or being written by another process
             Err(err) => Err(err),
         };
@@ -153,7 +161,7 @@ fn write_one(
     repo: &Repo,
     store: &Store,
     pending: Pending,
-    max_transcript_bytes: u64,
+    transcripts: &crate::settings::TranscriptRules,
     writer: Writer,
 ) -> Result<()> {
     let Some(committed) = pending.committed.clone() else { return Ok(()) };
@@ -175,7 +183,7 @@ fn write_one(
         files_changed: commit.files,
         extra: Default::default(),
     };
-    checkpoint::record(repo, store, attribution, max_transcript_bytes)?;
+    checkpoint::record(repo, store, attribution, transcripts)?;
     if writer == Writer::Detached {
         // Before the pending file goes: whoever waits for that finds the
         // reservation made. Without one, the next commit starts git itself.

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::Metadata;
+use crate::settings::TranscriptRules;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 use crate::session::{CheckpointId, CheckpointRef, Resolution, ResolvedBy, SessionId, Store};
@@ -26,7 +27,7 @@ pub struct Attribution {
 
 /// Adds the checkpoint to its session's record (replacing an earlier entry
 /// with its ID: a retried write), then writes it to the branch.
-pub fn record(repo: &Repo, store: &Store, attribution: Attribution, max_transcript_bytes: u64) -> Result<()> {
+pub fn record(repo: &Repo, store: &Store, attribution: Attribution, transcripts: &TranscriptRules) -> Result<()> {
     let Attribution {
         checkpoint_id,
         commit,
@@ -65,5 +66,5 @@ pub fn record(repo: &Repo, store: &Store, attribution: Attribution, max_transcri
         agent_session_id: record.agent_session_id.clone(),
         extra,
     };
-    super::write(repo, &meta, &record, max_transcript_bytes)
+    super::write(repo, &meta, &record, transcripts)
 }

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{SessionId, SessionRecord};
-use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write_volatile, json_files, private_dir, read_optional};
+use crate::error::{Error, Result};
+use crate::fsutil::{LIVE_ENTRY_CAP, atomic_write_volatile, json_files, private_dir, read_own_with_owner};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LiveEntry {
@@ -68,10 +68,7 @@ impl LiveRegistry {
 
     pub fn get(&self, id: &SessionId) -> Result<Option<LiveEntry>> {
         let path = self.path(id);
-        let Some(bytes) = read_optional(&path)? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .context(format_args!("skipping unreadable live entry {}", path.display()))
+        read_entry(&path)
     }
 
     pub fn remove(&self, id: &SessionId) {
@@ -83,18 +80,27 @@ impl LiveRegistry {
         let mut entries = Vec::new();
         let mut warnings = Vec::new();
         for path in json_files(&self.dir) {
-            match fs::read(&path)
-                .map_err(Error::from)
-                .and_then(|b| serde_json::from_slice::<LiveEntry>(&b).map_err(Error::from))
-            {
-                Ok(entry) => entries.push(entry),
-                Err(err) => {
-                    warnings.push(format!("skipping unreadable live entry {}: {err:#}", path.display()))
-                }
+            match read_entry(&path) {
+                Ok(entry) => entries.extend(entry),
+                Err(err) => warnings.push(format!("{err:#}")),
             }
         }
         (entries, warnings)
     }
+}
+
+/// One entry: `Ok(None)` when it is absent or another user's. A user who
+/// can write to a shared state directory or repository could otherwise
+/// plant a session that looks alive (PID 1 with its real start time) and
+/// have our commits, and our files, attributed to it.
+fn read_entry(path: &Path) -> Result<Option<LiveEntry>> {
+    let Some((bytes, owner)) = read_own_with_owner(path, LIVE_ENTRY_CAP)? else { return Ok(None) };
+    if owner != nix::unistd::geteuid().as_raw() {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::new(format!("skipping unreadable live entry {}: {e}", path.display())))
 }
 
 /// The live sessions of the repository whose store is `store`: entries of

@@ -5,12 +5,14 @@
 
 use std::fs::{self, File, TryLockError};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{CheckpointId, Resolution, ResolvedBy, SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, atomic_write_volatile, json_files, private_dir, read_optional};
+use crate::fsutil::{
+    PENDING_CAP, RECORD_CAP, atomic_write, atomic_write_volatile, json_files, lock_with_deadline, open_lock,
+    open_regular, private_dir, read_own,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +65,7 @@ impl Store {
 
     pub fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         let path = self.record_path(id);
-        read_optional(&path)?.map(|bytes| parse_record(&path, &bytes)).transpose()
+        read_own(&path, RECORD_CAP)?.map(|bytes| parse_record(&path, &bytes)).transpose()
     }
 
     /// Read-modify-write under the session's lock. `f` sees the current
@@ -76,14 +78,8 @@ impl Store {
     ) -> Result<Option<SessionRecord>> {
         private_dir(&self.dir)?;
         let lock_path = self.dir.join(format!("{id}.lock"));
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .context(format_args!("opening {}", lock_path.display()))?;
-        lock.lock().context(format_args!("locking {}", lock_path.display()))?;
+        let lock = open_lock(&lock_path)?;
+        lock_with_deadline(&lock, &lock_path)?;
         let current = self.load(id)?;
         let Some(next) = f(current) else { return Ok(None) };
         self.write_unlocked(&next)?;
@@ -115,7 +111,7 @@ impl Store {
         let mut records = Vec::new();
         let mut warnings = Vec::new();
         for path in json_files(&self.dir) {
-            match fs::read(&path).map_err(Error::from).and_then(|b| parse_record(&path, &b)) {
+            match read_own(&path, RECORD_CAP).and_then(|b| parse_record(&path, &b.unwrap_or_default())) {
                 Ok(record) => records.push(record),
                 Err(err) => warnings.push(format!("{err:#}")),
             }
@@ -169,13 +165,9 @@ impl Store {
     /// `wait` is false.
     pub fn lock_pending(&self, checkpoint_id: &CheckpointId, wait: bool) -> Result<Option<(File, Pending)>> {
         let path = self.pending_path(checkpoint_id);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::from(e).context(path.display())),
-        };
+        let Some(file) = open_regular(&path, crate::fsutil::Links::Refuse)? else { return Ok(None) };
         if wait {
-            file.lock().context(format_args!("locking {}", path.display()))?;
+            lock_with_deadline(&file, &path)?;
         } else if let Err(err) = file.try_lock() {
             return match err {
                 TryLockError::WouldBlock => Ok(None),
@@ -187,7 +179,7 @@ impl Store {
 
     pub fn pending(&self, checkpoint_id: &CheckpointId) -> Result<Option<Pending>> {
         let path = self.pending_path(checkpoint_id);
-        let Some(bytes) = read_optional(&path)? else { return Ok(None) };
+        let Some(bytes) = read_own(&path, PENDING_CAP)? else { return Ok(None) };
         parse_pending(&bytes).map(Some).context(path.display())
     }
 
@@ -205,7 +197,7 @@ impl Store {
         let Ok(entries) = fs::read_dir(self.dir.join("pending")) else { return Vec::new() };
         entries
             .flatten()
-            .filter_map(|e| fs::read(e.path()).ok())
+            .filter_map(|e| read_own(&e.path(), PENDING_CAP).ok().flatten())
             .filter_map(|b| parse_pending(&b).ok())
             .collect()
     }
