@@ -65,19 +65,27 @@ fn swapped_in(_: &tempfile::NamedTempFile, _: &Path) -> bool {
 /// Creates `dir` (and parents) with mode 0700 if missing; refuses an
 /// existing one that others could plant files in (see [`check_private`]).
 pub fn private_dir(dir: &Path) -> Result<()> {
-    shared_dir(dir, None)
+    shared_dir(dir, || None).map(drop)
 }
 
 /// [`private_dir`] for a directory that a group-shared repository's
-/// members share: created with `shared_mode` (git's `core.sharedRepository`
-/// as a mode, e.g. 0o2770) and accepted when no more open than that mode,
-/// whichever member owns it. `None`: private to this user.
-pub fn shared_dir(dir: &Path, shared_mode: Option<u32>) -> Result<()> {
-    match fs::symlink_metadata(dir) {
-        Ok(meta) => return check_private(dir, &meta, shared_mode),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+/// members share: `shared_mode` gives git's `core.sharedRepository` as a
+/// directory mode (e.g. 0o2770), asked only when the directory is missing
+/// or more open than private. It is then created with that mode, and
+/// accepted when no more open than it, whichever member owns it. Returns
+/// the directory's mode, from which its files take theirs ([`file_mode_in`]).
+pub fn shared_dir(dir: &Path, shared_mode: impl FnOnce() -> Option<u32>) -> Result<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let shared_mode = match fs::symlink_metadata(dir) {
+        Ok(meta) if check_private(dir, &meta, None).is_ok() => return Ok(meta.mode()),
+        Ok(meta) => {
+            let shared = shared_mode();
+            check_private(dir, &meta, shared)?;
+            return Ok(meta.mode());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => shared_mode(),
         Err(e) => return Err(Error::from(e).context(dir.display())),
-    }
+    };
     let mode = shared_mode.unwrap_or(0o700);
     fs::DirBuilder::new()
         .recursive(true)
@@ -89,7 +97,14 @@ pub fn shared_dir(dir: &Path, shared_mode: Option<u32>) -> Result<()> {
         fs::set_permissions(dir, fs::Permissions::from_mode(mode))
             .context(format_args!("setting the mode of {}", dir.display()))?;
     }
-    Ok(())
+    Ok(mode)
+}
+
+/// The mode of a file entire writes in a directory of mode `dir_mode`:
+/// 0600, plus what a shared repository's directory grants its group (and
+/// the world) to read and write.
+pub fn file_mode_in(dir_mode: u32) -> u32 {
+    0o600 | (dir_mode & 0o066)
 }
 
 /// What ssh asks of `~/.ssh`: a directory entire keeps its state in must be
@@ -99,8 +114,10 @@ pub fn shared_dir(dir: &Path, shared_mode: Option<u32>) -> Result<()> {
 /// (`shared_mode`), another member may own it and the group may write.
 fn check_private(dir: &Path, meta: &fs::Metadata, shared_mode: Option<u32>) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
+    // The fix goes in the message: a hook or the launcher prints it as
+    // its one warning line.
     let refuse = |what: String, fix: String| {
-        Err(Error::user(format!("refusing to use {}: {what}", dir.display())).with_hint(fix))
+        Err(Error::user(format!("refusing to use {}: {what}; to fix: {fix}", dir.display())))
     };
     if meta.file_type().is_symlink() {
         return refuse(
@@ -213,9 +230,8 @@ pub fn read_capped(path: &Path, cap: Cap, links: Links) -> Result<Option<Vec<u8>
 }
 
 fn read_file_capped(file: File, path: &Path, cap: Cap) -> Result<Vec<u8>> {
-    let too_big = || {
-        Error::new(format!("skipping {} {}: larger than {} bytes", cap.what, path.display(), cap.bytes))
-    };
+    let too_big =
+        || Error::new(format!("skipping {} {}: larger than {} bytes", cap.what, path.display(), cap.bytes));
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > cap.bytes {
         return Err(too_big());
@@ -245,12 +261,12 @@ pub fn read_own_with_owner(path: &Path, cap: Cap) -> Result<Option<(Vec<u8>, u32
 /// Opens (creating it, 0600) a lock file in entire's own directories,
 /// never through a symbolic link: a planted `<id>.lock -> /etc/x` would
 /// otherwise make entire create the file it points at.
-pub fn open_lock(path: &Path) -> Result<File> {
+pub fn open_lock(path: &Path, mode: u32) -> Result<File> {
     File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .mode(0o600)
+        .mode(mode)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
         .context(format_args!("opening {}", path.display()))

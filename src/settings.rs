@@ -90,10 +90,7 @@ impl Settings {
 
     /// What the checkpoint writer needs to know about transcripts.
     pub fn transcripts(&self) -> TranscriptRules {
-        TranscriptRules {
-            max_bytes: self.transcript_max_bytes,
-            dirs: self.transcript_dirs.clone(),
-        }
+        TranscriptRules { max_bytes: self.transcript_max_bytes, dirs: self.transcript_dirs.clone() }
     }
 
     pub fn path(worktree: &Path) -> PathBuf {

@@ -94,7 +94,8 @@ fn reap(pid: Pid) -> io::Result<Option<Exit>> {
             _ if libc::WIFEXITED(status) => return Ok(Some(Exit::Code(libc::WEXITSTATUS(status)))),
             _ if libc::WIFSIGNALED(status) => return Ok(Some(Exit::Signal(libc::WTERMSIG(status)))),
             _ if libc::WIFSTOPPED(status) => {
-                let own = if libc::WSTOPSIG(status) == libc::SIGSTOP { Signal::SIGSTOP } else { Signal::SIGTSTP };
+                let own =
+                    if libc::WSTOPSIG(status) == libc::SIGSTOP { Signal::SIGSTOP } else { Signal::SIGTSTP };
                 let _ = signal::raise(own);
                 // Resumed: make sure the agent resumes with us.
                 let _ = signal::kill(pid, Signal::SIGCONT);

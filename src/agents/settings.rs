@@ -35,7 +35,9 @@ pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
     with_hooks()
         .map(|spec| {
             let complete = SettingsFile::all(repo, spec).iter().any(|file| {
-                let Ok(Some(bytes)) = read_capped(&file.path, SETTINGS_CAP, Links::Follow) else { return false };
+                let Ok(Some(bytes)) = read_capped(&file.path, SETTINGS_CAP, Links::Follow) else {
+                    return false;
+                };
                 let Ok(Value::Object(settings)) = serde_json::from_slice(&bytes) else { return false };
                 let present = ours(&settings, spec);
                 spec.events.iter().all(|e| present.contains(&(e.native.to_owned(), e.verb.to_owned())))

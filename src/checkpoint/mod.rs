@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::session::{CheckpointId, Resolution, ResolvedBy, SessionId};
 
 pub use id::{new_id, new_id_with, reserve as reserve_id};
-pub use merge::merge;
+pub use merge::{conflicts, merge};
 pub(crate) use objects::update_ref;
 pub use reader::{Reader, for_commit, read};
 pub use record::{Attribution, record};

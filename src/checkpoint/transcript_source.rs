@@ -52,10 +52,16 @@ pub fn agent_dirs(agent: &str, var: impl Fn(&str) -> Option<PathBuf>) -> Vec<Pat
     let home = var("HOME");
     let under_home = |rel: &str| home.as_ref().map(|h| h.join(rel));
     match agent {
-        "claude-code" => {
-            var("CLAUDE_CONFIG_DIR").or_else(|| under_home(".claude")).map(|d| d.join("projects")).into_iter().collect()
-        }
-        "codex" => var("CODEX_HOME").or_else(|| under_home(".codex")).map(|d| d.join("sessions")).into_iter().collect(),
+        "claude-code" => var("CLAUDE_CONFIG_DIR")
+            .or_else(|| under_home(".claude"))
+            .map(|d| d.join("projects"))
+            .into_iter()
+            .collect(),
+        "codex" => var("CODEX_HOME")
+            .or_else(|| under_home(".codex"))
+            .map(|d| d.join("sessions"))
+            .into_iter()
+            .collect(),
         "gemini" => {
             let base = var("GEMINI_CLI_HOME").or(home.clone());
             let mut dirs: Vec<PathBuf> = base.map(|b| b.join(".gemini/tmp")).into_iter().collect();
@@ -72,7 +78,11 @@ pub fn agent_dirs(agent: &str, var: impl Fn(&str) -> Option<PathBuf>) -> Vec<Pat
 /// of the agent's transcript directories (after resolving every link on
 /// the way), whose first `max_bytes` are JSON lines (or, for a `.json`
 /// file, one JSON document). A last line still being written is allowed.
-pub fn open_transcript(path: &Path, agent: Option<&str>, rules: &TranscriptRules) -> Result<File, SkipReason> {
+pub fn open_transcript(
+    path: &Path,
+    agent: Option<&str>,
+    rules: &TranscriptRules,
+) -> Result<File, SkipReason> {
     let env = |name: &str| std::env::var_os(name).map(PathBuf::from);
     let dirs = match (&rules.dirs, agent) {
         (Some(dirs), _) => dirs.clone(),
@@ -140,7 +150,8 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<PathBuf> {
-        let pairs: Vec<(String, PathBuf)> = pairs.iter().map(|(k, v)| (k.to_string(), PathBuf::from(v))).collect();
+        let pairs: Vec<(String, PathBuf)> =
+            pairs.iter().map(|(k, v)| (k.to_string(), PathBuf::from(v))).collect();
         move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 

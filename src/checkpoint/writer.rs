@@ -20,11 +20,11 @@ use serde_json::Value;
 use super::id::random_bytes;
 use super::objects::{CatFile, Entry, MkTree, Tree, commit_tree, hash_files, hash_stream, update_ref};
 use super::transcript_source::{SkipReason, open_transcript};
-use crate::settings::TranscriptRules;
 use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of, is_full_sha, spec};
 use crate::error::{Context, Error, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::session::SessionRecord;
+use crate::settings::TranscriptRules;
 
 /// Enough for dozens of simultaneous writers; a writer that still loses
 /// after this many tries is facing something other than a race.
@@ -34,7 +34,12 @@ const MAX_ATTEMPTS: u32 = 40;
 /// session record as `metadata.json`, `prompt.txt` when the first prompt is
 /// known, and `full.jsonl`, a copy of the transcript when it is readable,
 /// cut at `max_transcript_bytes`) as one commit on the branch.
-pub fn write(repo: &Repo, meta: &Metadata, session: &SessionRecord, transcripts: &TranscriptRules) -> Result<()> {
+pub fn write(
+    repo: &Repo,
+    meta: &Metadata,
+    session: &SessionRecord,
+    transcripts: &TranscriptRules,
+) -> Result<()> {
     validate(meta)?;
     let mut root_meta = meta.clone();
     let transcript = Transcript::open(session, transcripts);

@@ -27,6 +27,9 @@ pub struct LiveEntry {
 #[derive(Clone, Debug)]
 pub struct LiveRegistry {
     dir: PathBuf,
+    /// A repository's index lives in its store, shared as the repository
+    /// is (`core.sharedRepository`); the registry is the user's alone.
+    store: Option<super::Store>,
 }
 
 impl LiveRegistry {
@@ -43,12 +46,12 @@ impl LiveRegistry {
         let state = non_empty("ENTIRE_STATE_DIR")
             .or_else(|| non_empty("XDG_STATE_HOME").map(|p| p.join("entire")))
             .or_else(|| non_empty("HOME").map(|p| p.join(".local/state/entire")))?;
-        Some(LiveRegistry { dir: state.join("live") })
+        Some(LiveRegistry { dir: state.join("live"), store: None })
     }
 
     /// The per-repository index of live sessions: `<store>/live/`.
     pub fn repo_index(store: &super::Store) -> LiveRegistry {
-        LiveRegistry { dir: store.dir().join("live") }
+        LiveRegistry { dir: store.dir().join("live"), store: Some(store.clone()) }
     }
 
     pub fn dir(&self) -> &Path {
@@ -62,8 +65,17 @@ impl LiveRegistry {
     /// Writes an entry without fsync: it describes running processes, and a
     /// crash of the machine ends them all (docs/performance.md).
     pub fn put(&self, entry: &LiveEntry) -> Result<()> {
-        private_dir(&self.dir)?;
-        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, 0o600)
+        let mode = match &self.store {
+            Some(store) => store.ensure_subdir(&self.dir)?,
+            None => {
+                // The state directory too: whoever may write there could
+                // swap `live/` for a directory of their own.
+                private_dir(self.dir.parent().unwrap_or(&self.dir))?;
+                private_dir(&self.dir)?;
+                0o600
+            }
+        };
+        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, mode)
     }
 
     pub fn get(&self, id: &SessionId) -> Result<Option<LiveEntry>> {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use super::{CheckpointId, Resolution, ResolvedBy, SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{
-    PENDING_CAP, RECORD_CAP, atomic_write, atomic_write_volatile, json_files, lock_with_deadline, open_lock,
-    open_regular, private_dir, read_own,
+    PENDING_CAP, RECORD_CAP, atomic_write, atomic_write_volatile, file_mode_in, json_files,
+    lock_with_deadline, open_lock, open_regular, read_own, shared_dir,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,20 @@ impl Store {
         self.dir.join("pending").join(format!("{checkpoint_id}.json"))
     }
 
+    /// Creates or checks the store (or one of its directories), shared
+    /// with the group as `core.sharedRepository` says; returns the mode its
+    /// files get.
+    pub(crate) fn ensure_subdir(&self, dir: &Path) -> Result<u32> {
+        self.ensure_dir(&self.dir)?;
+        self.ensure_dir(dir)
+    }
+
+    fn ensure_dir(&self, dir: &Path) -> Result<u32> {
+        let common_dir = self.dir.parent().unwrap_or(&self.dir);
+        let dir_mode = shared_dir(dir, || crate::git::shared_repository_mode(common_dir))?;
+        Ok(file_mode_in(dir_mode))
+    }
+
     pub fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         let path = self.record_path(id);
         read_own(&path, RECORD_CAP)?.map(|bytes| parse_record(&path, &bytes)).transpose()
@@ -76,9 +90,9 @@ impl Store {
         id: &SessionId,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
-        private_dir(&self.dir)?;
+        let mode = self.ensure_dir(&self.dir)?;
         let lock_path = self.dir.join(format!("{id}.lock"));
-        let lock = open_lock(&lock_path)?;
+        let lock = open_lock(&lock_path, mode)?;
         lock_with_deadline(&lock, &lock_path)?;
         let current = self.load(id)?;
         let Some(next) = f(current) else { return Ok(None) };
@@ -88,7 +102,6 @@ impl Store {
 
     /// Writes a record whose ID nobody else can hold yet (a fresh UUIDv7).
     pub fn create(&self, record: &SessionRecord) -> Result<()> {
-        private_dir(&self.dir)?;
         self.write_unlocked(record)
     }
 
@@ -96,13 +109,14 @@ impl Store {
     /// them with it. One without is not (docs/performance.md): it holds what
     /// a launcher and its hooks know of a session that the crash ended.
     fn write_unlocked(&self, record: &SessionRecord) -> Result<()> {
+        let mode = self.ensure_dir(&self.dir)?;
         let mut json = serde_json::to_vec_pretty(record)?;
         json.push(b'\n');
         let path = self.record_path(&record.session_id);
         if record.checkpoints.is_empty() {
-            atomic_write_volatile(&path, &json, 0o600)
+            atomic_write_volatile(&path, &json, mode)
         } else {
-            atomic_write(&path, &json, 0o600)
+            atomic_write(&path, &json, mode)
         }
     }
 
@@ -130,14 +144,14 @@ impl Store {
     /// either (docs/performance.md).
     pub fn put_pending(&self, pending: &Pending) -> Result<()> {
         let path = self.pending_path(&pending.checkpoint_id);
-        private_dir(path.parent().expect("pending dir"))?;
+        let mode = self.ensure_subdir(path.parent().expect("pending dir"))?;
         let mut text = serde_json::to_vec(pending)?;
         text.push(b'\n');
         if let Some(committed) = &pending.committed {
             text.extend(serde_json::to_vec(committed)?);
             text.push(b'\n');
         }
-        atomic_write_volatile(&path, &text, 0o600)
+        atomic_write_volatile(&path, &text, mode)
     }
 
     /// Adds the commit to a pending checkpoint: one line appended in one
@@ -291,7 +305,7 @@ mod tests {
     #[test]
     fn file_named_for_another_session_is_skipped() {
         let (_tmp, store) = store();
-        private_dir(store.dir()).unwrap();
+        crate::fsutil::private_dir(store.dir()).unwrap();
         fs::write(store.dir().join("a.json"), br#"{"session_id":"b"}"#).unwrap();
         let (records, warnings) = store.list();
         assert!(records.is_empty());

@@ -8,8 +8,8 @@ use chrono::{TimeDelta, Utc};
 use entire::checkpoint::{self, Metadata};
 use entire::git::Repo;
 use entire::process::{ProcessTable, System};
-use entire::settings::TranscriptRules;
 use entire::session::{CheckpointRef, LiveEntry, Pending, Resolution, ResolvedBy, SessionRecord, Store};
+use entire::settings::TranscriptRules;
 use serde_json::{Value, json};
 
 use crate::support::{World, cid, sid, stdout};
@@ -256,8 +256,7 @@ fn transcript_bytes_are_copied_exactly_even_when_not_utf8() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
-    let bytes: Vec<u8> =
-        [b"{\"a\":\"".as_slice(), &[0xff, 0xfe, 0x80], b"\"}\r\n", &[0xc3]].concat();
+    let bytes: Vec<u8> = [b"{\"a\":\"".as_slice(), &[0xff, 0xfe, 0x80], b"\"}\r\n", &[0xc3]].concat();
     let path = world.path().join("t.jsonl");
     std::fs::write(&path, &bytes).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
@@ -319,10 +318,14 @@ fn huge_transcript_at_the_default_cap_is_copied_without_trouble() {
     std::fs::File::options().write(true).open(&path).unwrap().set_len(100_000_000).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
     let m = meta(checkpoint::new_id(&repo).unwrap().as_str(), &head(&world, &dir), "s1");
-    checkpoint::write(&repo, &m, &record, &from_anywhere(entire::settings::DEFAULT_TRANSCRIPT_MAX_BYTES)).unwrap();
+    checkpoint::write(&repo, &m, &record, &from_anywhere(entire::settings::DEFAULT_TRANSCRIPT_MAX_BYTES))
+        .unwrap();
     let spec = format!("{BRANCH}:{}/0/full.jsonl", checkpoint::dir_of(&m.checkpoint_id));
     assert_eq!(world.git(&dir, &["cat-file", "-s", &spec]), "8");
-    assert_eq!(checkpoint::read(&repo, &m.checkpoint_id).unwrap().unwrap().extra["transcript_truncated"], true);
+    assert_eq!(
+        checkpoint::read(&repo, &m.checkpoint_id).unwrap().unwrap().extra["transcript_truncated"],
+        true
+    );
 }
 
 #[test]
@@ -335,7 +338,8 @@ fn new_ids_are_twelve_hex_and_never_reuse_one_on_the_branch() {
 
     let taken = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab];
     let sha = head(&world, &dir);
-    checkpoint::write(&repo, &meta("0123456789ab", &sha, "s1"), &session("s1"), &from_anywhere(1024)).unwrap();
+    checkpoint::write(&repo, &meta("0123456789ab", &sha, "s1"), &session("s1"), &from_anywhere(1024))
+        .unwrap();
     let mut draws = vec![[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01], taken];
     let mut random = || Ok(draws.pop().unwrap());
     assert_eq!(checkpoint::new_id_with(&repo, &mut random).unwrap(), cid("deadbeef0001"));
@@ -471,8 +475,13 @@ fn explain_without_arguments_shows_each_commit_with_its_session() {
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
     let sha = commit_with_trailers(&world, &dir, "agent work", &["0123456789ab"]);
-    checkpoint::write(&repo, &meta("0123456789ab", &sha, "the-session"), &session("the-session"), &from_anywhere(1024))
-        .unwrap();
+    checkpoint::write(
+        &repo,
+        &meta("0123456789ab", &sha, "the-session"),
+        &session("the-session"),
+        &from_anywhere(1024),
+    )
+    .unwrap();
     world.git(&dir, &["commit", "-q", "--allow-empty", "-m", "human work"]);
     let out = stdout(world.entire(&dir).arg("explain").output().unwrap());
     let lines: Vec<&str> = out.lines().collect();

@@ -11,6 +11,7 @@ mod doctor;
 mod faults;
 mod git_hooks;
 mod hook_managers;
+mod hostile;
 mod hot_paths;
 mod output;
 mod real_agents;
