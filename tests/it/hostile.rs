@@ -421,12 +421,15 @@ fn handed_off(w: &World, repo: &Path, id: &str) -> PathBuf {
     path
 }
 
-/// `flock FILE sleep 600`, killed when dropped.
+/// `flock FILE sleep 600` in a process group of its own, killed with its
+/// `sleep` (which holds the lock too) when dropped.
 struct Held(std::process::Child);
 
 impl Held {
     fn lock(w: &World, file: &Path) -> Held {
-        let child = w.cmd("flock", w.path()).arg(file).args(["sleep", "600"]).spawn().unwrap();
+        use std::os::unix::process::CommandExt;
+        let child =
+            w.cmd("flock", w.path()).arg(file).args(["sleep", "600"]).process_group(0).spawn().unwrap();
         wait_for("the lock to be held", || {
             !w.cmd("flock", w.path()).args(["-n"]).arg(file).arg("true").status().unwrap().success()
         });
@@ -436,7 +439,8 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let group = nix::unistd::Pid::from_raw(-(self.0.id() as i32));
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
         let _ = self.0.wait();
     }
 }
