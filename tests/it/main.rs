@@ -13,6 +13,7 @@ mod git_hooks;
 mod hook_managers;
 mod hostile;
 mod hot_paths;
+mod never_silent;
 mod output;
 mod real_agents;
 mod run;
