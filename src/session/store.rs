@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, TryLockError};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{CheckpointId, Resolution, ResolvedBy, SessionId, SessionRecord};
@@ -161,8 +162,11 @@ impl Store {
         let path = self.pending_path(checkpoint_id);
         let mut line = serde_json::to_vec(committed)?;
         line.push(b'\n');
+        // Like every file of the store: never through a planted link, never
+        // blocking on a FIFO.
         File::options()
             .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(&path)
             .and_then(|mut file| file.write_all(&line))
             .context(format_args!("writing {}", path.display()))
