@@ -407,8 +407,13 @@ fn handed_off(w: &World, repo: &Path, id: &str) -> PathBuf {
         resolution: Resolution::default(),
         created_at: chrono::Utc::now(),
         committed: None,
+        git: None,
+        git_dir: None,
     };
-    let committed = Committed { commit: w.git(repo, &["rev-parse", "HEAD"]), branch: Some("main".into()) };
+    let committed = Committed {
+        commit: crate::support::oid(&w.git(repo, &["rev-parse", "HEAD"])),
+        branch: Some("main".into()),
+    };
     let dir = w.store(repo).join("pending");
     fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{id}.json"));
@@ -468,8 +473,10 @@ fn held_locks_cost_hooks_pushes_and_readers_a_bounded_wait() {
     assert!(out.starts_with("entire:") && out.contains("gave up after 300 ms"), "{out}");
     drop(held);
 
-    // A checkpoint a stuck writer holds: pushes and readers go on.
-    let held = Held::lock(&w, &handed_off(&w, &repo, "0123456789ab"));
+    // A checkpoint handed off while a stuck writer holds the writer lock:
+    // pushes and readers go on.
+    handed_off(&w, &repo, "0123456789ab");
+    let held = Held::lock(&w, &w.store(&repo).join("writer.lock"));
     for (program, args) in [
         ("git", &["push", "-q", "origin", "main"][..]),
         (entire_bin().to_str().unwrap(), &["explain", "HEAD"]),
@@ -486,7 +493,8 @@ fn held_locks_cost_hooks_pushes_and_readers_a_bounded_wait() {
 fn the_launchers_wait_at_the_end_gives_way_to_sigterm() {
     let w = World::new();
     let repo = w.repo("r");
-    let _held = Held::lock(&w, &handed_off(&w, &repo, "0123456789ab"));
+    handed_off(&w, &repo, "0123456789ab");
+    let _held = Held::lock(&w, &w.store(&repo).join("writer.lock"));
     let started = w.path().join("started");
     let mut launcher = w
         .entire(&repo)
