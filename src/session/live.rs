@@ -80,7 +80,14 @@ impl LiveRegistry {
     /// Writes an entry without fsync: it describes running processes, and a
     /// crash of the machine ends them all (docs/performance.md).
     pub fn put(&self, entry: &LiveEntry) -> Result<()> {
-        let mode = match &self.store {
+        let mode = self.prepare()?;
+        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, mode)
+    }
+
+    /// Makes the directory as the store or the user keeps it; returns the
+    /// mode for files in it.
+    fn prepare(&self) -> Result<u32> {
+        Ok(match &self.store {
             Some(store) => store.ensure_subdir(&self.dir)?,
             None => {
                 // The state directory too: whoever may write there could
@@ -89,8 +96,7 @@ impl LiveRegistry {
                 private_dir(&self.dir)?;
                 0o600
             }
-        };
-        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, mode)
+        })
     }
 
     pub fn get(&self, id: &SessionId) -> Result<Option<LiveEntry>> {
@@ -114,9 +120,9 @@ impl LiveRegistry {
     /// see the launcher's PID still tells a live session from an ended one.
     /// Not inherited by the agent (close-on-exec).
     pub fn hold(&self, id: &SessionId) -> Result<fs::File> {
-        private_dir(&self.dir)?;
+        let mode = self.prepare()?;
         let path = self.lock_path(id);
-        let file = open_lock(&path, 0o600)?;
+        let file = open_lock(&path, mode)?;
         file.try_lock().map_err(|e| Error::new(format!("locking {}: {e}", path.display())))?;
         Ok(file)
     }
@@ -207,7 +213,7 @@ mod tests {
     #[test]
     fn a_held_lock_is_seen_until_its_holder_lets_go() {
         let dir = tempfile::tempdir().unwrap();
-        let registry = LiveRegistry { dir: dir.path().join("live") };
+        let registry = LiveRegistry { dir: dir.path().join("state/live"), store: None };
         let id = SessionId::parse("s1").unwrap();
         assert_eq!(registry.probe(&id), LockState::Absent);
         let held = registry.hold(&id).unwrap();
