@@ -267,7 +267,8 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn a_store_nobody_may_write_or_read_costs_no_commit() {
+#[ignore = "needs root (runs as nobody): run scripts/test as root"]
+fn a_store_nobody_may_write_or_read_costs_no_commit_as_root() {
     for (mode, what) in [(0o555, "read-only"), (0o700, "unreadable")] {
         let world = World::new();
         let repo = world.repo("r");
@@ -306,7 +307,7 @@ impl Tmpfs {
             .unwrap();
         assert!(
             out.status.success(),
-            "this test needs root with mount permission (it runs as root in CI): {}",
+            "this test needs root with mount permission (scripts/test as root runs it): {}",
             String::from_utf8_lossy(&out.stderr)
         );
         Tmpfs(at.to_path_buf())
@@ -331,7 +332,8 @@ impl Drop for Tmpfs {
 }
 
 #[test]
-fn a_full_disk_costs_no_commit_and_corrupts_no_record() {
+#[ignore = "needs root (mounts a tmpfs): run scripts/test as root"]
+fn a_full_disk_costs_no_commit_and_corrupts_no_record_as_root() {
     let world = World::new();
     let repo = world.repo("r");
     let disk = Tmpfs::mount(&world.store(&repo), "256k");
@@ -472,7 +474,8 @@ fn a_recorded_pid_with_another_start_time_never_matches() {
 }
 
 #[test]
-fn a_really_reused_pid_never_matches() {
+#[ignore = "needs root (writes ns_last_pid): run scripts/test as root"]
+fn a_really_reused_pid_never_matches_as_root() {
     let world = World::new();
     let repo = world.repo("r");
     // Start a process, note it, let it die; then make the kernel hand its
@@ -485,7 +488,7 @@ fn a_really_reused_pid_never_matches() {
         old.kill().unwrap();
         old.wait().unwrap();
         std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
-            .expect("root may write /proc/sys/kernel/ns_last_pid (tests run as root in CI)");
+            .expect("root may write /proc/sys/kernel/ns_last_pid (scripts/test as root runs this test)");
         let reuser = world.bare_agent(&repo);
         if reuser.pid != pid {
             continue;

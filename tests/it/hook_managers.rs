@@ -1,13 +1,14 @@
 //! entire next to the hook managers people use, each the real package from
 //! its registry, installed by `scripts/install-hook-managers` into
-//! `target/hook-managers/` (.ci/run calls it): husky v9, lefthook and
+//! `target/hook-managers/` (scripts/test calls it): husky v9, lefthook and
 //! simple-git-hooks (npm), pre-commit (PyPI, with a `repo: local` hook).
 //! For each: the manager's hook rejects what it rejected and passes what it
 //! passed, before, during and after entire; an agent's commit is tagged;
 //! re-running the manager's own install after `entire enable` is seen by
 //! `status` and `doctor`, and `doctor --fix` repairs it; `disable` leaves
-//! the manager's files byte for byte as they were. Without the managers
-//! the tests say why they skip, except under `CI=true`, where they fail.
+//! the manager's files byte for byte as they were. Plain `cargo test`
+//! ignores these tests; `scripts/test` installs the managers and runs them.
+//! Run without the managers, they fail saying what is missing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,9 @@ use std::process::Command;
 
 use crate::support::{World, checkpoint_of, stdout};
 
-/// Where the managers are, or None (after saying why) when not installed.
-fn tools() -> Option<PathBuf> {
+/// Where the managers are; the test fails, saying how to install them,
+/// when they are not there.
+fn tools() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("hook-managers");
     let needed = [
         "npm/node_modules/.bin/husky",
@@ -25,16 +27,13 @@ fn tools() -> Option<PathBuf> {
         "venv/bin/pre-commit",
     ];
     let missing: Vec<&str> = needed.iter().copied().filter(|p| !dir.join(p).exists()).collect();
-    if missing.is_empty() {
-        return Some(dir);
-    }
-    let why = format!(
-        "hook managers not installed in {} (missing {missing:?}): run scripts/install-hook-managers",
+    assert!(
+        missing.is_empty(),
+        "hook managers not installed in {} (missing {missing:?}): scripts/test installs them \
+         (or scripts/install-hook-managers)",
         dir.display()
     );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipped: {why}");
-    None
+    dir
 }
 
 /// A command in the world's environment with the managers on PATH.
@@ -178,8 +177,9 @@ fn check_manager(w: &World, repo: &Path, files: &[&str], reinstall: &dyn Fn()) {
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn husky_v9() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("husky");
     run_ok(&w, &tools, &repo, &["husky"]);
@@ -198,8 +198,9 @@ fn husky_v9() {
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn lefthook() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("lefthook");
     std::fs::write(
@@ -220,8 +221,9 @@ fn lefthook() {
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn pre_commit_with_a_local_hook() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("pre-commit");
     std::fs::write(
@@ -250,8 +252,9 @@ fn pre_commit_with_a_local_hook() {
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn simple_git_hooks() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("sgh");
     std::fs::write(
@@ -275,6 +278,7 @@ fn simple_git_hooks() {
 }
 
 #[test]
+#[ignore = "needs shellcheck: run scripts/test"]
 fn the_install_script_and_the_chain_scripts_pass_shellcheck() {
     let w = World::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
