@@ -34,13 +34,12 @@ fn record(id: &str, worktree: &Path, launcher: (i32, u64), agent: Option<(i32, u
     })
 }
 
-/// Writes `session` into `repo`'s store and, like a running launcher, into
-/// the live registry.
-fn register(world: &World, repo: &Path, session: &Value) {
+/// Writes `session` into a repository's `store` ([`World::store`]) and,
+/// like a running launcher, into the live registry.
+fn register(world: &World, store: &Path, session: &Value) {
     let id = session["session_id"].as_str().unwrap();
-    let store = world.store(repo);
     let live = world.state_dir().join("live");
-    for dir in [&store, &live] {
+    for dir in [store, &live] {
         std::fs::create_dir_all(dir).unwrap();
     }
     std::fs::write(store.join(format!("{id}.json")), serde_json::to_vec_pretty(session).unwrap()).unwrap();
@@ -453,7 +452,7 @@ fn attributed_to_recorded_pid(
     recorded_start: u64,
 ) -> bool {
     let id = format!("0190cccc-0000-7000-8000-{recorded_start:012}");
-    register(world, repo, &record(&id, repo, (agent.pid, recorded_start), None, false));
+    register(world, &world.store(repo), &record(&id, repo, (agent.pid, recorded_start), None, false));
     agent.ok("git commit -q --allow-empty -m who");
     let attributed = owner_of(world, repo, "HEAD").is_some_and(|(owner, _)| owner == id);
     std::fs::remove_file(world.state_dir().join("live").join(format!("{id}.json"))).unwrap();
@@ -473,6 +472,15 @@ fn a_recorded_pid_with_another_start_time_never_matches() {
     assert!(attributed_to_recorded_pid(&world, &repo, &unrelated, actual));
 }
 
+/// The time since boot in clock ticks, the unit of a process start time.
+fn uptime_ticks() -> u64 {
+    let uptime = std::fs::read_to_string("/proc/uptime").unwrap();
+    let seconds: f64 = uptime.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: sysconf only reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (seconds * hz as f64) as u64
+}
+
 #[test]
 #[ignore = "needs root (writes ns_last_pid): run scripts/test as root"]
 fn a_really_reused_pid_never_matches_as_root() {
@@ -484,7 +492,7 @@ fn a_really_reused_pid_never_matches_as_root() {
     for _ in 0..50 {
         let mut old = world.cmd("sleep", &repo).arg("30").spawn().unwrap();
         let (pid, old_start) = (old.id() as i32, start_time(old.id() as i32));
-        std::thread::sleep(std::time::Duration::from_millis(30)); // a later clock tick
+        wait_for("a later clock tick", || uptime_ticks() > old_start);
         old.kill().unwrap();
         old.wait().unwrap();
         std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
@@ -522,10 +530,11 @@ fn a_stale_session_id_of_an_ended_session_falls_through_to_the_pid_step() {
 fn a_thousand_stale_sessions_and_fifty_live_ones_keep_commits_right() {
     let world = World::new();
     let repo = world.repo("r");
+    let store = world.store(&repo);
     let agents: Vec<_> = (0..50).map(|_| world.bare_agent(&repo)).collect();
     let ids: Vec<String> = (0..50).map(|i| format!("0190eeee-0000-7000-8000-{i:012}")).collect();
     for (agent, id) in agents.iter().zip(&ids) {
-        register(&world, &repo, &record(id, &repo, (agent.pid, start_time(agent.pid)), None, false));
+        register(&world, &store, &record(id, &repo, (agent.pid, start_time(agent.pid)), None, false));
     }
     // Stale: ended, or never ended but on a PID that now belongs to one of
     // the live agents (a different start time), in the store and left over
@@ -534,7 +543,7 @@ fn a_thousand_stale_sessions_and_fifty_live_ones_keep_commits_right() {
         let id = format!("0190ffff-0000-7000-8000-{i:012}");
         let reused = agents[i % 50].pid;
         let stale = record(&id, &repo, (reused, 1 + i as u64), Some((reused, 2 + i as u64)), i % 2 == 0);
-        register(&world, &repo, &stale);
+        register(&world, &store, &stale);
     }
 
     for i in (0..50).step_by(7) {
