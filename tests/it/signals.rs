@@ -115,7 +115,7 @@ fn handled_every_signal(pid: i32, call: libc::c_long) -> bool {
         status
             .lines()
             .filter_map(|l| l.strip_prefix(field))
-            .any(|mask| mask.trim().trim_start_matches('0') != "")
+            .any(|mask| !mask.trim().trim_start_matches('0').is_empty())
     };
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
     let quiet_threads =
