@@ -39,7 +39,10 @@ pub fn parse() -> Invocation {
         _ => Cli::try_parse_from(&args).map(|cli| Invocation::Command(cli.command)),
     };
     parsed.unwrap_or_else(|err| {
-        if err.use_stderr() {
+        if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            // `entire` alone: the help, as asked for, not an error.
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), err.render().to_string().as_bytes());
+        } else if err.use_stderr() {
             let text = err.render().to_string();
             let text = text.strip_prefix("error: ").unwrap_or(&text);
             let _ = std::io::Write::write_all(

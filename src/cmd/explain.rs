@@ -15,6 +15,7 @@ use crate::error::{Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
 use crate::session::{CheckpointId, ResolvedBy, SessionId, SessionRecord, Store};
+use crate::style;
 
 /// How many commits the log shows.
 const LOG_LENGTH: usize = 20;
@@ -230,21 +231,22 @@ fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
         writeln!(out, "no commits yet")?;
         return Ok(0);
     }
-    writeln!(out, "{:<9} {:<36}  {:<12} {:<7} SUBJECT", "COMMIT", "SESSION", "AGENT", "BY")?;
+    let mut table = style::Table::new(&["COMMIT", "SESSION", "AGENT", "BY", "SUBJECT"]);
     for Logged { short, subject, ids, found, .. } in &commits {
         if found.is_empty() {
             let session = if ids.is_empty() { "-" } else { "?" };
-            writeln!(out, "{short:<9} {session:<36}  {:<12} {:<7} {subject}", "", "")?;
+            table.row([short.clone(), session.into(), String::new(), String::new(), subject.clone()]);
         }
         for meta in found {
-            let agent = meta.agent.as_deref().unwrap_or("-");
-            writeln!(
-                out,
-                "{short:<9} {:<36}  {agent:<12} {:<7} {subject}",
-                meta.session_id, meta.resolved_by
-            )?;
+            let agent = meta.agent.as_deref().unwrap_or("-").to_owned();
+            let by = meta.resolved_by.to_string();
+            table.row([short.clone(), meta.session_id.to_string(), agent, by, subject.clone()]);
         }
     }
+    table.legend("BY: how the session was found. env: ENTIRE_SESSION_ID named it; pid: the");
+    table.legend("commit ran in its process tree; recent: a guess (the most recently active");
+    table.legend("session here); post-hoc: the agent's hooks linked the commit afterwards");
+    table.write(out)?;
     if commits.iter().any(|c| c.found.len() < c.ids.len()) {
         warn(format_args!("some checkpoints (?) are not on the local {BRANCH} branch; {FETCH_HINT}"));
     }

@@ -21,8 +21,11 @@ pub fn run(args: ShellArgs) -> Result<i32> {
 }
 
 fn init(args: ShellInitArgs) -> Result<i32> {
-    let commands =
-        args.agents.unwrap_or_else(|| agents::AGENTS.iter().map(|agent| agent.command.to_owned()).collect());
+    // `--agents 'claude, codex'`: the spaces around a comma are not part of a name.
+    let commands: Vec<String> = match args.agents {
+        Some(list) => list.iter().map(|name| name.trim().to_owned()).collect(),
+        None => agents::AGENTS.iter().map(|agent| agent.command.to_owned()).collect(),
+    };
     for command in &commands {
         check_command(command)?;
     }

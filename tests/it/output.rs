@@ -124,10 +124,10 @@ fn explain_status_and_sessions_read_as_pinned() {
     w.git(&repo, &["-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "by a human"]);
 
     assert_snapshot!(entire(&w, &repo, &["explain"]), @r"
-        COMMIT    SESSION                               AGENT        BY      SUBJECT
-        [HEAD]   -                                                          by a human
-        [HEAD~1]   [SESSION-1]  claude-code  env     by the agent
-        [HEAD~2]   -                                                          initial
+        COMMIT   SESSION                               AGENT        BY   SUBJECT
+        [HEAD]  -                                                       by a human
+        [HEAD~1]  [SESSION-1]  claude-code  env  by the agent
+        [HEAD~2]  -                                                       initial
     ");
     assert_snapshot!(entire(&w, &repo, &["explain", "HEAD~1"]), @r"
         commit [HEAD~1]
@@ -150,17 +150,17 @@ fn explain_status_and_sessions_read_as_pinned() {
           prepare-commit-msg   installed
           agent hooks          none (entire enable --agent claude-code|gemini)
         Live sessions:
-        SESSION                               AGENT         STATE   STARTED    CPS  PROMPT
-        [SESSION-1]  claude-code   live    [AGE]       1
+        SESSION                               AGENT        STATE  STARTED  COMMITS  PROMPT
+        [SESSION-1]  claude-code  live   [AGE]   1
     ");
     assert_snapshot!(entire(&w, &repo, &["sessions"]), @r"
-        SESSION                               AGENT         STATE   STARTED    CPS  PROMPT
-        [SESSION-1]  claude-code   live    [AGE]       1
+        SESSION                               AGENT        STATE  STARTED  COMMITS  PROMPT
+        [SESSION-1]  claude-code  live   [AGE]   1
     ");
     agent.stop();
     assert_snapshot!(entire(&w, &repo, &["sessions"]), @r"
-        SESSION                               AGENT         STATE   STARTED    CPS  PROMPT
-        [SESSION-1]  claude-code   ended   [AGE]       1
+        SESSION                               AGENT        STATE  STARTED  COMMITS  PROMPT
+        [SESSION-1]  claude-code  ended  [AGE]   1
     ");
     assert_snapshot!(entire(&w, &repo, &["status"]), @r"
         entire is enabled in [TMP]/repos/r
@@ -237,4 +237,41 @@ fn doctor_and_clean_read_as_pinned() {
         nothing to clean
     ");
     assert_snapshot!(entire(&w, &repo, &["clean", "--older-than", "0s"]), @"removed session [SESSION-1] (ended [TIME], 1 checkpoint(s))");
+}
+
+#[test]
+fn columns_stay_aligned_for_a_long_agent_name() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let agent = w.agent(&repo, "an-agent-with-a-long-name");
+    agent.ok("git commit -q --allow-empty -m 'by the agent'");
+    assert_snapshot!(entire(&w, &repo, &["explain"]), @r"
+        COMMIT   SESSION                               AGENT                      BY   SUBJECT
+        [HEAD]  [SESSION-1]  an-agent-with-a-long-name  env  by the agent
+        [HEAD~1]  -                                                                     initial
+    ");
+    assert_snapshot!(entire(&w, &repo, &["sessions"]), @r"
+        SESSION                               AGENT                      STATE  STARTED  COMMITS  PROMPT
+        [SESSION-1]  an-agent-with-a-long-name  live   [AGE]   1
+    ");
+    agent.stop();
+}
+
+/// On a terminal, a legend under the table says what BY means; piped, the
+/// table stands alone (`explain_status_and_sessions_read_as_pinned`).
+#[test]
+fn on_a_terminal_the_log_explains_its_columns() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let mut cmd = w.entire(&repo);
+    cmd.arg("explain").env("NO_COLOR", "1");
+    let mut terminal = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    let shown = terminal.exp_eof().unwrap().replace('\r', "");
+    assert_snapshot!(redacted(&w, &repo, &shown), @r"
+        COMMIT   SESSION  AGENT  BY  SUBJECT
+        [HEAD]  -                   initial
+        BY: how the session was found. env: ENTIRE_SESSION_ID named it; pid: the
+        commit ran in its process tree; recent: a guess (the most recently active
+        session here); post-hoc: the agent's hooks linked the commit afterwards
+    ");
 }
