@@ -142,3 +142,15 @@ fn a_missing_test_tool_fails_in_one_line_naming_its_package() {
     );
     assert!(std::panic::catch_unwind(|| w.cmd("git", w.path())).is_ok());
 }
+
+#[test]
+fn entire_alone_prints_the_help_without_an_error() {
+    let w = World::new();
+    for args in [&[][..], &["shell"]] {
+        let out = w.entire(w.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stderr);
+        assert!(!help.contains("error"), "{args:?}: {help}");
+        assert!(help.contains("Usage: entire") && help.contains("Commands:"), "{args:?}: {help}");
+    }
+}

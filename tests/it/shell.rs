@@ -359,6 +359,13 @@ fn invalid_agent_names_are_usage_errors() {
 }
 
 #[test]
+fn agent_lists_may_have_spaces_after_commas() {
+    let spaced = entire(&["shell", "init", "bash", "--agents", "claude, codex ,aider"]);
+    assert_eq!(spaced, entire(&["shell", "init", "bash", "--agents", "claude,codex,aider"]));
+    assert!(spaced.contains("function codex {"), "{spaced}");
+}
+
+#[test]
 fn completions_name_the_subcommands() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let script = entire(&["completions", shell]);
