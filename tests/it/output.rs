@@ -275,3 +275,47 @@ fn on_a_terminal_the_log_explains_its_columns() {
         session here); post-hoc: the agent's hooks linked the commit afterwards
     ");
 }
+
+#[test]
+fn the_demo_reads_as_pinned() {
+    let w = World::new();
+    let out = w.entire(w.path()).args(["demo", "--keep"]).env("TMPDIR", w.path()).output().unwrap();
+    let out = stdout(out);
+    let kept = out.lines().last().and_then(|l| l.strip_prefix("Kept the demo in ")).expect("kept");
+    let text = out.replace(kept, "[DEMO]");
+    let commits: Vec<String> =
+        w.git(&Path::new(kept).join("repo"), &["log", "--format=%H"]).lines().map(str::to_owned).collect();
+    assert_snapshot!(redact(&text, w.path(), &commits), @r"
+        entire demo: two agents commit in one repository at the same time
+
+        repository  [DEMO]/repo
+        alpha       session [SESSION-1]
+                    its git commands see ENTIRE_SESSION_ID
+        beta        session [SESSION-2]
+                    its git commands run without it, as Codex's can
+
+        COMMIT   SUBJECT          CHECKPOINT    SESSION  BY
+        [HEAD~5]  alpha: change 1  [CP-1]  alpha    env
+        [HEAD~4]  beta: change 1   [CP-2]  beta     pid
+        [HEAD~3]  alpha: change 2  [CP-3]  alpha    env
+        [HEAD~2]  beta: change 2   [CP-4]  beta     pid
+        [HEAD~1]  alpha: change 3  [CP-5]  alpha    env
+        [HEAD]  beta: change 3   [CP-6]  beta     pid
+
+        $ entire explain HEAD
+        commit [HEAD]
+
+        checkpoint [CP-6]
+          session:     [SESSION-2] (beta)
+          attributed:  the commit ran under this session's process, 2 level(s) up (pid)
+          when:        [TIME] on main
+          files:       beta.txt
+
+        Both sessions were live for every commit, and each commit went to the
+        session that made it: by ENTIRE_SESSION_ID (env) for alpha, by the process
+        tree (pid) for beta. Picking one live session by some other rule (say, the
+        first session file found) would have given them all to the same one.
+
+        Kept the demo in [DEMO]
+    ");
+}
