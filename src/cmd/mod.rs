@@ -7,6 +7,7 @@ mod doctor;
 mod enable;
 mod explain;
 mod hooks;
+mod man;
 mod run;
 mod sessions;
 mod shell;
@@ -48,7 +49,7 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Clean(args) => clean::run(args),
         Command::Shell(args) => shell::run(args),
         Command::Completions(args) => completions::completions(args),
-        Command::Man(args) => completions::man(args),
+        Command::Man(args) => man::man(args),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -118,6 +118,7 @@ fn every_man_page_referred_to_exists() {
         let title =
             std::iter::once("entire").chain(command.iter().map(String::as_str)).collect::<Vec<_>>().join("-");
         assert!(page.contains(&format!(".TH {title} 1")), "{command:?}: {page}");
+        assert_has_every_section(&title, &page);
         seen += 1;
         // clap_mangen lists each subcommand as `entire\-run(1)`.
         for line in page.lines().filter_map(|l| l.strip_suffix("(1)")).filter(|l| l.starts_with("entire\\-"))
@@ -129,6 +130,29 @@ fn every_man_page_referred_to_exists() {
     }
     assert!(seen > 10, "the top page and one per command: {seen}");
     assert_eq!(man(&["hooks"]).status.code(), Some(2), "no page for the hidden command");
+}
+
+/// A page says more in DESCRIPTION than its NAME line, and has the
+/// sections clap does not write.
+fn assert_has_every_section(title: &str, page: &str) {
+    let sections: Vec<&str> =
+        page.lines().filter_map(|l| Some(l.strip_prefix(".SH ")?.trim_matches('"'))).collect();
+    for wanted in ["NAME", "SYNOPSIS", "DESCRIPTION", "ENVIRONMENT", "EXIT STATUS", "FILES", "SEE ALSO"] {
+        assert!(sections.contains(&wanted), "{title} has no {wanted}: {sections:?}");
+    }
+    let after = |heading: &str| page.split(heading).nth(1).and_then(|rest| rest.lines().nth(1)).unwrap_or("");
+    let name = after(".SH NAME");
+    let summary = name.split_once(" \\- ").map_or(name, |(_, about)| about);
+    let description = after(".SH DESCRIPTION");
+    assert!(
+        !description.is_empty() && !description.starts_with(summary),
+        "{title} repeats NAME: {description}"
+    );
+    for variable in
+        ["ENTIRE_SESSION_ID", "ENTIRE_STATE_DIR", "ENTIRE_DEBUG", "NO_COLOR", "ENTIRE_SHELL_NO_WRAP"]
+    {
+        assert!(page.contains(variable), "{title} does not document {variable}");
+    }
 }
 
 #[test]
