@@ -51,6 +51,18 @@ impl Reader {
         Ok(tree.into_keys().map(|name| String::from_utf8_lossy(&name).into_owned()).collect())
     }
 
+    /// The checkpoints on the branch whose IDs begin with `prefix` (at
+    /// least the two characters that name their directory).
+    pub fn ids_with_prefix(&mut self, prefix: &str) -> Result<Vec<CheckpointId>> {
+        let Some((dir, rest)) = prefix.split_at_checked(2) else { return Ok(Vec::new()) };
+        let tree = self.objects.tree(&spec(&self.tip, dir))?;
+        Ok(tree
+            .into_keys()
+            .filter_map(|name| CheckpointId::parse(&format!("{dir}{}", String::from_utf8_lossy(&name))))
+            .filter(|id| id.as_str()[2..].starts_with(rest))
+            .collect())
+    }
+
     /// The checkpoint IDs the commit index lists for a full commit SHA.
     pub fn ids_for_commit(&mut self, commit: &str) -> Result<Vec<CheckpointId>> {
         if !is_full_sha(commit) {

@@ -14,7 +14,7 @@ use crate::cli::ExplainArgs;
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::session::{CheckpointId, ResolvedBy, SessionId, SessionRecord, Store};
+use crate::session::{CheckpointId, Prefix, ResolvedBy, SessionRecord, Store, ambiguous, by_prefix};
 use crate::style;
 
 /// How many commits the log shows.
@@ -36,7 +36,10 @@ pub fn run(args: ExplainArgs) -> Result<i32> {
 }
 
 fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> Result<i32> {
-    let sha = resolve_commit(repo, rev)?;
+    let sha = match resolve_commit(repo, rev) {
+        Ok(sha) => sha,
+        Err(not_a_commit) => commit_of_checkpoint(repo, rev)?.ok_or(not_a_commit)?,
+    };
     let message = commit_message(repo, &sha)?;
     let named: Vec<CheckpointId> =
         trailers::values(&message, CHECKPOINT_KEY).iter().filter_map(|id| CheckpointId::parse(id)).collect();
@@ -166,14 +169,29 @@ fn one_line(text: &str, max_chars: usize) -> String {
 
 fn resolve_commit(repo: &Repo, rev: &str) -> Result<String> {
     let bad = || {
-        Error::user(format!("not a commit: {rev}"))
-            .with_hint("give a commit that exists here: a SHA, a branch name, HEAD~1…")
+        Error::user(format!("not a commit or a checkpoint: {rev}"))
+            .with_hint("give a commit that exists here (a SHA, a branch name, HEAD~1…) or a checkpoint ID")
     };
     if rev.starts_with('-') {
         return Err(bad()); // never an option to git
     }
     let out = repo.git_output(["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]);
     out.map(|o| String::from_utf8_lossy(&o).trim().to_owned()).map_err(|_| bad())
+}
+
+/// REV as a checkpoint ID, as a trailer shows it, or a unique prefix of
+/// one (4 characters at least): the commit that checkpoint records.
+fn commit_of_checkpoint(repo: &Repo, rev: &str) -> Result<Option<String>> {
+    let hex = rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !hex || !(4..=12).contains(&rev.len()) {
+        return Ok(None);
+    }
+    let Some(mut reader) = Reader::open(repo)? else { return Ok(None) };
+    match by_prefix(rev, reader.ids_with_prefix(rev)?) {
+        Prefix::One(id) => Ok(reader.metadata(&id)?.map(|meta| meta.commit)),
+        Prefix::None => Ok(None),
+        Prefix::Many(ids) => Err(ambiguous(rev, "checkpoint", &ids)),
+    }
 }
 
 fn commit_message(repo: &Repo, sha: &str) -> Result<String> {
@@ -183,14 +201,9 @@ fn commit_message(repo: &Repo, sha: &str) -> Result<String> {
 }
 
 fn explain_session(out: &mut impl Write, repo: &Repo, raw: &str, json: bool) -> Result<i32> {
-    let id = SessionId::parse(raw).ok_or_else(|| {
-        Error::user(format!("invalid session ID {raw:?}"))
-            .with_hint("a session ID is letters, digits, '.', '_' and '-', as `entire sessions` shows")
-    })?;
-    let record = Store::new(repo.store_dir()).load(&id)?.ok_or_else(|| {
-        Error::user(format!("no session {id} in this repository"))
-            .with_hint("`entire sessions --all` lists the sessions recorded here")
-    })?;
+    let store = Store::new(repo.store_dir());
+    let id = store.find(raw)?;
+    let record = store.load(&id)?.ok_or_else(|| Error::new(format!("session {id} vanished while read")))?;
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&record.checkpoints)?)?;
         return Ok(0);

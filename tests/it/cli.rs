@@ -178,3 +178,48 @@ fn entire_alone_prints_the_help_without_an_error() {
         assert!(help.contains("Usage: entire") && help.contains("Commands:"), "{args:?}: {help}");
     }
 }
+
+/// Two sessions started together share the start of their IDs: the
+/// command line takes any prefix that names one of them, and lists both
+/// for one that does not. A checkpoint ID, or a prefix of one, explains its
+/// commit. The environment takes whole IDs only.
+#[test]
+fn ids_may_be_typed_as_unique_prefixes_on_the_command_line_only() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let (a, b) = (w.agent(&repo, "a"), w.agent(&repo, "b"));
+    a.ok("git commit -q --allow-empty -m by-a");
+    let by_a = w.git(&repo, &["rev-parse", "HEAD"]);
+    let shared = a.session_id.chars().zip(b.session_id.chars()).take_while(|(x, y)| x == y).count();
+    assert!(shared >= 8, "sessions started together share a prefix: {} {}", a.session_id, b.session_id);
+
+    let explain = |args: &[&str]| w.entire(&repo).arg("explain").args(args).output().unwrap();
+    let unique = &a.session_id[..shared + 1];
+    let listed = stdout(explain(&["--session", unique]));
+    assert!(listed.starts_with(&format!("session {} (a): 1 commit(s)", a.session_id)), "{listed}");
+
+    let out = explain(&["--session", &a.session_id[..shared]]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("entire: error: ") && stderr.contains("begins 2 session IDs"), "{stderr}");
+    assert!(stderr.contains(&a.session_id) && stderr.contains(&b.session_id), "{stderr}");
+    assert!(stderr.contains("hint: type more of the session ID"), "{stderr}");
+
+    let checkpoint = crate::support::checkpoint_of(&w, &repo, "HEAD").unwrap();
+    for typed in [&checkpoint[..], &checkpoint[..6]] {
+        let shown = stdout(explain(&[typed]));
+        assert!(shown.starts_with(&format!("commit {by_a}\n")), "{typed}: {shown}");
+    }
+    let out = explain(&["no-such-thing"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let stderr = b.ok(&format!(
+        "ENTIRE_SESSION_ID={} ENTIRE_DEBUG=1 git commit -q --allow-empty -m by-b",
+        &b.session_id[..shared + 1]
+    ));
+    assert!(stderr.contains("env_rejected: unknown"), "a prefix is no session ID here: {stderr}");
+    let owner = crate::support::owner_of(&w, &repo, "HEAD").map(|(session, _)| session);
+    assert_eq!(owner.as_deref(), Some(b.session_id.as_str()));
+    a.stop();
+    b.stop();
+}
