@@ -154,6 +154,11 @@ pub struct RunArgs {
     /// Agent name to record (default: derived from the command, `claude` → `claude-code`)
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
+    /// Where to write how the agent ended (its exit status, or 128 + the
+    /// signal), for the zsh wrapper: after Ctrl-Z zsh finishes a function in
+    /// a forked subshell, which cannot wait for the launcher.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub status_file: Option<std::path::PathBuf>,
     /// The agent command and its arguments
     #[arg(required = true, allow_hyphen_values = true, value_name = "CMD")]
     pub command: Vec<OsString>,

@@ -43,6 +43,15 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if let Some(launch) = launch {
         launch.finish(exit);
     }
+    if let Some(file) = &args.status_file {
+        let status = match exit {
+            supervise::Exit::Code(code) => code,
+            supervise::Exit::Signal(sig) => 128 + sig,
+        };
+        if let Err(err) = std::fs::write(file, format!("{status}\n")) {
+            warn(format_args!("writing the exit status to {}: {err}", file.display()));
+        }
+    }
     supervise::exit_like(exit)
 }
 

@@ -213,7 +213,11 @@ fn non_interactive_shell_is_untouched(shell: Shell) {
 }
 
 fn interactive_shell_gets_wrappers(shell: Shell) {
-    let expected = DEFAULT_AGENTS.iter().chain(&["__entire_wrap"]).map(|s| s.to_string());
+    let helper = match shell {
+        Shell::Bash => "__entire_direct",
+        Shell::Zsh | Shell::Fish => "__entire_wrap",
+    };
+    let expected = DEFAULT_AGENTS.iter().copied().chain([helper]).map(str::to_owned);
     assert_eq!(load(shell, true, &[]), (String::new(), expected.collect()));
 }
 
@@ -303,6 +307,92 @@ fn init_scripts_are_pinned() {
         let script = entire(&["shell", "init", shell.name()])
             .replace(exe.to_str().expect("UTF-8 path"), "/path/to/entire");
         insta::assert_snapshot!(format!("init_{}", shell.name()), script);
+    }
+}
+
+const PROMPT: &str = "[entire-test]$ ";
+
+/// An agent that says `ready`, waits for `$AGENT_GO`, says `done` and
+/// exits 7.
+const WAITING_AGENT: &str = r#"#!/bin/sh
+echo ready
+while [ ! -e "$AGENT_GO" ]; do sleep 0.02; done
+echo done
+exit 7
+"#;
+
+/// Ctrl-Z stops a wrapped agent and `fg` brings it back, in a real
+/// interactive shell in a terminal; the agent's exit status is the
+/// shell's `$?` afterwards. In bash the stopped job names the agent (`fg
+/// %?claude`); zsh shows a stopped function's job without a name.
+fn ctrl_z_and_fg_keep_the_agent_status(shell: Shell) {
+    let world = World::new();
+    std::fs::create_dir(world.path().join("bin")).expect("bin dir");
+    script(&world.path().join("bin/claude"), WAITING_AGENT);
+    let go = world.path().join("go");
+    let cmd = shell.command(&world, true, "");
+    let args: &[&str] = match shell {
+        Shell::Bash => &["--norc", "--noprofile", "--noediting", "-i"],
+        Shell::Zsh => &["-f", "-i", "+Z"],
+        Shell::Fish => unreachable!("fish is not tested here"),
+    };
+    // The same environment as `command`, without its `-c` script.
+    let mut terminal = std::process::Command::new(cmd.get_program());
+    terminal.args(args).current_dir(world.path()).env_clear();
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            terminal.env(key, value);
+        }
+    }
+    terminal.env("PS1", PROMPT).env("PROMPT", PROMPT).env("AGENT_GO", &go).env("TMPDIR", world.path());
+    let session = rexpect::session::spawn_command(terminal, Some(30_000)).expect("spawn the shell");
+    let mut sh = rexpect::session::PtyReplSession::new(session, PROMPT.to_owned());
+    sh.wait_for_prompt().expect("the first prompt");
+    if let Shell::Zsh = shell {
+        sh.send_line("unsetopt prompt_cr prompt_sp").unwrap();
+        sh.wait_for_prompt().unwrap();
+    }
+    sh.send_line(&shell.init("")).unwrap();
+    sh.wait_for_prompt().unwrap();
+    sh.send_line("claude hello").unwrap();
+    sh.exp_string("ready").expect("the agent started");
+    sh.send_control('z').unwrap();
+    sh.wait_for_prompt().expect("the prompt after Ctrl-Z");
+    let resume = match shell {
+        Shell::Bash => {
+            sh.send_line("jobs").unwrap();
+            let jobs = sh.wait_for_prompt().unwrap();
+            assert!(jobs.contains("Stopped") && jobs.contains("claude-code -- claude"), "{jobs}");
+            "fg %?claude"
+        }
+        _ => "fg",
+    };
+    std::fs::write(&go, "").unwrap();
+    sh.send_line(resume).unwrap();
+    sh.exp_string("done").expect("the agent resumed");
+    sh.wait_for_prompt().unwrap();
+    sh.send_line("echo \"rc=$?\"").unwrap();
+    sh.exp_string("rc=7").expect("the agent's status");
+    sh.wait_for_prompt().unwrap();
+    let stray = std::fs::read_dir(world.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("entire-status."))
+        .count();
+    assert_eq!(stray, 0, "the status file is removed");
+    sh.process_mut().kill(rexpect::process::signal::Signal::SIGHUP).unwrap();
+}
+
+mod job_control {
+    #[test]
+    fn bash() {
+        super::ctrl_z_and_fg_keep_the_agent_status(super::Shell::Bash)
+    }
+
+    #[test]
+    #[ignore = "needs zsh: run scripts/test"]
+    fn zsh() {
+        super::ctrl_z_and_fg_keep_the_agent_status(super::Shell::Zsh)
     }
 }
 
