@@ -254,7 +254,7 @@ fn claude_session_id(out: &str) -> String {
 /// check, analytics, plugins or apps (their sync looks up api.github.com
 /// and chatgpt.com). The launcher's state dir is relocated
 /// (`ENTIRE_STATE_DIR`, which `inherit = "core"` strips from the commit's
-/// environment): the hook must find the session without it (issue 12).
+/// environment): the hook must find the session without it.
 fn codex_env(w: &World, cmd: &mut Command, mock: &Mock, name: &str) {
     let home = w.path().join(format!("codex-{name}"));
     std::fs::create_dir_all(&home).unwrap();
