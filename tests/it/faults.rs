@@ -61,12 +61,23 @@ fn recorded(session: &Value) -> Vec<(String, String, String)> {
     list.iter().map(|c| (field(c, "checkpoint_id"), field(c, "commit"), field(c, "resolved_by"))).collect()
 }
 
-/// Asserts HEAD of `repo` carries one checkpoint, recorded in `session_id`
-/// as resolved by `method`.
+/// Asserts HEAD of `repo` carries one checkpoint, whose metadata names
+/// `session_id` and `method`, and which that session's record lists. Reads
+/// the one record, not every session (some tests hold a thousand).
 fn assert_attributed(world: &World, repo: &Path, session_id: &str, method: &str) {
     let trailer = checkpoint_of(world, repo, "HEAD").expect("HEAD has a checkpoint trailer");
     assert!(!trailer.contains(char::is_whitespace), "one trailer: {trailer:?}");
-    assert_eq!(owner_of(world, repo, "HEAD"), Some((session_id.to_owned(), method.to_owned())));
+    // explain writes what post-commit handed off first.
+    let explained = world.json(repo, &["explain", "HEAD", "--json"]);
+    let on_branch = &explained["checkpoints"][0];
+    assert_eq!((&on_branch["session_id"], &on_branch["resolved_by"]), (&json!(session_id), &json!(method)));
+    let record = world.store(repo).join(format!("{session_id}.json"));
+    let record: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let sha = explained["commit"].as_str().unwrap();
+    let listed = recorded(&record)
+        .into_iter()
+        .any(|(id, commit, by)| (id, &*commit, &*by) == (trailer.clone(), sha, method));
+    assert!(listed, "{session_id} does not list {trailer} for {sha} by {method}: {record:#}");
 }
 
 fn entire_lines(stderr: &str) -> Vec<&str> {
