@@ -105,11 +105,27 @@ fn finish(mut bash: PtyReplSession, agent: &FakeAgent) {
     bash.process_mut().kill(rexpect::process::signal::Signal::SIGHUP).unwrap();
 }
 
+/// The system calls a process sleeps in while it waits for something to
+/// happen: a self-pipe read (signal-hook), a select or poll, a wait for a
+/// child or for a signal.
+const WAITING: [libc::c_long; 9] = [
+    libc::SYS_read,
+    libc::SYS_recvfrom,
+    libc::SYS_ppoll,
+    libc::SYS_pselect6,
+    libc::SYS_epoll_pwait,
+    libc::SYS_wait4,
+    libc::SYS_waitid,
+    libc::SYS_rt_sigtimedwait,
+    libc::SYS_futex,
+];
+
 /// Whether `pid` has handled every signal sent to it so far: none is
-/// pending for it or any of its threads, and it sleeps in `call`, the
-/// system call in which it waits for the next one (a process that has
-/// dequeued a signal runs its handler before it can sleep again).
-fn handled_every_signal(pid: i32, call: libc::c_long) -> bool {
+/// pending for it or any of its threads, and each of its threads sleeps in
+/// a call that waits for the next thing to happen (a thread that has
+/// dequeued a signal runs its handler before it can sleep again, and a
+/// thread that has a signal to relay is not waiting).
+fn handled_every_signal(pid: i32) -> bool {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
     let pending = |status: &str, field: &str| {
         status
@@ -117,27 +133,25 @@ fn handled_every_signal(pid: i32, call: libc::c_long) -> bool {
             .filter_map(|l| l.strip_prefix(field))
             .any(|mask| !mask.trim().trim_start_matches('0').is_empty())
     };
+    let waiting = |task: &str| {
+        let call = read(&format!("{task}/syscall"));
+        let nr = call.split_whitespace().next().and_then(|nr| nr.parse::<libc::c_long>().ok());
+        nr.is_some_and(|nr| WAITING.contains(&nr)) && !pending(&read(&format!("{task}/status")), "SigPnd:")
+    };
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
-    let quiet_threads =
-        tasks.flatten().all(|task| !pending(&read(&format!("{}/status", task.path().display())), "SigPnd:"));
-    let waiting = read(&format!("/proc/{pid}/syscall"))
-        .split_whitespace()
-        .next()
-        .is_some_and(|nr| nr.parse::<libc::c_long>() == Ok(call));
-    quiet_threads && waiting && !pending(&read(&format!("/proc/{pid}/status")), "ShdPnd:")
+    let tasks: Vec<String> = tasks.flatten().map(|t| t.path().display().to_string()).collect();
+    !tasks.is_empty()
+        && tasks.iter().all(|task| waiting(task))
+        && !pending(&read(&format!("/proc/{pid}/status")), "ShdPnd:")
 }
 
 /// Waits until the launcher, then the agent, have handled every signal
 /// sent so far: a duplicate the launcher relays reaches the agent before
 /// the launcher is idle again, and is in the agent's log once the agent is.
-/// The launcher waits for signals in recvfrom (signal-hook's self-pipe),
-/// the agent in pselect6 (bash's `read -t`).
 fn quiesce(agent: &FakeAgent) {
     let (agent_pid, launcher_pid, _) = agent.ids();
-    wait_for("the launcher to handle every signal", || {
-        handled_every_signal(launcher_pid, libc::SYS_recvfrom)
-    });
-    wait_for("the agent to handle every signal", || handled_every_signal(agent_pid, libc::SYS_pselect6));
+    wait_for("the launcher to handle every signal", || handled_every_signal(launcher_pid));
+    wait_for("the agent to handle every signal", || handled_every_signal(agent_pid));
 }
 
 fn state(pid: i32) -> char {
