@@ -154,9 +154,9 @@ pub struct RunArgs {
     /// Agent name to record (default: derived from the command, `claude` → `claude-code`)
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
-    /// Where to write how the agent ended (its exit status, or 128 + the
-    /// signal), for the zsh wrapper: after Ctrl-Z zsh finishes a function in
-    /// a forked subshell, which cannot wait for the launcher.
+    // For the zsh wrapper: after Ctrl-Z zsh finishes a function in a forked
+    // subshell, which cannot wait for the launcher.
+    /// Also write the agent's exit status (128 + N for signal N) to FILE
     #[arg(long, value_name = "FILE", hide = true)]
     pub status_file: Option<std::path::PathBuf>,
     /// The agent command and its arguments
