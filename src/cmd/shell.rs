@@ -9,6 +9,7 @@ use std::io::Write;
 use crate::agents;
 use crate::cli::{InitShell, ShellArgs, ShellCommand, ShellInitArgs};
 use crate::error::{Context, Error, Result};
+use crate::git::hooks_install::shell_quote;
 
 const BASH: &str = include_str!("../../shell/entire.bash");
 const ZSH: &str = include_str!("../../shell/entire.zsh");
@@ -53,8 +54,8 @@ fn check_command(name: &str) -> Result<()> {
 
 fn render(shell: InitShell, exe: &str, commands: &[String]) -> String {
     let (template, exe) = match shell {
-        InitShell::Bash => (BASH, posix_quote(exe)),
-        InitShell::Zsh => (ZSH, posix_quote(exe)),
+        InitShell::Bash => (BASH, shell_quote(exe)),
+        InitShell::Zsh => (ZSH, shell_quote(exe)),
         InitShell::Fish => (FISH, fish_quote(exe)),
     };
     let mut script = String::new();
@@ -71,12 +72,6 @@ fn render(shell: InitShell, exe: &str, commands: &[String]) -> String {
         }
     }
     script
-}
-
-/// bash and zsh single quotes keep everything literal; a `'` ends the quote,
-/// is escaped, and a new quote begins.
-fn posix_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// Inside fish single quotes only `\\` and `\'` are escapes.
