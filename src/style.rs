@@ -73,11 +73,13 @@ impl Table {
         self.legend.push(line);
     }
 
+    /// The table, and its legend when stdout is a terminal.
     pub fn write(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        self.write_legend(out, std::io::stdout().is_terminal())
+        self.write_with(out, std::io::stdout().is_terminal())
     }
 
-    fn write_legend(&self, out: &mut impl std::io::Write, legend: bool) -> std::io::Result<()> {
+    /// The table, and the legend when `legend`.
+    fn write_with(&self, out: &mut impl std::io::Write, legend: bool) -> std::io::Result<()> {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
             .map(|i| {
@@ -112,7 +114,7 @@ mod tests {
 
     fn shown(table: &Table, legend: bool) -> String {
         let mut out = Vec::new();
-        table.write_legend(&mut out, legend).unwrap();
+        table.write_with(&mut out, legend).unwrap();
         String::from_utf8(out).unwrap()
     }
 
