@@ -9,7 +9,7 @@ use std::io::Write;
 use crate::agents;
 use crate::cli::{InitShell, ShellArgs, ShellCommand, ShellInitArgs};
 use crate::error::{Context, Error, Result};
-use crate::git::hooks_install::shell_quote;
+use crate::hookdir::shell_quote;
 
 const BASH: &str = include_str!("../../shell/entire.bash");
 const ZSH: &str = include_str!("../../shell/entire.zsh");

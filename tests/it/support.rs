@@ -357,6 +357,17 @@ pub fn enable_with_copy(world: &World, repo: &Path, dest: &Path) {
     }
 }
 
+/// `entire run -- git commit --allow-empty -m <message>`: whether it
+/// succeeded, and its stderr.
+pub fn agent_commit(world: &World, repo: &Path, message: &str) -> (bool, String) {
+    let out = world
+        .entire(repo)
+        .args(["run", "--", "git", "commit", "--allow-empty", "-q", "-m", message])
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// A session ID the test knows to be well formed.
 pub fn sid(raw: &str) -> entire::session::SessionId {
     entire::session::SessionId::parse(raw).expect("a well-formed session ID")
@@ -365,4 +376,13 @@ pub fn sid(raw: &str) -> entire::session::SessionId {
 /// A checkpoint ID the test knows to be well formed.
 pub fn cid(raw: &str) -> entire::session::CheckpointId {
     entire::session::CheckpointId::parse(raw).expect("a well-formed checkpoint ID")
+}
+
+pub fn oid(raw: &str) -> entire::git::CommitId {
+    entire::git::CommitId::parse(raw).expect("a full commit SHA")
+}
+
+/// The lines of stderr that entire wrote.
+pub fn entire_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("entire:")).collect()
 }
