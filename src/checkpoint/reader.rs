@@ -27,9 +27,9 @@ impl Reader {
     /// A checkpoint's root metadata; None when it is not on the branch.
     pub fn metadata(&mut self, checkpoint_id: &CheckpointId) -> Result<Option<Metadata>> {
         let Some(bytes) = self.file(checkpoint_id, "metadata.json")? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::new(format!("checkpoint {checkpoint_id}: unreadable metadata.json: {e}")))
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::internal(format!("checkpoint {checkpoint_id}: unreadable metadata.json: {e}"))
+        })
     }
 
     /// Whether the checkpoint is on the branch.

@@ -92,7 +92,7 @@ fn demo(root: &Path, out: &mut impl Write) -> Result<i32> {
     for mut child in children {
         let status = child.wait()?;
         if !status.success() {
-            return Err(Error::new(format!("a demo agent failed: {status}")));
+            return Err(Error::internal(format!("a demo agent failed: {status}")));
         }
     }
 

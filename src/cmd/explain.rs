@@ -302,7 +302,8 @@ fn commit_message(repo: &Repo, sha: &CommitId) -> Result<String> {
 fn explain_session(out: &mut impl Write, repo: &Repo, raw: &str, json: bool) -> Result<i32> {
     let store = Store::new(repo.store_dir());
     let id = store.find(raw)?;
-    let record = store.load(&id)?.ok_or_else(|| Error::new(format!("session {id} vanished while read")))?;
+    let record =
+        store.load(&id)?.ok_or_else(|| Error::internal(format!("session {id} vanished while read")))?;
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&record.checkpoints)?)?;
         return Ok(0);

@@ -56,5 +56,5 @@ fn dispatch(command: Command) -> Result<i32> {
 
 /// The current directory, as an error of ours when it is gone.
 pub fn current_dir() -> Result<std::path::PathBuf> {
-    std::env::current_dir().map_err(|e| crate::error::Error::new(format!("current directory: {e}")))
+    std::env::current_dir().map_err(|e| crate::error::Error::internal(format!("current directory: {e}")))
 }

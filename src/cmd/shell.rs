@@ -33,7 +33,7 @@ fn init(args: ShellInitArgs) -> Result<i32> {
     // The absolute path, so the wrappers work whatever PATH the shell ends up with.
     let exe = std::env::current_exe().context("finding the entire binary")?;
     let exe = exe.to_str().ok_or_else(|| {
-        Error::new(format!("the path of the entire binary is not UTF-8: {}", exe.display()))
+        Error::internal(format!("the path of the entire binary is not UTF-8: {}", exe.display()))
     })?;
     std::io::stdout().lock().write_all(render(args.shell, exe, &commands).as_bytes())?;
     Ok(0)
