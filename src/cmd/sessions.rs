@@ -68,11 +68,11 @@ pub fn print_table(out: &mut impl Write, rows: &[(SessionRecord, bool)]) -> Resu
         let prompt: String = r.first_prompt.as_deref().unwrap_or("").chars().take(40).collect();
         table.painted_row([
             (r.session_id.to_string(), style::plain as style::Paint),
-            (r.agent.as_deref().unwrap_or("-").to_owned(), style::plain),
+            (style::printable(r.agent.as_deref().unwrap_or("-")).into_owned(), style::plain),
             state,
             (style::age(r.started_at), style::plain),
             (r.checkpoints.len().to_string(), style::plain),
-            (prompt, style::plain),
+            (style::printable(&prompt).into_owned(), style::plain),
         ]);
     }
     table.write(out)?;
