@@ -123,7 +123,7 @@ impl LiveRegistry {
         let mode = self.prepare()?;
         let path = self.lock_path(id);
         let file = open_lock(&path, mode)?;
-        file.try_lock().map_err(|e| Error::new(format!("locking {}: {e}", path.display())))?;
+        file.try_lock().map_err(|e| Error::internal(format!("locking {}: {e}", path.display())))?;
         Ok(file)
     }
 
@@ -164,7 +164,7 @@ fn read_entry(path: &Path) -> Result<Option<LiveEntry>> {
     }
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|e| Error::new(format!("skipping unreadable live entry {}: {e}", path.display())))
+        .map_err(|e| Error::internal(format!("skipping unreadable live entry {}: {e}", path.display())))
 }
 
 /// The live sessions of the repository whose store is `store`: entries of

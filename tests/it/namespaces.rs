@@ -23,6 +23,7 @@ fn resolution(w: &World, repo: &Path) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs root (unshare): run scripts/test as root"]
 fn without_its_own_proc_the_hook_walks_its_real_ancestors() {
     let w = World::new();
     let repo = w.repo("r");
@@ -39,6 +40,7 @@ fn without_its_own_proc_the_hook_walks_its_real_ancestors() {
 }
 
 #[test]
+#[ignore = "needs root (unshare): run scripts/test as root"]
 fn with_its_own_proc_the_variable_is_proven_live_by_the_launchers_lock() {
     let w = World::new();
     let repo = w.repo("r");
