@@ -89,8 +89,8 @@ const WRITER_DEADLINE_SECS: u32 = 120;
 /// a session of its own (the terminal's signals are not for it), runs at
 /// the lowest priority (the rest of the commit and the user's next command
 /// come first), and has its stdio on /dev/null (whoever reads git's output
-/// does not wait for it). When it cannot be forked, the commit waits for
-/// the write.
+/// does not wait for it). When it cannot be forked, the caller (a commit,
+/// a reader) waits for the write.
 fn start_writer(repo: &Repo, store: &Store) {
     let lock = match store.lock_writer() {
         Ok(Some(lock)) => lock,
@@ -100,8 +100,8 @@ fn start_writer(repo: &Repo, store: &Store) {
     let Ok(null) = File::options().read(true).write(true).open("/dev/null") else {
         return drain(repo, store, lock, Writer::Reader).into_iter().for_each(warn);
     };
-    // SAFETY: a hook process has a single thread, so the child finds the
-    // heap and every lock as the parent left them; it leaves by `_exit`,
+    // SAFETY: entire starts no thread (hooks and commands alike), so the
+    // child finds the heap and every lock as the parent left them; it leaves by `_exit`,
     // running none of the parent's exit handlers.
     match unsafe { fork() } {
         // The child shares the lock's open file: the lock stays held.
@@ -131,7 +131,8 @@ enum Writer {
     /// a reader that waits, and, with the branch just moved, reserves the
     /// next commit's checkpoint ID off the commit's path.
     Detached,
-    /// A reader, at its own priority: leaves nothing to anyone.
+    /// A reader, at its own priority: writes what waits, and leaves what
+    /// came meanwhile to a detached writer.
     Reader,
 }
 
@@ -190,8 +191,8 @@ fn wait_for_writer(store: &Store) -> Result<File> {
 
 /// Writes, oldest first, every pending checkpoint whose commit was made,
 /// holding `lock`; returns the failures. Each checkpoint is tried once per
-/// drain. Before it lets the lock go, it looks again: a post-commit that
-/// found the lock held left its checkpoint to whoever holds it.
+/// drain. Before it stops, it looks again: a post-commit that found the
+/// lock held left its checkpoint to whoever holds it.
 fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
     let transcripts = match Settings::for_repo(repo) {
         Ok(settings) => settings.transcripts(),
@@ -230,6 +231,14 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
         drop(lock);
         let more =
             store.list_pending().iter().any(|p| p.committed.is_some() && !tried.contains(&p.checkpoint_id));
+        if writer == Writer::Reader {
+            // A reader has its answer: it leaves them to a writer of their
+            // own rather than keep its caller waiting for later commits.
+            if more {
+                start_writer(repo, store);
+            }
+            return failures;
+        }
         match store.lock_writer() {
             Ok(Some(again)) if more => lock = again,
             _ => return failures,
