@@ -196,12 +196,7 @@ impl Store {
     /// process holds it. Released when the returned file is closed in every
     /// process that shares it (a forked writer keeps it).
     pub fn lock_writer(&self) -> Result<Option<File>> {
-        let file = self.open_store_lock("writer.lock")?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(file)),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(Error::from(e).context("locking the writer lock")),
-        }
+        self.try_store_lock("writer.lock", File::try_lock)
     }
 
     /// Says that a reader waits for the writer lock, for as long as the
@@ -209,23 +204,31 @@ impl Store {
     /// it cannot be taken at this instant (a writer looking, see
     /// [`reader_waiting`](Self::reader_waiting)): ask again.
     pub fn announce_reader(&self) -> Result<Option<File>> {
-        let file = self.open_store_lock("readers.lock")?;
-        match file.try_lock_shared() {
-            Ok(()) => Ok(Some(file)),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(Error::from(e).context("locking the readers' lock")),
-        }
+        self.try_store_lock("readers.lock", File::try_lock_shared)
     }
 
     /// Whether a reader waits for the writer lock (holds `readers.lock`).
     pub fn reader_waiting(&self) -> bool {
-        let Ok(file) = self.open_store_lock("readers.lock") else { return false };
-        matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+        matches!(self.try_store_lock("readers.lock", File::try_lock), Ok(None))
     }
 
-    fn open_store_lock(&self, name: &str) -> Result<File> {
+    /// Opens the store's lock file `name` and takes it with `take` without
+    /// waiting: None when another process holds it.
+    fn try_store_lock(
+        &self,
+        name: &str,
+        take: fn(&File) -> std::result::Result<(), TryLockError>,
+    ) -> Result<Option<File>> {
         let mode = self.ensure_dir(&self.dir)?;
-        open_lock(&self.dir.join(name), mode)
+        let path = self.dir.join(name);
+        let file = open_lock(&path, mode)?;
+        match take(&file) {
+            Ok(()) => Ok(Some(file)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => {
+                Err(Error::from(e).context(format_args!("locking {}", path.display())))
+            }
+        }
     }
 
     /// The names of the pending checkpoint files (one directory read).
