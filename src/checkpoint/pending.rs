@@ -5,8 +5,8 @@
 //! to a writer: it writes the commit's SHA into the pending file and forks
 //! a detached writer. No git process runs while the user waits. The writer
 //! checks the commit against git, records the checkpoint in the session and
-//! writes it to the branch (about five git processes), reserves the next
-//! commit's checkpoint ID (see `checkpoint::id`), and removes the pending
+//! writes it to the branch (in process, `checkpoint::objects`), refills the
+//! pool of checked checkpoint IDs (see `checkpoint::id`), and removes the pending
 //! file.
 //!
 //! Whatever reads checkpoints, or sessions' lists of them, first calls
@@ -105,8 +105,8 @@ fn detach_writer(repo: &Repo) {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Writer {
     /// The detached writer: skips a checkpoint another process is writing,
-    /// and after each write, with the branch just moved, reserves the next
-    /// commit's checkpoint ID off the commit's path.
+    /// and after each write, with the branch just moved, refills the pool of
+    /// checked checkpoint IDs off the commit's path.
     Detached,
     /// A reader: waits for every checkpoint to be written.
     Reader,
@@ -178,8 +178,8 @@ fn write_one(
     checkpoint::record(repo, store, attribution, max_transcript_bytes)?;
     if writer == Writer::Detached {
         // Before the pending file goes: whoever waits for that finds the
-        // reservation made. Without one, the next commit starts git itself.
-        let _ = checkpoint::reserve_id(repo);
+        // pool filled. Without one, the next commit checks an ID itself.
+        let _ = checkpoint::refill_ids(repo);
     }
     store.remove_pending(&checkpoint_id);
     Ok(())

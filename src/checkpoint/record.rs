@@ -49,6 +49,7 @@ pub fn record(repo: &Repo, store: &Store, attribution: Attribution, max_transcri
             let mut record = current?;
             record.checkpoints.retain(|c| c.checkpoint_id != checkpoint_id);
             record.checkpoints.push(reference);
+            super::transcript::advance(&mut record, &checkpoint_id);
             Some(record)
         })?
         .ok_or_else(|| Error::new(format!("session {session_id} has no record")))?;

@@ -1,6 +1,6 @@
 //! What the hot paths rely on: post-commit hands checkpoints to a detached
 //! writer, every reader completes the writes it finds handed off (once
-//! each, under a lock), the writer reserves the next checkpoint ID, and
+//! each, under a lock), the writer checks checkpoint IDs ahead, and
 //! nothing starts git where the files suffice (docs/performance.md).
 
 use std::path::Path;
@@ -136,24 +136,34 @@ fn a_checkpoint_named_by_a_message_git_did_not_commit_is_given_back() {
     assert!(record.checkpoints.is_empty());
 }
 
+/// The IDs in the repository's pool of checked checkpoint IDs.
+fn pooled(dir: &Path) -> Vec<String> {
+    let pool = dir.join(".git/entire-sessions/ids");
+    let mut ids: Vec<String> = std::fs::read_dir(pool)
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
 #[test]
-fn the_next_commit_takes_the_id_its_writer_reserved() {
+fn the_next_commit_takes_an_id_its_writer_checked_ahead() {
     let world = World::new();
     let dir = world.repo("r");
     let agent = world.agent(&dir, "claude-code");
     agent.ok("git commit -q --allow-empty -m first");
-    let reserved = dir.join(".git/entire-next-checkpoint-id");
-    let reservation = wait_for_file(&reserved);
-    let (id, tip) = reservation.split_once(' ').unwrap();
-    assert_eq!(world.git(&dir, &["rev-parse", BRANCH]), tip, "checked against the tip it made");
+    wait_for("the writer to fill the pool", || pooled(&dir).len() >= 4);
+    let before = pooled(&dir);
 
     agent.ok("git commit -q --allow-empty -m second");
-    assert_eq!(checkpoint_of(&world, &dir, "HEAD").as_deref(), Some(id));
+    let id = checkpoint_of(&world, &dir, "HEAD").expect("a trailer");
+    assert!(before.contains(&id), "{id} not from the pool {before:?}");
+    assert!(!pooled(&dir).contains(&id), "taken once");
     assert!(agent.stop().success());
 }
 
 #[test]
-fn a_reservation_is_used_only_against_the_tip_it_was_checked_against() {
+fn pooled_ids_are_taken_once_pending_ones_never_and_a_fold_empties_the_pool() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
@@ -173,20 +183,34 @@ fn a_reservation_is_used_only_against_the_tip_it_was_checked_against() {
         extra: Default::default(),
     };
     checkpoint::write(&repo, &meta, &SessionRecord::new(sid("s1")), 1024).unwrap();
-    let tip = world.git(&dir, &["rev-parse", BRANCH]);
-    let reserved = dir.join(".git/entire-next-checkpoint-id");
+    checkpoint::refill_ids(&repo).unwrap();
+    let pool = pooled(&dir);
+    assert_eq!(pool.len(), 8, "{pool:?}");
+    assert!(!pool.contains(&"0123456789ab".to_owned()), "checked against the branch");
 
-    std::fs::write(&reserved, format!("aaaaaaaaaaaa {tip}\n")).unwrap();
-    assert_eq!(checkpoint::new_id(&repo).unwrap(), cid("aaaaaaaaaaaa"));
-    assert!(!reserved.exists(), "taken once");
+    let first = checkpoint::new_id(&repo).unwrap();
+    assert!(pool.contains(&first.to_string()));
+    assert_eq!(pooled(&dir).len(), 7, "taken once");
 
-    std::fs::write(&reserved, format!("bbbbbbbbbbbb {sha}\n")).unwrap();
-    assert_ne!(checkpoint::new_id(&repo).unwrap(), cid("bbbbbbbbbbbb"), "checked against another tip");
+    let next = pooled(&dir)[0].clone();
+    store.put_pending(&pending(&next, "s1", None)).unwrap();
+    let taken = pooled(&dir);
+    let second = checkpoint::new_id(&repo).unwrap();
+    assert_ne!(second.to_string(), next, "pending already");
+    assert!(taken.contains(&second.to_string()));
 
-    store.put_pending(&pending("cccccccccccc", "s1", None)).unwrap();
-    std::fs::write(&reserved, format!("cccccccccccc {tip}\n")).unwrap();
-    assert_ne!(checkpoint::new_id(&repo).unwrap(), cid("cccccccccccc"), "pending already");
-    let mut draws = vec![[0xdd; 6], [0xcc; 6]];
+    // The branch takes in another clone's checkpoints: the pool was not
+    // checked against them.
+    let other = world.plain_repo("other");
+    let other_repo = repo_at(&other);
+    let other_sha = world.git(&other, &["rev-parse", "HEAD"]);
+    checkpoint::write(&other_repo, &Metadata { commit: other_sha, ..meta }, &SessionRecord::new(sid("s1")), 1024)
+        .unwrap();
+    world.git(&dir, &["fetch", "-q", other.to_str().unwrap(), &format!("{BRANCH}:refs/remotes/other/{BRANCH}")]);
+    checkpoint::remote::adopt_remote(&repo).unwrap();
+    assert_eq!(pooled(&dir), Vec::<String>::new());
+
+    let mut draws = vec![[0xdd; 6], [0x01, 0x23, 0x45, 0x67, 0x89, 0xab]];
     assert_eq!(
         checkpoint::new_id_with(&repo, &mut || Ok(draws.pop().unwrap())).unwrap(),
         cid("dddddddddddd")
