@@ -55,6 +55,11 @@ pub struct Metadata {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A commit's message and the paths it changed (`Objects::commit_summary`).
+pub fn commit_summary(repo: &crate::git::Repo, sha: &str) -> crate::error::Result<(String, Vec<String>)> {
+    objects::Objects::open(repo)?.commit_summary(sha)
+}
+
 /// Moves the branch to a tip that took in checkpoints from elsewhere
 /// (another clone's, fetched or merged), by compare-and-swap. The pool of
 /// IDs checked against the old tips goes, before and after.

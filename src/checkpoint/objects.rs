@@ -233,16 +233,10 @@ impl Objects {
     }
 
     /// The object at `path` in `commit`'s tree (`""`: the root tree); None
-    /// when the path is missing.
+    /// when the commit or the path is missing.
     pub fn at_path(&self, commit: &str, path: &str) -> Result<Option<Object>> {
-        let Some(commit_object) = self.get(commit)?.filter(|o| o.kind == "commit") else { return Ok(None) };
-        let tree = commit_object
-            .data
-            .strip_prefix(b"tree ")
-            .and_then(|rest| rest.split(|&b| b == b'\n').next())
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .ok_or_else(|| Error::new(format!("commit {commit} has no tree")))?;
-        let mut object = self.get(tree)?;
+        let Some(commit) = self.commit_headers(commit)? else { return Ok(None) };
+        let mut object = self.get(&commit.tree)?;
         for name in path.split('/').filter(|n| !n.is_empty()) {
             let Some(entries) = object.map(|o| o.entries()).transpose()? else { return Ok(None) };
             object = match entries.get(name.as_bytes()) {
@@ -251,6 +245,75 @@ impl Objects {
             };
         }
         Ok(object)
+    }
+
+    /// A commit's tree, parents and message; None when it is missing.
+    fn commit_headers(&self, commit: &str) -> Result<Option<CommitHeaders>> {
+        let Some(object) = self.get(commit)?.filter(|o| o.kind == "commit") else { return Ok(None) };
+        let bad = || Error::new(format!("malformed commit {commit}"));
+        let split = object.data.windows(2).position(|w| w == b"\n\n");
+        let (headers, message) = match split {
+            Some(at) => (&object.data[..at], &object.data[at + 2..]),
+            None => (&object.data[..], &[][..]),
+        };
+        let headers = std::str::from_utf8(headers).map_err(|_| bad())?;
+        let value = |key: &'static str| headers.lines().filter_map(move |l| l.strip_prefix(key));
+        Ok(Some(CommitHeaders {
+            tree: value("tree ").next().ok_or_else(bad)?.to_owned(),
+            parents: value("parent ").map(str::to_owned).collect(),
+            message: String::from_utf8_lossy(message).into_owned(),
+        }))
+    }
+
+    /// A commit's message and the paths it changed against its first parent
+    /// (every path of a root commit, none of a merge), sorted as `git log
+    /// -1 --name-only --no-renames` lists them, but never quoted.
+    pub fn commit_summary(&self, commit: &str) -> Result<(String, Vec<String>)> {
+        let headers =
+            self.commit_headers(commit)?.ok_or_else(|| Error::new(format!("commit {commit} is not here")))?;
+        let mut files = Vec::new();
+        match headers.parents.as_slice() {
+            [] => self.diff_trees(None, Some(&headers.tree), "", &mut files)?,
+            [parent] => {
+                let parent = self
+                    .commit_headers(parent)?
+                    .ok_or_else(|| Error::new(format!("parent {parent} of {commit} is not here")))?;
+                self.diff_trees(Some(&parent.tree), Some(&headers.tree), "", &mut files)?
+            }
+            _ => {}
+        }
+        files.sort();
+        Ok((headers.message, files.into_iter().map(|p| String::from_utf8_lossy(&p).into_owned()).collect()))
+    }
+
+    /// The paths under `prefix` whose files differ between two trees.
+    fn diff_trees(&self, old: Option<&str>, new: Option<&str>, prefix: &str, out: &mut Vec<Vec<u8>>) -> Result<()> {
+        let entries = |tree: Option<&str>| -> Result<Tree> {
+            Ok(match tree {
+                Some(oid) => self.get(oid)?.map(|o| o.entries()).transpose()?.unwrap_or_default(),
+                None => Tree::new(),
+            })
+        };
+        let (old, new) = (entries(old)?, entries(new)?);
+        let names: std::collections::BTreeSet<&Vec<u8>> = old.keys().chain(new.keys()).collect();
+        for name in names {
+            let (a, b) = (old.get(name), new.get(name));
+            if a == b {
+                continue;
+            }
+            let path = [prefix.as_bytes(), name].concat();
+            let tree = |e: Option<&Entry>| e.filter(|e| e.is_tree()).map(|e| e.oid.clone());
+            let file = |e: Option<&Entry>| e.is_some_and(|e| !e.is_tree());
+            if file(a) || file(b) {
+                out.push(path.clone());
+            }
+            let (ta, tb) = (tree(a), tree(b));
+            if ta.is_some() || tb.is_some() {
+                let dir = format!("{}/", String::from_utf8_lossy(&path));
+                self.diff_trees(ta.as_deref(), tb.as_deref(), &dir, out)?;
+            }
+        }
+        Ok(())
     }
 
     /// The entries of the tree at `dir` in `commit`; empty when missing.
@@ -338,6 +401,12 @@ impl Objects {
             .map(drop)
             .map_err(|e| Error::new(format!("moving {name} from {} to {new}: {e}", old.unwrap_or("nothing"))))
     }
+}
+
+struct CommitHeaders {
+    tree: String,
+    parents: Vec<String>,
+    message: String,
 }
 
 fn odb_error(doing: &str, what: &str, err: impl std::fmt::Display) -> Error {

@@ -191,18 +191,13 @@ struct Commit {
 }
 
 impl Commit {
-    /// Message and changed paths in one git call.
+    /// Message and changed paths, read in process.
     fn read(repo: &Repo, sha: &str) -> Result<Commit> {
         if !checkpoint::is_full_sha(sha) {
             return Err(Error::new(format!("not a full commit SHA: {sha:?}")));
         }
-        let out =
-            repo.git_output(["log", "-1", "--no-renames", "--format=%B%x00", "--name-only", sha, "--"])?;
-        let text = String::from_utf8_lossy(&out);
-        let (message, files) =
-            text.split_once('\0').ok_or_else(|| Error::new("unexpected `git log` output"))?;
-        let files = files.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
-        Ok(Commit { message: message.to_owned(), files })
+        let (message, files) = checkpoint::commit_summary(repo, sha)?;
+        Ok(Commit { message, files })
     }
 }
 

@@ -204,7 +204,7 @@ fn pooled_ids_are_taken_once_pending_ones_never_and_a_fold_empties_the_pool() {
     let other = world.plain_repo("other");
     let other_repo = repo_at(&other);
     let other_sha = world.git(&other, &["rev-parse", "HEAD"]);
-    checkpoint::write(&other_repo, &Metadata { commit: other_sha, ..meta }, &SessionRecord::new(sid("s1")), 1024)
+    checkpoint::write(&other_repo, &Metadata { checkpoint_id: cid("0123456789ac"), commit: other_sha, ..meta }, &SessionRecord::new(sid("s1")), 1024)
         .unwrap();
     world.git(&dir, &["fetch", "-q", other.to_str().unwrap(), &format!("{BRANCH}:refs/remotes/other/{BRANCH}")]);
     checkpoint::remote::adopt_remote(&repo).unwrap();
@@ -225,4 +225,43 @@ fn outside_a_repository_no_git_is_started() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("entire: error: not a git repository"), "{stderr}");
+}
+
+/// The `start` events of every git process that wrote to a trace2 event
+/// file: the traced command's own, and any git started under it.
+fn git_starts(trace: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(trace).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["event"] == "start")
+        .map(|event| event["argv"].to_string())
+        .collect()
+}
+
+#[test]
+fn commits_under_a_session_start_no_git_in_their_hooks_or_their_writer() {
+    let world = World::new();
+    let dir = world.repo("r");
+    // git's own background maintenance is not entire's.
+    world.git(&dir, &["config", "maintenance.auto", "false"]);
+    let agent = world.agent(&dir, "claude-code");
+    // The first commit makes the branch (and the writer's pool of IDs).
+    agent.ok("git commit -q --allow-empty -m first");
+    let store = Store::new(repo_at(&dir).store_dir());
+    wait_for("the first checkpoint to be written", || !store.has_pending());
+    // git passes GIT_TRACE2_EVENT on to its hooks, so every git process a
+    // hook or the writer it forks would start writes its own start event.
+    let trace = world.path().join("trace.json");
+    agent.ok(&format!(
+        "export GIT_TRACE2_EVENT={}; for n in 1 2 3; do git commit -q --allow-empty -m \"back to back $n\"; done",
+        trace.display()
+    ));
+    wait_for("the checkpoints to be written", || !store.has_pending());
+    let starts = git_starts(&trace);
+    assert_eq!(starts.len(), 3, "git processes besides the three commits: {starts:#?}");
+    for rev in ["HEAD", "HEAD~1", "HEAD~2"] {
+        let id = checkpoint_of(&world, &dir, rev).expect("a trailer");
+        assert_eq!(writes_of(&world, &dir, &id), 1, "{rev}'s checkpoint on the branch");
+    }
+    assert!(agent.stop().success());
 }
