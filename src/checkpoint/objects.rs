@@ -209,13 +209,17 @@ fn parse_tree(mut data: &[u8], oid_len: usize) -> Result<Tree> {
 /// own lock file. Identity and configuration are read as git reads them.
 pub struct Objects {
     repo: gix::Repository,
+    /// Set when the refs are in the reftable format, which gitoxide does
+    /// not write: the ref is then moved by `git update-ref`.
+    reftable: Option<Repo>,
 }
 
 impl Objects {
     pub fn open(repo: &Repo) -> Result<Objects> {
         let opened = gix::open(&repo.git_dir)
             .map_err(|e| Error::new(format!("opening {} with gitoxide: {e}", repo.git_dir.display())))?;
-        Ok(Objects { repo: opened })
+        let reftable = repo.common_dir.join("reftable").is_dir().then(|| repo.clone());
+        Ok(Objects { repo: opened, reftable })
     }
 
     fn oid(&self, hex: &str) -> Result<gix::ObjectId> {
@@ -383,6 +387,10 @@ impl Objects {
     /// exist yet) to `new`, or fails without touching it.
     pub fn update_ref(&self, name: &str, new: &str, old: Option<&str>, reflog: &str) -> Result<()> {
         use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+        if let Some(repo) = &self.reftable {
+            let zero = "0".repeat(new.len());
+            return repo.git_output(["update-ref", "-m", reflog, name, new, old.unwrap_or(&zero)]).map(drop);
+        }
         let expected = match old {
             Some(old) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(self.oid(old)?)),
             None => PreviousValue::MustNotExist,

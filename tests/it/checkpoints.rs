@@ -760,3 +760,16 @@ fn each_checkpoint_stores_what_the_transcript_gained_and_explain_reassembles_it(
     let out = world.entire(&dir).args(["explain", "--transcript", "--checkpoint", "nothex"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_reftable_repository_gets_its_checkpoints() {
+    let world = World::new();
+    let dir = world.path().join("reftable");
+    world.git(world.path(), &["init", "-q", "--ref-format=reftable", dir.to_str().unwrap()]);
+    world.git(&dir, &["commit", "-q", "--allow-empty", "-m", "initial"]);
+    let repo = repo_at(&dir);
+    let first = write_new(&repo, &head(&world, &dir), &session("s1"));
+    let second = write_new(&repo, &head(&world, &dir), &session("s1"));
+    assert_eq!(checkpoint::for_commit(&repo, &head(&world, &dir)).unwrap(), vec![first, second]);
+    assert_eq!(world.git(&dir, &["rev-list", "--count", BRANCH]), "2");
+}
