@@ -63,7 +63,12 @@ pub fn commit_summary(repo: &crate::git::Repo, sha: &str) -> crate::error::Resul
 /// Moves the branch to a tip that took in checkpoints from elsewhere
 /// (another clone's, fetched or merged), by compare-and-swap. The pool of
 /// IDs checked against the old tips goes, before and after.
-pub(crate) fn update_ref(repo: &crate::git::Repo, new: &str, old: Option<&str>, reflog: &str) -> crate::error::Result<()> {
+pub(crate) fn update_ref(
+    repo: &crate::git::Repo,
+    new: &str,
+    old: Option<&str>,
+    reflog: &str,
+) -> crate::error::Result<()> {
     id::forget_pool(repo);
     let moved = objects::update_ref(repo, new, old, reflog);
     id::forget_pool(repo);

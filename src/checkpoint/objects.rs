@@ -1,7 +1,9 @@
-//! The git plumbing the checkpoints branch is built with. `cat-file` and
-//! `mktree` run as long-lived `--batch` processes that answer many requests
-//! each, so a checkpoint write costs a handful of git processes however
-//! many trees it touches (hooks run on every commit).
+//! The object database and refs behind the checkpoints branch. Writes,
+//! and the reads a write needs, run in process ([`Objects`], gitoxide):
+//! the detached writer starts no git at all. Readers that are not on a
+//! commit's path (`explain`, the merge with a remote) talk to long-lived
+//! `git cat-file --batch` and `git mktree --batch` processes instead, each
+//! answering many requests.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -223,7 +225,8 @@ impl Objects {
     }
 
     fn oid(&self, hex: &str) -> Result<gix::ObjectId> {
-        gix::ObjectId::from_hex(hex.as_bytes()).map_err(|_| Error::new(format!("not an object name: {hex:?}")))
+        gix::ObjectId::from_hex(hex.as_bytes())
+            .map_err(|_| Error::new(format!("not an object name: {hex:?}")))
     }
 
     /// The object `oid` names; None when it is missing.
@@ -291,7 +294,13 @@ impl Objects {
     }
 
     /// The paths under `prefix` whose files differ between two trees.
-    fn diff_trees(&self, old: Option<&str>, new: Option<&str>, prefix: &str, out: &mut Vec<Vec<u8>>) -> Result<()> {
+    fn diff_trees(
+        &self,
+        old: Option<&str>,
+        new: Option<&str>,
+        prefix: &str,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<()> {
         let entries = |tree: Option<&str>| -> Result<Tree> {
             Ok(match tree {
                 Some(oid) => self.get(oid)?.map(|o| o.entries()).transpose()?.unwrap_or_default(),
@@ -347,10 +356,17 @@ impl Objects {
         for (name, entry) in tree {
             let mode = gix::objs::tree::EntryMode::from_bytes(entry.mode.as_bytes())
                 .ok_or_else(|| Error::new(format!("bad tree entry mode {:?}", entry.mode)))?;
-            entries.push(gix::objs::tree::Entry { mode, filename: name.clone().into(), oid: self.oid(&entry.oid)? });
+            entries.push(gix::objs::tree::Entry {
+                mode,
+                filename: name.clone().into(),
+                oid: self.oid(&entry.oid)?,
+            });
         }
         entries.sort();
-        let id = self.repo.write_object(gix::objs::Tree { entries }).map_err(|e| odb_error("writing", "a tree", e))?;
+        let id = self
+            .repo
+            .write_object(gix::objs::Tree { entries })
+            .map_err(|e| odb_error("writing", "a tree", e))?;
         Ok(id.to_string())
     }
 
@@ -368,7 +384,8 @@ impl Objects {
                 .filter(|s| !s.name.is_empty() && !s.email.is_empty())
                 .and_then(|s| s.to_owned().ok())
         };
-        let committer = configured(self.repo.committer()).unwrap_or_else(|| fallback("entire", "entire@localhost"));
+        let committer =
+            configured(self.repo.committer()).unwrap_or_else(|| fallback("entire", "entire@localhost"));
         let author = configured(self.repo.author()).unwrap_or_else(|| committer.clone());
         let commit = gix::objs::Commit {
             tree: self.oid(tree)?,
@@ -397,7 +414,11 @@ impl Objects {
         };
         let edit = RefEdit {
             change: Change::Update {
-                log: LogChange { mode: RefLog::AndReference, force_create_reflog: false, message: reflog.into() },
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: reflog.into(),
+                },
                 expected,
                 new: gix::refs::Target::Object(self.oid(new)?),
             },

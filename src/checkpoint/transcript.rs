@@ -82,10 +82,11 @@ impl Portion {
         let path = session.transcript_path.as_deref().filter(|p| !p.is_empty())?;
         let file = File::open(path).ok()?;
         let len = file.metadata().ok().filter(|m| m.is_file())?.len();
-        let (start, end, previous) = match Mark::of(session).filter(|m| m.checkpoint_id == *id && m.path == path) {
-            Some(mark) if mark.end <= len => (mark.start, mark.end, mark.previous),
-            _ => (0, len, None),
-        };
+        let (start, end, previous) =
+            match Mark::of(session).filter(|m| m.checkpoint_id == *id && m.path == path) {
+                Some(mark) if mark.end <= len => (mark.start, mark.end, mark.previous),
+                _ => (0, len, None),
+            };
         let original = end - start;
         let end = if original > cap { cut_point(&file, start, cap) } else { end };
         Some(Portion { file, start, end, original, previous })
@@ -166,7 +167,9 @@ pub fn reassemble(reader: &mut Reader, id: &CheckpointId) -> Result<Vec<u8>> {
         if portions.len() > 100_000 {
             return Err(Error::new("the chain of transcript portions does not end"));
         }
-        let meta = reader.metadata(&id)?.ok_or_else(|| Error::new(format!("checkpoint {id} is not on the branch")))?;
+        let meta = reader
+            .metadata(&id)?
+            .ok_or_else(|| Error::new(format!("checkpoint {id} is not on the branch")))?;
         let bytes = reader.file(&id, &format!("{SLOT}/{TRANSCRIPT_FILE}"))?.unwrap_or_default();
         let offset = meta.extra.get("transcript_offset").and_then(Value::as_u64).unwrap_or(0);
         next = meta.extra.get("transcript_previous").and_then(Value::as_str).and_then(CheckpointId::parse);
@@ -227,7 +230,8 @@ mod tests {
         let (tmp, _) = file_with(b"one\n");
         let mut record = SessionRecord::new(SessionId::parse("s1").unwrap());
         record.transcript_path = Some(tmp.path().to_string_lossy().into_owned());
-        let (a, b) = (CheckpointId::parse("00000000000a").unwrap(), CheckpointId::parse("00000000000b").unwrap());
+        let (a, b) =
+            (CheckpointId::parse("00000000000a").unwrap(), CheckpointId::parse("00000000000b").unwrap());
         advance(&mut record, &a);
         let first = Mark::of(&record).unwrap();
         assert_eq!((first.start, first.end, first.previous.clone()), (0, 4, None));

@@ -146,7 +146,12 @@ impl Writer<'_> {
     }
 
     /// The tip's tree at `dir` (empty when absent) with `changes` applied.
-    fn put<const N: usize>(&self, tip: Option<&str>, dir: &str, changes: [(&str, Entry); N]) -> Result<String> {
+    fn put<const N: usize>(
+        &self,
+        tip: Option<&str>,
+        dir: &str,
+        changes: [(&str, Entry); N],
+    ) -> Result<String> {
         let mut tree = match tip {
             Some(tip) => self.objects.tree_at(tip, dir)?,
             None => Tree::new(),

@@ -83,7 +83,12 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> R
 
 /// `--transcript`: the transcript reassembled from its portions, as far as
 /// the checkpoint holds it, or each of the commit's checkpoints holds it.
-fn print_transcript(out: &mut impl Write, repo: &Repo, checkpoint: Option<&str>, rev: Option<&str>) -> Result<i32> {
+fn print_transcript(
+    out: &mut impl Write,
+    repo: &Repo,
+    checkpoint: Option<&str>,
+    rev: Option<&str>,
+) -> Result<i32> {
     let Some(mut reader) = Reader::open(repo)? else {
         return Err(Error::user(format!("the {BRANCH} branch that holds checkpoint metadata is not here"))
             .with_hint(FETCH_HINT));

@@ -745,9 +745,13 @@ fn each_checkpoint_stores_what_the_transcript_gained_and_explain_reassembles_it(
         std::io::Write::write_all(&mut file, format!("{{\"n\":{}}}\n", n + 1).as_bytes()).unwrap();
     }
     assert!(agent.stop().success());
-    let explain = |args: &[&str]| stdout(world.entire(&dir).args(["explain", "--transcript"]).args(args).output().unwrap());
+    let explain = |args: &[&str]| {
+        stdout(world.entire(&dir).args(["explain", "--transcript"]).args(args).output().unwrap())
+    };
 
-    let portion = |id: &str| git_bytes(&world, &dir, &["show", &format!("{BRANCH}:{}/{}/0/full.jsonl", &id[..2], &id[2..])]);
+    let portion = |id: &str| {
+        git_bytes(&world, &dir, &["show", &format!("{BRANCH}:{}/{}/0/full.jsonl", &id[..2], &id[2..])])
+    };
     assert_eq!(portion(&ids[0]), b"{\"n\":1}\n");
     assert_eq!(portion(&ids[1]), b"{\"n\":2}\n", "only what was added since");
     assert_eq!(portion(&ids[2]), b"{\"n\":3}\n");
@@ -757,7 +761,8 @@ fn each_checkpoint_stores_what_the_transcript_gained_and_explain_reassembles_it(
 
     assert_eq!(explain(&["HEAD"]), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}");
     assert_eq!(explain(&["--checkpoint", &ids[1]]), "{\"n\":1}\n{\"n\":2}");
-    let out = world.entire(&dir).args(["explain", "--transcript", "--checkpoint", "nothex"]).output().unwrap();
+    let out =
+        world.entire(&dir).args(["explain", "--transcript", "--checkpoint", "nothex"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

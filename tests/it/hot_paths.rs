@@ -204,9 +204,17 @@ fn pooled_ids_are_taken_once_pending_ones_never_and_a_fold_empties_the_pool() {
     let other = world.plain_repo("other");
     let other_repo = repo_at(&other);
     let other_sha = world.git(&other, &["rev-parse", "HEAD"]);
-    checkpoint::write(&other_repo, &Metadata { checkpoint_id: cid("0123456789ac"), commit: other_sha, ..meta }, &SessionRecord::new(sid("s1")), 1024)
-        .unwrap();
-    world.git(&dir, &["fetch", "-q", other.to_str().unwrap(), &format!("{BRANCH}:refs/remotes/other/{BRANCH}")]);
+    checkpoint::write(
+        &other_repo,
+        &Metadata { checkpoint_id: cid("0123456789ac"), commit: other_sha, ..meta },
+        &SessionRecord::new(sid("s1")),
+        1024,
+    )
+    .unwrap();
+    world.git(
+        &dir,
+        &["fetch", "-q", other.to_str().unwrap(), &format!("{BRANCH}:refs/remotes/other/{BRANCH}")],
+    );
     checkpoint::remote::adopt_remote(&repo).unwrap();
     assert_eq!(pooled(&dir), Vec::<String>::new());
 
