@@ -11,7 +11,7 @@ use entire::git::Repo;
 use entire::session::{Committed, Pending, Resolution, ResolvedBy, SessionId, SessionRecord, Store};
 use serde_json::Value;
 
-use crate::support::{World, checkpoint_of, cid, sid, stdout, wait_for, wait_for_file};
+use crate::support::{World, checkpoint_of, cid, sid, stdout, wait_for};
 
 const BRANCH: &str = "entire/checkpoints/v1";
 
