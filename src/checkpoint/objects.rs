@@ -120,6 +120,11 @@ impl Drop for Pipe {
     }
 }
 
+/// The largest object entire loads from the branch: metadata, prompts,
+/// index files and trees are far smaller; a larger one came from
+/// elsewhere and is refused rather than held in memory.
+pub const MAX_OBJECT_BYTES: usize = 16 << 20;
+
 /// `git cat-file --batch`: many objects read through one process.
 pub struct CatFile(Pipe);
 
@@ -146,6 +151,15 @@ impl CatFile {
         };
         let size: usize =
             size.parse().map_err(|_| Error::new(format!("git cat-file: bad header {header:?}")))?;
+        if size > MAX_OBJECT_BYTES {
+            // Skipped unread, so the next object can still be read.
+            let skipped =
+                std::io::copy(&mut (&mut self.0.stdout).take(size as u64 + 1), &mut std::io::sink());
+            skipped.map_err(|_| self.0.failure())?;
+            return Err(Error::new(format!(
+                "{spec}: a {kind} of {size} bytes, over the {MAX_OBJECT_BYTES}-byte cap on what entire reads"
+            )));
+        }
         let mut data = vec![0; size + 1]; // the object, then a newline
         self.0.stdout.read_exact(&mut data).map_err(|_| self.0.failure())?;
         data.truncate(size);
@@ -268,29 +282,39 @@ impl Objects {
         Ok(Some(CommitHeaders {
             tree: value("tree ").next().ok_or_else(bad)?.to_owned(),
             parents: value("parent ").map(str::to_owned).collect(),
+            encoding: value("encoding ").next().map(str::to_owned),
             message: String::from_utf8_lossy(message).into_owned(),
         }))
     }
 
     /// A commit's message and the paths it changed against its first parent
-    /// (every path of a root commit, none of a merge), sorted as `git log
-    /// -1 --name-only --no-renames` lists them, but never quoted.
-    pub fn commit_summary(&self, commit: &str) -> Result<(String, Vec<String>)> {
+    /// (every path of a root commit), sorted as `git log -1 --name-only
+    /// --no-renames -m --first-parent` lists them, but never quoted. None
+    /// when the message is in an encoding other than UTF-8, which git
+    /// converts.
+    pub fn commit_summary(&self, commit: &str) -> Result<Option<(String, Vec<String>)>> {
         let headers =
             self.commit_headers(commit)?.ok_or_else(|| Error::new(format!("commit {commit} is not here")))?;
+        if headers
+            .encoding
+            .as_deref()
+            .is_some_and(|e| !e.eq_ignore_ascii_case("utf-8") && !e.eq_ignore_ascii_case("utf8"))
+        {
+            return Ok(None);
+        }
         let mut files = Vec::new();
-        match headers.parents.as_slice() {
-            [] => self.diff_trees(None, Some(&headers.tree), "", &mut files)?,
-            [parent] => {
+        match headers.parents.first() {
+            None => self.diff_trees(None, Some(&headers.tree), "", &mut files)?,
+            Some(parent) => {
                 let parent = self
                     .commit_headers(parent)?
                     .ok_or_else(|| Error::new(format!("parent {parent} of {commit} is not here")))?;
                 self.diff_trees(Some(&parent.tree), Some(&headers.tree), "", &mut files)?
             }
-            _ => {}
         }
         files.sort();
-        Ok((headers.message, files.into_iter().map(|p| String::from_utf8_lossy(&p).into_owned()).collect()))
+        let files = files.into_iter().map(|p| String::from_utf8_lossy(&p).into_owned()).collect();
+        Ok(Some((headers.message, files)))
     }
 
     /// The paths under `prefix` whose files differ between two trees.
@@ -435,6 +459,7 @@ impl Objects {
 struct CommitHeaders {
     tree: String,
     parents: Vec<String>,
+    encoding: Option<String>,
     message: String,
 }
 

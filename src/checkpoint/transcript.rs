@@ -13,14 +13,17 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::objects::Objects;
+use super::transcript_source::{SkipReason, open_transcript};
 use super::{Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::error::{Error, Result};
 use crate::session::{CheckpointId, SessionRecord};
+use crate::settings::TranscriptRules;
 
 /// The session record's field that holds its last checkpoint's [`Mark`].
 pub const MARK_KEY: &str = "transcript_checkpointed";
@@ -77,19 +80,28 @@ pub struct Portion {
 
 impl Portion {
     /// The portion checkpoint `id` of `session` stores: from its mark, or
-    /// the whole transcript when the record has none for it.
-    pub fn of(session: &SessionRecord, id: &CheckpointId, cap: u64) -> Option<Portion> {
+    /// the whole transcript when the record has none for it. None without a
+    /// transcript path; the reason when its source is refused
+    /// (`transcript_source`).
+    pub fn of(
+        session: &SessionRecord,
+        id: &CheckpointId,
+        rules: &TranscriptRules,
+    ) -> Option<Result<Portion, SkipReason>> {
         let path = session.transcript_path.as_deref().filter(|p| !p.is_empty())?;
-        let file = File::open(path).ok()?;
-        let len = file.metadata().ok().filter(|m| m.is_file())?.len();
+        let file = match open_transcript(Path::new(path), session.agent.as_deref(), rules) {
+            Ok(file) => file,
+            Err(reason) => return Some(Err(reason)),
+        };
+        let len = file.metadata().ok()?.len();
         let (start, end, previous) =
             match Mark::of(session).filter(|m| m.checkpoint_id == *id && m.path == path) {
                 Some(mark) if mark.end <= len => (mark.start, mark.end, mark.previous),
                 _ => (0, len, None),
             };
         let original = end - start;
-        let end = if original > cap { cut_point(&file, start, cap) } else { end };
-        Some(Portion { file, start, end, original, previous })
+        let end = if original > rules.max_bytes { cut_point(&file, start, rules.max_bytes) } else { end };
+        Some(Ok(Portion { file, start, end, original, previous }))
     }
 
     pub fn truncated(&self) -> bool {
@@ -227,25 +239,27 @@ mod tests {
 
     #[test]
     fn each_checkpoint_takes_what_the_transcript_gained_and_a_retry_the_same() {
-        let (tmp, _) = file_with(b"one\n");
+        let (tmp, _) = file_with(b"1\n");
         let mut record = SessionRecord::new(SessionId::parse("s1").unwrap());
         record.transcript_path = Some(tmp.path().to_string_lossy().into_owned());
         let (a, b) =
             (CheckpointId::parse("00000000000a").unwrap(), CheckpointId::parse("00000000000b").unwrap());
         advance(&mut record, &a);
         let first = Mark::of(&record).unwrap();
-        assert_eq!((first.start, first.end, first.previous.clone()), (0, 4, None));
-        std::fs::write(tmp.path(), b"one\ntwo\n").unwrap();
+        assert_eq!((first.start, first.end, first.previous.clone()), (0, 2, None));
+        std::fs::write(tmp.path(), b"1\n22\n").unwrap();
         advance(&mut record, &a);
         assert_eq!(Mark::of(&record).unwrap(), first, "a retry keeps its portion");
         advance(&mut record, &b);
         let second = Mark::of(&record).unwrap();
-        assert_eq!((second.start, second.end, second.previous), (4, 8, Some(a.clone())));
-        let portion = Portion::of(&record, &b, 1024).unwrap();
-        assert_eq!((portion.start, portion.end, portion.truncated()), (4, 8, false));
+        assert_eq!((second.start, second.end, second.previous), (2, 5, Some(a.clone())));
+        let rules =
+            TranscriptRules { max_bytes: 1024, dirs: Some(vec![tmp.path().parent().unwrap().into()]) };
+        let portion = Portion::of(&record, &b, &rules).unwrap().unwrap();
+        assert_eq!((portion.start, portion.end, portion.truncated()), (2, 5, false));
         // Another checkpoint's mark: this one stores the whole transcript.
-        let whole = Portion::of(&record, &a, 1024).unwrap();
-        assert_eq!((whole.start, whole.end, whole.previous), (0, 8, None));
+        let whole = Portion::of(&record, &a, &rules).unwrap().unwrap();
+        assert_eq!((whole.start, whole.end, whole.previous), (0, 5, None));
         // A transcript that shrank (rewritten) starts again from 0.
         std::fs::write(tmp.path(), b"x\n").unwrap();
         let c = CheckpointId::parse("00000000000c").unwrap();

@@ -7,13 +7,16 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 use super::id::random_bytes;
 use super::objects::{Entry, Objects, Tree};
 use super::transcript::{self, Portion};
-use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of, is_full_sha};
-use crate::error::{Context, Error, Result};
+use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of};
+use crate::error::{Context, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::session::SessionRecord;
+use crate::settings::TranscriptRules;
 
 /// Enough for dozens of simultaneous writers; a writer that still loses
 /// after this many tries is facing something other than a race.
@@ -22,13 +25,24 @@ const MAX_ATTEMPTS: u32 = 40;
 /// Writes one checkpoint (root `metadata.json`, and in slot `0/` the
 /// session record as `metadata.json`, `prompt.txt` when the first prompt is
 /// known, and `full.jsonl`, the transcript's portion since the session's
-/// previous checkpoint when it is readable, cut at `max_transcript_bytes`)
-/// as one commit on the branch.
-pub fn write(repo: &Repo, meta: &Metadata, session: &SessionRecord, max_transcript_bytes: u64) -> Result<()> {
-    validate(meta)?;
+/// previous checkpoint when the rules allow its source, cut at their cap) as
+/// one commit on the branch.
+pub fn write(
+    repo: &Repo,
+    meta: &Metadata,
+    session: &SessionRecord,
+    transcripts: &TranscriptRules,
+) -> Result<()> {
     let objects = Objects::open(repo)?;
     let mut root_meta = meta.clone();
-    let portion = Portion::of(session, &meta.checkpoint_id, max_transcript_bytes);
+    let portion = match Portion::of(session, &meta.checkpoint_id, transcripts) {
+        Some(Ok(portion)) => Some(portion),
+        Some(Err(reason)) => {
+            root_meta.extra.insert("transcript_skipped".into(), Value::from(reason.to_string()));
+            None
+        }
+        None => None,
+    };
     if let Some(portion) = &portion {
         portion.describe(&mut root_meta);
     }
@@ -55,15 +69,6 @@ pub fn write(repo: &Repo, meta: &Metadata, session: &SessionRecord, max_transcri
         }
         attempt += 1;
     }
-}
-
-/// The IDs are safe as paths and trailers by their types; the commit names
-/// an index path.
-fn validate(meta: &Metadata) -> Result<()> {
-    if !is_full_sha(&meta.commit) {
-        return Err(Error::new(format!("not a full commit SHA: {:?}", meta.commit)));
-    }
-    Ok(())
 }
 
 /// Full jitter, doubling up to 64 ms: colliding writers spread out fast.
@@ -136,7 +141,7 @@ impl Writer<'_> {
     /// Writing an ID that is already there replaces its directory.
     fn root_tree(&self, tip: Option<&str>, checkpoint: &str, fresh_index: &str) -> Result<String> {
         let (id_shard, id_rest) = self.meta.checkpoint_id.as_str().split_at(2);
-        let (sha_shard, sha_rest) = self.meta.commit.split_at(2);
+        let (sha_shard, sha_rest) = self.meta.commit.as_str().split_at(2);
         let index = self.index_blob(tip, fresh_index)?;
         let shard = self.put(tip, id_shard, [(id_rest, Entry::tree(checkpoint))])?;
         let commit_shard =
@@ -183,16 +188,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rejects_ids_that_would_be_unsafe_paths_or_trailers() {
+    fn rejects_ids_and_commits_that_would_be_unsafe_paths_or_trailers() {
         let good = serde_json::json!({
             "checkpoint_id": "0123456789ab", "commit": "a".repeat(40), "session_id": "s1", "agent": null,
             "resolved_by": "env", "resolution": {"method": "env", "depth": null, "env_rejected": null},
             "created_at": "2025-01-02T03:04:05Z", "branch": null, "files_changed": [], "agent_session_id": null,
         });
-        let meta: Metadata = serde_json::from_value(good.clone()).unwrap();
-        assert!(validate(&meta).is_ok());
-        assert!(validate(&Metadata { commit: "HEAD".into(), ..meta }).is_err());
-        for (key, value) in [("checkpoint_id", "../../etc/xx"), ("session_id", "s\nEntire-Session: evil")] {
+        assert!(serde_json::from_value::<Metadata>(good.clone()).is_ok());
+        for (key, value) in
+            [("checkpoint_id", "../../etc/xx"), ("session_id", "s\nEntire-Session: evil"), ("commit", "HEAD")]
+        {
             let mut bad = good.clone();
             bad[key] = value.into();
             assert!(serde_json::from_value::<Metadata>(bad).is_err(), "{key}: {value:?}");

@@ -107,7 +107,7 @@ impl Launch {
             command: Some(argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()),
             cwd: cwd.map(|c| c.to_string_lossy().into_owned()),
             worktree_path: repo.as_ref().map(Repo::worktree_str),
-            base_commit: repo.as_ref().and_then(Repo::head),
+            base_commit: repo.as_ref().and_then(Repo::head).map(String::from),
             started_at: Some(now),
             last_interaction_time: Some(now),
             launcher_pid: me.map(|p| p.pid),
@@ -138,11 +138,6 @@ impl Launch {
             supervise::Exit::Code(code) => self.record.exit_code = Some(code),
             supervise::Exit::Signal(sig) => self.record.exit_signal = Some(sig),
         }
-        if let Some(repo) = &self.repo {
-            // When `entire run` returns, the session's checkpoints are written.
-            checkpoint::pending::complete(repo);
-            report_untagged(repo, self.reflog_at_start);
-        }
         if let Some(store) = &self.store {
             let id = self.record.session_id.clone();
             let (ended_at, exit_code, exit_signal) =
@@ -165,6 +160,14 @@ impl Launch {
         }
         if let Some(registry) = &self.registry {
             registry.remove(&self.record.session_id);
+        }
+        if let Some(repo) = &self.repo {
+            // The session is ended: only waiting is left, and Ctrl-C or a
+            // SIGTERM may cut it short (what is not written stays pending).
+            supervise::default_interrupts();
+            // When `entire run` returns, the session's checkpoints are written.
+            checkpoint::pending::complete(repo);
+            report_untagged(repo, self.reflog_at_start);
         }
     }
 

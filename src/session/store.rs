@@ -10,14 +10,19 @@ use std::path::{Path, PathBuf};
 
 use super::{CheckpointId, Resolution, ResolvedBy, SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, atomic_write_volatile, json_files, private_dir, read_optional};
+use crate::fsutil::{
+    PENDING_CAP, RECORD_CAP, atomic_write, atomic_write_volatile, file_mode_in, json_files,
+    lock_with_deadline, open_lock, read_own, shared_dir,
+};
+use crate::process::ProcId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A checkpoint whose trailer was written by prepare-commit-msg and that is
-/// not on the branch yet. One small file per checkpoint, so neither hook
-/// has to scan or lock anything to find it: a line of JSON, and once
-/// post-commit has seen the commit, a second line, [`Committed`].
+/// not on the branch yet. One small file per checkpoint: a line of JSON,
+/// and once post-commit has seen the commit, a second line, [`Committed`].
+/// The `git commit` process that runs both hooks is its key: post-commit
+/// takes the checkpoints its own git process made pending.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Pending {
     pub checkpoint_id: CheckpointId,
@@ -26,15 +31,25 @@ pub struct Pending {
     /// How it was resolved: depth, env_rejected… (section 7 `resolution`).
     pub resolution: Resolution,
     pub created_at: DateTime<Utc>,
-    /// Set by post-commit: the commit whose message named the checkpoint.
-    /// From then on the checkpoint only waits to be written.
+    /// The `git` process making the commit (absent in files written before
+    /// it was recorded: taken as gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<ProcId>,
+    /// The git dir of the worktree the commit is made in, whose HEAD and
+    /// reflog show the commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_dir: Option<PathBuf>,
+    /// Set by post-commit: the commit was made, and HEAD was then at
+    /// `commit` (the commit itself, or a later one of the same worktree, of
+    /// which it is an ancestor). From then on the checkpoint only waits to
+    /// be written.
     #[serde(skip)]
     pub committed: Option<Committed>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Committed {
-    pub commit: String,
+    pub commit: crate::git::CommitId,
     /// The branch HEAD was on at the commit; None when detached.
     pub branch: Option<String>,
 }
@@ -61,9 +76,24 @@ impl Store {
         self.dir.join("pending").join(format!("{checkpoint_id}.json"))
     }
 
+    /// Creates or checks the store (or one of its directories), shared
+    /// with the group as `core.sharedRepository` says; returns the mode its
+    /// files get.
+    fn ensure_dir(&self, dir: &Path) -> Result<u32> {
+        let common_dir = self.dir.parent().unwrap_or(&self.dir);
+        let dir_mode = shared_dir(dir, || crate::git::shared_repository_mode(common_dir))?;
+        Ok(file_mode_in(dir_mode))
+    }
+
+    /// [`ensure_dir`](Self::ensure_dir) of a directory inside the store.
+    pub(crate) fn ensure_subdir(&self, dir: &Path) -> Result<u32> {
+        self.ensure_dir(&self.dir)?;
+        self.ensure_dir(dir)
+    }
+
     pub fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         let path = self.record_path(id);
-        read_optional(&path)?.map(|bytes| parse_record(&path, &bytes)).transpose()
+        read_own(&path, RECORD_CAP)?.map(|bytes| parse_record(&path, &bytes)).transpose()
     }
 
     /// Read-modify-write under the session's lock. `f` sees the current
@@ -74,16 +104,10 @@ impl Store {
         id: &SessionId,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
-        private_dir(&self.dir)?;
+        let mode = self.ensure_dir(&self.dir)?;
         let lock_path = self.dir.join(format!("{id}.lock"));
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .context(format_args!("opening {}", lock_path.display()))?;
-        lock.lock().context(format_args!("locking {}", lock_path.display()))?;
+        let lock = open_lock(&lock_path, mode)?;
+        lock_with_deadline(&lock, &lock_path)?;
         let current = self.load(id)?;
         let Some(next) = f(current) else { return Ok(None) };
         self.write_unlocked(&next)?;
@@ -92,7 +116,6 @@ impl Store {
 
     /// Writes a record whose ID nobody else can hold yet (a fresh UUIDv7).
     pub fn create(&self, record: &SessionRecord) -> Result<()> {
-        private_dir(&self.dir)?;
         self.write_unlocked(record)
     }
 
@@ -100,13 +123,14 @@ impl Store {
     /// them with it. One without is not (docs/performance.md): it holds what
     /// a launcher and its hooks know of a session that the crash ended.
     fn write_unlocked(&self, record: &SessionRecord) -> Result<()> {
+        let mode = self.ensure_dir(&self.dir)?;
         let mut json = serde_json::to_vec_pretty(record)?;
         json.push(b'\n');
         let path = self.record_path(&record.session_id);
         if record.checkpoints.is_empty() {
-            atomic_write_volatile(&path, &json, 0o600)
+            atomic_write_volatile(&path, &json, mode)
         } else {
-            atomic_write(&path, &json, 0o600)
+            atomic_write(&path, &json, mode)
         }
     }
 
@@ -115,7 +139,7 @@ impl Store {
         let mut records = Vec::new();
         let mut warnings = Vec::new();
         for path in json_files(&self.dir) {
-            match fs::read(&path).map_err(Error::from).and_then(|b| parse_record(&path, &b)) {
+            match read_own(&path, RECORD_CAP).and_then(|b| parse_record(&path, &b.unwrap_or_default())) {
                 Ok(record) => records.push(record),
                 Err(err) => warnings.push(format!("{err:#}")),
             }
@@ -134,14 +158,14 @@ impl Store {
     /// either (docs/performance.md).
     pub fn put_pending(&self, pending: &Pending) -> Result<()> {
         let path = self.pending_path(&pending.checkpoint_id);
-        private_dir(path.parent().expect("pending dir"))?;
+        let mode = self.ensure_subdir(path.parent().expect("pending dir"))?;
         let mut text = serde_json::to_vec(pending)?;
         text.push(b'\n');
         if let Some(committed) = &pending.committed {
             text.extend(serde_json::to_vec(committed)?);
             text.push(b'\n');
         }
-        atomic_write_volatile(&path, &text, 0o600)
+        atomic_write_volatile(&path, &text, mode)
     }
 
     /// Adds the commit to a pending checkpoint: one line appended in one
@@ -151,8 +175,11 @@ impl Store {
         let path = self.pending_path(checkpoint_id);
         let mut line = serde_json::to_vec(committed)?;
         line.push(b'\n');
+        // Like every file of the store: never through a planted link, never
+        // blocking on a FIFO.
         File::options()
             .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(&path)
             .and_then(|mut file| file.write_all(&line))
             .context(format_args!("writing {}", path.display()))
@@ -163,31 +190,28 @@ impl Store {
         self.pending_path(checkpoint_id).exists()
     }
 
-    /// Takes the lock that one writer of a pending checkpoint holds (a lock
-    /// on its file), and reads it. None when it is gone (written by whoever
-    /// held the lock before), or when another process holds the lock and
-    /// `wait` is false.
-    pub fn lock_pending(&self, checkpoint_id: &CheckpointId, wait: bool) -> Result<Option<(File, Pending)>> {
-        let path = self.pending_path(checkpoint_id);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::from(e).context(path.display())),
-        };
+    /// The lock the one checkpoint writer of the repository holds while it
+    /// writes (`writer.lock`). None when another process holds it and
+    /// `wait` is false. Released when the returned file is closed in every
+    /// process that shares it (a forked writer keeps it).
+    pub fn lock_writer(&self, wait: bool) -> Result<Option<File>> {
+        let mode = self.ensure_dir(&self.dir)?;
+        let path = self.dir.join("writer.lock");
+        let file = open_lock(&path, mode)?;
         if wait {
-            file.lock().context(format_args!("locking {}", path.display()))?;
+            lock_with_deadline(&file, &path)?;
         } else if let Err(err) = file.try_lock() {
             return match err {
                 TryLockError::WouldBlock => Ok(None),
                 TryLockError::Error(e) => Err(Error::from(e).context(path.display())),
             };
         }
-        Ok(self.pending(checkpoint_id)?.map(|pending| (file, pending)))
+        Ok(Some(file))
     }
 
     pub fn pending(&self, checkpoint_id: &CheckpointId) -> Result<Option<Pending>> {
         let path = self.pending_path(checkpoint_id);
-        let Some(bytes) = read_optional(&path)? else { return Ok(None) };
+        let Some(bytes) = read_own(&path, PENDING_CAP)? else { return Ok(None) };
         parse_pending(&bytes).map(Some).context(path.display())
     }
 
@@ -200,14 +224,17 @@ impl Store {
         fs::read_dir(self.dir.join("pending")).is_ok_and(|mut d| d.next().is_some())
     }
 
-    /// Pending checkpoints, for `clean` and `doctor`.
+    /// Every pending checkpoint, oldest first.
     pub fn list_pending(&self) -> Vec<Pending> {
         let Ok(entries) = fs::read_dir(self.dir.join("pending")) else { return Vec::new() };
-        entries
+        let mut pending = entries
             .flatten()
-            .filter_map(|e| fs::read(e.path()).ok())
+            .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".json") && !n.starts_with('.')))
+            .filter_map(|e| read_own(&e.path(), PENDING_CAP).ok().flatten())
             .filter_map(|b| parse_pending(&b).ok())
-            .collect()
+            .collect::<Vec<_>>();
+        pending.sort_by(|a, b| (a.created_at, &a.checkpoint_id).cmp(&(b.created_at, &b.checkpoint_id)));
+        pending
     }
 }
 
@@ -251,6 +278,8 @@ mod tests {
             resolved_by,
             resolution: Resolution { method: Some(resolved_by), depth, ..Resolution::default() },
             created_at: Utc::now(),
+            git: Some(ProcId { pid: 42, start_time: 7 }),
+            git_dir: Some("/r/.git".into()),
             committed: None,
         }
     }
@@ -299,7 +328,7 @@ mod tests {
     #[test]
     fn file_named_for_another_session_is_skipped() {
         let (_tmp, store) = store();
-        private_dir(store.dir()).unwrap();
+        crate::fsutil::private_dir(store.dir()).unwrap();
         fs::write(store.dir().join("a.json"), br#"{"session_id":"b"}"#).unwrap();
         let (records, warnings) = store.list();
         assert!(records.is_empty());
@@ -312,7 +341,10 @@ mod tests {
         let p = pending(ResolvedBy::Env, None);
         store.put_pending(&p).unwrap();
         assert_eq!(store.pending(&id()).unwrap(), Some(p.clone()));
-        let committed = Committed { commit: "c".repeat(40), branch: Some("main".into()) };
+        let committed = Committed {
+            commit: crate::git::CommitId::parse(&"c".repeat(40)).unwrap(),
+            branch: Some("main".into()),
+        };
         store.commit_pending(&id(), &committed).unwrap();
         let with_commit = Pending { committed: Some(committed), ..p.clone() };
         assert_eq!(store.pending(&id()).unwrap(), Some(with_commit.clone()));
@@ -335,15 +367,12 @@ mod tests {
     }
 
     #[test]
-    fn one_process_at_a_time_holds_a_pending_checkpoint() {
+    fn one_writer_at_a_time() {
         let (_tmp, store) = store();
-        let p = pending(ResolvedBy::Env, None);
-        store.put_pending(&p).unwrap();
-        let held = store.lock_pending(&id(), false).unwrap().expect("free");
+        let held = store.lock_writer(false).unwrap().expect("free");
         // flock is per open file: a second open, as another process makes, is refused.
-        assert!(store.lock_pending(&id(), false).unwrap().is_none(), "held elsewhere");
-        store.remove_pending(&id());
+        assert!(store.lock_writer(false).unwrap().is_none(), "held elsewhere");
         drop(held);
-        assert!(store.lock_pending(&id(), true).unwrap().is_none(), "written meanwhile");
+        assert!(store.lock_writer(false).unwrap().is_some(), "released");
     }
 }

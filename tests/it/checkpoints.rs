@@ -6,12 +6,13 @@ use std::sync::{Arc, Barrier};
 
 use chrono::{TimeDelta, Utc};
 use entire::checkpoint::{self, Metadata};
-use entire::git::Repo;
+use entire::git::{CommitId, Repo};
 use entire::process::{ProcessTable, System};
 use entire::session::{CheckpointRef, LiveEntry, Pending, Resolution, ResolvedBy, SessionRecord, Store};
+use entire::settings::TranscriptRules;
 use serde_json::{Value, json};
 
-use crate::support::{World, cid, sid, stdout};
+use crate::support::{World, cid, oid, sid, stdout};
 
 const BRANCH: &str = "entire/checkpoints/v1";
 
@@ -19,10 +20,10 @@ fn repo_at(dir: &Path) -> Repo {
     Repo::discover(dir).unwrap().expect("a repository")
 }
 
-fn meta(id: &str, commit: &str, session: &str) -> Metadata {
+fn meta(id: &str, commit: &CommitId, session: &str) -> Metadata {
     Metadata {
         checkpoint_id: cid(id),
-        commit: commit.into(),
+        commit: commit.clone(),
         session_id: sid(session),
         agent: Some("claude-code".into()),
         resolved_by: ResolvedBy::Pid,
@@ -46,14 +47,20 @@ fn git_bytes(world: &World, dir: &Path, args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn head(world: &World, dir: &Path) -> String {
-    world.git(dir, &["rev-parse", "HEAD"])
+fn head(world: &World, dir: &Path) -> CommitId {
+    oid(&world.git(dir, &["rev-parse", "HEAD"]))
+}
+
+/// Transcripts copied from any directory, up to `max_bytes`: these tests
+/// are about the copy; where it may come from is `hostile.rs`'s.
+fn from_anywhere(max_bytes: u64) -> TranscriptRules {
+    TranscriptRules { max_bytes, dirs: Some(vec!["/".into()]) }
 }
 
 /// Writes a checkpoint with a fresh ID for `commit`.
-fn write_new(repo: &Repo, commit: &str, record: &SessionRecord) -> Metadata {
+fn write_new(repo: &Repo, commit: &CommitId, record: &SessionRecord) -> Metadata {
     let m = meta(checkpoint::new_id(repo).unwrap().as_str(), commit, record.session_id.as_str());
-    checkpoint::write(repo, &m, record, 1 << 20).unwrap();
+    checkpoint::write(repo, &m, record, &from_anywhere(1 << 20)).unwrap();
     m
 }
 
@@ -92,7 +99,7 @@ fn write_leaves_index_worktree_and_head_alone_and_lays_out_the_branch() {
     };
     let sha = head(&world, &dir);
     let first = meta("0123456789ab", &sha, "s-one");
-    checkpoint::write(&repo, &first, &record, 1 << 20).unwrap();
+    checkpoint::write(&repo, &first, &record, &from_anywhere(1 << 20)).unwrap();
 
     assert_eq!(std::fs::read(dir.join(".git/index")).unwrap(), index_before, "index file untouched");
     assert_eq!(snapshot(), before);
@@ -103,12 +110,12 @@ fn write_leaves_index_worktree_and_head_alone_and_lays_out_the_branch() {
         format!("{cp}/0/metadata.json"),
         format!("{cp}/0/prompt.txt"),
         format!("{cp}/0/full.jsonl"),
-        format!("commits/{}/{}", &sha[..2], &sha[2..]),
+        format!("commits/{}/{}", &sha.as_str()[..2], &sha.as_str()[2..]),
     ]
     .into();
     assert_eq!(branch_paths(&world, &dir, BRANCH), expected);
     let show = |path: &str| world.git(&dir, &["show", &format!("{BRANCH}:{path}")]);
-    assert_eq!(show(&format!("commits/{}/{}", &sha[..2], &sha[2..])), "0123456789ab");
+    assert_eq!(show(&format!("commits/{}/{}", &sha.as_str()[..2], &sha.as_str()[2..])), "0123456789ab");
     assert_eq!(show(&format!("{cp}/0/prompt.txt")), "fix the parser");
     assert_eq!(show(&format!("{cp}/0/full.jsonl")), "{\"n\":1}\n{\"n\":2}");
     let slot: SessionRecord = serde_json::from_str(&show(&format!("{cp}/0/metadata.json"))).unwrap();
@@ -148,7 +155,7 @@ fn write_leaves_index_worktree_and_head_alone_and_lays_out_the_branch() {
     // gains a line, the first checkpoint stays.
     let tip = world.git(&dir, &["rev-parse", BRANCH]);
     let second = meta("0123456789ac", &sha, "s-two");
-    checkpoint::write(&repo, &second, &session("s-two"), 1 << 20).unwrap();
+    checkpoint::write(&repo, &second, &session("s-two"), &from_anywhere(1 << 20)).unwrap();
     assert_eq!(world.git(&dir, &["log", "-1", "--format=%P", BRANCH]), tip);
     assert_eq!(checkpoint::for_commit(&repo, &sha).unwrap(), vec![first, second]);
     assert_eq!(snapshot(), before);
@@ -163,15 +170,13 @@ fn nothing_is_read_for_a_missing_branch_and_bad_ids_are_refused() {
     assert_eq!(checkpoint::read(&repo, &cid("0123456789ab")).unwrap(), None);
     assert_eq!(checkpoint::for_commit(&repo, &sha).unwrap(), vec![]);
     let record = session("s1");
-    let bad = meta("0123456789ab", "HEAD", "s1");
-    assert!(checkpoint::write(&repo, &bad, &record, 1024).is_err(), "{bad:?}");
-    // IDs unsafe as paths or trailers cannot even be made.
+    let first = meta("0123456789ab", &sha, "s1");
+    checkpoint::write(&repo, &first, &record, &from_anywhere(1024)).unwrap();
+    // IDs and commits unsafe as paths or trailers cannot even be made.
+    assert!(CommitId::parse("HEAD").is_none());
     assert!(entire::session::CheckpointId::parse("../../etc/pa").is_none());
     assert!(entire::session::SessionId::parse("a\nb").is_none());
-    assert!(
-        world.cmd("git", &dir).args(["rev-parse", "--verify", BRANCH]).output().unwrap().status.code()
-            != Some(0)
-    );
+    assert_eq!(world.git(&dir, &["rev-list", "--count", BRANCH]), "1");
 }
 
 #[test]
@@ -228,7 +233,7 @@ fn concurrent_writers_in_six_worktrees_lose_nothing() {
     assert_eq!(written.len(), WRITERS * EACH);
     assert_eq!(world.git(&dir, &["rev-list", "--count", BRANCH]), (WRITERS * EACH).to_string());
     let repo = repo_at(&dir);
-    let mut by_commit: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut by_commit: BTreeMap<&CommitId, BTreeSet<&str>> = BTreeMap::new();
     for m in &written {
         assert_eq!(checkpoint::read(&repo, &m.checkpoint_id).unwrap().as_ref(), Some(m));
         by_commit.entry(&m.commit).or_default().insert(m.checkpoint_id.as_str());
@@ -249,8 +254,7 @@ fn transcript_bytes_are_copied_exactly_even_when_not_utf8() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
-    let bytes: Vec<u8> =
-        [b"{\"a\":\"".as_slice(), &[0xff, 0xfe, 0x80, 0x00, b'\r'], b"\"}\n", &[0xc3]].concat();
+    let bytes: Vec<u8> = [b"{\"a\":\"".as_slice(), &[0xff, 0xfe, 0x80], b"\"}\r\n", &[0xc3]].concat();
     let path = world.path().join("t.jsonl");
     std::fs::write(&path, &bytes).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
@@ -290,7 +294,7 @@ fn transcript_over_the_cap_is_cut_after_the_last_whole_line() {
     let (path, head_bytes) = huge_transcript(&world);
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
     let m = meta(checkpoint::new_id(&repo).unwrap().as_str(), &head(&world, &dir), "s1");
-    checkpoint::write(&repo, &m, &record, 1 << 20).unwrap();
+    checkpoint::write(&repo, &m, &record, &from_anywhere(1 << 20)).unwrap();
     let spec = format!("{BRANCH}:{}/0/full.jsonl", checkpoint::dir_of(&m.checkpoint_id));
     let copy = git_bytes(&world, &dir, &["cat-file", "blob", &spec]);
     assert_eq!(copy.len(), (1 << 20) / 100 * 100);
@@ -305,14 +309,21 @@ fn huge_transcript_at_the_default_cap_is_copied_without_trouble() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
-    // All zeros: no line ends before the cap, so exactly the cap is kept.
+    // One line, then zeros: the copy is cut after that line, found by
+    // reading 50 MiB backwards from the cap.
     let path = world.path().join("zeros.jsonl");
-    std::fs::File::create(&path).unwrap().set_len(100_000_000).unwrap();
+    std::fs::write(&path, "{\"n\":1}\n").unwrap();
+    std::fs::File::options().write(true).open(&path).unwrap().set_len(100_000_000).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
     let m = meta(checkpoint::new_id(&repo).unwrap().as_str(), &head(&world, &dir), "s1");
-    checkpoint::write(&repo, &m, &record, entire::settings::DEFAULT_TRANSCRIPT_MAX_BYTES).unwrap();
+    checkpoint::write(&repo, &m, &record, &from_anywhere(entire::settings::DEFAULT_TRANSCRIPT_MAX_BYTES))
+        .unwrap();
     let spec = format!("{BRANCH}:{}/0/full.jsonl", checkpoint::dir_of(&m.checkpoint_id));
-    assert_eq!(world.git(&dir, &["cat-file", "-s", &spec]), (50 * 1024 * 1024).to_string());
+    assert_eq!(world.git(&dir, &["cat-file", "-s", &spec]), "8");
+    assert_eq!(
+        checkpoint::read(&repo, &m.checkpoint_id).unwrap().unwrap().extra["transcript_truncated"],
+        true
+    );
 }
 
 #[test]
@@ -325,7 +336,8 @@ fn new_ids_are_twelve_hex_and_never_reuse_one_on_the_branch() {
 
     let taken = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab];
     let sha = head(&world, &dir);
-    checkpoint::write(&repo, &meta("0123456789ab", &sha, "s1"), &session("s1"), 1024).unwrap();
+    checkpoint::write(&repo, &meta("0123456789ab", &sha, "s1"), &session("s1"), &from_anywhere(1024))
+        .unwrap();
     let mut draws = vec![[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01], taken];
     let mut random = || Ok(draws.pop().unwrap());
     assert_eq!(checkpoint::new_id_with(&repo, &mut random).unwrap(), cid("deadbeef0001"));
@@ -336,7 +348,7 @@ fn new_ids_are_twelve_hex_and_never_reuse_one_on_the_branch() {
 
 /// A commit whose message carries `Entire-Checkpoint` trailers, made with
 /// git directly (no hooks are installed in a plain repo).
-fn commit_with_trailers(world: &World, dir: &Path, subject: &str, ids: &[&str]) -> String {
+fn commit_with_trailers(world: &World, dir: &Path, subject: &str, ids: &[&str]) -> CommitId {
     let trailers: Vec<String> = ids.iter().map(|id| format!("Entire-Checkpoint: {id}")).collect();
     world.git(dir, &["commit", "-q", "--allow-empty", "-m", subject, "-m", &trailers.join("\n")]);
     head(world, dir)
@@ -344,6 +356,14 @@ fn commit_with_trailers(world: &World, dir: &Path, subject: &str, ids: &[&str]) 
 
 fn explain_json(world: &World, dir: &Path, rev: &str) -> Value {
     world.json(dir, &["explain", "--commit", rev, "--json"])
+}
+
+/// A checkpoint as `explain --json` shows it: its metadata and its relation
+/// to the commit explained.
+fn shown(meta: &Metadata, relation: &str) -> Value {
+    let mut value = serde_json::to_value(meta).unwrap();
+    value["relation"] = relation.into();
+    value
 }
 
 #[test]
@@ -356,7 +376,7 @@ fn explain_json_for_a_commit_without_checkpoint() {
     let repo = repo_at(&dir);
     world.git(&dir, &["commit", "-q", "--allow-empty", "-m", "second"]);
     write_new(&repo, &head(&world, &dir), &session("s1"));
-    assert_eq!(explain_json(&world, &dir, &sha[..8]), json!({"commit": sha, "checkpoints": []}));
+    assert_eq!(explain_json(&world, &dir, sha.short(8)), json!({"commit": sha, "checkpoints": []}));
 }
 
 #[test]
@@ -365,11 +385,16 @@ fn explain_json_lists_every_trailer_in_order_and_survives_amend() {
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
     let sha = commit_with_trailers(&world, &dir, "squashed", &["bbbbbbbbbbbb", "aaaaaaaaaaaa"]);
-    let b = meta("bbbbbbbbbbbb", &sha, "s-b");
-    let a = Metadata { resolved_by: ResolvedBy::Recent, ..meta("aaaaaaaaaaaa", &sha, "s-a") };
-    checkpoint::write(&repo, &a, &session("s-a"), 1024).unwrap();
-    checkpoint::write(&repo, &b, &session("s-b"), 1024).unwrap();
-    let want = json!({"commit": sha, "checkpoints": [b, a]});
+    // Empty commits: their rewrites change the same (no) files.
+    let b = Metadata { files_changed: vec![], ..meta("bbbbbbbbbbbb", &sha, "s-b") };
+    let a = Metadata {
+        resolved_by: ResolvedBy::Recent,
+        files_changed: vec![],
+        ..meta("aaaaaaaaaaaa", &sha, "s-a")
+    };
+    checkpoint::write(&repo, &a, &session("s-a"), &from_anywhere(1024)).unwrap();
+    checkpoint::write(&repo, &b, &session("s-b"), &from_anywhere(1024)).unwrap();
+    let want = json!({"commit": sha, "checkpoints": [shown(&b, "written"), shown(&a, "written")]});
     assert_eq!(explain_json(&world, &dir, "HEAD"), want);
 
     // Reworded, trailers kept (what `git commit --amend` does by default).
@@ -378,8 +403,12 @@ fn explain_json_lists_every_trailer_in_order_and_survives_amend() {
     let amended = head(&world, &dir);
     assert_ne!(amended, sha);
     let got = explain_json(&world, &dir, "HEAD");
-    assert_eq!(got["commit"], amended);
-    assert_eq!(got["checkpoints"], want["checkpoints"], "found by trailer, not by SHA");
+    assert_eq!(got["commit"], amended.as_str());
+    assert_eq!(
+        got["checkpoints"],
+        json!([shown(&b, "rewritten"), shown(&a, "rewritten")]),
+        "found by trailer"
+    );
 
     let human = stdout(world.entire(&dir).args(["explain", "--commit", "HEAD"]).output().unwrap());
     assert!(human.contains("checkpoint aaaaaaaaaaaa") && human.contains("s-a (claude-code)"), "{human}");
@@ -395,8 +424,11 @@ fn explain_finds_checkpoints_linked_through_the_index_alone() {
     let mut linked = meta("cccccccccccc", &sha, "s1");
     linked.resolved_by = ResolvedBy::PostHoc;
     linked.extra.insert("linked".into(), json!("post-hoc"));
-    checkpoint::write(&repo, &linked, &session("s1"), 1024).unwrap();
-    assert_eq!(explain_json(&world, &dir, "HEAD"), json!({"commit": sha, "checkpoints": [linked]}));
+    checkpoint::write(&repo, &linked, &session("s1"), &from_anywhere(1024)).unwrap();
+    assert_eq!(
+        explain_json(&world, &dir, "HEAD"),
+        json!({"commit": sha, "checkpoints": [shown(&linked, "written")]})
+    );
 }
 
 #[test]
@@ -452,7 +484,7 @@ fn explain_session_lists_its_commits() {
     );
     assert_eq!(world.json(&dir, &["explain", "--session", "s2", "--json"]), json!([]));
     let human = stdout(world.entire(&dir).args(["explain", "--session", "s1"]).output().unwrap());
-    assert!(human.contains(&sha[..12]) && human.contains("0123456789ab"), "{human}");
+    assert!(human.contains(sha.short(12)) && human.contains("0123456789ab"), "{human}");
 }
 
 #[test]
@@ -461,8 +493,13 @@ fn explain_without_arguments_shows_each_commit_with_its_session() {
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
     let sha = commit_with_trailers(&world, &dir, "agent work", &["0123456789ab"]);
-    checkpoint::write(&repo, &meta("0123456789ab", &sha, "the-session"), &session("the-session"), 1024)
-        .unwrap();
+    checkpoint::write(
+        &repo,
+        &meta("0123456789ab", &sha, "the-session"),
+        &session("the-session"),
+        &from_anywhere(1024),
+    )
+    .unwrap();
     world.git(&dir, &["commit", "-q", "--allow-empty", "-m", "human work"]);
     let out = stdout(world.entire(&dir).arg("explain").output().unwrap());
     let lines: Vec<&str> = out.lines().collect();
@@ -596,7 +633,13 @@ fn tree_listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
+    // Lock files hold nothing: taking a lock changes no state.
+    let data = |e: &std::fs::DirEntry| e.path().extension().is_none_or(|ext| ext != "lock");
+    entries
+        .flatten()
+        .filter(data)
+        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
+        .collect()
 }
 
 #[test]
@@ -643,6 +686,8 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
         resolved_by: ResolvedBy::Env,
         resolution: Resolution::default(),
         created_at: Utc::now() - age,
+        git: None,
+        git_dir: None,
         committed: None,
     };
     store.put_pending(&pending("aaaaaaaaaaaa", "old", TimeDelta::days(2))).unwrap();
@@ -714,7 +759,7 @@ fn end_to_end_an_agent_commit_is_explained_and_pushed_with_the_branch() {
     let explained = explain_json(&world, &dir, "HEAD");
     let checkpoints = explained["checkpoints"].as_array().unwrap();
     assert_eq!(checkpoints.len(), 1, "{explained}");
-    assert_eq!(checkpoints[0]["commit"], sha);
+    assert_eq!(checkpoints[0]["commit"], sha.as_str());
     assert_eq!(checkpoints[0]["session_id"], agent.session_id.as_str());
     assert_eq!(checkpoints[0]["resolved_by"], "env");
     assert_eq!(checkpoints[0]["files_changed"], json!(["a.txt"]));
