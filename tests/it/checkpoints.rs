@@ -774,7 +774,9 @@ fn each_checkpoint_stores_what_the_transcript_gained_and_explain_reassembles_it(
     let world = World::new();
     let dir = world.repo("r");
     let agent = world.agent(&dir, "claude-code");
-    let transcript = world.path().join("growing.jsonl");
+    // Where Claude Code keeps transcripts: the only place they are copied from.
+    let transcript = world.path().join("home/.claude/projects/-r/growing.jsonl");
+    std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
     std::fs::write(&transcript, "{\"n\":1}\n").unwrap();
     let store = Store::new(repo_at(&dir).store_dir());
     store
