@@ -39,13 +39,13 @@ pub fn new_id(repo: &Repo) -> Result<CheckpointId> {
     if let Some(id) = take_pooled(repo, &store) {
         return Ok(id);
     }
-    draw(repo, &store, &mut random_bytes::<6>)
+    draw(repo, &store, &mut None, &mut random_bytes::<6>)
 }
 
 /// [`new_id`] with the random source supplied and no pool, so that tests
 /// can drive the collision path.
 pub fn new_id_with(repo: &Repo, random: &mut dyn FnMut() -> Result<[u8; 6]>) -> Result<CheckpointId> {
-    draw(repo, &Store::new(repo.store_dir()), random)
+    draw(repo, &Store::new(repo.store_dir()), &mut None, random)
 }
 
 /// Tops the pool up with IDs checked against the branch's tip now.
@@ -57,8 +57,9 @@ pub fn refill(repo: &Repo) -> Result<()> {
     }
     crate::fsutil::private_dir(&dir)?;
     let store = Store::new(repo.store_dir());
+    let mut objects = None;
     for _ in pooled(repo).len()..POOL_SIZE {
-        let id = draw(repo, &store, &mut random_bytes::<6>)?;
+        let id = draw(repo, &store, &mut objects, &mut random_bytes::<6>)?;
         fs::File::options()
             .write(true)
             .create_new(true)
@@ -90,17 +91,23 @@ fn take_pooled(repo: &Repo, store: &Store) -> Option<CheckpointId> {
         .find(|id| fs::remove_file(dir.join(id.as_str())).is_ok() && !store.is_pending(id))
 }
 
-fn draw(repo: &Repo, store: &Store, random: &mut dyn FnMut() -> Result<[u8; 6]>) -> Result<CheckpointId> {
+/// A random ID neither pending, pooled nor on the branch; `objects` is
+/// opened on first need and kept for the next draw.
+fn draw(
+    repo: &Repo,
+    store: &Store,
+    objects: &mut Option<Objects>,
+    random: &mut dyn FnMut() -> Result<[u8; 6]>,
+) -> Result<CheckpointId> {
     let tip = repo.resolve_ref(CHECKPOINTS_REF);
     let pool = pooled(repo);
-    let mut objects = None;
     for _ in 0..MAX_TRIES {
         let id = CheckpointId::from_bytes(random()?);
         if store.is_pending(&id) || pool.contains(&id) {
             continue;
         }
         let Some(tip) = &tip else { return Ok(id) };
-        let objects = match &mut objects {
+        let objects = match objects {
             Some(objects) => objects,
             None => objects.insert(Objects::open(repo)?),
         };
