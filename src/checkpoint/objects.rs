@@ -138,7 +138,7 @@ impl CatFile {
     /// The object `spec` names (`<rev>:<path>`, an oid…); None when missing.
     pub fn get(&mut self, spec: &str) -> Result<Option<Object>> {
         if spec.contains('\n') {
-            return Err(Error::new(format!("invalid object name {spec:?}")));
+            return Err(Error::internal(format!("invalid object name {spec:?}")));
         }
         self.0.send(format!("{spec}\n").as_bytes())?;
         let header = self.0.read_line()?;
@@ -147,16 +147,16 @@ impl CatFile {
         }
         let mut fields = header.split(' ');
         let (Some(oid), Some(kind), Some(size)) = (fields.next(), fields.next(), fields.next()) else {
-            return Err(Error::new(format!("git cat-file: bad header {header:?}")));
+            return Err(Error::internal(format!("git cat-file: bad header {header:?}")));
         };
         let size: usize =
-            size.parse().map_err(|_| Error::new(format!("git cat-file: bad header {header:?}")))?;
+            size.parse().map_err(|_| Error::internal(format!("git cat-file: bad header {header:?}")))?;
         if size > MAX_OBJECT_BYTES {
             // Skipped unread, so the next object can still be read.
             let skipped =
                 std::io::copy(&mut (&mut self.0.stdout).take(size as u64 + 1), &mut std::io::sink());
             skipped.map_err(|_| self.0.failure())?;
-            return Err(Error::new(format!(
+            return Err(Error::internal(format!(
                 "{spec}: a {kind} of {size} bytes, over the {MAX_OBJECT_BYTES}-byte cap on what entire reads"
             )));
         }
@@ -203,7 +203,7 @@ impl MkTree {
 
 /// Git's binary tree format: `<octal mode> <name>\0<raw oid>`, repeated.
 fn parse_tree(mut data: &[u8], oid_len: usize) -> Result<Tree> {
-    let bad = || Error::new("malformed tree object on the checkpoints branch");
+    let bad = || Error::internal("malformed tree object on the checkpoints branch");
     let mut tree = Tree::new();
     while !data.is_empty() {
         let space = data.iter().position(|&b| b == b' ').ok_or_else(bad)?;
@@ -233,14 +233,14 @@ pub struct Objects {
 impl Objects {
     pub fn open(repo: &Repo) -> Result<Objects> {
         let opened = gix::open(&repo.git_dir)
-            .map_err(|e| Error::new(format!("opening {} with gitoxide: {e}", repo.git_dir.display())))?;
+            .map_err(|e| Error::internal(format!("opening {} with gitoxide: {e}", repo.git_dir.display())))?;
         let reftable = repo.common_dir.join("reftable").is_dir().then(|| repo.clone());
         Ok(Objects { repo: opened, reftable })
     }
 
     fn oid(&self, hex: &str) -> Result<gix::ObjectId> {
         gix::ObjectId::from_hex(hex.as_bytes())
-            .map_err(|_| Error::new(format!("not an object name: {hex:?}")))
+            .map_err(|_| Error::internal(format!("not an object name: {hex:?}")))
     }
 
     /// The object `oid` names; None when it is missing.
@@ -271,7 +271,7 @@ impl Objects {
     /// A commit's tree, parents and message; None when it is missing.
     fn commit_headers(&self, commit: &str) -> Result<Option<CommitHeaders>> {
         let Some(object) = self.get(commit)?.filter(|o| o.kind == "commit") else { return Ok(None) };
-        let bad = || Error::new(format!("malformed commit {commit}"));
+        let bad = || Error::internal(format!("malformed commit {commit}"));
         let split = object.data.windows(2).position(|w| w == b"\n\n");
         let (headers, message) = match split {
             Some(at) => (&object.data[..at], &object.data[at + 2..]),
@@ -293,8 +293,9 @@ impl Objects {
     /// when the message is in an encoding other than UTF-8, which git
     /// converts.
     pub fn commit_summary(&self, commit: &str) -> Result<Option<(String, Vec<String>)>> {
-        let headers =
-            self.commit_headers(commit)?.ok_or_else(|| Error::new(format!("commit {commit} is not here")))?;
+        let headers = self
+            .commit_headers(commit)?
+            .ok_or_else(|| Error::internal(format!("commit {commit} is not here")))?;
         if headers
             .encoding
             .as_deref()
@@ -308,7 +309,7 @@ impl Objects {
             Some(parent) => {
                 let parent = self
                     .commit_headers(parent)?
-                    .ok_or_else(|| Error::new(format!("parent {parent} of {commit} is not here")))?;
+                    .ok_or_else(|| Error::internal(format!("parent {parent} of {commit} is not here")))?;
                 self.diff_trees(Some(&parent.tree), Some(&headers.tree), "", &mut files)?
             }
         }
@@ -379,7 +380,7 @@ impl Objects {
         let mut entries = Vec::with_capacity(tree.len());
         for (name, entry) in tree {
             let mode = gix::objs::tree::EntryMode::from_bytes(entry.mode.as_bytes())
-                .ok_or_else(|| Error::new(format!("bad tree entry mode {:?}", entry.mode)))?;
+                .ok_or_else(|| Error::internal(format!("bad tree entry mode {:?}", entry.mode)))?;
             entries.push(gix::objs::tree::Entry {
                 mode,
                 filename: name.clone().into(),
@@ -446,13 +447,12 @@ impl Objects {
                 expected,
                 new: gix::refs::Target::Object(self.oid(new)?),
             },
-            name: name.try_into().map_err(|_| Error::new(format!("bad ref name {name:?}")))?,
+            name: name.try_into().map_err(|_| Error::internal(format!("bad ref name {name:?}")))?,
             deref: false,
         };
-        self.repo
-            .edit_reference(edit)
-            .map(drop)
-            .map_err(|e| Error::new(format!("moving {name} from {} to {new}: {e}", old.unwrap_or("nothing"))))
+        self.repo.edit_reference(edit).map(drop).map_err(|e| {
+            Error::internal(format!("moving {name} from {} to {new}: {e}", old.unwrap_or("nothing")))
+        })
     }
 }
 
@@ -464,7 +464,7 @@ struct CommitHeaders {
 }
 
 fn odb_error(doing: &str, what: &str, err: impl std::fmt::Display) -> Error {
-    Error::new(format!("{doing} {what} in the object database: {err}"))
+    Error::internal(format!("{doing} {what} in the object database: {err}"))
 }
 
 /// Writes everything `reader` yields as one blob.

@@ -58,7 +58,7 @@ pub fn record(
             super::transcript::advance(&mut record, &checkpoint_id);
             Some(record)
         })?
-        .ok_or_else(|| Error::new(format!("session {session_id} has no record")))?;
+        .ok_or_else(|| Error::internal(format!("session {session_id} has no record")))?;
     let meta = Metadata {
         checkpoint_id,
         commit,

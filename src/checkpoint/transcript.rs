@@ -177,11 +177,11 @@ pub fn reassemble(reader: &mut Reader, id: &CheckpointId) -> Result<Vec<u8>> {
     let mut next = Some(id.clone());
     while let Some(id) = next.take() {
         if portions.len() > 100_000 {
-            return Err(Error::new("the chain of transcript portions does not end"));
+            return Err(Error::internal("the chain of transcript portions does not end"));
         }
         let meta = reader
             .metadata(&id)?
-            .ok_or_else(|| Error::new(format!("checkpoint {id} is not on the branch")))?;
+            .ok_or_else(|| Error::internal(format!("checkpoint {id} is not on the branch")))?;
         let bytes = reader.file(&id, &format!("{SLOT}/{TRANSCRIPT_FILE}"))?.unwrap_or_default();
         let offset = meta.extra.get("transcript_offset").and_then(Value::as_u64).unwrap_or(0);
         next = meta.extra.get("transcript_previous").and_then(Value::as_str).and_then(CheckpointId::parse);
@@ -190,7 +190,7 @@ pub fn reassemble(reader: &mut Reader, id: &CheckpointId) -> Result<Vec<u8>> {
     let mut whole = Vec::new();
     for (id, offset, bytes) in portions.into_iter().rev() {
         if offset != whole.len() as u64 {
-            return Err(Error::new(format!(
+            return Err(Error::internal(format!(
                 "checkpoint {id}'s transcript starts at byte {offset}, but the portions before it end at {}",
                 whole.len()
             )));
