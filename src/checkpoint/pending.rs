@@ -168,6 +168,15 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
             if pending.committed.is_none() && git_alive(&pending) {
                 continue;
             }
+            // Its git is gone: read the file again, for the commit line its
+            // post-commit wrote after this listing and before git exited.
+            let pending = match pending.committed {
+                Some(_) => pending,
+                None => match store.pending(&pending.checkpoint_id) {
+                    Ok(Some(again)) => again,
+                    _ => continue,
+                },
+            };
             if !tried.insert(pending.checkpoint_id.clone()) {
                 continue;
             }
