@@ -128,8 +128,8 @@ fn start_writer(repo: &Repo, store: &Store) {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Writer {
     /// The detached writer, at the lowest priority: leaves what is left to
-    /// a reader that waits, and, with the branch just moved, reserves the
-    /// next commit's checkpoint ID off the commit's path.
+    /// a reader that waits, and, with the branch just moved, refills the
+    /// pool of checked checkpoint IDs off the commit's path.
     Detached,
     /// A reader, at its own priority: writes what waits, and leaves what
     /// came meanwhile to a detached writer.
@@ -209,6 +209,15 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
             if pending.committed.is_none() && git_alive(&pending) {
                 continue;
             }
+            // Its git is gone: read the file again, for the commit line its
+            // post-commit wrote after this listing and before git exited.
+            let pending = match pending.committed {
+                Some(_) => pending,
+                None => match store.pending(&pending.checkpoint_id) {
+                    Ok(Some(again)) => again,
+                    _ => continue,
+                },
+            };
             if tried.contains(&pending.checkpoint_id) {
                 continue;
             }
@@ -224,9 +233,9 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
             }
         }
         if wrote && writer == Writer::Detached {
-            // Before the lock goes: a reader waiting for it finds the
-            // reservation made. Without one, the next commit starts git.
-            let _ = checkpoint::reserve_id(repo);
+            // Before the lock goes: a reader waiting for it finds the pool
+            // filled. Without one, the next commit checks an ID itself.
+            let _ = checkpoint::refill_ids(repo);
         }
         drop(lock);
         let more =
@@ -446,8 +455,12 @@ struct Commit {
 }
 
 impl Commit {
-    /// Message and changed paths in one git call.
+    /// Message and changed paths: read in process, or in one git call for
+    /// a message in another encoding, which git converts.
     fn read(repo: &Repo, sha: &CommitId) -> Result<Commit> {
+        if let Some((message, files)) = checkpoint::commit_summary(repo, sha.as_str())? {
+            return Ok(Commit { id: sha.clone(), message, files });
+        }
         let out = repo.git_output([
             "log",
             "-1",
