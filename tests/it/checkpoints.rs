@@ -788,6 +788,9 @@ fn each_checkpoint_stores_what_the_transcript_gained_and_explain_reassembles_it(
     for n in 1..=3 {
         agent.ok(&format!("git commit -q --allow-empty -m 'work {n}'"));
         ids.push(crate::support::checkpoint_of(&world, &dir, "HEAD").expect("a trailer"));
+        // The writer copies what the transcript holds when it runs: a reader
+        // makes sure it ran before the transcript grows.
+        world.json(&dir, &["sessions", "--all", "--json"]);
         let mut file = std::fs::File::options().append(true).open(&transcript).unwrap();
         std::io::Write::write_all(&mut file, format!("{{\"n\":{}}}\n", n + 1).as_bytes()).unwrap();
     }
