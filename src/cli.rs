@@ -267,6 +267,9 @@ pub enum HookCommand {
         #[arg(allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Copies stdin (a transcript: JSONL) to stdout with secrets redacted
+    /// as the checkpoint writer stores it, with this repository's rules
+    Redact,
     /// `<agent> <event>`: an agent's hook event (`claude-code stop`); the
     /// payload is read from stdin
     #[command(external_subcommand)]

@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod git;
 pub mod hooks;
 pub mod process;
+pub mod redact;
 pub mod resolve;
 pub mod session;
 pub mod settings;

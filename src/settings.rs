@@ -25,6 +25,46 @@ pub struct Settings {
     pub recency: bool,
     /// Cap on the transcript copied into a checkpoint.
     pub transcript_max_bytes: u64,
+    /// `checkpoints.push`: which remotes the branch may go to.
+    pub push: Push,
+    /// `checkpoints.remote`: where the branch goes instead of the remote
+    /// pushed to (a remote's name or a URL).
+    pub checkpoint_remote: Option<String>,
+    /// `redaction` as written (`{"rules": […], "allow": […]}`); checked
+    /// where it is used, so that a mistake in it stops no hook.
+    pub redaction: Value,
+}
+
+/// Consent to push the checkpoints branch (docs/privacy.md).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Push {
+    /// Not set anywhere: not pushed.
+    Unset,
+    Never,
+    Always,
+    /// To these remotes (names or URLs) only.
+    To(Vec<String>),
+}
+
+impl Push {
+    fn from_value(value: Option<&Value>) -> Push {
+        match value {
+            None | Some(Value::Null) => Push::Unset,
+            Some(Value::Bool(true)) => Push::Always,
+            Some(Value::Array(names)) => Push::To(names.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+            // Anything else is not consent.
+            Some(_) => Push::Never,
+        }
+    }
+
+    /// Whether the branch may go to `remote` (a name or URL).
+    pub fn allows(&self, remote: &str) -> bool {
+        match self {
+            Push::Always => true,
+            Push::To(names) => names.iter().any(|n| n == remote),
+            Push::Unset | Push::Never => false,
+        }
+    }
 }
 
 pub const DEFAULT_TRANSCRIPT_MAX_BYTES: u64 = 50 * 1024 * 1024;
@@ -57,7 +97,15 @@ impl Settings {
             }
         }
         let flag = |v: Option<&Value>, default| v.and_then(Value::as_bool).unwrap_or(default);
+        let checkpoints = merged.get("checkpoints");
         Ok(Settings {
+            push: Push::from_value(checkpoints.and_then(|c| c.get("push"))),
+            checkpoint_remote: checkpoints
+                .and_then(|c| c.get("remote"))
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+            redaction: merged.get("redaction").cloned().unwrap_or(Value::Null),
             enabled: found && flag(merged.get("enabled"), true),
             recency: flag(merged.get("resolution").and_then(|r| r.get("recency")), true),
             transcript_max_bytes: merged
@@ -66,6 +114,18 @@ impl Settings {
                 .and_then(Value::as_u64)
                 .unwrap_or(DEFAULT_TRANSCRIPT_MAX_BYTES),
         })
+    }
+
+    /// The redaction rules: the built-in ones and the user's.
+    pub fn redactor(&self) -> Result<crate::redact::Redactor> {
+        let user = match &self.redaction {
+            Value::Null => crate::redact::UserRules::default(),
+            value => serde_json::from_value(value.clone()).map_err(|e| {
+                Error::user(format!("\"redaction\" in the settings: {e}"))
+                    .with_hint("it reads {\"rules\": [{\"id\": \"…\", \"regex\": \"…\"}], \"allow\": [\"…\"]}")
+            })?,
+        };
+        crate::redact::Redactor::new(&user)
     }
 
     pub fn path(worktree: &Path) -> PathBuf {
@@ -87,6 +147,22 @@ pub fn set_enabled(worktree: &Path, enabled: bool) -> Result<()> {
         write_object(&path, map)?;
     }
     ensure_ignored(dir)
+}
+
+/// Sets `checkpoints.push` in `.entire/settings.local.json` (this clone's
+/// choice, over what the team committed), keeping every other key.
+pub fn set_local_push(worktree: &Path, push: Value) -> Result<()> {
+    let path = worktree.join(DIR).join(LOCAL_FILE);
+    std::fs::create_dir_all(path.parent().expect("settings dir"))
+        .context(format_args!("creating {}", path.parent().expect("settings dir").display()))?;
+    let mut map = read_object(&path)?;
+    let checkpoints = map.entry("checkpoints").or_insert_with(|| json!({}));
+    if !checkpoints.is_object() {
+        *checkpoints = json!({});
+    }
+    checkpoints.as_object_mut().expect("an object").insert("push".into(), push);
+    write_object(&path, map)?;
+    ensure_ignored(path.parent().expect("settings dir"))
 }
 
 /// `"enabled": false` in `.entire/settings.local.json` (not committed),
@@ -179,6 +255,24 @@ mod tests {
         let s = Settings::from_dir(tmp.path()).unwrap();
         assert!(s.enabled);
         assert!(!s.recency);
+    }
+
+    #[test]
+    fn push_consent_and_its_local_override() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), FILE, r#"{"enabled": true, "checkpoints": {"push": ["origin"], "remote": "logs"}}"#);
+        let s = Settings::from_dir(tmp.path()).unwrap();
+        assert!(s.push.allows("origin") && !s.push.allows("fork"));
+        assert_eq!(s.checkpoint_remote.as_deref(), Some("logs"));
+        set_local_push(tmp.path(), Value::Bool(false)).unwrap();
+        let s = Settings::from_dir(tmp.path()).unwrap();
+        assert_eq!(s.push, Push::Never);
+        assert_eq!(s.checkpoint_remote.as_deref(), Some("logs"), "other keys kept");
+        write(tmp.path(), LOCAL_FILE, r#"{"checkpoints": {"push": "yes"}}"#);
+        assert_eq!(Settings::from_dir(tmp.path()).unwrap().push, Push::Never, "not a recognised value");
+        write(tmp.path(), FILE, r#"{"enabled": true}"#);
+        write(tmp.path(), LOCAL_FILE, "{}");
+        assert_eq!(Settings::from_dir(tmp.path()).unwrap().push, Push::Unset);
     }
 
     #[test]

@@ -6,9 +6,14 @@
 //! Git processes per write: `hash-object` (all blobs), `mktree --batch`
 //! (all trees), `cat-file --batch` (the tip's trees; none before the first
 //! checkpoint), `commit-tree`, `update-ref`: five. A lost race costs one
-//! more `commit-tree` and `update-ref`; a transcript over the cap one more
-//! `hash-object`.
+//! more `commit-tree` and `update-ref`.
+//!
+//! Everything free-text is redacted here (`crate::redact`), in the
+//! detached writer, never while the commit waits: the argv, the first
+//! prompt and the transcript copy, which is read into memory (it is capped)
+//! and not stored at all when it is not UTF-8 text.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -22,7 +27,9 @@ use super::objects::{CatFile, Entry, MkTree, Tree, commit_tree, hash_files, hash
 use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of, is_full_sha, spec};
 use crate::error::{Context, Error, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::redact::{NotText, Redactor};
 use crate::session::SessionRecord;
+use crate::settings::Settings;
 
 /// Enough for dozens of simultaneous writers; a writer that still loses
 /// after this many tries is facing something other than a race.
@@ -34,21 +41,29 @@ const MAX_ATTEMPTS: u32 = 40;
 /// cut at `max_transcript_bytes`) as one commit on the branch.
 pub fn write(repo: &Repo, meta: &Metadata, session: &SessionRecord, max_transcript_bytes: u64) -> Result<()> {
     validate(meta)?;
+    let redactor = Settings::for_repo(repo)?.redactor()?;
     let mut root_meta = meta.clone();
     let transcript = Transcript::open(session.transcript_path.as_deref(), max_transcript_bytes);
-    if let Transcript::Stream { keep, original, .. } = &transcript
+    if let Transcript::Present { keep, original, .. } = &transcript
         && keep < original
     {
         root_meta.extra.insert("transcript_truncated".into(), Value::Bool(true));
         root_meta.extra.insert("transcript_original_bytes".into(), Value::from(*original));
     }
+    let transcript = match transcript.redacted(&redactor) {
+        Ok(bytes) => bytes,
+        Err(skipped) => {
+            root_meta.extra.insert("transcript_skipped".into(), Value::from(skipped));
+            None
+        }
+    };
     // The batch processes start first: their start-up overlaps the hashing.
     let objects = match repo.resolve_ref(CHECKPOINTS_REF) {
         Some(_) => Some(CatFile::spawn(repo)?),
         None => None,
     };
     let mut writer = Writer { repo, meta, trees: MkTree::spawn(repo)?, objects };
-    let blobs = Blobs::write(repo, &root_meta, session, transcript)?;
+    let blobs = Blobs::write(repo, &root_meta, &redacted_session(&redactor, session), transcript)?;
     let checkpoint = writer.checkpoint_tree(&blobs)?;
     let message = format!(
         "Checkpoint: {}\n\nEntire-Session: {}\nEntire-Strategy: manual-commit",
@@ -90,15 +105,8 @@ fn backoff(attempt: u32) {
 
 enum Transcript {
     Absent,
-    /// Under the cap: git reads the file itself.
-    Whole(PathBuf),
-    /// Over the cap (or a path git cannot be handed): its first `keep`
-    /// bytes are streamed to git.
-    Stream {
-        file: File,
-        keep: u64,
-        original: u64,
-    },
+    /// Its first `keep` bytes go in the checkpoint.
+    Present { file: File, keep: u64, original: u64 },
 }
 
 impl Transcript {
@@ -108,14 +116,49 @@ impl Transcript {
         let Some(len) = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()) else {
             return Transcript::Absent;
         };
-        if len <= cap
-            && let Ok(absolute) = std::fs::canonicalize(path)
-            && !absolute.as_os_str().as_encoded_bytes().contains(&b'\n')
-        {
-            return Transcript::Whole(absolute);
-        }
         let keep = if len > cap { cut_point(&file, cap) } else { len };
-        Transcript::Stream { file, keep, original: len }
+        Transcript::Present { file, keep, original: len }
+    }
+
+    /// The bytes to store, secrets redacted; `Err(reason)` when they are
+    /// not stored at all (not text), so that nothing is half-written.
+    fn redacted(self, redactor: &Redactor) -> std::result::Result<Option<Vec<u8>>, &'static str> {
+        let Transcript::Present { file, keep, .. } = self else { return Ok(None) };
+        let mut bytes = Vec::with_capacity(keep as usize);
+        if file.take(keep).read_to_end(&mut bytes).is_err() {
+            return Err("unreadable");
+        }
+        match redactor.jsonl(&bytes) {
+            Ok(Cow::Borrowed(_)) => Ok(Some(bytes)),
+            Ok(Cow::Owned(redacted)) => Ok(Some(redacted)),
+            Err(NotText) => Err("not UTF-8 text"),
+        }
+    }
+}
+
+/// The session record as the branch holds it: its argv, first prompt and
+/// free-text fields of unknown keys redacted; IDs, paths and times as
+/// they are (other features key on them).
+fn redacted_session(redactor: &Redactor, session: &SessionRecord) -> SessionRecord {
+    let mut out = session.clone();
+    out.command = session.command.as_deref().map(|argv| redactor.argv(argv));
+    out.first_prompt = session.first_prompt.as_deref().map(|p| redactor.text(p).into_owned());
+    for value in out.extra.values_mut() {
+        redact_strings(redactor, value);
+    }
+    out
+}
+
+fn redact_strings(redactor: &Redactor, value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let Cow::Owned(redacted) = redactor.text(text) {
+                *text = redacted;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_strings(redactor, v)),
+        Value::Object(map) => map.values_mut().for_each(|v| redact_strings(redactor, v)),
+        _ => {}
     }
 }
 
@@ -151,7 +194,7 @@ struct Blobs {
 }
 
 impl Blobs {
-    fn write(repo: &Repo, root: &Metadata, session: &SessionRecord, transcript: Transcript) -> Result<Blobs> {
+    fn write(repo: &Repo, root: &Metadata, session: &SessionRecord, transcript: Option<Vec<u8>>) -> Result<Blobs> {
         let tmp = tempfile::Builder::new()
             .prefix("entire-checkpoint-")
             .tempdir_in(&repo.common_dir)
@@ -170,14 +213,9 @@ impl Blobs {
         if let Some(prompt) = prompt {
             paths.push(put("prompt.txt", prompt.as_bytes())?);
         }
-        let streamed = match transcript {
-            Transcript::Absent => None,
-            Transcript::Whole(path) => {
-                paths.push(path);
-                None
-            }
-            Transcript::Stream { file, keep, .. } => Some(hash_stream(repo, &mut file.take(keep))?),
-        };
+        if let Some(bytes) = &transcript {
+            paths.push(put(TRANSCRIPT_FILE, bytes)?);
+        }
         let path_refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
         let mut oids = hash_files(repo, &path_refs)?.into_iter();
         let mut next = || oids.next().expect("one oid per path");
@@ -186,7 +224,7 @@ impl Blobs {
             session: next(),
             fresh_index: next(),
             prompt: prompt.map(|_| next()),
-            transcript: streamed.or_else(|| oids.next()),
+            transcript: transcript.map(|_| next()),
         })
     }
 }

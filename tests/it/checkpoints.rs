@@ -245,7 +245,7 @@ fn concurrent_writers_in_six_worktrees_lose_nothing() {
 }
 
 #[test]
-fn transcript_bytes_are_copied_exactly_even_when_not_utf8() {
+fn a_transcript_that_is_not_utf8_text_is_not_copied_and_says_so() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
@@ -255,9 +255,11 @@ fn transcript_bytes_are_copied_exactly_even_when_not_utf8() {
     std::fs::write(&path, &bytes).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
     let m = write_new(&repo, &head(&world, &dir), &record);
-    let spec = format!("{BRANCH}:{}/0/full.jsonl", checkpoint::dir_of(&m.checkpoint_id));
-    assert_eq!(git_bytes(&world, &dir, &["cat-file", "blob", &spec]), bytes);
-    assert_eq!(checkpoint::read(&repo, &m.checkpoint_id).unwrap().unwrap().extra, Default::default());
+    let paths = branch_paths(&world, &dir, BRANCH);
+    assert!(paths.contains(&format!("{}/0/metadata.json", checkpoint::dir_of(&m.checkpoint_id))));
+    assert!(!paths.iter().any(|p| p.ends_with("full.jsonl")), "{paths:?}");
+    let stored = checkpoint::read(&repo, &m.checkpoint_id).unwrap().unwrap();
+    assert_eq!(stored.extra["transcript_skipped"], "not UTF-8 text");
 }
 
 #[test]
@@ -305,9 +307,9 @@ fn huge_transcript_at_the_default_cap_is_copied_without_trouble() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
-    // All zeros: no line ends before the cap, so exactly the cap is kept.
-    let path = world.path().join("zeros.jsonl");
-    std::fs::File::create(&path).unwrap().set_len(100_000_000).unwrap();
+    // One line of 60 MB: no line ends before the cap, so exactly the cap is kept.
+    let path = world.path().join("long.jsonl");
+    std::fs::write(&path, "x".repeat(60_000_000)).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
     let m = meta(checkpoint::new_id(&repo).unwrap().as_str(), &head(&world, &dir), "s1");
     checkpoint::write(&repo, &m, &record, entire::settings::DEFAULT_TRANSCRIPT_MAX_BYTES).unwrap();
