@@ -119,6 +119,12 @@ pub struct EnableArgs {
     /// Write agent hooks into the agent's local (uncommitted) settings file
     #[arg(long)]
     pub local: bool,
+    /// Send checkpoints (redacted) along when you push, in this clone
+    #[arg(long, conflicts_with = "no_push")]
+    pub push: bool,
+    /// Keep checkpoints in this clone (the default)
+    #[arg(long)]
+    pub no_push: bool,
 }
 
 #[derive(Args, Debug)]

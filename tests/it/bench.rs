@@ -44,6 +44,7 @@ fn the_quick_benchmark_runs_and_prints_every_row() {
         "prepare-commit-msg  vs  true",
         "post-commit: checkpoint  vs  none",
         "  until it is on the branch  vs  none",
+        "redact a 50 MB transcript  vs  cat",
         "env path: 1000 sessions minus 10",
         "launcher VmRSS (MB)  vs  sleep",
     ] {
