@@ -51,7 +51,9 @@ impl Push {
         match value {
             None | Some(Value::Null) => Push::Unset,
             Some(Value::Bool(true)) => Push::Always,
-            Some(Value::Array(names)) => Push::To(names.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+            Some(Value::Array(names)) => {
+                Push::To(names.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            }
             // Anything else is not consent.
             Some(_) => Push::Never,
         }
@@ -121,8 +123,9 @@ impl Settings {
         let user = match &self.redaction {
             Value::Null => crate::redact::UserRules::default(),
             value => serde_json::from_value(value.clone()).map_err(|e| {
-                Error::user(format!("\"redaction\" in the settings: {e}"))
-                    .with_hint("it reads {\"rules\": [{\"id\": \"…\", \"regex\": \"…\"}], \"allow\": [\"…\"]}")
+                Error::user(format!("\"redaction\" in the settings: {e}")).with_hint(
+                    "it reads {\"rules\": [{\"id\": \"…\", \"regex\": \"…\"}], \"allow\": [\"…\"]}",
+                )
             })?,
         };
         crate::redact::Redactor::new(&user)
@@ -260,7 +263,11 @@ mod tests {
     #[test]
     fn push_consent_and_its_local_override() {
         let tmp = tempfile::tempdir().unwrap();
-        write(tmp.path(), FILE, r#"{"enabled": true, "checkpoints": {"push": ["origin"], "remote": "logs"}}"#);
+        write(
+            tmp.path(),
+            FILE,
+            r#"{"enabled": true, "checkpoints": {"push": ["origin"], "remote": "logs"}}"#,
+        );
         let s = Settings::from_dir(tmp.path()).unwrap();
         assert!(s.push.allows("origin") && !s.push.allows("fork"));
         assert_eq!(s.checkpoint_remote.as_deref(), Some("logs"));

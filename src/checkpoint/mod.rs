@@ -10,6 +10,7 @@ pub mod push;
 mod reader;
 mod record;
 pub mod remote;
+pub mod scan;
 mod writer;
 
 use chrono::{DateTime, Utc};

@@ -106,7 +106,9 @@ fn push_merging(repo: &Repo, remote: &str, mut tip: String) -> Result<Pushed> {
         }
         tip = merged;
     }
-    Err(Error::new(format!("{remote} kept moving {BRANCH} while entire merged it; the next push tries again")))
+    Err(Error::new(format!(
+        "{remote} kept moving {BRANCH} while entire merged it; the next push tries again"
+    )))
 }
 
 /// Whether one of git's `<local ref> <local sha> <remote ref> <remote sha>`
@@ -157,6 +159,10 @@ fn push(repo: &Repo, remote: &str, commit: &str) -> Result<Push> {
         }
         if let Some(why) = status.strip_prefix("[remote rejected]") {
             let why = why.trim().trim_start_matches('(').trim_end_matches(')');
+            // Another push updating the ref at the same moment: a race, not a policy.
+            if ["lock", "failed to update ref", "incorrect old value"].iter().any(|w| why.contains(w)) {
+                return Ok(Push::Behind);
+            }
             return Ok(Push::Refused(if why.is_empty() { "remote rejected".into() } else { why.into() }));
         }
     }
@@ -167,8 +173,11 @@ fn push(repo: &Repo, remote: &str, commit: &str) -> Result<Push> {
 /// one, else its last line (never the generic "failed to push some refs").
 fn git_reason(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    let lines: Vec<&str> =
-        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains("failed to push some refs")).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains("failed to push some refs"))
+        .collect();
     let fatal = lines.iter().find_map(|l| l.strip_prefix("fatal: "));
     fatal.or(lines.last().copied()).unwrap_or("git gave no reason").to_owned()
 }
@@ -207,7 +216,8 @@ mod tests {
 
     #[test]
     fn git_failures_read_as_one_line_of_git_reason() {
-        let stderr = b"error: failed to push some refs to 'x'\nfatal: could not read from remote repository\n";
+        let stderr =
+            b"error: failed to push some refs to 'x'\nfatal: could not read from remote repository\n";
         assert_eq!(git_reason(stderr), "could not read from remote repository");
         assert_eq!(git_reason(b"error: failed to push some refs to 'x'\n"), "git gave no reason");
     }

@@ -58,7 +58,8 @@ pub fn ensure_fetch(repo: &Repo) -> Result<FetchChanges> {
             continue;
         }
         repo.git_output(["config", "--add", &key, &spec])?;
-        if let Err(err) = repo.git_output(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &spec])
+        if let Err(err) =
+            repo.git_output(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &spec])
         {
             crate::error::warn(format_args!("fetching {} from {remote}: {err}", super::BRANCH));
         }

@@ -106,7 +106,11 @@ fn backoff(attempt: u32) {
 enum Transcript {
     Absent,
     /// Its first `keep` bytes go in the checkpoint.
-    Present { file: File, keep: u64, original: u64 },
+    Present {
+        file: File,
+        keep: u64,
+        original: u64,
+    },
 }
 
 impl Transcript {
@@ -194,7 +198,12 @@ struct Blobs {
 }
 
 impl Blobs {
-    fn write(repo: &Repo, root: &Metadata, session: &SessionRecord, transcript: Option<Vec<u8>>) -> Result<Blobs> {
+    fn write(
+        repo: &Repo,
+        root: &Metadata,
+        session: &SessionRecord,
+        transcript: Option<Vec<u8>>,
+    ) -> Result<Blobs> {
         let tmp = tempfile::Builder::new()
             .prefix("entire-checkpoint-")
             .tempdir_in(&repo.common_dir)

@@ -68,9 +68,14 @@ fn consent(repo: &Repo, args: &EnableArgs, out: &mut impl Write) -> Result<()> {
     } else if current.push != settings::Push::Unset {
         None
     } else if remote.is_some() && on_terminal() {
-        Some(ask(&format!("share checkpoints with {to} when you push? prompts and transcripts are redacted [y/N] "))?)
+        Some(ask(&format!(
+            "share checkpoints with {to} when you push? prompts and transcripts are redacted [y/N] "
+        ))?)
     } else {
-        writeln!(out, "checkpoints stay in this clone; `entire enable --push` sends them to {to} when you push (redacted)")?;
+        writeln!(
+            out,
+            "checkpoints stay in this clone; `entire enable --push` sends them to {to} when you push (redacted)"
+        )?;
         None
     };
     match answer {

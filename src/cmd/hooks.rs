@@ -46,7 +46,9 @@ fn redact_stdin() -> Result<()> {
         Some(repo) => crate::settings::Settings::for_repo(&repo)?.redactor()?,
         None => crate::redact::Redactor::new(&Default::default())?,
     };
-    let out = redactor.jsonl(&input).map_err(|_| Error::user("stdin is not UTF-8 text: a checkpoint would not copy it"))?;
+    let out = redactor
+        .jsonl(&input)
+        .map_err(|_| Error::user("stdin is not UTF-8 text: a checkpoint would not copy it"))?;
     std::io::stdout().lock().write_all(&out)?;
     Ok(())
 }

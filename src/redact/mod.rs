@@ -93,12 +93,20 @@ impl Redactor {
             })
             .collect();
         for rule in &user.rules {
-            if rule.id.is_empty() || !rule.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if rule.id.is_empty()
+                || !rule.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(Error::user(format!("redaction rule id {:?} is not a name", rule.id))
                     .with_hint("use letters, digits, '-' and '_' (the marker reads [REDACTED:<id>])"));
             }
             let regex = compile(&rule.regex).map_err(|e| user_pattern_error(&rule.id, e))?;
-            rules.push(Rule { id: rule.id.clone(), regex, min_entropy: 0.0, allow: None, skip_identifiers: false });
+            rules.push(Rule {
+                id: rule.id.clone(),
+                regex,
+                min_entropy: 0.0,
+                allow: None,
+                skip_identifiers: false,
+            });
         }
         let allow = user
             .allow
@@ -143,14 +151,18 @@ impl Redactor {
                 _ => kept.push(span),
             }
         }
-        kept.into_iter().map(|(start, end, rule)| Finding { start, end, rule: self.rules[rule].id.clone() }).collect()
+        kept.into_iter()
+            .map(|(start, end, rule)| Finding { start, end, rule: self.rules[rule].id.clone() })
+            .collect()
     }
 
     fn is_secret(&self, rule: &Rule, value: &[u8]) -> bool {
         if rule.skip_identifiers && rules::looks_like_an_identifier(value) {
             return false;
         }
-        if rule.allow.as_ref().is_some_and(|a| a.is_match(value)) || self.allow.iter().any(|a| a.is_match(value)) {
+        if rule.allow.as_ref().is_some_and(|a| a.is_match(value))
+            || self.allow.iter().any(|a| a.is_match(value))
+        {
             return false;
         }
         entropy(value) >= rule.min_entropy
@@ -172,7 +184,8 @@ impl Redactor {
         let mut out: Vec<String> = Vec::with_capacity(argv.len());
         for (i, arg) in argv.iter().enumerate() {
             let after_secret_flag = i > 0 && is_secret_flag(&argv[i - 1]) && !arg.starts_with('-');
-            if after_secret_flag && !arg.is_empty() && !self.allow.iter().any(|a| a.is_match(arg.as_bytes())) {
+            if after_secret_flag && !arg.is_empty() && !self.allow.iter().any(|a| a.is_match(arg.as_bytes()))
+            {
                 out.push(marker("cli-secret-argument"));
             } else {
                 out.push(self.text(arg).into_owned());
@@ -231,7 +244,9 @@ fn is_secret_flag(arg: &str) -> bool {
     let Some(name) = arg.strip_prefix('-') else { return false };
     let name = name.trim_start_matches('-').to_ascii_lowercase();
     !name.contains('=')
-        && ["key", "token", "secret", "password", "passwd", "pwd", "credentials"].iter().any(|k| name.ends_with(k))
+        && ["key", "token", "secret", "password", "passwd", "pwd", "credentials"]
+            .iter()
+            .any(|k| name.ends_with(k))
 }
 
 pub fn marker(rule: &str) -> String {

@@ -49,11 +49,19 @@ pub const BUILTIN: &[Builtin] = &[
     },
     with_entropy(
         "aws-secret-access-key",
-        concat!(r"(?i)aws[a-z0-9_.-]{0,20}secret[a-z0-9_.-]{0,20}", assign!(), r"([a-z0-9/+=]{40})(?:[^a-z0-9/+=]|$)"),
+        concat!(
+            r"(?i)aws[a-z0-9_.-]{0,20}secret[a-z0-9_.-]{0,20}",
+            assign!(),
+            r"([a-z0-9/+=]{40})(?:[^a-z0-9/+=]|$)"
+        ),
         3.0,
     ),
     rule("gcp-api-key", r"\b(AIza[A-Za-z0-9_-]{35})(?:[^A-Za-z0-9_-]|$)"),
-    with_entropy("azure-storage-key", r"(?i)\b(?:AccountKey|SharedAccessKey)\s*=\s*([a-z0-9+/]{20,}={0,2})", 3.0),
+    with_entropy(
+        "azure-storage-key",
+        r"(?i)\b(?:AccountKey|SharedAccessKey)\s*=\s*([a-z0-9+/]{20,}={0,2})",
+        3.0,
+    ),
     with_entropy(
         "azure-ad-client-secret",
         r#"(?:^|[\\'"`\s>=:(,)])([a-zA-Z0-9_~.]{3}[0-9]Q~[a-zA-Z0-9_~.-]{31,34})(?:$|[\\'"`\s<),])"#,
@@ -78,7 +86,10 @@ pub const BUILTIN: &[Builtin] = &[
     with_entropy("npm-access-token", r"(?i)\bnpm_[a-z0-9]{36}\b", 2.0),
     rule("pypi-upload-token", r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"),
     with_entropy("jwt", r"\bey[a-zA-Z0-9]{17,}\.ey[a-zA-Z0-9/_-]{17,}\.(?:[a-zA-Z0-9/_-]{10,}={0,2})?", 3.0),
-    rule("url-password", r#"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/?#@"'\\<>]{1,256}:([^\s/?#@"'\\<>]{1,256})@"#),
+    rule(
+        "url-password",
+        r#"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/?#@"'\\<>]{1,256}:([^\s/?#@"'\\<>]{1,256})@"#,
+    ),
     rule("connection-string-password", r#"(?i);\s*(?:password|pwd)\s*=\s*([^;\s"'\\]{1,256})"#),
     with_entropy("bearer-token", r"(?i)\bbearer\s+([a-z0-9._~+/-]{16,}=*)", 3.0),
     with_entropy(

@@ -48,7 +48,11 @@ fn positives() -> Vec<(&'static str, String, String)> {
         ("aws-access-token", format!("aws_access_key_id = {aws_id}"), aws_id),
         ("aws-secret-access-key", format!("AWS_SECRET_ACCESS_KEY={aws_secret}\n"), aws_secret),
         ("gcp-api-key", format!("key={gcp}&q=1"), gcp),
-        ("azure-storage-key", format!("DefaultEndpointsProtocol=https;AccountName=a;AccountKey={azure};"), azure),
+        (
+            "azure-storage-key",
+            format!("DefaultEndpointsProtocol=https;AccountName=a;AccountKey={azure};"),
+            azure,
+        ),
         ("azure-ad-client-secret", format!("client_secret: {azure_ad}\n"), azure_ad),
         ("github-pat", format!("git clone https://x/{ghp}/r"), ghp),
         ("github-oauth", format!("token {gho}"), gho),
@@ -65,10 +69,22 @@ fn positives() -> Vec<(&'static str, String, String)> {
         ("npm-access-token", format!("//registry.npmjs.org/:_authToken={npm}"), npm),
         ("pypi-upload-token", format!("password = {pypi}"), pypi),
         ("jwt", format!("Cookie: session={jwt}"), jwt),
-        ("url-password", format!("DATABASE_URL=postgres://app:{password}@db.internal:5432/app"), password.clone()),
-        ("connection-string-password", "Server=db;User Id=sa;Password=Tr0ub4dor&3;".to_owned(), "Tr0ub4dor&3".into()),
+        (
+            "url-password",
+            format!("DATABASE_URL=postgres://app:{password}@db.internal:5432/app"),
+            password.clone(),
+        ),
+        (
+            "connection-string-password",
+            "Server=db;User Id=sa;Password=Tr0ub4dor&3;".to_owned(),
+            "Tr0ub4dor&3".into(),
+        ),
         ("bearer-token", format!("Authorization: Bearer {bearer}"), bearer),
-        ("cli-secret-argument", "aider --openai-api-key sk-FAKE-SECRET-123 --model gpt-4o".into(), "sk-FAKE-SECRET-123".into()),
+        (
+            "cli-secret-argument",
+            "aider --openai-api-key sk-FAKE-SECRET-123 --model gpt-4o".into(),
+            "sk-FAKE-SECRET-123".into(),
+        ),
         ("generic-secret", format!("\"client_secret\": \"{generic}\""), generic),
     ]
 }
@@ -153,16 +169,24 @@ fn context_around_a_secret_stays() {
 #[test]
 fn argv_values_after_secret_flags_are_replaced() {
     let argv: Vec<String> =
-        ["aider", "--openai-api-key", "abc", "--model", "gpt-4o", "--password=Zq8#mW2!xP"].map(String::from).into();
+        ["aider", "--openai-api-key", "abc", "--model", "gpt-4o", "--password=Zq8#mW2!xP"]
+            .map(String::from)
+            .into();
     let out = Redactor::builtin().argv(&argv);
-    assert_eq!(out[..5], ["aider", "--openai-api-key", "[REDACTED:cli-secret-argument]", "--model", "gpt-4o"]);
+    assert_eq!(
+        out[..5],
+        ["aider", "--openai-api-key", "[REDACTED:cli-secret-argument]", "--model", "gpt-4o"]
+    );
     assert_eq!(out[5], "--password=[REDACTED:cli-secret-argument]");
 }
 
 #[test]
 fn a_secret_in_escaped_json_keeps_the_line_valid() {
     let r = Redactor::builtin();
-    let env = format!("AWS_SECRET_ACCESS_KEY={}\nDB=postgres://u:pa55word@h/d\n", repeat("wJalrXUtnFEMIK7MDENGbPxRfiCY9z/+", 40));
+    let env = format!(
+        "AWS_SECRET_ACCESS_KEY={}\nDB=postgres://u:pa55word@h/d\n",
+        repeat("wJalrXUtnFEMIK7MDENGbPxRfiCY9z/+", 40)
+    );
     let line = serde_json::to_string(&serde_json::json!({"type": "tool_result", "content": env})).unwrap();
     let out = r.jsonl(line.as_bytes()).unwrap();
     let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -174,9 +198,13 @@ fn a_secret_in_escaped_json_keeps_the_line_valid() {
 
 #[test]
 fn a_match_that_ends_inside_an_escape_takes_the_whole_escape() {
-    let user = UserRules { rules: vec![UserRule { id: "cut".into(), regex: r"secret=(.{3})".into() }], allow: vec![] };
+    let user = UserRules {
+        rules: vec![UserRule { id: "cut".into(), regex: r"secret=(.{3})".into() }],
+        allow: vec![],
+    };
     let r = Redactor::new(&user).unwrap();
-    let line = serde_json::to_string(&serde_json::json!({"a": "secret=a\"bc", "b": "secret=\u{1}x"})).unwrap();
+    let line =
+        serde_json::to_string(&serde_json::json!({"a": "secret=a\"bc", "b": "secret=\u{1}x"})).unwrap();
     let out = r.jsonl(line.as_bytes()).unwrap();
     let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(parsed["a"], "secret=[REDACTED:cut]bc");
@@ -206,13 +234,9 @@ fn user_rules_and_allow_list() {
 }
 
 fn secretish() -> impl Strategy<Value = String> {
-    let pieces: Vec<String> = positives().into_iter().map(|p| p.1).chain(near_misses().into_iter().map(|n| n.1)).collect();
-    prop_oneof![
-        prop::sample::select(pieces),
-        "[ -~]{0,40}",
-        "\\PC{0,20}",
-        Just("\\\"\\n\\u0041".to_owned()),
-    ]
+    let pieces: Vec<String> =
+        positives().into_iter().map(|p| p.1).chain(near_misses().into_iter().map(|n| n.1)).collect();
+    prop_oneof![prop::sample::select(pieces), "[ -~]{0,40}", "\\PC{0,20}", Just("\\\"\\n\\u0041".to_owned()),]
 }
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {

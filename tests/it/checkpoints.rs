@@ -551,7 +551,10 @@ fn pre_push_merges_a_diverged_remote_branch_keeping_both_sides() {
     // Another clone adds a checkpoint for the same commit and pushes first.
     let other_dir = world.path().join("other");
     world.git(world.path(), &["clone", "-q", remote.to_str().unwrap(), other_dir.to_str().unwrap()]);
-    world.git(&other_dir, &["fetch", "-q", "origin", &format!("refs/heads/{BRANCH}:refs/entire/checkpoints/v1")]);
+    world.git(
+        &other_dir,
+        &["fetch", "-q", "origin", &format!("refs/heads/{BRANCH}:refs/entire/checkpoints/v1")],
+    );
     let other = repo_at(&other_dir);
     let theirs = write_new(&other, &sha, &session("s-theirs"));
     pre_push(&other, "origin", "").unwrap();

@@ -13,6 +13,7 @@ mod git_hooks;
 mod hook_managers;
 mod hot_paths;
 mod output;
+mod privacy;
 mod real_agents;
 mod run;
 mod shell;
