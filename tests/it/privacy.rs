@@ -382,3 +382,28 @@ fn doctor_reports_secrets_already_on_the_branch() {
     assert!(report.contains("docs/privacy.md, \"Purging\""), "{report}");
     assert!(!report.contains(&secret), "the report does not repeat the secret");
 }
+
+#[test]
+fn enable_on_a_terminal_asks_before_sharing_and_remembers_the_answer() {
+    use rexpect::session::spawn_command;
+    let w = World::new();
+    for (name, answer, expected) in [("yes", "y", r#""push": ["#), ("no", "", r#""push": false"#)] {
+        let remote = bare_remote(&w, &format!("{name}.git"));
+        let dir = with_origin(&w, name, &remote);
+        let mut cmd = w.entire(&dir);
+        cmd.arg("enable");
+        let mut term = spawn_command(cmd, Some(30_000)).unwrap();
+        term.exp_string("share checkpoints with origin when you push? prompts and transcripts are redacted [y/N] ")
+            .unwrap();
+        term.send_line(answer).unwrap();
+        term.exp_eof().unwrap();
+        let local = std::fs::read_to_string(dir.join(".entire/settings.local.json")).unwrap();
+        assert!(local.contains(expected), "{name}: {local}");
+        // Asked once: the next enable on a terminal says nothing about it.
+        let mut again = w.entire(&dir);
+        again.arg("enable");
+        let mut term = spawn_command(again, Some(30_000)).unwrap();
+        let rest = term.exp_eof().unwrap();
+        assert!(!rest.contains("share checkpoints"), "{name}: {rest}");
+    }
+}
