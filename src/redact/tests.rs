@@ -57,7 +57,7 @@ fn positives() -> Vec<(&'static str, String, String)> {
         ("github-pat", format!("git clone https://x/{ghp}/r"), ghp),
         ("github-oauth", format!("token {gho}"), gho),
         ("github-app-token", format!("GH={ghs}"), ghs),
-        ("github-refresh-token", format!("{ghr}"), ghr),
+        ("github-refresh-token", format!("refresh {ghr}"), ghr),
         ("github-fine-grained-pat", format!("export T={pat}"), pat),
         ("gitlab-pat", format!("PRIVATE-TOKEN: {glpat}"), glpat),
         ("anthropic-api-key", format!("use {ant} now"), ant),

@@ -722,6 +722,7 @@ fn end_to_end_an_agent_commit_is_explained_and_pushed_with_the_branch() {
     let world = World::new();
     let dir = world.repo("r");
     let remote = with_remote(&world, &dir);
+    stdout(world.entire(&dir).args(["enable", "--push"]).output().unwrap());
     let agent = world.agent(&dir, "claude-code");
     agent.ok("echo x > a.txt && git add a.txt && git commit -q -m 'by the agent'");
     let sha = head(&world, &dir);

@@ -227,15 +227,28 @@ fn plain_enable_keeps_checkpoints_home_and_push_consent_sends_them() {
     assert_eq!(on_remote(&w, &remote), before);
 }
 
-#[test]
-fn git_push_all_and_matching_exit_0_after_a_teammate_pushed_checkpoints() {
-    let w = World::new();
-    let remote = bare_remote(&w, "remote.git");
-    let alice = with_origin(&w, "alice", &remote);
+/// A bare remote, and two clones of it (alice's first) that both consented.
+fn two_clones(w: &World) -> (PathBuf, PathBuf, PathBuf) {
+    let remote = bare_remote(w, "remote.git");
+    let alice = with_origin(w, "alice", &remote);
     stdout(w.entire(&alice).args(["enable", "--push"]).output().unwrap());
     let bob = w.path().join("repos/bob");
     w.git(w.path(), &["clone", "-q", remote.to_str().unwrap(), bob.to_str().unwrap()]);
     stdout(w.entire(&bob).args(["enable", "--push"]).output().unwrap());
+    (remote, alice, bob)
+}
+
+fn assert_all_on_remote(w: &World, remote: &Path, ids: &[String]) {
+    let tree = w.git(remote, &["ls-tree", "-r", "--name-only", "refs/heads/entire/checkpoints/v1"]);
+    for id in ids {
+        assert!(tree.contains(&format!("{}/{}/metadata.json", &id[..2], &id[2..])), "{id}: {tree}");
+    }
+}
+
+#[test]
+fn git_push_all_and_matching_exit_0_after_a_teammate_pushed_checkpoints() {
+    let w = World::new();
+    let (remote, alice, bob) = two_clones(&w);
     let first = agent_commit(&w, &bob, "bob", &[]);
     git_push(&w, &bob, &["origin", "main"]);
     w.git(&alice, &["pull", "-q", "--ff-only"]);
@@ -248,21 +261,13 @@ fn git_push_all_and_matching_exit_0_after_a_teammate_pushed_checkpoints() {
     git_push(&w, &bob, &["--all", "origin"]);
     let out = w.cmd("git", &bob).args(["-c", "push.default=matching", "push", "origin"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let tree = w.git(&remote, &["ls-tree", "-r", "--name-only", "refs/heads/entire/checkpoints/v1"]);
-    for id in [&first, &second, &third] {
-        assert!(tree.contains(&format!("{}/{}/metadata.json", &id[..2], &id[2..])), "{id}: {tree}");
-    }
+    assert_all_on_remote(&w, &remote, &[first, second, third]);
 }
 
 #[test]
 fn concurrent_pushes_from_two_clones_lose_nothing_and_print_no_git_errors() {
     let w = World::new();
-    let remote = bare_remote(&w, "remote.git");
-    let alice = with_origin(&w, "alice", &remote);
-    stdout(w.entire(&alice).args(["enable", "--push"]).output().unwrap());
-    let bob = w.path().join("repos/bob");
-    w.git(w.path(), &["clone", "-q", remote.to_str().unwrap(), bob.to_str().unwrap()]);
-    stdout(w.entire(&bob).args(["enable", "--push"]).output().unwrap());
+    let (remote, alice, bob) = two_clones(&w);
     w.git(&alice, &["checkout", "-q", "-b", "a"]);
     w.git(&bob, &["checkout", "-q", "-b", "b"]);
     let mut ids = Vec::new();
@@ -286,10 +291,7 @@ fn concurrent_pushes_from_two_clones_lose_nothing_and_print_no_git_errors() {
             assert!(!said.contains("error:") && !said.contains("refused"), "{said}");
         }
     }
-    let tree = w.git(&remote, &["ls-tree", "-r", "--name-only", "refs/heads/entire/checkpoints/v1"]);
-    for id in &ids {
-        assert!(tree.contains(&format!("{}/{}/metadata.json", &id[..2], &id[2..])), "{id}: {tree}");
-    }
+    assert_all_on_remote(&w, &remote, &ids);
 }
 
 #[test]
@@ -393,8 +395,10 @@ fn enable_on_a_terminal_asks_before_sharing_and_remembers_the_answer() {
         let mut cmd = w.entire(&dir);
         cmd.arg("enable");
         let mut term = spawn_command(cmd, Some(30_000)).unwrap();
-        term.exp_string("share checkpoints with origin when you push? prompts and transcripts are redacted [y/N] ")
-            .unwrap();
+        term.exp_string(
+            "share checkpoints with origin when you push? prompts and transcripts are redacted [y/N] ",
+        )
+        .unwrap();
         term.send_line(answer).unwrap();
         term.exp_eof().unwrap();
         let local = std::fs::read_to_string(dir.join(".entire/settings.local.json")).unwrap();
