@@ -52,6 +52,7 @@ struct Rule {
     allow: Option<Regex>,
     /// The generic shapes skip identifiers and paths.
     skip_identifiers: bool,
+    extend: Option<fn(&[u8], usize, &mut rules::Footers) -> usize>,
 }
 
 /// Where a rule found a secret: `text[start..end]`.
@@ -90,6 +91,7 @@ impl Redactor {
                 min_entropy: b.min_entropy,
                 allow: b.allow.map(|a| compile(a).expect("built-in allow compiles")),
                 skip_identifiers: b.min_entropy > 0.0,
+                extend: b.extend,
             })
             .collect();
         for rule in &user.rules {
@@ -106,6 +108,7 @@ impl Redactor {
                 min_entropy: 0.0,
                 allow: None,
                 skip_identifiers: false,
+                extend: None,
             });
         }
         let allow = user
@@ -130,12 +133,14 @@ impl Redactor {
             return Vec::new();
         }
         let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+        let mut footers = rules::Footers::default();
         for index in matched.iter() {
             let rule = &self.rules[index];
             for caps in rule.regex.captures_iter(text) {
                 let m = (1..caps.len()).find_map(|i| caps.get(i)).or_else(|| caps.get(0)).expect("a match");
                 if !m.is_empty() && self.is_secret(rule, m.as_bytes()) {
-                    spans.push((m.start(), m.end(), index));
+                    let end = rule.extend.map_or(m.end(), |extend| extend(text, m.end(), &mut footers));
+                    spans.push((m.start(), end, index));
                 }
             }
         }
@@ -289,37 +294,40 @@ pub fn entropy(value: &[u8]) -> f64 {
 /// The findings of a valid JSON line moved inside its string literals: each
 /// is cut to the literal it starts in (or the first one it reaches) and
 /// widened to whole escape sequences, so that the marker replaces only
-/// string content. A finding in no literal (a number) is dropped.
+/// string content. A finding in no literal (a number) is dropped. Each
+/// finding costs a binary search and a look at a few bytes around its ends.
 fn inside_json_strings(line: &[u8], findings: Vec<Finding>) -> Vec<Finding> {
     let literals = string_literals(line);
     let mut out: Vec<Finding> = Vec::new();
     for f in findings {
-        let Some(&(lit_start, lit_end)) = literals.iter().find(|&&(s, e)| e > f.start && s < f.end) else {
-            continue;
-        };
+        let first = literals.partition_point(|&(_, end)| end <= f.start);
+        let Some(&(lit_start, lit_end)) = literals.get(first).filter(|&&(s, _)| s < f.end) else { continue };
         let (mut start, mut end) = (f.start.max(lit_start), f.end.min(lit_end));
-        // Escapes inside the literal: `\x` or `\uXXXX`.
-        let mut i = lit_start;
-        while i < lit_end {
-            if line[i] == b'\\' {
-                let len = if line.get(i + 1) == Some(&b'u') { 6 } else { 2 };
-                let esc_end = (i + len).min(lit_end);
-                if start > i && start < esc_end {
-                    start = i;
-                }
-                if end > i && end < esc_end {
-                    end = esc_end;
-                }
-                i = esc_end;
-            } else {
-                i += 1;
-            }
+        if let Some((esc_start, _)) = escape_around(line, lit_start, start) {
+            start = esc_start;
+        }
+        if let Some((_, esc_end)) = escape_around(line, lit_start, end) {
+            end = esc_end.min(lit_end);
         }
         if start < end && out.last().is_none_or(|last| last.end <= start) {
             out.push(Finding { start, end, rule: f.rule });
         }
     }
     out
+}
+
+/// The escape sequence (`\x` or `\uXXXX`) of a string literal starting at
+/// `lit_start` that `pos` falls strictly inside, as (start, end).
+fn escape_around(line: &[u8], lit_start: usize, pos: usize) -> Option<(usize, usize)> {
+    (1..=5).filter(|&back| pos >= lit_start + back).map(|back| pos - back).find_map(|at| {
+        if line[at] != b'\\' {
+            return None;
+        }
+        // A backslash starts an escape when an even number of backslashes precede it.
+        let run = line[lit_start..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        let len = if line.get(at + 1) == Some(&b'u') { 6 } else { 2 };
+        (run % 2 == 0 && pos < at + len).then_some((at, at + len))
+    })
 }
 
 /// The content ranges (between the quotes) of a JSON text's string literals.

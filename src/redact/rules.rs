@@ -19,14 +19,17 @@ pub struct Builtin {
     pub min_entropy: f64,
     /// What looks like the secret but is a published example or a name.
     pub allow: Option<&'static str>,
+    /// Where the secret ends, given where the pattern's match ends: for a
+    /// secret whose end no regex can find in linear time.
+    pub extend: Option<fn(&[u8], usize, &mut Footers) -> usize>,
 }
 
 const fn rule(id: &'static str, pattern: &'static str) -> Builtin {
-    Builtin { id, pattern, min_entropy: 0.0, allow: None }
+    Builtin { id, pattern, min_entropy: 0.0, allow: None, extend: None }
 }
 
 const fn with_entropy(id: &'static str, pattern: &'static str, min_entropy: f64) -> Builtin {
-    Builtin { id, pattern, min_entropy, allow: None }
+    Builtin { id, pattern, min_entropy, allow: None, extend: None }
 }
 
 /// The characters after a keyword and before a value in an assignment:
@@ -39,10 +42,10 @@ macro_rules! assign {
 
 /// In priority order: where two matches overlap, the earlier rule's wins.
 pub const BUILTIN: &[Builtin] = &[
-    rule(
-        "private-key",
-        r"(?s)-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|(?:(?:\r?\n|\\r?\\n)[A-Za-z0-9+/=]{16,})+)",
-    ),
+    Builtin {
+        extend: Some(private_key_end),
+        ..rule("private-key", r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----")
+    },
     Builtin {
         allow: Some("EXAMPLE$"),
         ..with_entropy("aws-access-token", r"\b((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b", 3.0)
@@ -107,6 +110,60 @@ pub const BUILTIN: &[Builtin] = &[
         3.5,
     ),
 ];
+
+/// The `-----END` footers of one text, each searched for once: the next
+/// one after a header serves every header before it, so that a text full
+/// of headers costs linear time.
+#[derive(Default)]
+pub struct Footers {
+    /// The first footer at or after `from`, as last searched.
+    last: Option<(usize, Option<usize>)>,
+}
+
+impl Footers {
+    fn next(&mut self, text: &[u8], from: usize) -> Option<usize> {
+        static FOOTER: std::sync::LazyLock<regex::bytes::Regex> =
+            std::sync::LazyLock::new(|| regex::bytes::Regex::new("-----END").expect("a literal"));
+        match self.last {
+            Some((searched, Some(found))) if searched <= from && found >= from => return Some(found),
+            Some((searched, None)) if searched <= from => return None,
+            _ => {}
+        }
+        let found = FOOTER.find_at(text, from).map(|m| m.start());
+        self.last = Some((from, found));
+        found
+    }
+}
+
+/// The end of a private key block whose header ends at `from`: its
+/// `-----END …-----` footer when one comes within 16 KiB (no key is
+/// longer), else the end of the base64 lines that follow (raw or
+/// JSON-escaped line breaks): a block cut short is still a secret.
+fn private_key_end(text: &[u8], from: usize, footers: &mut Footers) -> usize {
+    const MAX_BLOCK: usize = 16 * 1024;
+    if let Some(at) = footers.next(text, from).filter(|&at| at - from <= MAX_BLOCK) {
+        let footer = at + 8;
+        let rest = &text[footer..(footer + 110).min(text.len())];
+        if let Some(close) = rest.windows(5).position(|w| w == b"-----") {
+            return footer + close + 5;
+        }
+    }
+    let limit = (from + MAX_BLOCK).min(text.len());
+    let mut end = from;
+    let mut i = from;
+    while i < limit {
+        match (text[i], text.get(i + 1)) {
+            (b'\\', Some(b'n' | b'r')) => i += 2,
+            (b'\n' | b'\r', _) => i += 1,
+            (b, _) if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') => {
+                i += 1;
+                end = i;
+            }
+            _ => break,
+        }
+    }
+    end
+}
 
 /// Values of the generic shapes that are not secrets: what other features
 /// key on (git object names, UUIDs) and paths.

@@ -212,6 +212,23 @@ fn a_match_that_ends_inside_an_escape_takes_the_whole_escape() {
 }
 
 #[test]
+fn a_private_key_cut_short_is_redacted_up_to_its_last_line() {
+    let body = repeat("MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo", 64);
+    let text = format!("head -3 id_rsa\n-----BEGIN RSA PRIVATE KEY-----\n{body}\n{body}\n$ next command");
+    assert_eq!(Redactor::builtin().text(&text), "head -3 id_rsa\n[REDACTED:private-key]\n$ next command");
+}
+
+#[test]
+fn many_key_headers_cost_linear_time() {
+    // Each header looks for its footer in a bounded window only.
+    let text = "-----BEGIN RSA PRIVATE KEY-----\\nAAAAAAAAAAAAAAAAAAAA\\n".repeat(20_000);
+    let line = format!("{{\"t\":\"{text}\"}}");
+    let out = Redactor::builtin().jsonl(line.as_bytes()).unwrap();
+    let expected = format!("{{\"t\":\"{}\"}}", "[REDACTED:private-key]\\n".repeat(20_000));
+    assert_eq!(std::str::from_utf8(&out).unwrap(), expected);
+}
+
+#[test]
 fn not_utf8_is_not_text() {
     assert_eq!(Redactor::builtin().jsonl(b"{\"a\":\"\xff\"}\n"), Err(NotText));
     assert_eq!(Redactor::builtin().jsonl(b"bin\0ary"), Err(NotText));
