@@ -52,7 +52,7 @@ struct Rule {
     allow: Option<Regex>,
     /// The generic shapes skip identifiers and paths.
     skip_identifiers: bool,
-    extend: Option<fn(&[u8], usize, &mut rules::Footers) -> usize>,
+    extend: Option<rules::Extend>,
 }
 
 /// Where a rule found a secret: `text[start..end]`.

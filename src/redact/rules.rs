@@ -21,8 +21,11 @@ pub struct Builtin {
     pub allow: Option<&'static str>,
     /// Where the secret ends, given where the pattern's match ends: for a
     /// secret whose end no regex can find in linear time.
-    pub extend: Option<fn(&[u8], usize, &mut Footers) -> usize>,
+    pub extend: Option<Extend>,
 }
+
+/// `(text, end of the pattern's match, footers) -> end of the secret`.
+pub type Extend = fn(&[u8], usize, &mut Footers) -> usize;
 
 const fn rule(id: &'static str, pattern: &'static str) -> Builtin {
     Builtin { id, pattern, min_entropy: 0.0, allow: None, extend: None }
