@@ -411,3 +411,28 @@ fn enable_on_a_terminal_asks_before_sharing_and_remembers_the_answer() {
         assert!(!rest.contains("share checkpoints"), "{name}: {rest}");
     }
 }
+
+#[test]
+fn a_separate_checkpoint_remote_gets_the_branch_and_the_code_remote_does_not() {
+    let w = World::new();
+    let code = bare_remote(&w, "code.git");
+    let logs = bare_remote(&w, "logs.git");
+    let dir = with_origin(&w, "r", &code);
+    w.git(&dir, &["remote", "add", "logs", logs.to_str().unwrap()]);
+    std::fs::create_dir_all(dir.join(".entire")).unwrap();
+    std::fs::write(
+        dir.join(".entire/settings.json"),
+        r#"{"enabled": true, "checkpoints": {"push": ["logs"], "remote": "logs"}}"#,
+    )
+    .unwrap();
+    stdout(w.entire(&dir).arg("enable").output().unwrap());
+    agent_commit(&w, &dir, "one", &[]);
+    let out = git_push(&w, &dir, &["origin", "main"]);
+    assert!(
+        stderr(&out).contains("entire: pushed checkpoints (entire/checkpoints/v1) to logs"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(on_remote(&w, &code), None);
+    assert_eq!(on_remote(&w, &logs), Some(w.git(&dir, &["rev-parse", "refs/entire/checkpoints/v1"])));
+}
