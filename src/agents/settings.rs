@@ -27,7 +27,7 @@ use super::{HookEvent, Spec, with_hooks};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{atomic_write, read_optional};
 use crate::git::Repo;
-use crate::git::hooks_install::shell_quote;
+use crate::hookdir::shell_quote;
 
 /// Which agents have every hook of ours installed (in the project or the
 /// local settings file), for `entire status`.

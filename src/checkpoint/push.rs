@@ -21,7 +21,7 @@ use crate::checkpoint;
 use crate::error::{Error, Result, warn};
 use crate::fsutil::{atomic_write, private_dir, read_optional};
 use crate::git::{CHECKPOINTS_REF, Repo};
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
 
 /// Where a diverged remote branch is fetched to before the merge.
 const FETCHED_REF: &str = "refs/entire/fetched-checkpoints";
@@ -60,9 +60,7 @@ pub fn follow(repo: &Repo, settings: &Settings, remote: &str, pushed_refs: &[u8]
             atomic_write(&refused, format!("{reason}\n").as_bytes(), 0o600)?;
             warn(format_args!(
                 "{target} refused {BRANCH} ({reason}); entire will not push it there again. \
-                 To stop asking for it: \"checkpoints\": {{\"push\": false}} in {}; \
-                 to try again: `entire enable --push`",
-                settings::LOCAL_FILE_PATH
+                 To stop asking for it: `entire enable --no-push`; to try again: `entire enable --push`"
             ));
         }
     }

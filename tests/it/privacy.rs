@@ -217,9 +217,15 @@ fn plain_enable_keeps_checkpoints_home_and_push_consent_sends_them() {
     git_push(&w, &dir, &["origin", "main"]);
     assert_eq!(on_remote(&w, &remote), Some(w.git(&dir, &["rev-parse", "refs/entire/checkpoints/v1"])));
 
-    // `--no-push` takes it back for this clone only: the local file.
+    // `--no-push` takes it back for this clone only: its settings in the git dir.
+    let status = w.git(&dir, &["status", "--porcelain", "--untracked-files=all"]);
     stdout(w.entire(&dir).args(["enable", "--no-push"]).output().unwrap());
-    let local = std::fs::read_to_string(dir.join(".entire/settings.local.json")).unwrap();
+    assert_eq!(
+        w.git(&dir, &["status", "--porcelain", "--untracked-files=all"]),
+        status,
+        "no file of the worktree changes"
+    );
+    let local = std::fs::read_to_string(dir.join(".git/entire-settings.json")).unwrap();
     assert!(local.contains("\"push\": false"), "{local}");
     agent_commit(&w, &dir, "three", &[]);
     let before = on_remote(&w, &remote);
@@ -312,7 +318,10 @@ fn a_remote_that_refuses_the_branch_is_reported_once() {
     let said: Vec<&str> = first.lines().filter(|l| l.starts_with("entire:")).collect();
     assert_eq!(said.len(), 1, "{first}");
     assert!(said[0].contains("origin refused entire/checkpoints/v1 (pre-receive hook declined)"), "{first}");
-    assert!(said[0].contains("\"push\": false") && said[0].contains("entire enable --push"), "{first}");
+    assert!(
+        said[0].contains("entire enable --no-push") && said[0].contains("entire enable --push"),
+        "{first}"
+    );
     agent_commit(&w, &dir, "two", &[]);
     let second = stderr(&git_push(&w, &dir, &["origin", "main"]));
     assert!(!second.contains("entire:"), "said once: {second}");
@@ -401,7 +410,7 @@ fn enable_on_a_terminal_asks_before_sharing_and_remembers_the_answer() {
         .unwrap();
         term.send_line(answer).unwrap();
         term.exp_eof().unwrap();
-        let local = std::fs::read_to_string(dir.join(".entire/settings.local.json")).unwrap();
+        let local = std::fs::read_to_string(dir.join(".git/entire-settings.json")).unwrap();
         assert!(local.contains(expected), "{name}: {local}");
         // Asked once: the next enable on a terminal says nothing about it.
         let mut again = w.entire(&dir);
