@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 
 use super::{HookEvent, Spec, with_hooks};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, read_optional};
+use crate::fsutil::{Links, SETTINGS_CAP, atomic_write, read_capped};
 use crate::git::Repo;
 use crate::hookdir::shell_quote;
 
@@ -35,7 +35,9 @@ pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
     with_hooks()
         .map(|spec| {
             let complete = SettingsFile::all(repo, spec).iter().any(|file| {
-                let Ok(Some(bytes)) = read_optional(&file.path) else { return false };
+                let Ok(Some(bytes)) = read_capped(&file.path, SETTINGS_CAP, Links::Follow) else {
+                    return false;
+                };
                 let Ok(Value::Object(settings)) = serde_json::from_slice(&bytes) else { return false };
                 let present = ours(&settings, spec);
                 spec.events.iter().all(|e| present.contains(&(e.native.to_owned(), e.verb.to_owned())))
@@ -77,7 +79,7 @@ impl SettingsFile {
 
     /// What `enable` would change; checks everything before anything is written.
     pub fn plan_install(&self, binary: &Path) -> Result<Change> {
-        let current = read_optional(&self.path)?;
+        let current = read_capped(&self.path, SETTINGS_CAP, Links::Follow)?;
         let mut settings = match &current {
             Some(bytes) => self.parse(bytes)?,
             None => Map::new(),
@@ -104,7 +106,7 @@ impl SettingsFile {
 
     /// What `disable` would change.
     pub fn plan_uninstall(&self) -> Result<Change> {
-        let Some(current) = read_optional(&self.path)? else {
+        let Some(current) = read_capped(&self.path, SETTINGS_CAP, Links::Follow)? else {
             return Ok(self.change(Write::Unchanged, Saved::Drop));
         };
         let marker = marker(self.spec);
@@ -162,7 +164,7 @@ impl SettingsFile {
     }
 
     fn load_saved(&self) -> Option<Original> {
-        serde_json::from_slice(&read_optional(&self.saved).ok()??).ok()
+        serde_json::from_slice(&read_capped(&self.saved, SETTINGS_CAP, Links::Follow).ok()??).ok()
     }
 }
 

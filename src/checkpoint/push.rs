@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use super::{BRANCH, REMOTE_REF};
 use crate::checkpoint;
 use crate::error::{Error, Result, warn};
-use crate::fsutil::{atomic_write, private_dir, read_optional};
+use crate::fsutil::{STATE_LINE_CAP, atomic_write, private_dir, read_own};
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::settings::Settings;
 
@@ -46,7 +46,7 @@ pub fn follow(repo: &Repo, settings: &Settings, remote: &str, pushed_refs: &[u8]
     if refused.exists() {
         return Ok(()); // said once, with how to change it
     }
-    let last = read_optional(&marker)?.map(|b| String::from_utf8_lossy(&b).trim().to_owned());
+    let last = read_own(&marker, STATE_LINE_CAP)?.map(|b| String::from_utf8_lossy(&b).trim().to_owned());
     if last.as_deref() == Some(tip.as_str()) {
         return Ok(());
     }

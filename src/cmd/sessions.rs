@@ -69,11 +69,12 @@ pub fn print_table(out: &mut impl Write, rows: &[(SessionRecord, bool)]) -> Resu
     for (r, live) in rows {
         let state = if *live { style::green("live  ") } else { style::dim("ended ") };
         let prompt: String = r.first_prompt.as_deref().unwrap_or("").chars().take(40).collect();
+        let prompt = style::printable(&prompt);
         writeln!(
             out,
             "{:<36}  {:<12}  {state}  {:<9}  {:>3}  {prompt}",
             r.session_id,
-            r.agent.as_deref().unwrap_or("-"),
+            style::printable(r.agent.as_deref().unwrap_or("-")),
             style::age(r.started_at),
             r.checkpoints.len(),
         )?;

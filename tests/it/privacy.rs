@@ -158,7 +158,9 @@ fn a_session_full_of_secrets_reaches_the_remote_with_none_of_them() {
     let dir = with_origin(&w, "r", &remote);
     stdout(w.entire(&dir).args(["enable", "--push"]).output().unwrap());
     let s: std::collections::HashMap<&str, String> = secrets().into_iter().collect();
-    let transcript = w.path().join("transcript.jsonl");
+    // Where Claude Code keeps transcripts: the only place one is copied from.
+    let transcript = w.path().join("home/.claude/projects/r/session.jsonl");
+    std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
     std::fs::write(&transcript, transcript_lines()).unwrap();
     let payload = serde_json::json!({
         "session_id": "agent-1", "transcript_path": transcript,
