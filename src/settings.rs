@@ -226,8 +226,18 @@ impl Settings {
         TranscriptRules { max_bytes: self.transcript_max_bytes, dirs: self.transcript_dirs.clone() }
     }
 
-    /// The redaction rules: the built-in ones and the user's.
-    pub fn redactor(&self) -> Result<crate::redact::Redactor> {
+    /// The redaction rules: the built-in ones and the user's, compiled
+    /// once per process for the same settings (the writer drains many
+    /// checkpoints in one run).
+    pub fn redactor(&self) -> Result<std::sync::Arc<crate::redact::Redactor>> {
+        use std::sync::{Arc, Mutex};
+        static COMPILED: Mutex<Option<(Value, Arc<crate::redact::Redactor>)>> = Mutex::new(None);
+        let mut compiled = COMPILED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((value, redactor)) = compiled.as_ref()
+            && *value == self.redaction
+        {
+            return Ok(Arc::clone(redactor));
+        }
         let user = match &self.redaction {
             Value::Null => crate::redact::UserRules::default(),
             value => serde_json::from_value(value.clone()).map_err(|e| {
@@ -236,7 +246,9 @@ impl Settings {
                 )
             })?,
         };
-        crate::redact::Redactor::new(&user)
+        let redactor = Arc::new(crate::redact::Redactor::new(&user)?);
+        *compiled = Some((self.redaction.clone(), Arc::clone(&redactor)));
+        Ok(redactor)
     }
 
     pub fn path(worktree: &Path) -> PathBuf {

@@ -42,10 +42,11 @@ fn redact_stdin() -> Result<()> {
     use std::io::{Read, Write};
     let mut input = Vec::new();
     std::io::stdin().lock().read_to_end(&mut input)?;
-    let redactor = match crate::git::Repo::discover(&super::current_dir()?)? {
-        Some(repo) => crate::settings::Settings::for_repo(&repo)?.redactor()?,
-        None => crate::redact::Redactor::new(&Default::default())?,
+    let in_repo = match crate::git::Repo::discover(&super::current_dir()?)? {
+        Some(repo) => Some(crate::settings::Settings::for_repo(&repo)?.redactor()?),
+        None => None,
     };
+    let redactor = in_repo.as_deref().unwrap_or(crate::redact::Redactor::builtin());
     let out = redactor
         .jsonl(&input)
         .map_err(|_| Error::user("stdin is not UTF-8 text: a checkpoint would not copy it"))?;

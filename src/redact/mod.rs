@@ -47,7 +47,10 @@ pub struct Redactor {
 
 struct Rule {
     id: String,
-    regex: Regex,
+    pattern: String,
+    /// Compiled when the set first says the rule matched: most texts match
+    /// no rule, and the writer compiles the rules once per run.
+    regex: std::sync::OnceLock<Regex>,
     min_entropy: f64,
     allow: Option<Regex>,
     /// The generic shapes skip identifiers and paths.
@@ -87,7 +90,8 @@ impl Redactor {
             .iter()
             .map(|b| Rule {
                 id: b.id.to_owned(),
-                regex: compile(b.pattern).expect("built-in rule compiles"),
+                pattern: b.pattern.to_owned(),
+                regex: std::sync::OnceLock::new(),
                 min_entropy: b.min_entropy,
                 allow: b.allow.map(|a| compile(a).expect("built-in allow compiles")),
                 skip_identifiers: b.min_entropy > 0.0,
@@ -101,10 +105,12 @@ impl Redactor {
                 return Err(Error::user(format!("redaction rule id {:?} is not a name", rule.id))
                     .with_hint("use letters, digits, '-' and '_' (the marker reads [REDACTED:<id>])"));
             }
+            // Compiled here once, so that a mistake is an error now.
             let regex = compile(&rule.regex).map_err(|e| user_pattern_error(&rule.id, e))?;
             rules.push(Rule {
                 id: rule.id.clone(),
-                regex,
+                pattern: rule.regex.clone(),
+                regex: std::sync::OnceLock::from(regex),
                 min_entropy: 0.0,
                 allow: None,
                 skip_identifiers: false,
@@ -116,7 +122,7 @@ impl Redactor {
             .iter()
             .map(|a| compile(a).map_err(|e| user_pattern_error(a, e)))
             .collect::<Result<Vec<_>>>()?;
-        let set = RegexSetBuilder::new(rules.iter().map(|r| r.regex.as_str()))
+        let set = RegexSetBuilder::new(rules.iter().map(|r| r.pattern.as_str()))
             .unicode(false)
             .size_limit(64 << 20)
             .dfa_size_limit(16 << 20)
@@ -136,7 +142,9 @@ impl Redactor {
         let mut footers = rules::Footers::default();
         for index in matched.iter() {
             let rule = &self.rules[index];
-            for caps in rule.regex.captures_iter(text) {
+            let regex =
+                rule.regex.get_or_init(|| compile(&rule.pattern).expect("compiled in the set already"));
+            for caps in regex.captures_iter(text) {
                 let m = (1..caps.len()).find_map(|i| caps.get(i)).or_else(|| caps.get(0)).expect("a match");
                 if !m.is_empty() && self.is_secret(rule, m.as_bytes()) {
                     let end = rule.extend.map_or(m.end(), |extend| extend(text, m.end(), &mut footers));
