@@ -95,7 +95,7 @@ fn push_merging(repo: &Repo, remote: &str, mut tip: String) -> Result<Pushed> {
         fetch(repo, remote)?;
         let theirs = repo
             .resolve_ref(FETCHED_REF)
-            .ok_or_else(|| Error::new(format!("fetching {BRANCH} from {remote} gave nothing")))?;
+            .ok_or_else(|| Error::internal(format!("fetching {BRANCH} from {remote} gave nothing")))?;
         let merged = checkpoint::merge(repo, &tip, &theirs)?;
         if checkpoint::update_ref(repo, &merged, Some(&tip), "entire: merge remote checkpoints").is_err() {
             // A writer moved the branch meanwhile: merge on top of that.
@@ -104,7 +104,7 @@ fn push_merging(repo: &Repo, remote: &str, mut tip: String) -> Result<Pushed> {
         }
         tip = merged;
     }
-    Err(Error::new(format!(
+    Err(Error::internal(format!(
         "{remote} kept moving {BRANCH} while entire merged it; the next push tries again"
     )))
 }
@@ -164,7 +164,7 @@ fn push(repo: &Repo, remote: &str, commit: &str) -> Result<Push> {
             return Ok(Push::Refused(if why.is_empty() { "remote rejected".into() } else { why.into() }));
         }
     }
-    Err(Error::new(format!("could not push {BRANCH} to {remote}: {}", git_reason(&out.stderr))))
+    Err(Error::internal(format!("could not push {BRANCH} to {remote}: {}", git_reason(&out.stderr))))
 }
 
 /// What git said went wrong, in one line: its `fatal:` line when there is

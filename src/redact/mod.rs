@@ -127,7 +127,7 @@ impl Redactor {
             .size_limit(64 << 20)
             .dfa_size_limit(16 << 20)
             .build()
-            .map_err(|e| Error::new(format!("compiling the redaction rules: {e}")))?;
+            .map_err(|e| Error::internal(format!("compiling the redaction rules: {e}")))?;
         Ok(Redactor { set, rules, allow })
     }
 
