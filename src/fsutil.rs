@@ -292,7 +292,9 @@ pub fn set_lock_patience(patience: Duration) {
     LOCK_PATIENCE_MS.store(patience.as_millis() as u64, Ordering::Relaxed);
 }
 
-fn lock_patience() -> Duration {
+/// How long this process waits for a lock (for the writer lock: without
+/// progress).
+pub fn lock_patience() -> Duration {
     Duration::from_millis(LOCK_PATIENCE_MS.load(Ordering::Relaxed))
 }
 
