@@ -22,6 +22,7 @@ use serde_json::Value;
 use super::transcript_source::{SkipReason, open_transcript};
 use super::{Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::error::{Error, Result};
+use crate::fsutil::{Links, open_regular};
 use crate::redact::{NotText, Redactor};
 use crate::session::{CheckpointId, SessionRecord};
 use crate::settings::TranscriptRules;
@@ -58,8 +59,9 @@ pub fn advance(record: &mut SessionRecord, id: &CheckpointId) {
     if last.as_ref().is_some_and(|m| m.checkpoint_id == *id && m.path == path) {
         return;
     }
-    let Ok(file) = File::open(&path) else { return };
-    let Some(len) = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()) else { return };
+    // Never blocks: a FIFO named as the transcript is refused at open.
+    let Ok(Some(file)) = open_regular(Path::new(&path), Links::Refuse) else { return };
+    let Ok(len) = file.metadata().map(|m| m.len()) else { return };
     let (start, previous) = match last {
         Some(last) if last.path == path && last.end <= len => (last.end, Some(last.checkpoint_id)),
         _ => (0, None),
@@ -118,15 +120,17 @@ impl Portion {
     }
 
     /// What the checkpoint's root metadata says about the portion.
-    pub fn describe(&self, meta: &mut Metadata) {
+    pub fn describe(&self, meta: &mut Metadata, stored: usize) {
         // A portion from 0 is the whole transcript, as checkpoints held it
         // before portions: nothing to say.
         if let Some(previous) = &self.previous {
             meta.extra.insert("transcript_offset".into(), Value::from(self.start));
             meta.extra.insert("transcript_previous".into(), Value::from(previous.as_str()));
         }
-        // Redaction changes lengths: where the next portion must start.
-        meta.extra.insert("transcript_end".into(), Value::from(self.end));
+        // Redaction changed its length: where the next portion must start.
+        if stored as u64 != self.end - self.start {
+            meta.extra.insert("transcript_end".into(), Value::from(self.end));
+        }
         if self.truncated() {
             meta.extra.insert("transcript_truncated".into(), Value::Bool(true));
             meta.extra.insert("transcript_original_bytes".into(), Value::from(self.original));
@@ -210,7 +214,8 @@ pub fn reassemble(reader: &mut Reader, id: &CheckpointId) -> Result<Vec<u8>> {
             .ok_or_else(|| Error::internal(format!("checkpoint {id} is not on the branch")))?;
         let bytes = reader.file(&id, &format!("{SLOT}/{TRANSCRIPT_FILE}"))?.unwrap_or_default();
         let offset = meta.extra.get("transcript_offset").and_then(Value::as_u64).unwrap_or(0);
-        let end = meta.extra.get("transcript_end").and_then(Value::as_u64).unwrap_or(offset + bytes.len() as u64);
+        let end =
+            meta.extra.get("transcript_end").and_then(Value::as_u64).unwrap_or(offset + bytes.len() as u64);
         next = meta.extra.get("transcript_previous").and_then(Value::as_str).and_then(CheckpointId::parse);
         portions.push((id, offset, end, bytes));
     }

@@ -46,7 +46,7 @@ pub fn write(
     let transcript = match Portion::of(session, &meta.checkpoint_id, transcripts) {
         Some(Ok(portion)) => match portion.redacted(&redactor) {
             Ok(bytes) => {
-                portion.describe(&mut root_meta);
+                portion.describe(&mut root_meta, bytes.len());
                 Some(bytes)
             }
             Err(reason) => {
@@ -143,7 +143,9 @@ impl Blobs {
             session: objects.blob(&pretty(session)?)?,
             fresh_index: objects.blob(format!("{}\n", root.checkpoint_id).as_bytes())?,
             prompt: prompt.map(|p| objects.blob(p.as_bytes())).transpose()?,
-            transcript: transcript.map(|bytes| objects.blob(bytes).context("copying the transcript")).transpose()?,
+            transcript: transcript
+                .map(|bytes| objects.blob(bytes).context("copying the transcript"))
+                .transpose()?,
         })
     }
 }
