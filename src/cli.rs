@@ -116,8 +116,13 @@ pub struct EnableArgs {
     /// Accepted for compatibility: hooks that were there are always chained
     #[arg(long, hide = true)]
     pub force: bool,
-    /// Write agent hooks into the agent's local (uncommitted) settings file
+    /// Write agent hooks into the agent's committed settings file, for
+    /// everyone (the command finds `entire` on PATH and does nothing where
+    /// it is not installed); without it they go into this clone's own
     #[arg(long)]
+    pub project: bool,
+    /// Accepted for compatibility: agent hooks go into the local file by default
+    #[arg(long, hide = true, conflicts_with = "project")]
     pub local: bool,
 }
 

@@ -445,19 +445,25 @@ fn claude_print_under_the_launcher_is_attributed_by_env() {
     assert!(second.session["ended_at"].is_string(), "the launcher ended it");
 }
 
-/// Plain `claude -p`, no launcher: the project's `.claude/settings.json`
-/// hooks make the session (ID = Claude's), and the git hook finds it by
+/// Plain `claude -p`, no launcher: the hooks `enable --project` commits in
+/// `.claude/settings.json` (entire found on PATH) make the session (ID = Claude's), and the git hook finds it by
 /// walking up to the `claude` process.
 #[test]
 fn plain_claude_with_project_hooks_is_attributed_by_pid() {
     let Some(claude) = claude() else { return };
     let w = World::new();
     let repo = w.repo("r");
-    stdout(w.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
+    stdout(w.entire(&repo).args(["enable", "--agent", "claude-code", "--project"]).output().unwrap());
     let mock = Mock::start(&w, "plain", &commit_command("a.txt", "plain claude"), &[]);
     let mut cmd = w.cmd(&claude, &repo);
     cmd.args(["-p", "Commit a.txt", "--allowedTools", "Bash", "--output-format", "json"]);
     claude_env(&w, &mut cmd, &mock, &repo);
+    // The committed hooks find entire on PATH, as a teammate's would.
+    let bin_dir = crate::support::entire_bin().parent().unwrap().to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    );
+    cmd.env("PATH", path.unwrap());
     let agent = Running::spawn(cmd, "claude -p");
     let pid = agent.pid;
     let claude_sid = claude_session_id(&agent.finish());
