@@ -83,6 +83,10 @@ pub enum Command {
     Sessions(SessionsArgs),
     /// Show which session made a commit, and how that was decided
     Explain(ExplainArgs),
+    /// Show each line of a file with the session and agent that wrote it
+    Blame(BlameArgs),
+    /// Count commits and lines per agent and session over a range
+    Stats(StatsArgs),
     /// Find stale sessions and broken hooks; --fix repairs what is safe
     Doctor(DoctorArgs),
     /// Remove stale sessions, and ended ones past --older-than (default 30d)
@@ -168,6 +172,30 @@ pub struct ExplainArgs {
     /// List the commits of one session
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
+    /// Machine-readable output (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BlameArgs {
+    /// The file, as git names it
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// The revision to blame from (default: the working tree's file)
+    #[arg(value_name = "REV")]
+    pub rev: Option<String>,
+    /// Machine-readable output (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// A revision range (`main..HEAD`); default: the current branch since it
+    /// left the default branch, else the last 100 commits of HEAD
+    #[arg(value_name = "RANGE")]
+    pub range: Option<String>,
     /// Machine-readable output (see docs/json.md)
     #[arg(long)]
     pub json: bool,

@@ -1,0 +1,92 @@
+//! The sessions behind many commits at once, for `blame` and `stats`: the
+//! checkpoint IDs come from one `git log` (its `Entire-Checkpoint`
+//! trailers) and the commit index, and each checkpoint is read once
+//! through one `cat-file` process.
+
+use std::collections::HashMap;
+
+use crate::checkpoint::{Metadata, Reader, SLOT};
+use crate::error::{Result, warn};
+use crate::git::Repo;
+use crate::git::trailers::CHECKPOINT_KEY;
+use crate::session::{CheckpointId, Store};
+
+/// A `git log --format` piece: the commit's checkpoint IDs, comma-separated.
+pub fn trailers_format() -> String {
+    format!("%(trailers:key={CHECKPOINT_KEY},valueonly,separator=%x2C)")
+}
+
+/// The IDs of a `trailers_format()` field.
+pub fn named_in(field: &str) -> Vec<CheckpointId> {
+    field.split(',').filter_map(|id| CheckpointId::parse(id.trim())).collect()
+}
+
+/// Whether a checkpoint is the commit's own work: written for it, or named
+/// by its trailer (an amend or a cherry-pick keeps it), not merely listed
+/// for it. The one place that decides what `stats` and `blame` count.
+pub fn counts_for(meta: &Metadata, sha: &str, named: &[CheckpointId]) -> bool {
+    meta.commit == sha || named.contains(&meta.checkpoint_id)
+}
+
+/// Reads checkpoints and first prompts, each once.
+pub struct Owners {
+    reader: Option<Reader>,
+    store: Store,
+    checkpoints: HashMap<CheckpointId, Option<Metadata>>,
+    prompts: HashMap<CheckpointId, Option<String>>,
+}
+
+impl Owners {
+    pub fn open(repo: &Repo) -> Result<Owners> {
+        crate::checkpoint::pending::complete(repo);
+        if let Err(err) = crate::checkpoint::remote::adopt_remote(repo) {
+            warn(format_args!("reading the remote checkpoints: {err:#}"));
+        }
+        Ok(Owners {
+            reader: Reader::open(repo)?,
+            store: Store::new(repo.store_dir()),
+            checkpoints: HashMap::new(),
+            prompts: HashMap::new(),
+        })
+    }
+
+    /// The checkpoint that makes `sha` a session's work: the first its
+    /// trailers name, then those the commit index lists, that counts for it.
+    pub fn owner(&mut self, sha: &str, named: &[CheckpointId]) -> Option<Metadata> {
+        let reader = self.reader.as_mut()?;
+        let mut ids = named.to_vec();
+        match reader.ids_for_commit(sha) {
+            Ok(indexed) => ids.extend(indexed.into_iter().filter(|id| !named.contains(id))),
+            Err(err) => warn(err),
+        }
+        for id in ids {
+            let meta = self.checkpoints.entry(id.clone()).or_insert_with(|| match reader.metadata(&id) {
+                Ok(meta) => meta,
+                Err(err) => {
+                    warn(err); // one unreadable checkpoint hides only itself
+                    None
+                }
+            });
+            if let Some(meta) = meta.as_ref().filter(|m| counts_for(m, sha, named)) {
+                return Some(meta.clone());
+            }
+        }
+        None
+    }
+
+    /// The session's first prompt: from its record here, else the
+    /// checkpoint's `prompt.txt`.
+    pub fn prompt(&mut self, meta: &Metadata) -> Option<String> {
+        let id = &meta.checkpoint_id;
+        if let Some(prompt) = self.prompts.get(id) {
+            return prompt.clone();
+        }
+        let recorded = self.store.load(&meta.session_id).ok().flatten().and_then(|r| r.first_prompt);
+        let prompt = recorded.or_else(|| {
+            let bytes = self.reader.as_mut()?.file(id, &format!("{SLOT}/prompt.txt")).ok()??;
+            Some(String::from_utf8_lossy(&bytes).split_whitespace().collect::<Vec<_>>().join(" "))
+        });
+        self.prompts.insert(id.clone(), prompt.clone());
+        prompt
+    }
+}
