@@ -8,6 +8,7 @@ pub mod event;
 pub mod gemini;
 pub mod hooks_json;
 pub mod settings;
+pub mod usage;
 
 use std::ffi::OsStr;
 use std::path::Path;

@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use crate::checkpoint::{Metadata, Reader, SLOT};
+use crate::agents::usage::{self, Usage};
+use crate::checkpoint::{Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::error::{Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::CHECKPOINT_KEY;
@@ -26,6 +27,19 @@ pub fn named_in(field: &str) -> Vec<CheckpointId> {
 /// for it. The one place that decides what `stats` and `blame` count.
 pub fn counts_for(meta: &Metadata, sha: &str, named: &[CheckpointId]) -> bool {
     meta.commit == sha || named.contains(&meta.checkpoint_id)
+}
+
+/// Tokens and models of the turns up to a checkpoint's commit: from the
+/// transcript copied into it. Unknown when it has none.
+pub fn checkpoint_usage(reader: &mut Reader, id: &CheckpointId) -> Usage {
+    match reader.file(id, &format!("{SLOT}/{TRANSCRIPT_FILE}")) {
+        Ok(Some(transcript)) => usage::read(&transcript),
+        Ok(None) => Usage::default(),
+        Err(err) => {
+            warn(err);
+            Usage::default()
+        }
+    }
 }
 
 /// Reads checkpoints and first prompts, each once.
@@ -72,6 +86,11 @@ impl Owners {
             }
         }
         None
+    }
+
+    /// A checkpoint's tokens and models (`checkpoint_usage`).
+    pub fn usage(&mut self, meta: &Metadata) -> Usage {
+        self.reader.as_mut().map(|r| checkpoint_usage(r, &meta.checkpoint_id)).unwrap_or_default()
     }
 
     /// The session's first prompt: from its record here, else the

@@ -8,6 +8,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
+use super::attributed::checkpoint_usage;
 use super::current_dir;
 use crate::checkpoint::{self, BRANCH, FETCH_HINT, Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::cli::ExplainArgs;
@@ -63,7 +64,8 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> R
         }
     };
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&commit_json(&sha, &checkpoints))?)?;
+        let value = commit_json(reader.as_mut(), &sha, &checkpoints);
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(0);
     }
     writeln!(out, "commit {sha}")?;
@@ -91,8 +93,19 @@ fn with_indexed(reader: &mut Reader, sha: &str, named: Vec<CheckpointId>) -> Res
     Ok(ids)
 }
 
-/// `{"commit", "checkpoints"}`, the shape docs/json.md gives.
-fn commit_json(sha: &str, checkpoints: &[Metadata]) -> Value {
+/// `{"commit", "checkpoints"}`, the shape docs/json.md gives, each
+/// checkpoint with the tokens and models its transcript tells.
+fn commit_json(mut reader: Option<&mut Reader>, sha: &str, checkpoints: &[Metadata]) -> Value {
+    let checkpoints: Vec<Value> = checkpoints
+        .iter()
+        .map(|meta| {
+            let mut value = serde_json::to_value(meta).expect("metadata serializes");
+            if let (Some(reader), Some(object)) = (reader.as_deref_mut(), value.as_object_mut()) {
+                checkpoint_usage(reader, &meta.checkpoint_id).annotate(object);
+            }
+            value
+        })
+        .collect();
     json!({"commit": sha, "checkpoints": checkpoints})
 }
 
@@ -222,7 +235,9 @@ struct Logged {
 fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
     let commits = if repo.head().is_some() { last_commits(repo)? } else { Vec::new() };
     if json {
-        let all: Vec<Value> = commits.iter().map(|c| commit_json(&c.sha, &c.found)).collect();
+        let mut reader = Reader::open(repo)?;
+        let all: Vec<Value> =
+            commits.iter().map(|c| commit_json(reader.as_mut(), &c.sha, &c.found)).collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
         return Ok(0);
     }

@@ -1,13 +1,16 @@
 //! `entire sessions [--all] [--json]`: the sessions of this repository.
 
 use std::io::Write;
+use std::path::Path;
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
 
+use crate::agents::usage;
 use crate::checkpoint;
 use crate::cli::SessionsArgs;
 use crate::error::{Result, warn};
+use crate::fsutil::read_optional;
 use crate::git::Repo;
 use crate::process::System;
 use crate::session::{SessionRecord, Store};
@@ -31,7 +34,7 @@ pub fn run(args: SessionsArgs) -> Result<i32> {
     let mut out = std::io::stdout().lock();
 
     if args.json {
-        let json: Vec<Value> = rows.iter().map(|(r, live)| with_live(r, *live)).collect();
+        let json: Vec<Value> = rows.iter().map(|(r, live)| with_usage(with_live(r, *live), r)).collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
         return Ok(0);
     }
@@ -51,6 +54,16 @@ pub fn run(args: SessionsArgs) -> Result<i32> {
 /// are gone without a word — its last sign of life.
 fn ended_at(r: &SessionRecord) -> Option<chrono::DateTime<Utc>> {
     r.ended_at.or_else(|| r.activity_time())
+}
+
+/// `tokens` and `models` from the session's transcript, when it says.
+fn with_usage(mut value: Value, record: &SessionRecord) -> Value {
+    let transcript =
+        record.transcript_path.as_deref().and_then(|p| read_optional(Path::new(p)).ok().flatten());
+    if let (Some(transcript), Some(object)) = (transcript, value.as_object_mut()) {
+        usage::read(&transcript).annotate(object);
+    }
+    value
 }
 
 /// A record as JSON with the added `live` boolean (docs/spec.md §8).

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::attributed::{Owners, named_in, trailers_format};
 use super::current_dir;
+use crate::agents::usage::{Tokens, Usage};
 use crate::cli::StatsArgs;
 use crate::error::{Error, Result};
 use crate::git::{Repo, checked};
@@ -32,12 +33,39 @@ impl Counts {
     }
 }
 
+/// Tokens and models, where the transcripts tell them.
+#[derive(Serialize, Default, Debug)]
+pub struct Spent {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Tokens>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+}
+
+impl From<Usage> for Spent {
+    fn from(usage: Usage) -> Spent {
+        Spent { tokens: usage.tokens, models: usage.models }
+    }
+}
+
+#[derive(Serialize, Default, Debug)]
+pub struct SessionCounts {
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Up to the session's newest commit in the range.
+    #[serde(flatten)]
+    pub spent: Spent,
+}
+
 #[derive(Serialize, Default, Debug)]
 pub struct AgentCounts {
     #[serde(flatten)]
     pub counts: Counts,
+    /// The sum of its sessions'.
+    #[serde(flatten)]
+    pub spent: Spent,
     /// Per session ID.
-    pub sessions: BTreeMap<String, Counts>,
+    pub sessions: BTreeMap<String, SessionCounts>,
 }
 
 #[derive(Serialize, Debug)]
@@ -71,7 +99,7 @@ pub fn run(args: StatsArgs) -> Result<i32> {
     for (agent, counts) in &stats.by_agent {
         row(out, agent, &counts.counts)?;
         for (session, counts) in &counts.sessions {
-            row(out, &format!("  {session}"), counts)?;
+            row(out, &format!("  {session}"), &counts.counts)?;
         }
     }
     row(out, "human", &stats.human)?;
@@ -120,12 +148,25 @@ fn count(repo: &Repo, range: String, revs: &[String]) -> Result<Stats> {
         stats.commits += 1;
         match owners.owner(sha, &named_in(ids)) {
             Some(meta) => {
-                let agent = stats.by_agent.entry(meta.agent.unwrap_or_else(|| "unknown".into())).or_default();
+                let agent =
+                    stats.by_agent.entry(meta.agent.clone().unwrap_or_else(|| "unknown".into())).or_default();
                 agent.counts.add(added, removed);
-                agent.sessions.entry(meta.session_id.to_string()).or_default().add(added, removed);
+                let session = agent.sessions.entry(meta.session_id.to_string()).or_insert_with(|| {
+                    // The log is newest first: this checkpoint's transcript
+                    // holds the session's turns up to its last commit here.
+                    SessionCounts { counts: Counts::default(), spent: owners.usage(&meta).into() }
+                });
+                session.counts.add(added, removed);
             }
             None => stats.human.add(added, removed),
         }
+    }
+    for agent in stats.by_agent.values_mut() {
+        let mut sum = Usage::default();
+        for session in agent.sessions.values() {
+            sum.add(&Usage { tokens: session.spent.tokens, models: session.spent.models.clone() });
+        }
+        agent.spent = sum.into();
     }
     Ok(stats)
 }

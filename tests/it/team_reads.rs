@@ -116,7 +116,7 @@ fn blame_names_each_lines_session_or_none() {
 fn stats_count_commits_and_lines_per_agent_session_and_human() {
     let t = team();
     let stats = t.w.json(&t.repo, &["stats", "HEAD~3..HEAD", "--json"]);
-    let expected = json!({
+    let mut expected = json!({
         "range": "HEAD~3..HEAD",
         "commits": 3,
         "by_agent": {
@@ -127,6 +127,11 @@ fn stats_count_commits_and_lines_per_agent_session_and_human() {
         },
         "human": {"commits": 1, "lines_added": 1, "lines_removed": 0},
     });
+    let claude_tokens = json!({"input": 15, "output": 78, "cache_read": 8300, "cache_write": 300});
+    expected["by_agent"]["claude-code"]["tokens"] = claude_tokens.clone();
+    expected["by_agent"]["claude-code"]["models"] = json!(["claude-sonnet-4-5"]);
+    expected["by_agent"]["claude-code"]["sessions"][&t.claude]["tokens"] = claude_tokens;
+    expected["by_agent"]["claude-code"]["sessions"][&t.claude]["models"] = json!(["claude-sonnet-4-5"]);
     assert_eq!(stats, expected);
 
     // No range on the default branch: the last 100 commits, "initial" too.
@@ -150,4 +155,25 @@ fn stats_count_commits_and_lines_per_agent_session_and_human() {
       [SESSION-2]       1       1       0
     human                                        1       1       0
     ");
+}
+
+#[test]
+fn tokens_and_models_come_from_the_transcripts() {
+    let t = team();
+    let sessions = t.w.json(&t.repo, &["sessions", "--all", "--json"]);
+    let of = |id: &str| sessions.as_array().unwrap().iter().find(|s| s["session_id"] == id).unwrap().clone();
+    let claude = of(&t.claude);
+    assert_eq!(claude["tokens"], json!({"input": 15, "output": 78, "cache_read": 8300, "cache_write": 300}));
+    assert_eq!(claude["models"], json!(["claude-sonnet-4-5"]));
+    let codex = of(&t.codex);
+    assert!(
+        codex.get("tokens").is_none() && codex.get("models").is_none(),
+        "unknown stays absent: {codex:#}"
+    );
+
+    let explained = t.w.json(&t.repo, &["explain", "HEAD~2", "--json"]);
+    assert_eq!(explained["checkpoints"][0]["tokens"]["output"], 78);
+    assert_eq!(explained["checkpoints"][0]["models"], json!(["claude-sonnet-4-5"]));
+    let explained = t.w.json(&t.repo, &["explain", "HEAD", "--json"]);
+    assert!(explained["checkpoints"][0].get("tokens").is_none(), "{explained:#}");
 }

@@ -1,0 +1,227 @@
+//! Tokens and models, read from the transcripts the agents write. Nothing
+//! is estimated: a count the transcript does not give stays absent.
+//!
+//! - Claude Code: assistant lines carry `message.usage` (`input_tokens`,
+//!   `output_tokens`, `cache_read_input_tokens`,
+//!   `cache_creation_input_tokens`) and `message.model`; one message is
+//!   written as several lines (one per content block) with the same
+//!   `message.id` and usage, so each ID counts once.
+//! - Codex: `event_msg` lines of type `token_count` carry the session's
+//!   running `info.total_token_usage` (`input_tokens` including
+//!   `cached_input_tokens`, `output_tokens` including reasoning); the last
+//!   one is the total. `turn_context` lines name the model. No cache writes.
+//! - Gemini CLI: `gemini` messages carry `tokens` (`input` including
+//!   `cached`, `output`, `thoughts`) and `model`; a message is appended
+//!   again when its tokens arrive, so each `id` counts once, the last wins.
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Serialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tokens {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_read: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_write: Option<u64>,
+}
+
+impl Tokens {
+    /// Field by field; a count known on either side is known.
+    pub fn add(self, other: Tokens) -> Tokens {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        Tokens {
+            input: sum(self.input, other.input),
+            output: sum(self.output, other.output),
+            cache_read: sum(self.cache_read, other.cache_read),
+            cache_write: sum(self.cache_write, other.cache_write),
+        }
+    }
+}
+
+/// What a transcript says about tokens and models.
+#[derive(Default, Clone, Debug, PartialEq)]
+pub struct Usage {
+    pub tokens: Option<Tokens>,
+    /// In order of first use.
+    pub models: Vec<String>,
+}
+
+impl Usage {
+    /// Adds `"tokens"` and `"models"` to a JSON object, when known.
+    pub fn annotate(&self, object: &mut serde_json::Map<String, Value>) {
+        if let Some(tokens) = self.tokens {
+            object.insert("tokens".into(), serde_json::to_value(tokens).expect("tokens serialize"));
+        }
+        if !self.models.is_empty() {
+            object.insert("models".into(), self.models.clone().into());
+        }
+    }
+
+    pub fn add(&mut self, other: &Usage) {
+        self.tokens = match (self.tokens, other.tokens) {
+            (Some(a), Some(b)) => Some(a.add(b)),
+            (a, b) => a.or(b),
+        };
+        for model in &other.models {
+            if !self.models.contains(model) {
+                self.models.push(model.clone());
+            }
+        }
+    }
+}
+
+/// Reads a JSONL transcript of any agent above; lines that are not JSON
+/// or not about usage are skipped.
+pub fn read(transcript: &[u8]) -> Usage {
+    // Per message ID (Claude, Gemini), the last counts; Codex's running total.
+    let mut messages: Vec<(String, Tokens)> = Vec::new();
+    let mut codex_total: Option<Tokens> = None;
+    let mut usage = Usage::default();
+    let mut note_model = |model: Option<&str>| {
+        if let Some(model) = model.filter(|m| !m.is_empty())
+            && !usage.models.iter().any(|m| m == model)
+        {
+            usage.models.push(model.to_owned());
+        }
+    };
+    for (n, line) in transcript.split(|&b| b == b'\n').enumerate() {
+        let Ok(value) = serde_json::from_slice::<Value>(line) else { continue };
+        let count = |v: &Value, key: &str| v.get(key).and_then(Value::as_u64);
+        let kind = value.get("type").and_then(Value::as_str);
+        let (id, tokens) = match kind {
+            Some("assistant") => {
+                let message = &value["message"];
+                note_model(message.get("model").and_then(Value::as_str));
+                let Some(u) = message.get("usage").filter(|u| u.is_object()) else { continue };
+                let tokens = Tokens {
+                    input: count(u, "input_tokens"),
+                    output: count(u, "output_tokens"),
+                    cache_read: count(u, "cache_read_input_tokens"),
+                    cache_write: count(u, "cache_creation_input_tokens"),
+                };
+                (
+                    message
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| format!("line {n}"), str::to_owned),
+                    tokens,
+                )
+            }
+            Some("gemini") => {
+                note_model(value.get("model").and_then(Value::as_str));
+                let Some(t) = value.get("tokens").filter(|t| t.is_object()) else { continue };
+                let cached = count(t, "cached");
+                let output = match (count(t, "output"), count(t, "thoughts")) {
+                    (Some(o), thoughts) => Some(o + thoughts.unwrap_or(0)),
+                    (None, thoughts) => thoughts,
+                };
+                let tokens = Tokens {
+                    input: count(t, "input").map(|i| i.saturating_sub(cached.unwrap_or(0))),
+                    output,
+                    cache_read: cached,
+                    cache_write: None,
+                };
+                (
+                    value
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| format!("line {n}"), str::to_owned),
+                    tokens,
+                )
+            }
+            Some("turn_context") => {
+                note_model(value["payload"].get("model").and_then(Value::as_str));
+                continue;
+            }
+            Some("event_msg") if value["payload"]["type"] == "token_count" => {
+                let Some(t) = value["payload"]["info"].get("total_token_usage").filter(|t| t.is_object())
+                else {
+                    continue;
+                };
+                let cached = count(t, "cached_input_tokens");
+                codex_total = Some(Tokens {
+                    input: count(t, "input_tokens").map(|i| i.saturating_sub(cached.unwrap_or(0))),
+                    output: count(t, "output_tokens"),
+                    cache_read: cached,
+                    cache_write: None,
+                });
+                continue;
+            }
+            _ => continue,
+        };
+        match messages.iter_mut().find(|(seen, _)| *seen == id) {
+            Some(entry) => entry.1 = tokens,
+            None => messages.push((id, tokens)),
+        }
+    }
+    let per_message = messages.into_iter().map(|(_, t)| t).reduce(Tokens::add);
+    usage.tokens = match (per_message, codex_total) {
+        (Some(a), Some(b)) => Some(a.add(b)),
+        (a, b) => a.or(b),
+    };
+    usage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claude_usage_counts_each_message_once() {
+        let text = br#"{"type":"user","message":{"content":"hi"}}
+{"type":"assistant","message":{"id":"m1","model":"claude-sonnet-4-5","usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":100,"cache_creation_input_tokens":7}}}
+{"type":"assistant","message":{"id":"m1","model":"claude-sonnet-4-5","usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":100,"cache_creation_input_tokens":7}}}
+not json
+{"type":"assistant","message":{"id":"m2","model":"claude-haiku-4-5","usage":{"input_tokens":1,"output_tokens":2}}}
+"#;
+        let usage = read(text);
+        assert_eq!(
+            usage.tokens,
+            Some(Tokens { input: Some(11), output: Some(7), cache_read: Some(100), cache_write: Some(7) })
+        );
+        assert_eq!(usage.models, ["claude-sonnet-4-5", "claude-haiku-4-5"]);
+    }
+
+    #[test]
+    fn codex_usage_is_the_last_running_total() {
+        let text = br#"{"type":"turn_context","payload":{"model":"gpt-5-codex"}}
+{"type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":100,"cached_input_tokens":40,"output_tokens":9}}}}
+{"type":"event_msg","payload":{"type":"token_count","info":null}}
+{"type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":250,"cached_input_tokens":90,"output_tokens":30}}}}
+"#;
+        let usage = read(text);
+        assert_eq!(
+            usage.tokens,
+            Some(Tokens { input: Some(160), output: Some(30), cache_read: Some(90), cache_write: None })
+        );
+        assert_eq!(usage.models, ["gpt-5-codex"]);
+    }
+
+    #[test]
+    fn gemini_usage_takes_each_messages_last_record() {
+        let text = br#"{"sessionId":"s","projectHash":"p"}
+{"id":"a","type":"gemini","model":"gemini-2.5-pro","content":"x"}
+{"id":"a","type":"gemini","model":"gemini-2.5-pro","content":"x","tokens":{"input":50,"output":8,"cached":20,"thoughts":4,"tool":0,"total":62}}
+"#;
+        let usage = read(text);
+        assert_eq!(
+            usage.tokens,
+            Some(Tokens { input: Some(30), output: Some(12), cache_read: Some(20), cache_write: None })
+        );
+    }
+
+    #[test]
+    fn nothing_known_stays_absent() {
+        assert_eq!(read(b"{\"type\":\"user\"}\n"), Usage::default());
+        let mut object = serde_json::Map::new();
+        Usage::default().annotate(&mut object);
+        assert!(object.is_empty());
+    }
+}
