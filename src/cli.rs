@@ -175,6 +175,15 @@ pub struct ExplainArgs {
     /// Machine-readable output (see docs/json.md)
     #[arg(long)]
     pub json: bool,
+    /// A standard export of one commit instead: `agent-trace` (Agent Trace 0.1)
+    #[arg(long, value_name = "FORMAT", value_enum, conflicts_with_all = ["json", "session"])]
+    pub format: Option<ExportFormat>,
+}
+
+/// `entire explain --format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    AgentTrace,
 }
 
 #[derive(Args, Debug)]

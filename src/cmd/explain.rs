@@ -8,10 +8,11 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
+use super::agent_trace;
 use super::attributed::checkpoint_usage;
 use super::current_dir;
 use crate::checkpoint::{self, BRANCH, FETCH_HINT, Metadata, Reader, SLOT, TRANSCRIPT_FILE};
-use crate::cli::ExplainArgs;
+use crate::cli::{ExplainArgs, ExportFormat};
 use crate::error::{Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
@@ -28,14 +29,30 @@ pub fn run(args: ExplainArgs) -> Result<i32> {
         warn(format_args!("reading the remote checkpoints: {err:#}"));
     }
     let out = &mut std::io::stdout().lock();
+    let shape = match (args.format, args.json) {
+        (Some(ExportFormat::AgentTrace), _) => Shape::AgentTrace,
+        (None, true) => Shape::Json,
+        (None, false) => Shape::Text,
+    };
     match (args.rev.or(args.commit), args.session) {
         (_, Some(session)) => explain_session(out, &repo, &session, args.json),
-        (Some(rev), None) => explain_commit(out, &repo, &rev, args.json),
+        (Some(rev), None) => explain_commit(out, &repo, &rev, shape),
+        (None, None) if shape == Shape::AgentTrace => {
+            Err(Error::usage("--format agent-trace exports one commit").with_hint("give it one: `entire explain HEAD --format agent-trace`"))
+        }
         (None, None) => log(out, &repo, args.json),
     }
 }
 
-fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> Result<i32> {
+/// How one commit is shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Text,
+    Json,
+    AgentTrace,
+}
+
+fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) -> Result<i32> {
     let sha = resolve_commit(repo, rev)?;
     let message = commit_message(repo, &sha)?;
     let named: Vec<CheckpointId> =
@@ -63,7 +80,12 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> R
             found
         }
     };
-    if json {
+    if shape == Shape::AgentTrace {
+        let record = agent_trace::record(repo, reader.as_mut(), &sha, &checkpoints)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&record)?)?;
+        return Ok(0);
+    }
+    if shape == Shape::Json {
         let value = commit_json(reader.as_mut(), &sha, &checkpoints);
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(0);

@@ -1,5 +1,6 @@
 //! One file per subcommand. Each returns the process exit code.
 
+mod agent_trace;
 mod attributed;
 mod blame;
 mod clean;

@@ -177,3 +177,130 @@ fn tokens_and_models_come_from_the_transcripts() {
     let explained = t.w.json(&t.repo, &["explain", "HEAD", "--json"]);
     assert!(explained["checkpoints"][0].get("tokens").is_none(), "{explained:#}");
 }
+
+/// A check of the JSON Schema keywords the vendored Agent Trace schema
+/// uses (`$ref` into `$defs`, `type`, `required`, `properties`,
+/// `additionalProperties: false`, `items`, `enum`, `pattern`, `minimum`,
+/// `maxLength`, `format` uuid/date-time/uri): every violation, by path.
+fn violations(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.strip_prefix("#/$defs/").expect("local $ref");
+        return violations(root, &root["$defs"][name], value, at);
+    }
+    let mut found = Vec::new();
+    let mut fail = |what: String| found.push(format!("{at}: {what}"));
+    let kind_ok = match schema["type"].as_str() {
+        Some("object") => value.is_object(),
+        Some("array") => value.is_array(),
+        Some("string") => value.is_string(),
+        Some("integer") => value.is_u64() || value.is_i64(),
+        Some(other) => panic!("type {other} is not checked here"),
+        None => true,
+    };
+    if !kind_ok {
+        fail(format!("not of type {}", schema["type"]));
+        return found;
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        fail(format!("{value} not in {allowed:?}"));
+    }
+    if let (Some(pattern), Some(text)) = (schema["pattern"].as_str(), value.as_str())
+        && !regex::Regex::new(pattern).unwrap().is_match(text)
+    {
+        fail(format!("{text:?} does not match {pattern}"));
+    }
+    if let (Some(max), Some(text)) = (schema["maxLength"].as_u64(), value.as_str())
+        && text.chars().count() as u64 > max
+    {
+        fail(format!("longer than {max}"));
+    }
+    if let (Some(min), Some(n)) = (schema["minimum"].as_i64(), value.as_i64())
+        && n < min
+    {
+        fail(format!("{n} < {min}"));
+    }
+    if let (Some(format), Some(text)) = (schema["format"].as_str(), value.as_str()) {
+        let ok = match format {
+            "uuid" => uuid::Uuid::parse_str(text).is_ok() && text.len() == 36,
+            "date-time" => chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+            "uri" => text.split_once(':').is_some_and(|(scheme, _)| !scheme.is_empty()),
+            other => panic!("format {other} is not checked here"),
+        };
+        if !ok {
+            fail(format!("{text:?} is not a {format}"));
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for key in schema["required"].as_array().into_iter().flatten() {
+            if !object.contains_key(key.as_str().unwrap()) {
+                fail(format!("{key} is required"));
+            }
+        }
+        let properties = schema["properties"].as_object();
+        for (key, item) in object {
+            match properties.and_then(|p| p.get(key)) {
+                Some(sub) => found.extend(violations(root, sub, item, &format!("{at}.{key}"))),
+                None if schema["additionalProperties"] == false => found.push(format!("{at}: {key} not allowed")),
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (n, item) in array.iter().enumerate() {
+            found.extend(violations(root, items, item, &format!("{at}[{n}]")));
+        }
+    }
+    found
+}
+
+fn agent_trace_schema() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agent-trace/trace-record.schema.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_schema_check_catches_what_the_schema_forbids() {
+    let schema = agent_trace_schema();
+    let valid = json!({"version": "0.1", "id": "550e8400-e29b-41d4-a716-446655440000",
+        "timestamp": "2026-01-25T10:00:00Z",
+        "files": [{"path": "a", "conversations": [{"contributor": {"type": "ai"}, "ranges": [{"start_line": 1, "end_line": 2}]}]}]});
+    assert_eq!(violations(&schema, &schema, &valid, "$"), Vec::<String>::new());
+    let mut bad = valid.clone();
+    bad["version"] = json!("0.1.0");
+    bad["id"] = json!("nope");
+    bad["extra"] = json!(1);
+    bad["files"][0]["conversations"][0]["contributor"]["type"] = json!("robot");
+    bad["files"][0]["conversations"][0]["ranges"][0]["start_line"] = json!(0);
+    bad.as_object_mut().unwrap().remove("timestamp");
+    assert_eq!(violations(&schema, &schema, &bad, "$").len(), 6, "{:#?}", violations(&schema, &schema, &bad, "$"));
+}
+
+#[test]
+fn explain_exports_agent_trace_records_that_validate() {
+    let t = team();
+    let schema = agent_trace_schema();
+    for rev in ["HEAD~2", "HEAD~1", "HEAD"] {
+        let record = t.w.json(&t.repo, &["explain", rev, "--format", "agent-trace"]);
+        assert_eq!(violations(&schema, &schema, &record, "$"), Vec::<String>::new(), "{rev}: {record:#}");
+        assert_eq!(record["vcs"], json!({"type": "git", "revision": sha(&t.w, &t.repo, rev)}));
+        assert_eq!(record["tool"]["name"], "entire");
+    }
+    let claude = t.w.json(&t.repo, &["explain", "HEAD~2", "--format", "agent-trace"]);
+    assert_eq!(
+        claude["files"],
+        json!([{"path": "f.txt", "conversations": [{
+            "contributor": {"type": "ai", "model_id": "anthropic/claude-sonnet-4-5"},
+            "ranges": [{"start_line": 1, "end_line": 2}]
+        }]}])
+    );
+    assert_eq!(claude["metadata"]["dev.entire"]["checkpoints"][0]["session_id"], t.claude.as_str());
+    let human = t.w.json(&t.repo, &["explain", "HEAD~1", "--format", "agent-trace"]);
+    assert_eq!(human["files"][0]["conversations"][0]["contributor"], json!({"type": "unknown"}));
+    let codex = t.w.json(&t.repo, &["explain", "HEAD", "--format", "agent-trace"]);
+    assert_eq!(codex["files"][0]["conversations"][0], json!({"contributor": {"type": "ai"}, "ranges": [{"start_line": 4, "end_line": 4}]}));
+
+    let out = t.w.entire(&t.repo).args(["explain", "--format", "agent-trace"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
