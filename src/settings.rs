@@ -25,6 +25,8 @@ pub struct Settings {
     pub recency: bool,
     /// Cap on the transcript copied into a checkpoint.
     pub transcript_max_bytes: u64,
+    /// `trailers.assisted_by` (default false): add `Assisted-by: AGENT:MODEL`.
+    pub assisted_by: bool,
 }
 
 pub const DEFAULT_TRANSCRIPT_MAX_BYTES: u64 = 50 * 1024 * 1024;
@@ -65,6 +67,7 @@ impl Settings {
                 .and_then(|c| c.get("transcript_max_bytes"))
                 .and_then(Value::as_u64)
                 .unwrap_or(DEFAULT_TRANSCRIPT_MAX_BYTES),
+            assisted_by: flag(merged.get("trailers").and_then(|t| t.get("assisted_by")), false),
         })
     }
 

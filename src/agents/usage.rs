@@ -14,8 +14,14 @@
 //!   `cached`, `output`, `thoughts`) and `model`; a message is appended
 //!   again when its tokens arrive, so each `id` counts once, the last wins.
 
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
 use serde::Serialize;
 use serde_json::Value;
+
+/// How much of a transcript's end `last_model` reads.
+const TAIL: u64 = 64 * 1024;
 
 #[derive(Serialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tokens {
@@ -77,6 +83,32 @@ impl Usage {
     }
 }
 
+/// The model a line names: Claude's `message.model`, Gemini's `model`,
+/// Codex's `turn_context` `payload.model`.
+fn model_of(value: &Value) -> Option<&str> {
+    let model = match value.get("type").and_then(Value::as_str)? {
+        "assistant" => value["message"].get("model"),
+        "gemini" => value.get("model"),
+        "turn_context" => value["payload"].get("model"),
+        _ => None,
+    };
+    model.and_then(Value::as_str).filter(|m| !m.is_empty())
+}
+
+/// The model of the last line that names one in the transcript's final
+/// 64 KiB: what a commit hook can afford to read, whatever the size.
+pub fn last_model(transcript: &Path) -> Option<String> {
+    let mut file = std::fs::File::open(transcript).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let mut tail = Vec::new();
+    file.take(TAIL).read_to_end(&mut tail).ok()?;
+    // The first line may be cut; JSON parsing skips it.
+    tail.split(|&b| b == b'\n').rev().find_map(|line| {
+        serde_json::from_slice::<Value>(line).ok().and_then(|v| model_of(&v).map(str::to_owned))
+    })
+}
+
 /// Reads a JSONL transcript of any agent above; lines that are not JSON
 /// or not about usage are skipped.
 pub fn read(transcript: &[u8]) -> Usage {
@@ -85,7 +117,7 @@ pub fn read(transcript: &[u8]) -> Usage {
     let mut codex_total: Option<Tokens> = None;
     let mut usage = Usage::default();
     let mut note_model = |model: Option<&str>| {
-        if let Some(model) = model.filter(|m| !m.is_empty())
+        if let Some(model) = model
             && !usage.models.iter().any(|m| m == model)
         {
             usage.models.push(model.to_owned());
@@ -94,11 +126,11 @@ pub fn read(transcript: &[u8]) -> Usage {
     for (n, line) in transcript.split(|&b| b == b'\n').enumerate() {
         let Ok(value) = serde_json::from_slice::<Value>(line) else { continue };
         let count = |v: &Value, key: &str| v.get(key).and_then(Value::as_u64);
+        note_model(model_of(&value));
         let kind = value.get("type").and_then(Value::as_str);
         let (id, tokens) = match kind {
             Some("assistant") => {
                 let message = &value["message"];
-                note_model(message.get("model").and_then(Value::as_str));
                 let Some(u) = message.get("usage").filter(|u| u.is_object()) else { continue };
                 let tokens = Tokens {
                     input: count(u, "input_tokens"),
@@ -115,7 +147,6 @@ pub fn read(transcript: &[u8]) -> Usage {
                 )
             }
             Some("gemini") => {
-                note_model(value.get("model").and_then(Value::as_str));
                 let Some(t) = value.get("tokens").filter(|t| t.is_object()) else { continue };
                 let cached = count(t, "cached");
                 let output = match (count(t, "output"), count(t, "thoughts")) {
@@ -135,10 +166,6 @@ pub fn read(transcript: &[u8]) -> Usage {
                         .map_or_else(|| format!("line {n}"), str::to_owned),
                     tokens,
                 )
-            }
-            Some("turn_context") => {
-                note_model(value["payload"].get("model").and_then(Value::as_str));
-                continue;
             }
             Some("event_msg") if value["payload"]["type"] == "token_count" => {
                 let Some(t) = value["payload"]["info"].get("total_token_usage").filter(|t| t.is_object())
@@ -215,6 +242,21 @@ not json
             usage.tokens,
             Some(Tokens { input: Some(30), output: Some(12), cache_read: Some(20), cache_write: None })
         );
+    }
+
+    #[test]
+    fn the_last_model_is_read_from_the_end_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let early = r#"{"type":"assistant","message":{"model":"early-model"}}"#;
+        let late = r#"{"type":"assistant","message":{"model":"late-model"}}"#;
+        let filler = format!("{{\"type\":\"user\",\"pad\":\"{}\"}}\n", "x".repeat(1000));
+        let text = format!("{early}\n{}{late}\n{filler}", filler.repeat(80));
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(last_model(&path).as_deref(), Some("late-model"));
+        std::fs::write(&path, format!("{early}\n{}", filler.repeat(80))).unwrap();
+        assert_eq!(last_model(&path), None, "beyond the tail: unknown, not searched for");
+        assert_eq!(last_model(&dir.path().join("missing.jsonl")), None);
     }
 
     #[test]

@@ -15,7 +15,12 @@ use crate::git::Repo;
 pub const VERSION: &str = "0.1";
 
 /// The record for commit `sha`, made by `checkpoints` (none: `unknown`).
-pub fn record(repo: &Repo, reader: Option<&mut Reader>, sha: &str, checkpoints: &[Metadata]) -> Result<Value> {
+pub fn record(
+    repo: &Repo,
+    reader: Option<&mut Reader>,
+    sha: &str,
+    checkpoints: &[Metadata],
+) -> Result<Value> {
     let diff = repo.git_output([
         "-c",
         "core.quotePath=false",
@@ -31,7 +36,8 @@ pub fn record(repo: &Repo, reader: Option<&mut Reader>, sha: &str, checkpoints: 
     let mut contributors = Vec::new();
     let mut reader = reader;
     for meta in checkpoints {
-        let usage = reader.as_deref_mut().map(|r| checkpoint_usage(r, &meta.checkpoint_id)).unwrap_or_default();
+        let usage =
+            reader.as_deref_mut().map(|r| checkpoint_usage(r, &meta.checkpoint_id)).unwrap_or_default();
         let mut contributor = json!({"type": "ai"});
         if let Some(model) = usage.models.first() {
             contributor["model_id"] = model_id(meta.agent.as_deref(), model).into();

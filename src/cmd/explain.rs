@@ -38,7 +38,8 @@ pub fn run(args: ExplainArgs) -> Result<i32> {
         (_, Some(session)) => explain_session(out, &repo, &session, args.json),
         (Some(rev), None) => explain_commit(out, &repo, &rev, shape),
         (None, None) if shape == Shape::AgentTrace => {
-            Err(Error::usage("--format agent-trace exports one commit").with_hint("give it one: `entire explain HEAD --format agent-trace`"))
+            Err(Error::usage("--format agent-trace exports one commit")
+                .with_hint("give it one: `entire explain HEAD --format agent-trace`"))
         }
         (None, None) => log(out, &repo, args.json),
     }

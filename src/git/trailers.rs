@@ -23,6 +23,8 @@ use crate::git::{Repo, checked};
 
 /// The trailer that links a commit to its checkpoint.
 pub const CHECKPOINT_KEY: &str = "Entire-Checkpoint";
+/// The Linux kernel's `Assisted-by: AGENT:MODEL` (opt-in, next to ours).
+pub const ASSISTED_KEY: &str = "Assisted-by";
 
 /// What starts a comment line in a commit message (`core.commentChar` /
 /// `core.commentString`; git's default is `#`).
@@ -130,6 +132,11 @@ pub fn values_with(message: &str, key: &str, comment: &CommentChar) -> Vec<Strin
 /// the empty commit as usual. Otherwise None. Sign-offs count as nothing,
 /// as they do for git (sequencer.c `rest_is_empty`).
 pub fn strip_if_only(message: &str, key: &str, comment: &CommentChar) -> Option<String> {
+    strip_if_only_any(message, &[key], comment)
+}
+
+/// [`strip_if_only`] for trailers of any of `keys`.
+pub fn strip_if_only_any(message: &str, keys: &[&str], comment: &CommentChar) -> Option<String> {
     let comment = comment_str(comment, message);
     let cut = scissors(message, &comment).unwrap_or(message.len());
     let mut kept = String::with_capacity(message.len());
@@ -137,7 +144,9 @@ pub fn strip_if_only(message: &str, key: &str, comment: &CommentChar) -> Option<
     for (_, line) in lines(&message[..cut]) {
         if is_nothing(line, &comment) || line.starts_with(SIGN_OFF) {
             kept.push_str(line);
-        } else if separator(line).is_some_and(|sep| trim(&line[..sep]).eq_ignore_ascii_case(key)) {
+        } else if separator(line)
+            .is_some_and(|sep| keys.iter().any(|k| trim(&line[..sep]).eq_ignore_ascii_case(k)))
+        {
             stripped = true;
         } else {
             return None;

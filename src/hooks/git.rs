@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
+use crate::agents::usage;
 use crate::checkpoint;
 use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
-use crate::git::trailers::{self, CHECKPOINT_KEY};
+use crate::git::trailers::{self, ASSISTED_KEY, CHECKPOINT_KEY};
 use crate::process::{ProcessTable, System};
 use crate::resolve::owner::OwnerLookup;
 use crate::session::{Pending, Store};
@@ -82,7 +83,18 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
     let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) else { return Ok(()) };
 
     let checkpoint_id = checkpoint::new_id(repo)?;
-    let tagged = trailers::insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str(), &comment);
+    let mut tagged = trailers::insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str(), &comment);
+    if settings.assisted_by
+        && let Some(agent) = &record.agent
+    {
+        // The model from the transcript's last lines: bounded work.
+        let model = record.transcript_path.as_deref().and_then(|p| usage::last_model(Path::new(p)));
+        let value = match model {
+            Some(model) => format!("{agent}:{model}"),
+            None => agent.clone(),
+        };
+        tagged = trailers::insert(&tagged, ASSISTED_KEY, &value, &comment);
+    }
     store.put_pending(&Pending {
         checkpoint_id,
         session_id: record.session_id,
@@ -97,7 +109,7 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
 fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
     let message = read_message(file)?;
     let comment = trailers::comment_char(repo);
-    if let Some(stripped) = trailers::strip_if_only(&message, CHECKPOINT_KEY, &comment) {
+    if let Some(stripped) = trailers::strip_if_only_any(&message, &[CHECKPOINT_KEY, ASSISTED_KEY], &comment) {
         std::fs::write(file, stripped).context(format_args!("writing {}", file.display()))?;
     }
     Ok(())

@@ -242,7 +242,9 @@ fn violations(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<Stri
         for (key, item) in object {
             match properties.and_then(|p| p.get(key)) {
                 Some(sub) => found.extend(violations(root, sub, item, &format!("{at}.{key}"))),
-                None if schema["additionalProperties"] == false => found.push(format!("{at}: {key} not allowed")),
+                None if schema["additionalProperties"] == false => {
+                    found.push(format!("{at}: {key} not allowed"))
+                }
                 None => {}
             }
         }
@@ -274,7 +276,12 @@ fn the_schema_check_catches_what_the_schema_forbids() {
     bad["files"][0]["conversations"][0]["contributor"]["type"] = json!("robot");
     bad["files"][0]["conversations"][0]["ranges"][0]["start_line"] = json!(0);
     bad.as_object_mut().unwrap().remove("timestamp");
-    assert_eq!(violations(&schema, &schema, &bad, "$").len(), 6, "{:#?}", violations(&schema, &schema, &bad, "$"));
+    assert_eq!(
+        violations(&schema, &schema, &bad, "$").len(),
+        6,
+        "{:#?}",
+        violations(&schema, &schema, &bad, "$")
+    );
 }
 
 #[test]
@@ -299,8 +306,49 @@ fn explain_exports_agent_trace_records_that_validate() {
     let human = t.w.json(&t.repo, &["explain", "HEAD~1", "--format", "agent-trace"]);
     assert_eq!(human["files"][0]["conversations"][0]["contributor"], json!({"type": "unknown"}));
     let codex = t.w.json(&t.repo, &["explain", "HEAD", "--format", "agent-trace"]);
-    assert_eq!(codex["files"][0]["conversations"][0], json!({"contributor": {"type": "ai"}, "ranges": [{"start_line": 4, "end_line": 4}]}));
+    assert_eq!(
+        codex["files"][0]["conversations"][0],
+        json!({"contributor": {"type": "ai"}, "ranges": [{"start_line": 4, "end_line": 4}]})
+    );
 
     let out = t.w.entire(&t.repo).args(["explain", "--format", "agent-trace"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// Opt-in `Assisted-by: AGENT:MODEL` next to our trailer: the model from
+/// the transcript when it names one, the agent alone otherwise.
+#[test]
+fn assisted_by_trailers_are_opt_in() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let settings = repo.join(".entire/settings.local.json");
+    std::fs::write(&settings, r#"{"trailers": {"assisted_by": true}}"#).unwrap();
+    let transcript = w.path().join("t.jsonl");
+    std::fs::write(&transcript, CLAUDE_TRANSCRIPT).unwrap();
+
+    let claude = w.agent(&repo, "claude-code");
+    let payload = json!({"session_id": "c", "transcript_path": transcript});
+    claude.ok(&format!(
+        "echo '{payload}' | '{}' hooks claude-code session-start && \
+         git commit -q --allow-empty -m 'with a model'",
+        entire_bin().display()
+    ));
+    let (code, _) = claude.exec("git commit -q --allow-empty -m ''");
+    assert_ne!(code, 0, "a message of our trailers alone is still empty: git aborts");
+    claude.stop();
+    let codex = w.agent(&repo, "codex");
+    codex.ok("git commit -q --allow-empty -m 'without one'");
+    codex.stop();
+
+    let trailers =
+        |rev: &str| w.git(&repo, &["log", "-1", "--format=%(trailers:key=Assisted-by,valueonly)", rev]);
+    assert_eq!(trailers("HEAD~1"), "claude-code:claude-sonnet-4-5");
+    assert_eq!(trailers("HEAD"), "codex");
+    assert!(crate::support::checkpoint_of(&w, &repo, "HEAD").is_some(), "ours is still there");
+
+    std::fs::remove_file(&settings).unwrap();
+    let codex = w.agent(&repo, "codex");
+    codex.ok("git commit -q --allow-empty -m 'default'");
+    codex.stop();
+    assert_eq!(trailers("HEAD"), "", "off by default");
 }
