@@ -36,4 +36,5 @@ pub const SPEC: Spec = Spec {
     ],
     format: &JsonHooks { named_entries: false, enable_flag: None },
     post_hoc: false,
+    note: None,
 };

@@ -26,4 +26,5 @@ pub const SPEC: Spec = Spec {
     // Gemini CLI runs no hook until `hooksConfig.enabled` is set.
     format: &JsonHooks { named_entries: true, enable_flag: Some(("hooksConfig", "enabled")) },
     post_hoc: true,
+    note: None,
 };

@@ -4,6 +4,7 @@
 //! they mean, and their settings file formats.
 
 pub mod claude;
+pub mod codex;
 pub mod event;
 pub mod gemini;
 pub mod hooks_json;
@@ -28,7 +29,7 @@ pub struct Agent {
 
 pub const AGENTS: &[Agent] = &[
     Agent { command: "claude", name: claude::SPEC.name, hooks: Some(&claude::SPEC) },
-    Agent { command: "codex", name: "codex", hooks: None },
+    Agent { command: "codex", name: codex::SPEC.name, hooks: Some(&codex::SPEC) },
     Agent { command: "gemini", name: gemini::SPEC.name, hooks: Some(&gemini::SPEC) },
     Agent { command: "aider", name: "aider", hooks: None },
     Agent { command: "opencode", name: "opencode", hooks: None },
@@ -82,6 +83,8 @@ pub struct Spec {
     pub format: &'static dyn HooksFormat,
     /// Git hooks do not run for this agent's commits: link them post hoc.
     pub post_hoc: bool,
+    /// What the user must do before the agent runs them, said by `enable`.
+    pub note: Option<&'static str>,
 }
 
 /// An agent's hooks file format: adding, updating, finding and removing
@@ -185,6 +188,6 @@ mod tests {
         commands.sort();
         commands.dedup();
         assert_eq!((names.len(), commands.len()), (AGENTS.len(), AGENTS.len()));
-        assert_eq!(with_hooks().map(|s| s.name).collect::<Vec<_>>(), ["claude-code", "gemini"]);
+        assert_eq!(with_hooks().map(|s| s.name).collect::<Vec<_>>(), ["claude-code", "codex", "gemini"]);
     }
 }

@@ -8,8 +8,9 @@
 //!   `message.id` and usage, so each ID counts once.
 //! - Codex: `event_msg` lines of type `token_count` carry the session's
 //!   running `info.total_token_usage` (`input_tokens` including
-//!   `cached_input_tokens`, `output_tokens` including reasoning); the last
-//!   one is the total. `turn_context` lines name the model. No cache writes.
+//!   `cached_input_tokens`, `cache_write_input_tokens`, `output_tokens`
+//!   including reasoning); the last one is the total. `turn_context` lines
+//!   name the model.
 //! - Gemini CLI: `gemini` messages carry `tokens` (`input` including
 //!   `cached`, `output`, `thoughts`) and `model`; a message is appended
 //!   again when its tokens arrive, so each `id` counts once, the last wins.
@@ -177,7 +178,7 @@ pub fn read(transcript: &[u8]) -> Usage {
                     input: count(t, "input_tokens").map(|i| i.saturating_sub(cached.unwrap_or(0))),
                     output: count(t, "output_tokens"),
                     cache_read: cached,
-                    cache_write: None,
+                    cache_write: count(t, "cache_write_input_tokens"),
                 });
                 continue;
             }
@@ -221,12 +222,12 @@ not json
         let text = br#"{"type":"turn_context","payload":{"model":"gpt-5-codex"}}
 {"type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":100,"cached_input_tokens":40,"output_tokens":9}}}}
 {"type":"event_msg","payload":{"type":"token_count","info":null}}
-{"type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":250,"cached_input_tokens":90,"output_tokens":30}}}}
+{"type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":250,"cached_input_tokens":90,"cache_write_input_tokens":12,"output_tokens":30}}}}
 "#;
         let usage = read(text);
         assert_eq!(
             usage.tokens,
-            Some(Tokens { input: Some(160), output: Some(30), cache_read: Some(90), cache_write: None })
+            Some(Tokens { input: Some(160), output: Some(30), cache_read: Some(90), cache_write: Some(12) })
         );
         assert_eq!(usage.models, ["gpt-5-codex"]);
     }

@@ -43,6 +43,9 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
             Scope::Project => "committed: they run entire for everyone who has it installed",
         };
         writeln!(out, "{}: hooks {done} {} ({whose})", change.agent, relative(&repo, &change))?;
+        if let Some(note) = agents::hooks_of(change.agent).and_then(|spec| spec.note) {
+            writeln!(out, "  {note}")?;
+        }
         change.apply()?;
     }
     writeln!(out, "entire is enabled in {} (hooks in {})", repo.worktree.display(), done.dir.display())?;

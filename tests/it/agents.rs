@@ -293,7 +293,10 @@ fn enable_agent_twice_changes_nothing_the_second_time() {
     assert_eq!(gemini["hooks"]["AfterTool"][0]["hooks"][0]["name"], "entire-after-tool");
 
     let status = w.json(&repo, &["status", "--json"]);
-    assert_eq!(status["agent_hooks"], serde_json::json!({"claude-code": true, "gemini": true}));
+    assert_eq!(
+        status["agent_hooks"],
+        serde_json::json!({"claude-code": true, "codex": false, "gemini": true})
+    );
 }
 
 #[test]

@@ -551,6 +551,77 @@ fn codex_under_the_launcher_by_env_and_with_core_policy_by_pid() {
     }
 }
 
+/// Codex loads a project's `.codex/` layer only in a trusted project and
+/// runs a hook only once it is trusted: here a trust entry for the project
+/// and `--dangerously-bypass-hook-trust`, as automation that vetted the
+/// hooks would (entire never trusts them for the user).
+fn trust_codex_hooks(w: &World, name: &str, repo: &Path, cmd: &mut Command) {
+    let config = w.path().join(format!("codex-{name}/config.toml"));
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[projects.{:?}]\ntrust_level = \"trusted\"\n", repo.display().to_string()));
+    std::fs::write(&config, text).unwrap();
+    cmd.arg("--dangerously-bypass-hook-trust");
+}
+
+/// The hooks `entire enable --agent codex` installs (`.codex/hooks.json`,
+/// kept out of git) run in the real Codex: plain `codex exec` gets a
+/// hook-made session whose commit the git hook finds by PID; under the
+/// launcher they add Codex's session ID, prompt and transcript, whose
+/// tokens `sessions --json` reads.
+#[test]
+fn codex_runs_the_hooks_enable_installs() {
+    let Some(codex) = codex() else { return };
+    let w = World::new();
+    let repo = w.repo("r");
+    let out = stdout(w.entire(&repo).args(["enable", "--agent", "codex"]).output().unwrap());
+    assert!(out.contains("codex: hooks installed in .codex/hooks.json") && out.contains("/hooks"), "{out}");
+
+    let mock = Mock::start(&w, "plain", &commit_command("p.txt", "plain codex"), &[]);
+    let mut cmd = w.cmd(&codex, &repo);
+    cmd.arg("exec");
+    codex_env(&w, &mut cmd, &mock, "plain");
+    trust_codex_hooks(&w, "plain", &repo, &mut cmd);
+    cmd.args(["--dangerously-bypass-approvals-and-sandbox", "Commit p.txt"]);
+    let agent = Running::spawn(cmd, "codex exec");
+    let pid = agent.pid;
+    agent.finish();
+    mock.expect("tool");
+    mock.expect("final");
+    let plain = owned(&w, &repo, "plain codex");
+    plain.assert("codex", "pid");
+    assert_eq!(plain.session["source"], "agent-hook");
+    assert_eq!(plain.session["agent_session_id"], plain.session["session_id"]);
+    // The native `codex` process, the child of the npm wrapper we started.
+    let agent_pid = plain.session["agent_pid"].as_u64().expect("the agent process") as i32;
+    assert_ne!(agent_pid, pid as i32);
+    assert_eq!(plain.session["first_prompt"], "Commit p.txt");
+    assert!(plain.session["ended_at"].is_string(), "SessionEnd ended it");
+    plain.assert_transcript_copied(&w, &repo);
+
+    let mock = Mock::start(&w, "launched", &commit_command("l.txt", "launched codex"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&codex).arg("exec");
+    codex_env(&w, &mut cmd, &mock, "launched");
+    trust_codex_hooks(&w, "launched", &repo, &mut cmd);
+    cmd.args(["--dangerously-bypass-approvals-and-sandbox", "Commit l.txt"]);
+    run(cmd, "entire run -- codex exec");
+    mock.expect("tool");
+    mock.expect("final");
+    let launched = owned(&w, &repo, "launched codex");
+    launched.assert("codex", "env");
+    assert_eq!(launched.session["source"], "launcher");
+    assert!(launched.session["agent_session_id"].is_string(), "{:#}", launched.session);
+    assert_eq!(launched.session["first_prompt"], "Commit l.txt");
+    // The mock answers each of the two turns with 5 output tokens.
+    assert_eq!(launched.session["tokens"]["output"], 10, "{:#}", launched.session);
+    assert_eq!(launched.session["models"], json!(["mock-model"]));
+    assert_eq!(
+        w.git(&repo, &["status", "--porcelain", "--", ".codex"]),
+        "",
+        "the hooks file stays out of git"
+    );
+}
+
 /// Two Codex sessions live at once in one worktree, the variable stripped
 /// from both: each commit goes to its own launcher's session.
 #[test]
