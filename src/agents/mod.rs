@@ -8,6 +8,7 @@ pub mod codex;
 pub mod event;
 pub mod gemini;
 pub mod hooks_json;
+pub mod opencode;
 pub mod settings;
 pub mod usage;
 
@@ -32,7 +33,7 @@ pub const AGENTS: &[Agent] = &[
     Agent { command: "codex", name: codex::SPEC.name, hooks: Some(&codex::SPEC) },
     Agent { command: "gemini", name: gemini::SPEC.name, hooks: Some(&gemini::SPEC) },
     Agent { command: "aider", name: "aider", hooks: None },
-    Agent { command: "opencode", name: "opencode", hooks: None },
+    Agent { command: "opencode", name: opencode::SPEC.name, hooks: Some(&opencode::SPEC) },
     Agent { command: "cursor-agent", name: "cursor-agent", hooks: None },
     Agent { command: "goose", name: "goose", hooks: None },
 ];
@@ -188,6 +189,9 @@ mod tests {
         commands.sort();
         commands.dedup();
         assert_eq!((names.len(), commands.len()), (AGENTS.len(), AGENTS.len()));
-        assert_eq!(with_hooks().map(|s| s.name).collect::<Vec<_>>(), ["claude-code", "codex", "gemini"]);
+        assert_eq!(
+            with_hooks().map(|s| s.name).collect::<Vec<_>>(),
+            ["claude-code", "codex", "gemini", "opencode"]
+        );
     }
 }

@@ -86,6 +86,8 @@ pub struct SettingsFile {
     spec: &'static Spec,
     scope: Scope,
     pub path: PathBuf,
+    /// The agent's settings directory, the last one removed with the file.
+    dir: PathBuf,
     saved: PathBuf,
 }
 
@@ -99,10 +101,12 @@ impl SettingsFile {
             (Scope::Local, Some(_)) => ".local",
             _ => "",
         };
+        let dir = repo.worktree.join(spec.settings_dir);
         SettingsFile {
             spec,
             scope,
-            path: repo.worktree.join(spec.settings_dir).join(name),
+            path: dir.join(name),
+            dir,
             saved: repo.git_dir.join("entire-agent-settings").join(format!("{}{suffix}.json", spec.name)),
         }
     }
@@ -219,6 +223,7 @@ impl SettingsFile {
             agent: self.spec.name,
             scope: self.scope,
             path: self.path.clone(),
+            dir: self.dir.clone(),
             saved_path: self.saved.clone(),
             write,
             saved,
@@ -262,6 +267,7 @@ pub struct Change {
     pub agent: &'static str,
     pub scope: Scope,
     pub path: PathBuf,
+    dir: PathBuf,
     saved_path: PathBuf,
     write: Write,
     saved: Saved,
@@ -285,9 +291,9 @@ impl Change {
             }
             Write::Delete => {
                 fs::remove_file(&self.path).context(format_args!("removing {}", self.path.display()))?;
-                // The directories too, when the file was all they held.
+                // The directories too, up to the agent's, when the file was all they held.
                 let mut dir = self.path.parent();
-                while let Some(d) = dir.filter(|d| fs::remove_dir(d).is_ok()) {
+                while let Some(d) = dir.filter(|d| d.starts_with(&self.dir) && fs::remove_dir(d).is_ok()) {
                     dir = d.parent();
                 }
             }

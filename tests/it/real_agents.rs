@@ -839,16 +839,13 @@ fn plain_gemini_gets_a_hook_made_session_linked_post_hoc() {
 
 // ------------------------------------------------------------ opencode
 
-/// `entire run -- opencode run`: no agent hooks of ours, its `bash` tool
-/// keeps `ENTIRE_SESSION_ID`, the git hooks attribute the commit by `env`.
-/// Its config comes inline (`OPENCODE_CONFIG_CONTENT`): with a config
-/// directory it would install its plugin package there from npm first.
-#[test]
-fn opencode_under_the_launcher_is_attributed_by_env() {
-    let Some(opencode) = cli("opencode", "opencode-ai") else { return };
-    let w = World::new();
-    let repo = w.repo("r");
-    let mock = Mock::start(&w, "opencode", &commit_command("o.txt", "by opencode"), &[]);
+/// opencode pointed at `mock`: config inline (`OPENCODE_CONFIG_CONTENT`),
+/// no update, sharing, models.dev or LSP downloads. A project `.opencode/`
+/// directory (where our plugin goes) makes it install its plugin SDK there
+/// from the npm registry first: pointed at a closed port on loopback, with
+/// no retries (npm's back-off would hold opencode for over a minute), that
+/// fails at once and opencode goes on.
+fn opencode_env(cmd: &mut Command, mock: &Mock) {
     let config = json!({
         "autoupdate": false,
         "share": "disabled",
@@ -859,12 +856,24 @@ fn opencode_under_the_launcher_is_attributed_by_env() {
         "model": "openai/mock-model",
         "permission": {"bash": "allow", "edit": "allow"},
     });
-    let mut cmd = w.entire(&repo);
-    cmd.args(["run", "--"]).arg(&opencode).args(["run", "Commit o.txt"]);
     cmd.env("OPENCODE_CONFIG_CONTENT", config.to_string());
     for off in ["AUTOUPDATE", "SHARE", "MODELS_FETCH", "LSP_DOWNLOAD", "DEFAULT_PLUGINS", "CLAUDE_CODE"] {
         cmd.env(format!("OPENCODE_DISABLE_{off}"), "1");
     }
+    cmd.env("NPM_CONFIG_REGISTRY", "http://127.0.0.1:9/").env("NPM_CONFIG_FETCH_RETRIES", "0");
+}
+
+/// `entire run -- opencode run`, no plugin: its `bash` tool keeps
+/// `ENTIRE_SESSION_ID`, the git hooks attribute the commit by `env`.
+#[test]
+fn opencode_under_the_launcher_is_attributed_by_env() {
+    let Some(opencode) = cli("opencode", "opencode-ai") else { return };
+    let w = World::new();
+    let repo = w.repo("r");
+    let mock = Mock::start(&w, "opencode", &commit_command("o.txt", "by opencode"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&opencode).args(["run", "Commit o.txt"]);
+    opencode_env(&mut cmd, &mock);
     let agent = Running::spawn(cmd, "entire run -- opencode run");
     let launcher = agent.pid;
     agent.finish();
@@ -876,4 +885,51 @@ fn opencode_under_the_launcher_is_attributed_by_env() {
     assert!(checkpoint_of(&w, &repo, &owned.sha).is_some(), "the trailer");
     assert_eq!(owned.session["launcher_pid"], launcher);
     assert_eq!(owned.session["source"], "launcher");
+}
+
+/// The plugin `entire enable --agent opencode` writes
+/// (`.opencode/plugins/entire.js`, kept out of git) runs in the real
+/// opencode: plain `opencode run` gets a hook-made session (ID =
+/// opencode's) whose commit the git hook finds by PID; under the launcher
+/// it adds opencode's session ID and the prompt to the launcher's session.
+#[test]
+fn opencode_runs_the_plugin_enable_installs() {
+    let Some(opencode) = cli("opencode", "opencode-ai") else { return };
+    let w = World::new();
+    let repo = w.repo("r");
+    let out = stdout(w.entire(&repo).args(["enable", "--agent", "opencode"]).output().unwrap());
+    assert!(out.contains("opencode: hooks installed in .opencode/plugins/entire.js"), "{out}");
+
+    let mock = Mock::start(&w, "plain", &commit_command("p.txt", "plain opencode"), &[]);
+    let mut cmd = w.cmd(&opencode, &repo);
+    cmd.args(["run", "Commit p.txt"]);
+    opencode_env(&mut cmd, &mock);
+    run(cmd, "opencode run");
+    mock.expect("tool");
+    mock.expect("final");
+    let plain = owned(&w, &repo, "plain opencode");
+    plain.assert("opencode", "pid");
+    assert_eq!(plain.session["source"], "agent-hook");
+    let sid = plain.session["session_id"].as_str().unwrap().to_owned();
+    assert!(sid.starts_with("ses_"), "opencode's own session ID: {sid}");
+    assert_eq!(plain.session["agent_session_id"], sid.as_str());
+    assert!(plain.session["first_prompt"].as_str().unwrap().contains("Commit p.txt"), "{:#}", plain.session);
+
+    let mock = Mock::start(&w, "launched", &commit_command("l.txt", "launched opencode"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&opencode).args(["run", "Commit l.txt"]);
+    opencode_env(&mut cmd, &mock);
+    run(cmd, "entire run -- opencode run");
+    mock.expect("tool");
+    mock.expect("final");
+    let launched = owned(&w, &repo, "launched opencode");
+    launched.assert("opencode", "env");
+    assert_eq!(launched.session["source"], "launcher");
+    assert!(launched.session["agent_session_id"].as_str().is_some_and(|s| s.starts_with("ses_")));
+    assert!(launched.session["first_prompt"].as_str().unwrap().contains("Commit l.txt"));
+    assert_eq!(
+        w.git(&repo, &["status", "--porcelain", "--", ".opencode"]),
+        "",
+        "the plugin stays out of git"
+    );
 }
