@@ -322,7 +322,7 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
     fs::create_dir_all(path.parent().expect("info dir")).context(&what)?;
     let mut file = fs::OpenOptions::new().create(true).append(true).open(path).context(&what)?;
     let newline = if current.is_empty() || current.ends_with(b"\n") { "" } else { "\n" };
-    write!(file, "{newline}{line}\n").context(&what)
+    writeln!(file, "{newline}{line}").context(&what)
 }
 
 /// Text we parsed, hence UTF-8.

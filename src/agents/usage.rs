@@ -36,9 +36,11 @@ pub struct Tokens {
     pub cache_write: Option<u64>,
 }
 
-impl Tokens {
-    /// Field by field; a count known on either side is known.
-    pub fn add(self, other: Tokens) -> Tokens {
+/// Field by field; a count known on either side is known.
+impl std::ops::Add for Tokens {
+    type Output = Tokens;
+
+    fn add(self, other: Tokens) -> Tokens {
         let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
@@ -73,7 +75,7 @@ impl Usage {
 
     pub fn add(&mut self, other: &Usage) {
         self.tokens = match (self.tokens, other.tokens) {
-            (Some(a), Some(b)) => Some(a.add(b)),
+            (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
         };
         for model in &other.models {
@@ -189,9 +191,9 @@ pub fn read(transcript: &[u8]) -> Usage {
             None => messages.push((id, tokens)),
         }
     }
-    let per_message = messages.into_iter().map(|(_, t)| t).reduce(Tokens::add);
+    let per_message = messages.into_iter().map(|(_, t)| t).reduce(|a, b| a + b);
     usage.tokens = match (per_message, codex_total) {
-        (Some(a), Some(b)) => Some(a.add(b)),
+        (Some(a), Some(b)) => Some(a + b),
         (a, b) => a.or(b),
     };
     usage
