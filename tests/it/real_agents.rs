@@ -698,6 +698,9 @@ fn gemini_commit_bypasses_git_hooks_and_is_linked_post_hoc() {
     assert!(owned.session["agent_session_id"].is_string(), "{:#}", owned.session);
     assert_eq!(owned.checkpoint["agent_session_id"], owned.session["agent_session_id"]);
     owned.assert_transcript_copied(&w, &repo);
+    // Gemini's per-message tokens: three turns of 10 input and 5 output.
+    assert_eq!(owned.session["tokens"], json!({"input": 30, "output": 15, "cache_read": 0}));
+    assert_eq!(owned.session["models"].as_array().map(Vec::len), Some(1), "{:#}", owned.session);
 }
 
 // ------------------------------------------------------------ Claude's TUI
