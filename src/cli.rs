@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agents::{self, Spec};
-use crate::git::hooks_install;
+use crate::hookdir;
 
 /// What the command line asks for.
 pub enum Invocation {
@@ -28,7 +28,7 @@ pub enum Invocation {
 pub fn parse() -> Invocation {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let name = args.first().and_then(|argv0| std::path::Path::new(argv0).file_name()?.to_str());
-    if let Some(hook) = name.filter(|name| hooks_install::is_entire_hook(name)).map(str::to_owned) {
+    if let Some(hook) = name.filter(|name| hookdir::is_entire_hook(name)).map(str::to_owned) {
         let argv0 = args.remove(0);
         return Invocation::GitHook { argv0, hook, args };
     }
@@ -135,10 +135,18 @@ pub struct DisableArgs {
     /// Remove only this agent's hooks, keep the git hooks (repeatable)
     #[arg(long, value_name = "AGENT", value_parser = agents::hooks_parser())]
     pub agent: Vec<&'static Spec>,
-    /// Turn entire off for everyone: write `"enabled": false` to the
-    /// committed .entire/settings.json instead of .entire/settings.local.json
+    /// Also write `"enabled": false` to the committed .entire/settings.json:
+    /// the default of every clone that has not enabled entire itself
     #[arg(long)]
     pub project: bool,
+    /// Also remove everything entire keeps in this clone's git dir (sessions,
+    /// pending checkpoints, settings) and this repository's entries in the
+    /// state dir, saying what went
+    #[arg(long, conflicts_with = "agent")]
+    pub purge: bool,
+    /// With --purge: delete the local checkpoints branch too
+    #[arg(long, requires = "purge")]
+    pub branch: bool,
 }
 
 #[derive(Args, Debug)]

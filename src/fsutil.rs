@@ -79,6 +79,12 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// Whether git (or a shell) would run `path`: a file, after symlinks, with
+/// an execute bit.
+pub fn is_executable(path: &Path) -> bool {
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 /// The `.json` files of a directory, leaving out dotfiles (temp files of
 /// writes under way); none when it cannot be read.
 pub fn json_files(dir: &Path) -> Vec<PathBuf> {

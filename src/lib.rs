@@ -11,6 +11,7 @@ pub mod cmd;
 pub mod error;
 pub mod fsutil;
 pub mod git;
+pub mod hookdir;
 pub mod hooks;
 pub mod process;
 pub mod resolve;

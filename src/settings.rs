@@ -1,7 +1,13 @@
-//! Repo settings: `.entire/settings.json` (committed) overlaid by
-//! `.entire/settings.local.json` (not committed), read and written here
-//! only. Unknown keys are allowed so that newer settings files do not break
-//! older binaries.
+//! Repo settings, read and written here only. Three layers, each a JSON
+//! object, merged key by key; the later wins (docs/spec.md §3):
+//! `.entire/settings.json` (the project's, committed: the team's
+//! default), `<git-common-dir>/entire-settings.json` (this clone's: where
+//! `enable` and `disable` record whether entire is on, out of reach of
+//! checkouts, `git clean` and `git stash`), `.entire/settings.local.json`
+//! (this worktree's, not committed). Every file is validated: a syntax error
+//! (line and column), a value of the wrong type or an unknown key is a
+//! [`Problem`] that `status` and `doctor` report and hooks warn about; the
+//! file (or the key) is then left out, never fatal.
 
 use std::path::{Path, PathBuf};
 
@@ -13,13 +19,15 @@ use crate::fsutil::{atomic_write, read_optional};
 pub const DIR: &str = ".entire";
 pub const FILE: &str = "settings.json";
 pub const LOCAL_FILE: &str = "settings.local.json";
+/// This clone's settings, in the git common dir.
+pub const CLONE_FILE: &str = "entire-settings.json";
 /// The two files as the user sees them, for messages.
 pub const FILE_PATH: &str = ".entire/settings.json";
 pub const LOCAL_FILE_PATH: &str = ".entire/settings.local.json";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
-    /// A settings file exists and does not say `"enabled": false`.
+    /// Some layer exists and the merge does not say `"enabled": false`.
     pub enabled: bool,
     /// `resolution.recency` (default true).
     pub recency: bool,
@@ -27,9 +35,53 @@ pub struct Settings {
     pub transcript_max_bytes: u64,
     /// `trailers.assisted_by` (default false): add `Assisted-by: AGENT:MODEL`.
     pub assisted_by: bool,
+    /// `hooks.repair` (default false): `entire run` repairs entire's git
+    /// hooks when git would not run them, instead of only saying so.
+    pub hooks_repair: bool,
+    /// The file whose `"enabled"` decides, when one says it.
+    pub enabled_from: Option<PathBuf>,
+    /// What is wrong with the files, for `status`, `doctor` and hooks.
+    pub problems: Vec<Problem>,
 }
 
 pub const DEFAULT_TRANSCRIPT_MAX_BYTES: u64 = 50 * 1024 * 1024;
+
+/// The type a known key must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    Count,
+    Object,
+}
+
+/// Every key entire reads, by its dotted path.
+const KEYS: &[(&str, Kind)] = &[
+    ("enabled", Kind::Bool),
+    ("resolution", Kind::Object),
+    ("resolution.recency", Kind::Bool),
+    ("checkpoints", Kind::Object),
+    ("checkpoints.transcript_max_bytes", Kind::Count),
+    ("hooks", Kind::Object),
+    ("hooks.repair", Kind::Bool),
+    ("trailers", Kind::Object),
+    ("trailers.assisted_by", Kind::Bool),
+];
+
+/// Something wrong in a settings file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub what: String,
+    /// Whether entire does something else than the file says (a syntax
+    /// error, a wrong type), as opposed to a key it does not know.
+    pub changes_behaviour: bool,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.what)
+    }
+}
 
 impl Settings {
     /// This worktree's settings; a linked worktree whose checkout has no
@@ -38,42 +90,139 @@ impl Settings {
     pub fn for_repo(repo: &crate::git::Repo) -> Result<Settings> {
         let own = repo.worktree.join(DIR);
         let main = repo.common_dir.parent().filter(|_| repo.common_dir.ends_with(".git"));
-        match main {
-            Some(main) if !own.exists() && main != repo.worktree => Settings::from_dir(main),
-            _ => Settings::from_dir(&repo.worktree),
-        }
+        let worktree = match main {
+            Some(main) if !own.exists() && main != repo.worktree => main,
+            _ => &repo.worktree,
+        };
+        let dir = worktree.join(DIR);
+        Settings::from_files(&[dir.join(FILE), repo.common_dir.join(CLONE_FILE), dir.join(LOCAL_FILE)])
     }
 
-    /// The settings files of one worktree, with no fallback.
-    fn from_dir(worktree: &Path) -> Result<Settings> {
-        let dir = worktree.join(DIR);
+    /// The layers, lowest first, with no fallback. Only an unreadable file
+    /// (not one that does not parse) is an error.
+    fn from_files(layers: &[PathBuf]) -> Result<Settings> {
         let mut merged = Map::new();
         let mut found = false;
-        for name in [FILE, LOCAL_FILE] {
-            let path = dir.join(name);
-            let Some(bytes) = read_optional(&path)? else { continue };
+        let mut problems = Vec::new();
+        let mut enabled_from = None;
+        for path in layers {
+            let Some(bytes) = read_optional(path)? else { continue };
             found = true;
             match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(map)) => merge(&mut merged, map),
-                _ => return Err(Error::new(format!("{} is not a JSON object", path.display()))),
+                Ok(Value::Object(mut map)) => {
+                    check(path, "", &mut map, &mut problems);
+                    if map.contains_key("enabled") {
+                        enabled_from = Some(path.clone());
+                    }
+                    merge(&mut merged, map);
+                }
+                Ok(_) => problems.push(Problem {
+                    file: path.clone(),
+                    what: "is not a JSON object; the file is ignored".into(),
+                    changes_behaviour: true,
+                }),
+                Err(err) => problems.push(Problem {
+                    file: path.clone(),
+                    what: format!(
+                        "line {}, column {}: {}; the file is ignored",
+                        err.line(),
+                        err.column(),
+                        syntax_message(&err)
+                    ),
+                    changes_behaviour: true,
+                }),
             }
         }
         let flag = |v: Option<&Value>, default| v.and_then(Value::as_bool).unwrap_or(default);
+        let get = |section: &str, key: &str| merged.get(section).and_then(|s| s.get(key));
         Ok(Settings {
             enabled: found && flag(merged.get("enabled"), true),
-            recency: flag(merged.get("resolution").and_then(|r| r.get("recency")), true),
-            transcript_max_bytes: merged
-                .get("checkpoints")
-                .and_then(|c| c.get("transcript_max_bytes"))
+            recency: flag(get("resolution", "recency"), true),
+            transcript_max_bytes: get("checkpoints", "transcript_max_bytes")
                 .and_then(Value::as_u64)
                 .unwrap_or(DEFAULT_TRANSCRIPT_MAX_BYTES),
-            assisted_by: flag(merged.get("trailers").and_then(|t| t.get("assisted_by")), false),
+            assisted_by: flag(get("trailers", "assisted_by"), false),
+            hooks_repair: flag(get("hooks", "repair"), false),
+            enabled_from,
+            problems,
         })
     }
 
     pub fn path(worktree: &Path) -> PathBuf {
         worktree.join(DIR).join(FILE)
     }
+}
+
+/// serde_json's message without its own " at line L column C".
+fn syntax_message(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// Checks the keys of `map` (at `prefix`) against [`KEYS`]: a wrong type
+/// is reported and taken out (the default applies); an unknown key is
+/// reported and kept (a newer entire may know it).
+fn check(file: &Path, prefix: &str, map: &mut Map<String, Value>, problems: &mut Vec<Problem>) {
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let Some(&(_, kind)) = KEYS.iter().find(|(known, _)| *known == path) else {
+            problems.push(Problem {
+                file: file.to_path_buf(),
+                what: format!("unknown key {path:?} (known: {})", known_under(prefix)),
+                changes_behaviour: false,
+            });
+            continue;
+        };
+        let value = map.get_mut(&key).expect("a key of the map");
+        let fits = match kind {
+            Kind::Bool => value.is_boolean(),
+            Kind::Count => value.is_u64(),
+            Kind::Object => value.is_object(),
+        };
+        if !fits {
+            let expected = match kind {
+                Kind::Bool => "true or false",
+                Kind::Count => "a whole number of at least 0",
+                Kind::Object => "an object",
+            };
+            problems.push(Problem {
+                file: file.to_path_buf(),
+                what: format!("{path:?} is {value}, but must be {expected}; the default applies"),
+                changes_behaviour: true,
+            });
+            map.remove(&key);
+        } else if let Value::Object(inner) = value {
+            check(file, &path, inner, problems);
+        }
+    }
+}
+
+/// The known keys directly under `prefix`, for a message.
+fn known_under(prefix: &str) -> String {
+    let names: Vec<&str> = KEYS
+        .iter()
+        .filter_map(|(path, _)| match prefix {
+            "" => (!path.contains('.')).then_some(*path),
+            _ => path.strip_prefix(prefix)?.strip_prefix('.').filter(|rest| !rest.contains('.')),
+        })
+        .collect();
+    names.join(", ")
+}
+
+/// Records in this clone's settings (in the git common dir) whether entire
+/// is on, keeping its other keys.
+pub fn set_clone_enabled(common_dir: &Path, enabled: bool) -> Result<()> {
+    let path = common_dir.join(CLONE_FILE);
+    let mut map = read_object(&path)?;
+    if map.get("enabled") == Some(&Value::Bool(enabled)) {
+        return Ok(());
+    }
+    map.insert("enabled".into(), Value::Bool(enabled));
+    write_object(&path, map)
 }
 
 /// Sets `enabled` in `.entire/settings.json`, keeping every other key (a
@@ -92,25 +241,15 @@ pub fn set_enabled(worktree: &Path, enabled: bool) -> Result<()> {
     ensure_ignored(dir)
 }
 
-/// `"enabled": false` in `.entire/settings.local.json` (not committed),
-/// keeping its other keys: `entire disable` in this clone only.
-pub fn set_local_disable(worktree: &Path) -> Result<()> {
+/// Takes `"enabled"` out of the worktree's local file, so that the clone's
+/// record (`enable`, `disable`) decides; the file goes when nothing else is
+/// in it.
+pub fn clear_local_enabled(worktree: &Path) -> Result<()> {
     let path = worktree.join(DIR).join(LOCAL_FILE);
     let mut map = read_object(&path)?;
-    map.insert("enabled".into(), Value::Bool(false));
-    write_object(&path, map)?;
-    ensure_ignored(path.parent().expect("settings dir"))
-}
-
-/// Takes a local `"enabled": false` back out; the file goes when nothing
-/// else is in it.
-pub fn clear_local_disable(worktree: &Path) -> Result<()> {
-    let path = worktree.join(DIR).join(LOCAL_FILE);
-    let mut map = read_object(&path)?;
-    if map.get("enabled") != Some(&Value::Bool(false)) {
+    if map.remove("enabled").is_none() {
         return Ok(());
     }
-    map.remove("enabled");
     if map.is_empty() {
         std::fs::remove_file(&path).context(format_args!("removing {}", path.display()))
     } else {
@@ -168,26 +307,64 @@ mod tests {
         std::fs::write(dir.join(DIR).join(name), body).unwrap();
     }
 
+    fn layers(dir: &Path) -> Vec<PathBuf> {
+        vec![dir.join(DIR).join(FILE), dir.join(CLONE_FILE), dir.join(DIR).join(LOCAL_FILE)]
+    }
+
     #[test]
     fn absent_means_disabled() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(!Settings::from_dir(tmp.path()).unwrap().enabled);
+        assert!(!Settings::from_files(&layers(tmp.path())).unwrap().enabled);
     }
 
     #[test]
-    fn local_overrides_project() {
+    fn local_overrides_clone_which_overrides_project() {
         let tmp = tempfile::tempdir().unwrap();
-        write(tmp.path(), FILE, r#"{"enabled": true, "resolution": {"recency": true}}"#);
-        write(tmp.path(), LOCAL_FILE, r#"{"resolution": {"recency": false}}"#);
-        let s = Settings::from_dir(tmp.path()).unwrap();
-        assert!(s.enabled);
-        assert!(!s.recency);
+        write(tmp.path(), FILE, r#"{"enabled": false, "resolution": {"recency": true}}"#);
+        std::fs::write(tmp.path().join(CLONE_FILE), r#"{"enabled": true, "hooks": {"repair": true}}"#)
+            .unwrap();
+        let s = Settings::from_files(&layers(tmp.path())).unwrap();
+        assert!(s.enabled && s.hooks_repair && s.recency, "{s:?}");
+        write(tmp.path(), LOCAL_FILE, r#"{"enabled": false, "resolution": {"recency": false}}"#);
+        let s = Settings::from_files(&layers(tmp.path())).unwrap();
+        assert!(!s.enabled && !s.recency, "{s:?}");
+        assert_eq!(s.problems, []);
+        // Only the clone's file: an older branch without .entire/.
+        std::fs::remove_dir_all(tmp.path().join(DIR)).unwrap();
+        assert!(Settings::from_files(&layers(tmp.path())).unwrap().enabled);
     }
 
     #[test]
-    fn broken_file_is_an_error() {
+    fn a_syntax_error_names_line_and_column_and_the_file_is_left_out() {
         let tmp = tempfile::tempdir().unwrap();
-        write(tmp.path(), FILE, "[1,2");
-        assert!(Settings::from_dir(tmp.path()).is_err());
+        write(tmp.path(), FILE, "{\n  \"enabled\": true,\n  \"resolution\": {\"recency\" false}\n}\n");
+        let s = Settings::from_files(&layers(tmp.path())).unwrap();
+        assert_eq!(s.problems.len(), 1, "{s:?}");
+        let what = &s.problems[0].what;
+        assert!(what.starts_with("line 3, column 28: expected `:`"), "{what}");
+        assert!(s.enabled, "a file that exists, even broken, keeps entire on unless it says otherwise");
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_keys_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(
+            tmp.path(),
+            FILE,
+            r#"{"enabled": true, "resolution": {"recency": "false", "recncy": 1}, "checkpoints": {"transcript_max_bytes": -1}, "colour": 1}"#,
+        );
+        let s = Settings::from_files(&layers(tmp.path())).unwrap();
+        let said: Vec<String> = s.problems.iter().map(|p| p.what.clone()).collect();
+        assert!(s.recency, "the default applies");
+        assert_eq!(
+            said,
+            [
+                r#""resolution.recency" is "false", but must be true or false; the default applies"#,
+                r#"unknown key "resolution.recncy" (known: recency)"#,
+                r#""checkpoints.transcript_max_bytes" is -1, but must be a whole number of at least 0; the default applies"#,
+                r#"unknown key "colour" (known: enabled, resolution, checkpoints, hooks, trailers)"#,
+            ]
+        );
+        assert_eq!(s.problems.iter().filter(|p| p.changes_behaviour).count(), 2);
     }
 }

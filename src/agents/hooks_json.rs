@@ -8,13 +8,13 @@
 //! ` hooks <agent> `, and only those are added, updated or removed.
 
 use std::collections::HashSet;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
 use super::{Before, HookEvent, HooksFormat, Removed, Spec};
 use crate::error::{Error, Result};
+use crate::fsutil::is_executable;
 
 #[derive(Debug)]
 pub struct JsonHooks {
@@ -67,10 +67,8 @@ impl HooksFormat for JsonHooks {
         let Ok(settings) = serde_json::from_slice::<Value>(current) else {
             return vec![format!("is not valid JSON, so {} runs none of its hooks", spec.name)];
         };
-        let mut gone: Vec<PathBuf> = programs(&settings, &spec.marker())
-            .into_iter()
-            .filter(|p| !p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
-            .collect();
+        let mut gone: Vec<PathBuf> =
+            programs(&settings, &spec.marker()).into_iter().filter(|p| !is_executable(p)).collect();
         gone.dedup();
         gone.into_iter().map(|p| format!("runs {}, which is gone", p.display())).collect()
     }

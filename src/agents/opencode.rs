@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{Before, HookEvent, HooksFormat, Removed, Spec, Turn};
 use crate::error::Result;
+use crate::fsutil::is_executable;
 
 pub const SPEC: Spec = Spec {
     name: "opencode",
@@ -110,7 +111,7 @@ impl HooksFormat for Plugin {
             .filter_map(Value::as_str)
             .filter_map(|c| c.split_once(&spec.marker()))
             .map(|(program, _)| program.trim().trim_matches('\'').to_owned())
-            .filter(|p| p.starts_with('/') && !std::path::Path::new(p).is_file())
+            .filter(|p| p.starts_with('/') && !is_executable(std::path::Path::new(p)))
             .collect();
         gone.dedup();
         gone.into_iter().map(|p| format!("runs {p}, which is gone")).collect()

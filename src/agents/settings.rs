@@ -29,7 +29,7 @@ use super::{Before, HookEvent, Removed, Spec, with_hooks};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{atomic_write, read_optional};
 use crate::git::Repo;
-use crate::git::hooks_install::shell_quote;
+use crate::hookdir::shell_quote;
 
 /// Which settings file: this clone's own, or the one committed for everyone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

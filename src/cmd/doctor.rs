@@ -18,8 +18,8 @@ use crate::agents;
 use crate::checkpoint;
 use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
-use crate::git::hooks_install;
 use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::hookdir;
 use crate::process::System;
 use crate::session::{CheckpointId, LiveEntry, LiveRegistry, SessionId, Store};
 use crate::settings::Settings;
@@ -33,8 +33,14 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         let store = Store::new(repo.store_dir());
         sessions(&store, &mut report);
         live_index(&LiveRegistry::repo_index(&store), &mut report);
-        if Settings::for_repo(repo).is_ok_and(|s| s.enabled) {
-            git_hooks(repo, &mut report)?;
+        match Settings::for_repo(repo) {
+            Ok(settings) => {
+                settings_files(repo, &settings, &mut report);
+                if settings.enabled {
+                    git_hooks(repo, &mut report)?;
+                }
+            }
+            Err(err) => report.unfixable(format_args!("{err:#}"), "make the settings files readable"),
         }
         agent_settings(repo, &mut report);
         checkpoints_branch(repo, &mut report);
@@ -190,7 +196,23 @@ fn restore_record(store: &Store, id: &SessionId, entry: &LiveEntry) -> Result<St
 /// as the one to chain to, and moves hooks a manager wrote into entire's
 /// directory to where they run.
 fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
-    let problems = hooks_install::problems(repo)?;
+    let (info, problems): (Vec<_>, Vec<_>) = hookdir::problems(repo)?.into_iter().partition(|p| p.is_info());
+    let (problems, by_hand): (Vec<_>, Vec<_>) =
+        problems.into_iter().partition(|p| p.fix() == ["entire doctor --fix"]);
+    for note in &info {
+        report.line(format_args!("info: {note}"));
+    }
+    if report.fix && problems.is_empty() && !info.is_empty() {
+        let refreshed = hookdir::current_binary().and_then(|binary| hookdir::install(repo, &binary));
+        match refreshed {
+            Ok(done) => report.line(format_args!("  refreshed the copy in {}", done.dir.display())),
+            Err(err) => report.line(format_args!("  not refreshed: {err:#}")),
+        }
+    }
+    for problem in &by_hand {
+        let steps: Vec<String> = problem.fix().iter().map(|step| format!("`{step}`")).collect();
+        report.unfixable(problem, &format!("restore both with: {}", steps.join(", then ")));
+    }
     if problems.is_empty() {
         return Ok(());
     }
@@ -202,14 +224,14 @@ fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
         report.line("  `entire doctor --fix` repairs this (so does `entire enable`)");
         return Ok(());
     }
-    let fixed = super::enable::current_binary().and_then(|binary| {
-        let done = hooks_install::install(repo, &binary)?;
+    let fixed = hookdir::current_binary().and_then(|binary| {
+        let done = hookdir::install(repo, &binary)?;
         Ok((done, binary))
     });
     match fixed {
         Ok((done, binary)) => {
             report.fixed += problems.len();
-            for line in super::enable::install_lines(&done) {
+            for line in done.lines() {
                 report.line(format_args!("  {line}"));
             }
             report.line(format_args!(
@@ -221,6 +243,30 @@ fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
         Err(err) => report.line(format_args!("  not fixed: {err:#}")),
     }
     Ok(())
+}
+
+/// entire's own settings files parse and hold what entire knows; an
+/// enabled clone records it in the git dir (docs/spec.md §3).
+fn settings_files(repo: &Repo, settings: &Settings, report: &mut Report<impl Write>) {
+    for problem in &settings.problems {
+        let hint = if problem.changes_behaviour {
+            "fix the file; entire uses the defaults for what it cannot read meanwhile"
+        } else {
+            "remove or rename the key; entire ignores it"
+        };
+        report.unfixable(problem, hint);
+    }
+    let clone_file = repo.common_dir.join(crate::settings::CLONE_FILE);
+    if settings.enabled && !clone_file.exists() {
+        report.fixable(
+            "this clone does not record that entire is on in its git dir: a checkout without \
+             .entire/, `git clean -fdx` or `git stash -u` would turn it off",
+            || {
+                crate::settings::set_clone_enabled(&repo.common_dir, true)?;
+                Ok(format!("wrote \"enabled\": true to {}", clone_file.display()))
+            },
+        );
+    }
 }
 
 /// (d) agent settings that hold entire's hooks: they parse, none lost,

@@ -1,20 +1,21 @@
 //! `entire enable` and `entire disable`.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use crate::agents::settings::{Change, Scope, SettingsFile};
 use crate::agents::{self, Spec};
 use crate::checkpoint;
 use crate::cli::{DisableArgs, EnableArgs};
 use crate::error::{Context, Result};
+use crate::git::CHECKPOINTS_REF;
 use crate::git::Repo;
-use crate::git::hooks_install;
+use crate::hookdir;
+use crate::session::LiveRegistry;
 use crate::settings;
 
 pub fn enable(args: EnableArgs) -> Result<i32> {
     let repo = Repo::require(&super::current_dir()?)?;
-    let binary = current_binary()?;
+    let binary = hookdir::current_binary()?;
     let _ = (args.force, args.local); // the defaults now
     let scope = if args.project { Scope::Project } else { Scope::Local };
     // Every agent settings file is checked before anything is written.
@@ -23,15 +24,16 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
         .map(|spec| SettingsFile::new(&repo, spec, scope).plan_install(&repo, &binary))
         .collect::<Result<Vec<_>>>()?;
     settings::set_enabled(&repo.worktree, true)?;
-    settings::clear_local_disable(&repo.worktree)?;
-    let done = hooks_install::install(&repo, &binary)?;
+    settings::set_clone_enabled(&repo.common_dir, true)?;
+    settings::clear_local_enabled(&repo.worktree)?;
+    let done = hookdir::install(&repo, &binary)?;
     let mut out = std::io::stdout().lock();
-    for line in install_lines(&done) {
+    for line in done.lines() {
         writeln!(out, "{line}")?;
     }
     let added = checkpoint::remote::ensure_fetch(&repo)?;
     if !added.is_empty() {
-        hooks_install::record_refspecs(&repo, &added)?;
+        hookdir::record_refspecs(&repo, &added)?;
         for (remote, _) in &added {
             writeln!(out, "git fetch from {remote} now brings {}", checkpoint::BRANCH)?;
         }
@@ -52,31 +54,6 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// What `install` did with the hooks that were there, for the user.
-pub fn install_lines(done: &hooks_install::Installed) -> Vec<String> {
-    let mut lines = Vec::new();
-    if done.migrated {
-        lines.push("removed entire's old hook shims and put back the hooks they had renamed".to_owned());
-    }
-    for (hook, target) in &done.adopted {
-        lines.push(format!(
-            "{hook}: moved the hook found in entire's hooks directory to {}, where it runs",
-            target.display()
-        ));
-    }
-    for aside in &done.moved_aside {
-        lines.push(format!("  (the one that was there is kept as {})", aside.display()));
-    }
-    if !done.chained.is_empty() {
-        let from = done.previous.as_deref().unwrap_or("the default hooks directory");
-        lines.push(format!(
-            "core.hooksPath was {from}; its hooks still run, after entire's, by their own path: {}",
-            done.chained.join(", ")
-        ));
-    }
-    lines
-}
-
 /// Without `--agent`: the git hooks and every agent's hooks. With it: only
 /// those agents' hooks, from their project and local settings files.
 pub fn disable(args: DisableArgs) -> Result<i32> {
@@ -89,7 +66,7 @@ pub fn disable(args: DisableArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let mut out = std::io::stdout().lock();
     if args.agent.is_empty() {
-        let (state, left) = hooks_install::uninstall(&repo)?;
+        let (state, left) = hookdir::uninstall(&repo)?;
         if let Some(state) = &state {
             checkpoint::remote::remove_fetch(&repo, &state.added_refspecs);
             match &state.previous_local {
@@ -97,26 +74,29 @@ pub fn disable(args: DisableArgs) -> Result<i32> {
                 None => writeln!(out, "core.hooksPath is unset again")?,
             }
         }
+        if state.is_some() && left.is_empty() {
+            writeln!(out, "removed {}", hookdir::our_dir(&repo).display())?;
+        }
         for path in left {
             writeln!(out, "left {} in place: it is not entire's", path.display())?;
         }
-        if settings::Settings::path(&repo.worktree).exists() {
-            if args.project {
-                settings::set_enabled(&repo.worktree, false)?;
-                writeln!(
-                    out,
-                    "wrote \"enabled\": false to {} (committed: this turns entire off for everyone who pulls it)",
-                    settings::FILE_PATH
-                )?;
-            } else {
-                settings::set_local_disable(&repo.worktree)?;
-                writeln!(
-                    out,
-                    "wrote \"enabled\": false to {} (not committed: entire is off in this clone only; \
-                     `--project` turns it off for everyone)",
-                    settings::LOCAL_FILE_PATH
-                )?;
-            }
+        settings::set_clone_enabled(&repo.common_dir, false)?;
+        settings::clear_local_enabled(&repo.worktree)?;
+        if args.project && settings::Settings::path(&repo.worktree).exists() {
+            settings::set_enabled(&repo.worktree, false)?;
+            writeln!(
+                out,
+                "wrote \"enabled\": false to {} (committed: the default of every clone that has not run \
+                 `entire enable` or `entire disable` itself)",
+                settings::FILE_PATH
+            )?;
+        } else {
+            writeln!(
+                out,
+                "wrote \"enabled\": false to {} (this clone only, whatever is checked out; \
+                 `--project` turns it off for everyone)",
+                repo.common_dir.join(settings::CLONE_FILE).display()
+            )?;
         }
     }
     for change in agent_changes {
@@ -125,10 +105,59 @@ pub fn disable(args: DisableArgs) -> Result<i32> {
         }
         change.apply()?;
     }
+    if args.purge {
+        purge(&repo, args.branch, &mut out)?;
+    }
     if args.agent.is_empty() {
         writeln!(out, "entire is disabled in {}", repo.worktree.display())?;
     }
     Ok(0)
+}
+
+/// `disable --purge`: everything entire keeps in the git common dir (all
+/// named `entire-*`: hooks, sessions and pending checkpoints, the clone's
+/// settings, the reserved checkpoint ID), this repository's entries in the
+/// live registry, and with `branch` the local checkpoints branch. The
+/// committed `.entire/` stays: it is the team's.
+fn purge(repo: &Repo, branch: bool, out: &mut impl Write) -> Result<()> {
+    let store = repo.store_dir();
+    if let Some(registry) = LiveRegistry::from_env() {
+        for entry in registry.list().0.into_iter().filter(|e| e.store.as_deref() == Some(store.as_path())) {
+            registry.remove(&entry.session.session_id);
+            writeln!(out, "removed live-registry entry {}", entry.session.session_id)?;
+        }
+    }
+    // The clone's `"enabled": false` stays while the project's file would
+    // turn entire back on here.
+    let keep =
+        settings::Settings::path(&repo.worktree).exists().then(|| repo.common_dir.join(settings::CLONE_FILE));
+    let mut entries: Vec<_> = std::fs::read_dir(&repo.common_dir)
+        .context(format_args!("reading {}", repo.common_dir.display()))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("entire-"))
+        .map(|e| e.path())
+        .filter(|path| Some(path) != keep.as_ref())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let removed =
+            if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.context(format_args!("removing {}", path.display()))?;
+        writeln!(out, "removed {}", path.display())?;
+    }
+    if let Some(kept) = keep {
+        writeln!(
+            out,
+            "kept {}: it keeps entire off here, where {} would turn it on",
+            kept.display(),
+            settings::FILE_PATH
+        )?;
+    }
+    if branch && repo.resolve_ref(CHECKPOINTS_REF).is_some() {
+        repo.git_output(["update-ref", "-d", CHECKPOINTS_REF])?;
+        writeln!(out, "deleted the branch {}", checkpoint::BRANCH)?;
+    }
+    Ok(())
 }
 
 /// The agents named on the command line, each once.
@@ -144,9 +173,4 @@ fn specs(named: &[&'static Spec]) -> Vec<&'static Spec> {
 
 fn relative(repo: &Repo, change: &Change) -> String {
     change.path.strip_prefix(&repo.worktree).unwrap_or(&change.path).display().to_string()
-}
-
-/// The binary the hooks are copied from: this one, by absolute path.
-pub fn current_binary() -> Result<PathBuf> {
-    std::env::current_exe().and_then(|p| p.canonicalize()).context("finding the entire binary")
 }

@@ -1,7 +1,6 @@
 //! `entire run [--agent NAME] [--] CMD [ARGS…]` (docs/spec.md §4).
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +11,7 @@ use crate::agents;
 use crate::checkpoint;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result, warn};
+use crate::fsutil::is_executable;
 use crate::git::Repo;
 use crate::process::{self, ProcessTable, System};
 use crate::session::{self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
@@ -52,8 +52,6 @@ fn find_program(program: &OsStr) -> Result<PathBuf> {
     let name = program.to_string_lossy();
     let not_found = || Error::user(format!("command not found: {name}")).with_code(127);
     let not_executable = |p: &Path| Error::user(format!("permission denied: {}", p.display())).with_code(126);
-    let is_executable =
-        |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
 
     if name.contains('/') {
         let path = PathBuf::from(program);
@@ -81,6 +79,8 @@ struct Launch {
     /// The repository, when entire is enabled in it, and its store.
     repo: Option<Repo>,
     store: Option<Store>,
+    /// Where HEAD's reflog ended when the session started.
+    reflog_at_start: u64,
     warned: bool,
 }
 
@@ -93,8 +93,11 @@ impl Launch {
         let parent = std::env::var(SESSION_ENV).ok().and_then(|raw| live_parent(registry.as_ref(), &raw));
 
         let repo = cwd.as_deref().and_then(|cwd| Repo::discover(cwd).ok().flatten());
-        let enabled = repo.as_ref().is_some_and(|r| Settings::for_repo(r).is_ok_and(|s| s.enabled));
-        let enabled_repo = repo.clone().filter(|_| enabled);
+        let settings = repo.as_ref().and_then(|r| Settings::for_repo(r).ok()).filter(|s| s.enabled);
+        let enabled_repo = repo.clone().filter(|_| settings.is_some());
+        if let (Some(repo), Some(settings)) = (&enabled_repo, &settings) {
+            check_hooks(repo, settings.hooks_repair);
+        }
         let store = enabled_repo.as_ref().map(|r| Store::new(r.store_dir()));
 
         let now = Utc::now();
@@ -112,7 +115,9 @@ impl Launch {
             source: Some(Source::Launcher),
             ..SessionRecord::new(id)
         };
-        let mut launch = Launch { record, registry, repo: enabled_repo, store, warned: false };
+        let reflog_at_start = enabled_repo.as_ref().map_or(0, crate::git::reflog::end);
+        let mut launch =
+            Launch { record, registry, repo: enabled_repo, store, reflog_at_start, warned: false };
         if launch.registry.is_none() {
             launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded; running the agent anyway");
             return None;
@@ -136,6 +141,7 @@ impl Launch {
         if let Some(repo) = &self.repo {
             // When `entire run` returns, the session's checkpoints are written.
             checkpoint::pending::complete(repo);
+            report_untagged(repo, self.reflog_at_start);
         }
         if let Some(store) = &self.store {
             let id = self.record.session_id.clone();
@@ -200,6 +206,37 @@ impl Launch {
             self.warned = true;
         }
     }
+}
+
+/// Git will run entire's hooks in this worktree, or one line says why not
+/// and what fixes it (docs/hooks.md).
+fn check_hooks(repo: &Repo, repair: bool) {
+    match crate::hookdir::before_session(repo, repair) {
+        Ok(None) => {}
+        Ok(Some(line)) => warn(line),
+        Err(err) => warn(format_args!("could not check entire's git hooks: {err:#}")),
+    }
+}
+
+/// Commits the worktree gained during the session without a checkpoint:
+/// one line, so that a session whose hooks did not run is never silent.
+fn report_untagged(repo: &Repo, reflog_at_start: u64) {
+    let untagged = crate::git::reflog::without_checkpoint(
+        repo,
+        &crate::git::reflog::commits_since(repo, reflog_at_start),
+    );
+    if untagged.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = untagged.iter().take(5).map(|sha| &sha[..sha.len().min(7)]).collect();
+    let more = if untagged.len() > shown.len() { ", …" } else { "" };
+    warn(format_args!(
+        "{} commit(s) made in {} during this session have no checkpoint ({}{more}): entire's hooks did not \
+         run or found no owner (run: entire doctor)",
+        untagged.len(),
+        repo.worktree.display(),
+        shown.join(", ")
+    ));
 }
 
 /// The parent session, when we run inside a live one.

@@ -10,7 +10,7 @@ use crate::checkpoint;
 use crate::cli::StatusArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
-use crate::git::hooks_install::{self, HookState};
+use crate::hookdir::{self, HookState};
 use crate::process::System;
 use crate::session::{LiveRegistry, Store, live_here};
 use crate::settings::Settings;
@@ -23,10 +23,12 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     }
     let repo = Repo::require(&cwd)?;
     checkpoint::pending::complete(&repo);
-    let enabled = Settings::for_repo(&repo)?.enabled;
-    let hooks: BTreeMap<&str, HookState> = hooks_install::states(&repo)?.into_iter().collect();
+    let settings = Settings::for_repo(&repo)?;
+    let enabled = settings.enabled;
+    let settings_problems: Vec<String> = settings.problems.iter().map(ToString::to_string).collect();
+    let hooks: BTreeMap<&str, HookState> = hookdir::states(&repo)?.into_iter().collect();
     let problems: Vec<String> = if enabled {
-        hooks_install::problems(&repo)?.iter().map(ToString::to_string).collect()
+        hookdir::problems(&repo)?.iter().filter(|p| !p.is_info()).map(ToString::to_string).collect()
     } else {
         Vec::new()
     };
@@ -42,6 +44,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
             "enabled": enabled,
             "hooks": hooks,
             "hook_problems": problems,
+            "settings_problems": settings_problems,
             "agent_hooks": agent_hooks,
             "live_sessions": sessions,
         });
@@ -71,6 +74,9 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     }
     if !problems.is_empty() {
         writeln!(out, "hint: run `entire doctor --fix` (or `entire enable`) to repair the git hooks")?;
+    }
+    for problem in &settings_problems {
+        writeln!(out, "{} {problem}", style::yellow("problem:"))?;
     }
     if !enabled {
         writeln!(out, "hint: run `entire enable` to attribute commits here")?;

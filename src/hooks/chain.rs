@@ -1,5 +1,5 @@
 //! A git hook as git starts it: entire's hooks directory holds copies of
-//! the binary named after the hooks (src/git/hooks_install.rs). [`run`] is
+//! the binary named after the hooks (src/hookdir/). [`run`] is
 //! called, with no argument parsed, when the file name of `argv[0]` is one
 //! of entire's hooks (`cli::parse`). It does entire's work in process, then `exec`s the
 //! hook git would have run without entire, by the path git would have used,
@@ -8,19 +8,20 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
 use crate::error::warn;
-use crate::git::hooks_install::State;
+use crate::fsutil::is_executable;
+use crate::hookdir::shell_quote;
+use crate::hookdir::state::{Binary, State};
 
 pub fn run(argv0: &OsStr, hook: &str, args: &[OsString]) -> ! {
     let dir = Path::new(argv0).parent().map(Path::to_path_buf).unwrap_or_default();
     let state = State::load(&dir);
     if let Some(state) = &state {
-        follow_upgrade(state, argv0, hook, args);
+        follow_upgrade(state, &dir, argv0, hook, args);
     }
     let stdin = (hook == "pre-push").then(|| {
         let mut bytes = Vec::new();
@@ -33,7 +34,7 @@ pub fn run(argv0: &OsStr, hook: &str, args: &[OsString]) -> ! {
         None => {
             warn(format_args!(
                 "{hook}: {} is missing; your own {hook} hook, if any, did not run (run: entire doctor)",
-                dir.join(crate::git::hooks_install::STATE_FILE).display()
+                dir.join(crate::hookdir::STATE_FILE).display()
             ));
             std::process::exit(0)
         }
@@ -41,26 +42,33 @@ pub fn run(argv0: &OsStr, hook: &str, args: &[OsString]) -> ! {
 }
 
 /// The installed binary replaced since the hooks were copied from it (an
-/// upgrade): run it instead of this copy. Gone: say so once per commit
-/// (prepare-commit-msg) or push, and go on with the copy.
-fn follow_upgrade(state: &State, argv0: &OsStr, hook: &str, args: &[OsString]) {
-    match std::fs::metadata(&state.binary) {
-        Err(_) => {
-            if matches!(hook, "prepare-commit-msg" | "pre-push") {
-                warn(format_args!(
-                    "{} is gone; its hooks in this repository run their own copy (run: entire doctor)",
-                    state.binary.display()
-                ));
-            }
+/// upgrade): run it instead of this copy, and, run as that binary, refresh
+/// the copy quietly. Gone: say so once per commit (prepare-commit-msg) or
+/// push, with the two commands that remove entire's hooks by hand, and go
+/// on with the copy.
+fn follow_upgrade(state: &State, dir: &Path, argv0: &OsStr, hook: &str, args: &[OsString]) {
+    match state.binary_status() {
+        Binary::Gone if matches!(hook, "prepare-commit-msg" | "pre-push") => {
+            let restore = match &state.previous_local {
+                Some(path) => format!("git config core.hooksPath {}", shell_quote(path)),
+                None => "git config --unset core.hooksPath".to_owned(),
+            };
+            warn(format_args!(
+                "{} is gone; its hooks in this repository run their own copy; to remove them: `{restore}` \
+                 and `rm -rf {}` (or reinstall entire and run `entire disable`)",
+                state.binary.display(),
+                shell_quote(&dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).to_string_lossy())
+            ));
         }
-        Ok(meta) => {
-            let mtime = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
-            let changed = (meta.len(), mtime) != (state.binary_len, state.binary_mtime_ns);
-            if changed && std::env::current_exe().is_ok_and(|me| me != state.binary) {
-                let err = Command::new(&state.binary).arg0(argv0).args(args).exec();
-                warn(format_args!("running {}: {err}; this hook runs its own copy", state.binary.display()));
-            }
+        Binary::Changed if std::env::current_exe().is_ok_and(|me| me == state.binary) => {
+            // Best effort: `doctor` reports a copy left stale.
+            let _ = crate::hookdir::install::refresh_copy(dir, state);
         }
+        Binary::Changed => {
+            let err = Command::new(&state.binary).arg0(argv0).args(args).exec();
+            warn(format_args!("running {}: {err}; this hook runs its own copy", state.binary.display()));
+        }
+        _ => {}
     }
 }
 
@@ -102,8 +110,4 @@ fn replay(bytes: &[u8]) -> std::io::Result<std::fs::File> {
     file.write_all(bytes)?;
     file.rewind()?;
     Ok(file)
-}
-
-fn is_executable(path: &Path) -> bool {
-    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

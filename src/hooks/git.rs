@@ -35,6 +35,9 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
     let cwd = std::env::current_dir().context("current directory")?;
     let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
     let settings = Settings::for_repo(&repo)?;
+    if hook == "prepare-commit-msg" {
+        say_why_not_as_configured(&settings);
+    }
     if !settings.enabled {
         return Ok(());
     }
@@ -66,6 +69,24 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
             checkpoint::push::follow(&repo, remote, &refs)
         }
         other => Err(Error::new(format!("unknown git hook {other:?}"))),
+    }
+}
+
+/// Once per commit: each settings problem that makes entire do something
+/// else than the files say, and entire being off while its hooks run.
+fn say_why_not_as_configured(settings: &Settings) {
+    for problem in settings.problems.iter().filter(|p| p.changes_behaviour) {
+        warn(problem);
+    }
+    if !settings.enabled {
+        let why = match &settings.enabled_from {
+            Some(file) => format!("\"enabled\": false in {}", file.display()),
+            None => "no settings file here says it is on".to_owned(),
+        };
+        warn(format_args!(
+            "entire is off in this clone ({why}) but its git hooks are installed: this commit gets no \
+             checkpoint (`entire enable` turns it on; `entire disable` removes the hooks)"
+        ));
     }
 }
 

@@ -389,8 +389,11 @@ fn a_removed_entire_binary_costs_no_commit_and_warns_once_per_commit() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let expected = format!(
-        "entire: {} is gone; its hooks in this repository run their own copy (run: entire doctor)",
-        copy.display()
+        "entire: {} is gone; its hooks in this repository run their own copy; to remove them: \
+         `git config --unset core.hooksPath` and `rm -rf '{}/.git/entire-hooks'` (or reinstall entire and run \
+         `entire disable`)",
+        copy.display(),
+        repo.display()
     );
     // One line for the commit (prepare-commit-msg), nothing else.
     assert_eq!(stderr.lines().collect::<Vec<_>>(), [expected.as_str()], "{stderr}");
@@ -414,6 +417,16 @@ fn a_removed_entire_binary_costs_no_commit_and_warns_once_per_commit() {
     let report = String::from_utf8_lossy(&doctor.stdout);
     assert_eq!(doctor.status.code(), Some(1), "{report}");
     assert!(report.contains(&format!("installed from {}, which is gone", copy.display())), "{report}");
+
+    // The two commands the warning names remove entire's hooks; the user's run.
+    let commands = expected.split('`').skip(1).step_by(2).take(2).collect::<Vec<_>>().join(" && ");
+    let out = world.cmd("sh", &repo).args(["-c", &commands]).output().unwrap();
+    assert!(out.status.success(), "{commands}: {}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        world.cmd("git", &repo).args(["commit", "-q", "--allow-empty", "-m", "removed"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no entire line any more");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "ran\nran\nran\n", "the user's hook runs");
 }
 
 #[test]
@@ -631,7 +644,38 @@ fn hooks_follow_an_upgraded_binary_and_doctor_refreshes_their_copy() {
     let doctor = world.entire(&repo).arg("doctor").output().unwrap();
     let report = String::from_utf8_lossy(&doctor.stdout);
     assert!(
-        report.contains(&format!("{} changed since the git hooks were installed", installed.display())),
+        report.contains(&format!("info: {} changed since the git hooks were installed", installed.display())),
         "{report}"
     );
+    assert_eq!(doctor.status.code(), Some(0), "an upgrade is no problem: {report}");
+}
+
+#[test]
+fn a_real_upgrade_refreshes_the_hooks_copy_the_first_time_it_runs() {
+    let world = World::new();
+    let repo = world.plain_repo("r");
+    let installed = world.path().join("bin/entire");
+    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+    enable_with_copy(&world, &repo, &installed);
+    // A new build: another binary at the same path (an ELF ignores what
+    // follows its sections).
+    let mut newer = std::fs::read(&installed).unwrap();
+    newer.extend_from_slice(b"a newer build");
+    let staged = world.path().join("bin/entire.new");
+    std::fs::write(&staged, &newer).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&staged, &installed).unwrap();
+    let copy = repo.join(".git/entire-hooks/.entire");
+    assert_ne!(std::fs::read(&copy).unwrap(), newer, "the setup can fail");
+
+    let out =
+        world.cmd("git", &repo).args(["commit", "-q", "--allow-empty", "-m", "first"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "quietly");
+    assert_eq!(std::fs::read(&copy).unwrap(), newer, "the copy is the new build");
+    let doctor = world.entire(&repo).arg("doctor").output().unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert_eq!(doctor.status.code(), Some(0), "{report}");
+    assert!(!report.contains("changed since"), "{report}");
 }

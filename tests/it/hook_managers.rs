@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{World, checkpoint_of, stdout};
+use crate::support::{World, agent_commit, checkpoint_of, stdout};
 
 /// Where the managers are, or None (after saying why) when not installed.
 fn tools() -> Option<PathBuf> {
@@ -130,7 +130,7 @@ fn assert_agent_tagged(w: &World, repo: &Path, when: &str) {
 
 /// Whether `status` and `doctor` both see a problem with the hooks, and
 /// `doctor --fix` repairs it.
-fn assert_detected_and_repaired(w: &World, repo: &Path, what: &str) {
+fn assert_detected_and_repaired(w: &World, repo: &Path, what: &str, names: &str) {
     let status = w.json(repo, &["status", "--json"]);
     let problems = status["hook_problems"].as_array().unwrap();
     assert!(!problems.is_empty(), "{what}: status sees it: {status:#}");
@@ -139,6 +139,7 @@ fn assert_detected_and_repaired(w: &World, repo: &Path, what: &str) {
     let doctor = w.entire(repo).arg("doctor").output().unwrap();
     let report = String::from_utf8_lossy(&doctor.stdout);
     assert_eq!(doctor.status.code(), Some(1), "{what}: doctor sees it: {report}");
+    assert!(report.contains(names), "{what}: doctor names the manager ({names}): {report}");
     let fixed = w.entire(repo).args(["doctor", "--fix"]).output().unwrap();
     let report = String::from_utf8_lossy(&fixed.stdout);
     assert_eq!(fixed.status.code(), Some(0), "{what}: doctor --fix repairs it: {report}");
@@ -151,7 +152,7 @@ fn assert_detected_and_repaired(w: &World, repo: &Path, what: &str) {
 
 /// The common part: install with the manager, check, enable, check, run
 /// `reinstall` (the manager's own install again), repair, disable, compare.
-fn check_manager(w: &World, repo: &Path, files: &[&str], reinstall: &dyn Fn()) {
+fn check_manager(w: &World, repo: &Path, files: &[&str], names: &str, reinstall: &dyn Fn()) {
     assert_manager_decides(w, repo, "before entire");
     let before = snapshot(repo, files);
     let path_before = hooks_path(w, repo);
@@ -162,12 +163,12 @@ fn check_manager(w: &World, repo: &Path, files: &[&str], reinstall: &dyn Fn()) {
     assert_eq!(w.json(repo, &["status", "--json"])["hook_problems"], serde_json::json!([]));
 
     reinstall();
-    assert_detected_and_repaired(w, repo, "after the manager's install");
+    assert_detected_and_repaired(w, repo, "after the manager's install", names);
     assert_manager_decides(w, repo, "after repair");
     assert_agent_tagged(w, repo, "after repair");
 
     let out = stdout(w.entire(repo).arg("disable").output().unwrap());
-    assert!(out.contains(".entire/settings.local.json"), "{out}");
+    assert!(out.contains(".git/entire-settings.json"), "{out}");
     assert_eq!(hooks_path(w, repo), path_before, "core.hooksPath as it was");
     let after = snapshot(repo, files);
     assert_eq!(after.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>(), "the manager's files");
@@ -194,7 +195,7 @@ fn husky_v9() {
         run_ok(&w, &tools, &repo, &["husky"]);
         assert_eq!(hooks_path(&w, &repo).as_deref(), Some(".husky/_"));
     };
-    check_manager(&w, &repo, &[".husky", ".git/hooks"], &reinstall);
+    check_manager(&w, &repo, &[".husky", ".git/hooks"], "husky's install", &reinstall);
 }
 
 #[test]
@@ -216,7 +217,7 @@ fn lefthook() {
         assert_eq!(w.json(&repo, &["status", "--json"])["hook_problems"], serde_json::json!([]));
         run_ok(&w, &tools, &repo, &["lefthook", "install", "--force"]);
     };
-    check_manager(&w, &repo, &["lefthook.yml", ".git/hooks"], &reinstall);
+    check_manager(&w, &repo, &["lefthook.yml", ".git/hooks"], "`lefthook install --force`", &reinstall);
 }
 
 #[test]
@@ -246,7 +247,7 @@ fn pre_commit_with_a_local_hook() {
         w.git(&repo, &["config", "--unset-all", "core.hooksPath"]);
         run_ok(&w, &tools, &repo, &["pre-commit", "install"]);
     };
-    check_manager(&w, &repo, &[".pre-commit-config.yaml", ".git/hooks"], &reinstall);
+    check_manager(&w, &repo, &[".pre-commit-config.yaml", ".git/hooks"], "pre-commit's hint", &reinstall);
 }
 
 #[test]
@@ -271,7 +272,145 @@ fn simple_git_hooks() {
             "the installed entire binary is untouched"
         );
     };
-    check_manager(&w, &repo, &["package.json", ".git/hooks"], &reinstall);
+    check_manager(&w, &repo, &["package.json", ".git/hooks"], "simple-git-hooks", &reinstall);
+}
+
+#[test]
+fn husky_reinstalled_by_npm_install_is_caught_by_the_next_entire_run() {
+    let Some(tools) = tools() else { return };
+    let w = World::new();
+    let repo = w.plain_repo("husky-npm");
+    std::fs::write(
+        repo.join("package.json"),
+        r#"{"name": "x", "private": true, "scripts": {"prepare": "husky"}}"#,
+    )
+    .unwrap();
+    let npm_install =
+        || run_ok(&w, &tools, &repo, &["npm", "install", "--offline", "--no-audit", "--no-fund"]);
+    let npm = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("hook-managers/npm/node_modules/.bin/npm");
+    if !npm.exists() {
+        // npm itself comes with node, not with the managers.
+        std::os::unix::fs::symlink(which::which("npm").expect("npm (node 20) is installed"), &npm).unwrap();
+    }
+    npm_install();
+    assert_eq!(hooks_path(&w, &repo).as_deref(), Some(".husky/_"), "npm install ran husky");
+    std::fs::write(
+        repo.join(".husky/commit-msg"),
+        "if grep -q '^bad' \"$1\"; then echo 'husky: rejected'; exit 1; fi\n",
+    )
+    .unwrap();
+    stdout(w.entire(&repo).arg("enable").output().unwrap());
+    let (ok, said) = agent_commit(&w, &repo, "agent work");
+    assert!(ok && !said.contains("entire:"), "{said}");
+    assert!(checkpoint_of(&w, &repo, "HEAD").is_some());
+
+    npm_install();
+    let (ok, said) = agent_commit(&w, &repo, "agent work, untagged");
+    assert!(ok, "{said}");
+    assert!(checkpoint_of(&w, &repo, "HEAD").is_none(), "entire's hooks did not run");
+    let lines: Vec<&str> = said.lines().filter(|l| l.starts_with("entire:")).collect();
+    assert_eq!(lines.len(), 2, "one line before the agent, one at its end: {said}");
+    assert!(
+        lines[0].contains("husky's install") && lines[0].contains("fix: `entire doctor --fix`"),
+        "{said}"
+    );
+    assert!(lines[1].contains("1 commit(s) made in") && lines[1].contains("have no checkpoint"), "{said}");
+    assert!(!agent_commit(&w, &repo, "bad by agent").0, "husky's hook still rejects");
+
+    // With "hooks": {"repair": true}, the next `entire run` repairs instead.
+    std::fs::write(repo.join(".entire/settings.local.json"), r#"{"hooks": {"repair": true}}"#).unwrap();
+    let (ok, said) = agent_commit(&w, &repo, "agent work, repaired");
+    assert!(ok, "{said}");
+    assert!(said.contains("entire: repaired entire's git hooks before starting the agent"), "{said}");
+    assert!(checkpoint_of(&w, &repo, "HEAD").is_some(), "tagged again: {said}");
+    assert!(!agent_commit(&w, &repo, "bad by agent").0, "husky's hook still rejects");
+}
+
+#[test]
+fn lefthooks_custom_hooks_path_state_is_reported_with_the_sequence_that_restores_both() {
+    let Some(tools) = tools() else { return };
+    let w = World::new();
+    let repo = w.plain_repo("lefthook-stale");
+    let config = "commit-msg:\n  commands:\n    no-bad:\n      run: \"! grep -q '^bad' {1}\"\n";
+    std::fs::write(repo.join("lefthook.yml"), config).unwrap();
+    run_ok(&w, &tools, &repo, &["lefthook", "install"]);
+    stdout(w.entire(&repo).arg("enable").output().unwrap());
+    let marker = w.path().join("lefthook-pre-commit-ran");
+    let changed =
+        format!("{config}pre-commit:\n  commands:\n    mark:\n      run: touch {}\n", marker.display());
+    std::fs::write(repo.join("lefthook.yml"), changed).unwrap();
+    // lefthook compares whole seconds: make the change visibly newer.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(repo.join("lefthook.yml"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let out = w.cmd("git", &repo).args(["commit", "--allow-empty", "-q", "-m", "one"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("Custom hooks paths are not supported"), "lefthook's box: {said}");
+    assert!(!marker.exists(), "its new pre-commit hook does not run");
+
+    let doctor = w.entire(&repo).arg("doctor").output().unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert_eq!(doctor.status.code(), Some(1), "{report}");
+    assert!(report.contains("custom hooks paths are not supported"), "{report}");
+    assert!(
+        report.contains("restore both with: `lefthook install --force`, then `entire doctor --fix`"),
+        "{report}"
+    );
+    let (_, said) = agent_commit(&w, &repo, "agent work");
+    assert!(
+        said.contains("fix: `lefthook install --force`, then `entire doctor --fix`"),
+        "entire run says it: {said}"
+    );
+
+    run_ok(&w, &tools, &repo, &["lefthook", "install", "--force"]);
+    stdout(w.entire(&repo).args(["doctor", "--fix"]).output().unwrap());
+    let doctor = w.entire(&repo).arg("doctor").output().unwrap();
+    assert_eq!(doctor.status.code(), Some(0), "{}", String::from_utf8_lossy(&doctor.stdout));
+    std::fs::write(repo.join("staged"), "x").unwrap();
+    w.git(&repo, &["add", "staged"]);
+    let out = w.cmd("git", &repo).args(["commit", "-q", "-m", "two"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(!said.contains("Custom hooks paths"), "{said}");
+    assert!(marker.exists(), "lefthook's new hook runs: {said}");
+    assert!(
+        !w.cmd("git", &repo)
+            .args(["commit", "--allow-empty", "-q", "-m", "bad"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let (ok, said) = agent_commit(&w, &repo, "agent work");
+    assert!(ok, "{said}");
+    assert!(checkpoint_of(&w, &repo, "HEAD").is_some(), "{said}");
+
+    // lefthook's other way out: it unsets core.hooksPath and installs.
+    run_ok(&w, &tools, &repo, &["lefthook", "install", "--reset-hooks-path"]);
+    let (ok, said) = agent_commit(&w, &repo, "agent work, untagged");
+    assert!(ok, "{said}");
+    assert!(
+        said.contains("core.hooksPath is unset") && said.contains("lefthook install --reset-hooks-path"),
+        "{said}"
+    );
+    assert!(said.contains("have no checkpoint"), "{said}");
+    stdout(w.entire(&repo).args(["doctor", "--fix"]).output().unwrap());
+    let (ok, said) = agent_commit(&w, &repo, "agent work, tagged");
+    assert!(ok && checkpoint_of(&w, &repo, "HEAD").is_some(), "{said}");
+    assert!(
+        !w.cmd("git", &repo)
+            .args(["commit", "--allow-empty", "-q", "-m", "bad"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod faults;
 mod git_hooks;
 mod hook_managers;
 mod hot_paths;
+mod never_silent;
 mod output;
 mod real_agents;
 mod run;

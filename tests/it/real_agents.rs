@@ -445,7 +445,10 @@ fn claude_print_under_the_launcher_is_attributed_by_env() {
     assert!(second.session["ended_at"].is_string(), "the launcher ended it");
     // Tokens from Claude's own transcript: the mock answers each of the
     // three turns (write, shell, final) with 10 input and 5 output tokens.
-    assert_eq!(second.session["tokens"], json!({"input": 30, "output": 15, "cache_read": 0, "cache_write": 0}));
+    assert_eq!(
+        second.session["tokens"],
+        json!({"input": 30, "output": 15, "cache_read": 0, "cache_write": 0})
+    );
     assert_eq!(second.session["models"].as_array().map(Vec::len), Some(1), "{:#}", second.session);
 }
 

@@ -358,6 +358,17 @@ pub fn enable_with_copy(world: &World, repo: &Path, dest: &Path) {
     }
 }
 
+/// `entire run -- git commit --allow-empty -m <message>`: whether it
+/// succeeded, and its stderr.
+pub fn agent_commit(world: &World, repo: &Path, message: &str) -> (bool, String) {
+    let out = world
+        .entire(repo)
+        .args(["run", "--", "git", "commit", "--allow-empty", "-q", "-m", message])
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// A session ID the test knows to be well formed.
 pub fn sid(raw: &str) -> entire::session::SessionId {
     entire::session::SessionId::parse(raw).expect("a well-formed session ID")

@@ -100,7 +100,7 @@ fn two_clones_pushing_to_one_remote_keep_every_checkpoint() {
 }
 
 #[test]
-fn disable_writes_the_local_override_not_the_committed_file() {
+fn disable_writes_the_clones_record_not_the_committed_file() {
     let w = World::new();
     let repo = w.repo("r");
     w.git(&repo, &["add", ".entire"]);
@@ -108,13 +108,13 @@ fn disable_writes_the_local_override_not_the_committed_file() {
     let committed = std::fs::read(repo.join(".entire/settings.json")).unwrap();
 
     let out = stdout(w.entire(&repo).arg("disable").output().unwrap());
-    assert!(out.contains(".entire/settings.local.json") && out.contains("--project"), "{out}");
+    assert!(out.contains(".git/entire-settings.json") && out.contains("--project"), "{out}");
     assert_eq!(w.git(&repo, &["status", "--porcelain"]), "", "the tree stays clean");
     assert_eq!(std::fs::read(repo.join(".entire/settings.json")).unwrap(), committed);
     assert_eq!(w.json(&repo, &["status", "--json"])["enabled"], false);
 
     stdout(w.entire(&repo).arg("enable").output().unwrap());
-    assert!(!repo.join(".entire/settings.local.json").exists(), "enable takes the override back");
+    assert!(!repo.join(".entire/settings.local.json").exists(), "no file in the tree");
     assert_eq!(w.git(&repo, &["status", "--porcelain"]), "");
     agent_commit(&w, &repo, "tagged again");
 
