@@ -73,6 +73,23 @@ impl Usage {
         }
     }
 
+    /// One line for people: `15 in, 78 out, 8300 cache read (model)`.
+    pub fn summary(&self) -> Option<String> {
+        let tokens = self.tokens?;
+        let parts: Vec<String> = [
+            (tokens.input, "in"),
+            (tokens.output, "out"),
+            (tokens.cache_read, "cache read"),
+            (tokens.cache_write, "cache write"),
+        ]
+        .into_iter()
+        .filter_map(|(count, what)| Some(format!("{} {what}", count?)))
+        .collect();
+        let models =
+            if self.models.is_empty() { String::new() } else { format!(" ({})", self.models.join(", ")) };
+        Some(format!("{}{models}", parts.join(", ")))
+    }
+
     pub fn add(&mut self, other: &Usage) {
         self.tokens = match (self.tokens, other.tokens) {
             (Some(a), Some(b)) => Some(a + b),

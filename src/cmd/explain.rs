@@ -162,6 +162,9 @@ fn print_checkpoint(out: &mut impl Write, reader: &mut Reader, store: &Store, me
             None => String::new(),
         };
         writeln!(out, "  transcript:  {BRANCH}:{}/{SLOT}/{TRANSCRIPT_FILE}{cut}", checkpoint::dir_of(id))?;
+        if let Some(summary) = checkpoint_usage(reader, id).summary() {
+            writeln!(out, "  tokens:      {summary}")?;
+        }
     }
     let original = record.or(slot_record).and_then(|r| r.transcript_path);
     if let Some(path) = original {

@@ -176,6 +176,13 @@ fn tokens_and_models_come_from_the_transcripts() {
     assert_eq!(explained["checkpoints"][0]["models"], json!(["claude-sonnet-4-5"]));
     let explained = t.w.json(&t.repo, &["explain", "HEAD", "--json"]);
     assert!(explained["checkpoints"][0].get("tokens").is_none(), "{explained:#}");
+    let text = entire(&t, &["explain", "HEAD~2"]);
+    let tokens: Vec<&str> = text.lines().filter(|l| l.contains("tokens:")).collect();
+    assert_eq!(
+        tokens,
+        ["  tokens:      15 in, 78 out, 8300 cache read, 300 cache write (claude-sonnet-4-5)"],
+        "{text}"
+    );
 }
 
 /// A check of the JSON Schema keywords the vendored Agent Trace schema
