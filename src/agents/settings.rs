@@ -89,6 +89,8 @@ pub struct SettingsFile {
     /// The agent's settings directory, the last one removed with the file.
     dir: PathBuf,
     saved: PathBuf,
+    /// `<git-common-dir>/info/exclude`, which keeps a local file out of git.
+    exclude_file: PathBuf,
 }
 
 impl SettingsFile {
@@ -108,6 +110,7 @@ impl SettingsFile {
             path: dir.join(name),
             dir,
             saved: repo.git_dir.join("entire-agent-settings").join(format!("{}{suffix}.json", spec.name)),
+            exclude_file: repo.common_dir.join("info/exclude"),
         }
     }
 
@@ -138,8 +141,12 @@ impl SettingsFile {
     /// What `enable` would change; checks everything before anything is written.
     pub fn plan_install(&self, repo: &Repo, binary: &Path) -> Result<Change> {
         let exclude = match self.scope {
-            Scope::Local => self.keep_out_of_git(repo)?,
+            Scope::Local => self.keep_out_of_git(repo)?.map(Exclude::Add),
             Scope::Project => None,
+        };
+        let added = match &exclude {
+            Some(Exclude::Add(line)) => Some(line.clone()),
+            _ => None,
         };
         let current = read_optional(&self.path)?;
         let installed = self
@@ -155,18 +162,26 @@ impl SettingsFile {
         let saved = if had_ours {
             // Only a file without our hooks is worth restoring.
             match self.load_saved() {
-                Some(original) => Saved::Put(Original { installed: string(&bytes), ..original }),
+                Some(original) => Saved::Put(Original {
+                    installed: string(&bytes),
+                    excluded: added.or(original.excluded.clone()),
+                    ..original
+                }),
                 None => Saved::Keep,
             }
         } else {
-            Saved::Put(Original { original: current.as_deref().map(string), installed: string(&bytes) })
+            Saved::Put(Original {
+                original: current.as_deref().map(string),
+                installed: string(&bytes),
+                excluded: added,
+            })
         };
         Ok(self.change(Write::Bytes(bytes), saved, exclude))
     }
 
     /// The line `info/exclude` needs so that git ignores this local file,
     /// if it needs one. A file git tracks cannot be kept local.
-    fn keep_out_of_git(&self, repo: &Repo) -> Result<Option<(PathBuf, String)>> {
+    fn keep_out_of_git(&self, repo: &Repo) -> Result<Option<String>> {
         let relative =
             self.path.strip_prefix(&repo.worktree).unwrap_or(&self.path).to_string_lossy().into_owned();
         if repo.git_output(["ls-files", "--error-unmatch", "--", &relative]).is_ok() {
@@ -182,7 +197,7 @@ impl SettingsFile {
         if repo.git_output(["check-ignore", "-q", "--no-index", "--", &relative]).is_ok() {
             return Ok(None);
         }
-        Ok(Some((repo.common_dir.join("info/exclude"), format!("/{relative}"))))
+        Ok(Some(format!("/{relative}")))
     }
 
     /// What `disable` would change.
@@ -194,6 +209,8 @@ impl SettingsFile {
             return Ok(self.change(Write::Unchanged, Saved::Drop, None)); // not ours, maybe not even JSON
         }
         let saved = self.load_saved();
+        // The ignore line `enable` added goes with the file.
+        let unexclude = saved.as_ref().and_then(|s| s.excluded.clone()).map(Exclude::Remove);
         let restore = |original: &Option<String>| match original {
             Some(text) => Write::Bytes(text.clone().into_bytes()),
             None => Write::Delete,
@@ -201,7 +218,7 @@ impl SettingsFile {
         if let Some(saved) = &saved
             && saved.installed.as_bytes() == current
         {
-            return Ok(self.change(restore(&saved.original), Saved::Drop, None));
+            return Ok(self.change(restore(&saved.original), Saved::Drop, unexclude));
         }
         let before = match &saved {
             None => Before::Unknown,
@@ -215,10 +232,10 @@ impl SettingsFile {
             Removed::Bytes(bytes) => Write::Bytes(bytes),
             Removed::Delete => Write::Delete,
         };
-        Ok(self.change(write, Saved::Drop, None))
+        Ok(self.change(write, Saved::Drop, unexclude))
     }
 
-    fn change(&self, write: Write, saved: Saved, exclude: Option<(PathBuf, String)>) -> Change {
+    fn change(&self, write: Write, saved: Saved, exclude: Option<Exclude>) -> Change {
         Change {
             agent: self.spec.name,
             scope: self.scope,
@@ -227,7 +244,7 @@ impl SettingsFile {
             saved_path: self.saved.clone(),
             write,
             saved,
-            exclude,
+            exclude: exclude.map(|e| (self.exclude_file.clone(), e)),
         }
     }
 
@@ -248,6 +265,15 @@ struct Original {
     original: Option<String>,
     /// What `enable` wrote.
     installed: String,
+    /// The line `enable` added to `info/exclude`, if it added one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    excluded: Option<String>,
+}
+
+/// A line `info/exclude` gains or loses.
+enum Exclude {
+    Add(String),
+    Remove(String),
 }
 
 enum Write {
@@ -271,8 +297,8 @@ pub struct Change {
     saved_path: PathBuf,
     write: Write,
     saved: Saved,
-    /// A line for `info/exclude`, so that git ignores a local file.
-    exclude: Option<(PathBuf, String)>,
+    /// `info/exclude`, and the line that keeps a local file out of git.
+    exclude: Option<(PathBuf, Exclude)>,
 }
 
 impl Change {
@@ -298,8 +324,10 @@ impl Change {
                 }
             }
         }
-        if let Some((exclude, line)) = &self.exclude {
-            append_line(exclude, line)?;
+        match &self.exclude {
+            Some((exclude, Exclude::Add(line))) => append_line(exclude, line)?,
+            Some((exclude, Exclude::Remove(line))) => remove_line(exclude, line)?,
+            None => {}
         }
         match &self.saved {
             Saved::Keep => {}
@@ -323,6 +351,18 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
     let mut file = fs::OpenOptions::new().create(true).append(true).open(path).context(&what)?;
     let newline = if current.is_empty() || current.ends_with(b"\n") { "" } else { "\n" };
     writeln!(file, "{newline}{line}").context(&what)
+}
+
+/// Removes the lines that are exactly `line` from `path`, if it has any.
+fn remove_line(path: &Path, line: &str) -> Result<()> {
+    let Some(current) = read_optional(path)? else { return Ok(()) };
+    let text = String::from_utf8_lossy(&current);
+    if !text.lines().any(|l| l == line) {
+        return Ok(());
+    }
+    let kept: String = text.split_inclusive('\n').filter(|l| l.trim_end_matches('\n') != line).collect();
+    let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o777);
+    atomic_write(path, kept.as_bytes(), mode)
 }
 
 /// Text we parsed, hence UTF-8.

@@ -380,9 +380,12 @@ fn agent_hooks_stay_local_unless_project() {
     assert!(!repo.join(".claude/settings.json").exists());
     assert_eq!(w.git(&repo, &["status", "--porcelain", "--untracked-files=all"]), "", "git sees nothing new");
     assert_eq!(w.json(&repo, &["status", "--json"])["agent_hooks"]["claude-code"], true);
+    let exclude = || fs::read_to_string(repo.join(".git/info/exclude")).unwrap();
+    assert!(exclude().lines().any(|l| l == "/.gemini/settings.json"), "{}", exclude());
 
     // A project file git tracks cannot be made local: say so, change nothing.
     stdout(w.entire(&repo).args(["disable", "--agent", "gemini"]).output().unwrap());
+    assert!(!exclude().contains("/.gemini/settings.json"), "disable takes back the line enable added");
     fs::create_dir_all(repo.join(".gemini")).unwrap();
     fs::write(repo.join(".gemini/settings.json"), "{}\n").unwrap();
     w.git(&repo, &["add", "-f", ".gemini/settings.json"]);
