@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::{HookEvent, Spec, Turn};
 use crate::checkpoint::post_hoc;
 use crate::error::{Error, Result, warn};
-use crate::git::Repo;
+use crate::git::{CommitId, Repo};
 use crate::process::{ProcId, ProcessTable, System};
 use crate::resolve::owner::OwnerLookup;
 use crate::session::{LiveEntry, LiveRegistry, SessionId, SessionRecord, Source, Store};
@@ -85,7 +85,8 @@ pub fn record(
         facts.apply(&mut rec, hook.now);
         if spec.post_hoc {
             let link = matches!(event.turn, Turn::Tool | Turn::Stop);
-            new_commits = post_hoc::observe_head(&mut rec, head.as_deref(), hook.now, link);
+            new_commits =
+                post_hoc::observe_head(&mut rec, head.as_ref().map(CommitId::as_str), hook.now, link);
         }
         Some(rec)
     })?;
@@ -137,7 +138,7 @@ impl Hook<'_> {
             agent: Some(self.spec.name.to_owned()),
             cwd: Some(self.cwd.to_string_lossy().into_owned()),
             worktree_path: Some(self.repo.worktree_str()),
-            base_commit: self.repo.head(),
+            base_commit: self.repo.head().map(String::from),
             started_at: Some(self.now),
             source: Some(Source::AgentHook),
             ..SessionRecord::new(agent_session.clone())

@@ -15,6 +15,7 @@ mod writer;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::git::CommitId;
 use crate::session::{CheckpointId, Resolution, ResolvedBy, SessionId};
 
 pub use id::{new_id, new_id_with, reserve as reserve_id};
@@ -41,7 +42,7 @@ pub const TRANSCRIPT_FILE: &str = "full.jsonl";
 pub struct Metadata {
     pub checkpoint_id: CheckpointId,
     /// The full SHA of the commit the checkpoint was written for.
-    pub commit: String,
+    pub commit: CommitId,
     pub session_id: SessionId,
     pub agent: Option<String>,
     pub resolved_by: ResolvedBy,
@@ -63,14 +64,9 @@ pub fn dir_of(id: &CheckpointId) -> String {
 
 /// `commits/<sha[0:2]>/<sha[2:]>`: the index file listing a commit's
 /// checkpoints, one ID per line.
-pub fn index_of(sha: &str) -> String {
+pub fn index_of(commit: &CommitId) -> String {
+    let sha = commit.as_str();
     format!("commits/{}/{}", &sha[..2], &sha[2..])
-}
-
-/// A full object name as git prints it (SHA-1 or SHA-256, lowercase), so
-/// that it is safe and canonical as a path on the branch.
-pub fn is_full_sha(sha: &str) -> bool {
-    matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The `cat-file` name of `path` in commit `tip` (`""`: its root tree).
@@ -86,21 +82,12 @@ mod tests {
     fn layout_paths() {
         assert_eq!(dir_of(&CheckpointId::parse("0123456789ab").unwrap()), "01/23456789ab");
         let sha = "ab".repeat(20);
-        assert_eq!(index_of(&sha), format!("commits/ab/{}", &sha[2..]));
-    }
-
-    #[test]
-    fn full_sha_is_lowercase_hex_of_a_hash_length() {
-        assert!(is_full_sha(&"a1".repeat(20)));
-        assert!(is_full_sha(&"a1".repeat(32)));
-        assert!(!is_full_sha(&"A1".repeat(20)));
-        assert!(!is_full_sha("HEAD"));
-        assert!(!is_full_sha(&"a1".repeat(19)));
+        assert_eq!(index_of(&CommitId::parse(&sha).unwrap()), format!("commits/ab/{}", &sha[2..]));
     }
 
     #[test]
     fn metadata_keeps_field_order_and_extra() {
-        let raw = r#"{"checkpoint_id":"0123456789ab","commit":"c","session_id":"s","agent":null,"resolved_by":"pid","resolution":{"method":"pid","depth":2,"env_rejected":null},"created_at":"2025-01-02T03:04:05Z","branch":"main","files_changed":["a"],"agent_session_id":null,"linked":"post-hoc"}"#;
+        let raw = r#"{"checkpoint_id":"0123456789ab","commit":"cccccccccccccccccccccccccccccccccccccccc","session_id":"s","agent":null,"resolved_by":"pid","resolution":{"method":"pid","depth":2,"env_rejected":null},"created_at":"2025-01-02T03:04:05Z","branch":"main","files_changed":["a"],"agent_session_id":null,"linked":"post-hoc"}"#;
         let meta: Metadata = serde_json::from_str(raw).unwrap();
         assert_eq!(meta.extra["linked"], "post-hoc");
         assert_eq!(serde_json::to_string(&meta).unwrap(), raw);

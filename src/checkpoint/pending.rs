@@ -1,221 +1,412 @@
-//! The checkpoint write pipeline behind post-commit (docs/spec.md §6), in two
-//! halves so that the commit returns at once.
+//! The checkpoint write pipeline behind post-commit (docs/checkpoints.md),
+//! in two halves so that the commit returns at once.
 //!
-//! The hook itself only hands each checkpoint the commit made pending over
-//! to a writer: it writes the commit's SHA into the pending file and forks
-//! a detached writer. No git process runs while the user waits. The writer
-//! checks the commit against git, records the checkpoint in the session and
-//! writes it to the branch (about five git processes), reserves the next
-//! commit's checkpoint ID (see `checkpoint::id`), and removes the pending
-//! file.
+//! prepare-commit-msg makes a checkpoint pending, keyed by the `git`
+//! process that runs the commit ([`committing_git`]). post-commit runs
+//! under that same process: it marks the checkpoints its own process made
+//! pending as committed, with HEAD as it finds it, and starts the writer
+//! unless one is running. No git process runs while the user waits.
+//!
+//! One writer per repository at a time (a lock held while it writes)
+//! drains every checkpoint that waits, and looks again after letting the
+//! lock go, so that a post-commit that found it running (and left its
+//! checkpoint to it) never waits for a later writer. It finds each
+//! checkpoint's commit in the objects: the commit whose message carries
+//! the trailer, HEAD or a few commits below it, never a file a later
+//! commit may have rewritten. It records the checkpoint in the session,
+//! writes it to the branch and removes the pending file, in that order, so
+//! that a writer killed at any point loses nothing.
 //!
 //! Whatever reads checkpoints, or sessions' lists of them, first calls
-//! [`complete`], which writes every handed-off checkpoint that is not
-//! written yet and waits for those a writer holds. Each checkpoint is
-//! written under a lock on its pending file, by one process, once.
+//! [`complete`], which waits for a running writer and writes what is left,
+//! including checkpoints whose post-commit never ran (killed): the
+//! worktree's reflog shows whether their git made the commit.
 
+use std::collections::HashSet;
 use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use nix::unistd::{ForkResult, dup2_stderr, dup2_stdin, dup2_stdout, fork, setsid};
 
 use super::Attribution;
 use crate::checkpoint;
 use crate::error::{Error, Result, warn};
-use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
+use crate::git::{CommitId, Repo};
+use crate::process::{ProcId, ProcessTable, System};
 use crate::session::{CheckpointId, Committed, Pending, Store};
 use crate::settings::Settings;
 
-/// The hook: hands the checkpoints named in the commit's message over to a
-/// detached writer.
-///
-/// The message is read from `COMMIT_EDITMSG`, the file `git commit` hands
-/// to prepare-commit-msg (where the trailer was added) and reads the
-/// message back from; HEAD and its branch are read from files. Other
-/// commands that run post-commit (cherry-pick, rebase…) may leave an older
-/// message there: the writer compares every checkpoint with the trailers
-/// git committed, and gives back the ones that are not there.
+/// How far below the HEAD post-commit saw the writer looks for the commit:
+/// commits made in the same worktree between the commit and its
+/// post-commit (agents sharing one worktree) come first.
+const NEAR_HEAD: usize = 64;
+
+/// How many entries of a worktree's HEAD reflog are searched for a commit
+/// whose post-commit never ran.
+const REFLOG_DEPTH: usize = 256;
+
+/// Temp files and dirs a killed writer left behind, once this old.
+const ORPHAN_AGE: Duration = Duration::from_secs(600);
+
+/// The `git` process running this hook: the nearest ancestor named `git`
+/// (a hook may run under a shell), else the parent. prepare-commit-msg and
+/// post-commit of one commit find the same one.
+pub fn committing_git() -> Option<ProcId> {
+    let ancestors = System.ancestors(std::process::id() as i32, 3);
+    let git = ancestors.iter().find(|p| System.name(p.pid).as_deref() == Some("git"));
+    git.or(ancestors.first()).copied()
+}
+
+/// The hook: marks the checkpoints this commit's `git` process made pending
+/// as committed, then starts the writer unless one is running (which then
+/// writes them before it stops).
 pub fn hand_off(repo: &Repo) -> Result<()> {
     let store = Store::new(repo.store_dir());
     if !store.has_pending() {
         return Ok(()); // nothing waits: a commit outside any session
     }
-    let Some(commit) = repo.head() else { return Ok(()) };
-    let Some(message) = crate::fsutil::read_optional(&repo.git_dir.join("COMMIT_EDITMSG"))? else {
-        return Ok(());
-    };
-    let mut handed = false;
-    for checkpoint_id in mentioned(&String::from_utf8_lossy(&message)) {
-        let Some(pending) = store.pending(&checkpoint_id)? else { continue };
-        if pending.committed.is_some() {
-            continue; // an amended commit keeps the trailer of the first one
-        }
-        store.commit_pending(&checkpoint_id, &Committed { commit: commit.clone(), branch: repo.branch() })?;
-        handed = true;
+    let Some(git) = committing_git() else { return Ok(()) };
+    let mine: Vec<Pending> =
+        store.list_pending().into_iter().filter(|p| p.git == Some(git) && p.committed.is_none()).collect();
+    let Some(commit) = repo.head().filter(|_| !mine.is_empty()) else { return Ok(()) };
+    let committed = Committed { commit, branch: repo.branch() };
+    for pending in &mine {
+        store.commit_pending(&pending.checkpoint_id, &committed)?;
     }
-    if handed {
-        detach_writer(repo);
-    }
+    start_writer(repo, &store);
     Ok(())
 }
 
-/// Checkpoint IDs on the lines of a message that look like our trailer.
-/// Loose on purpose (any line, any case of the key): the writer holds each
-/// against the trailers git committed.
-fn mentioned(message: &str) -> Vec<CheckpointId> {
-    message
-        .lines()
-        .filter_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case(CHECKPOINT_KEY).then(|| CheckpointId::parse(value.trim()))?
-        })
-        .collect()
-}
-
-/// Forks the writer off, not waited for: a fork returns at once, where
-/// starting a program would wait for its exec. The child is a session of
-/// its own (the terminal's signals are not for it), runs at the lowest
-/// priority (the rest of the commit and the user's next command come
-/// first), and has its stdio on /dev/null (whoever reads git's output does
-/// not wait for it). Its failures stay pending for the next writer or
-/// reader. When it cannot be forked, the commit waits for the write.
-fn detach_writer(repo: &Repo) {
+/// Forks the writer off, holding the writer lock, unless another process
+/// holds it: that one looks for new work before it stops. A fork returns
+/// at once, where starting a program would wait for its exec. The child is
+/// a session of its own (the terminal's signals are not for it), runs at
+/// the lowest priority (the rest of the commit and the user's next command
+/// come first), and has its stdio on /dev/null (whoever reads git's output
+/// does not wait for it). When it cannot be forked, the commit waits for
+/// the write.
+fn start_writer(repo: &Repo, store: &Store) {
+    let lock = match store.lock_writer(false) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return,
+        Err(err) => return warn(err),
+    };
     let Ok(null) = File::options().read(true).write(true).open("/dev/null") else {
-        return complete(repo);
+        return drain(repo, store, lock, Writer::Reader).into_iter().for_each(warn);
     };
     // SAFETY: a hook process has a single thread, so the child finds the
     // heap and every lock as the parent left them; it leaves by `_exit`,
     // running none of the parent's exit handlers.
     match unsafe { fork() } {
-        Ok(ForkResult::Parent { .. }) => {}
+        // The child shares the lock's open file: the lock stays held.
+        Ok(ForkResult::Parent { .. }) => drop(lock),
         Ok(ForkResult::Child) => {
             let _ = setsid();
             let _ = (dup2_stdin(&null), dup2_stdout(&null), dup2_stderr(&null));
             // SAFETY: nice(2) only lowers this process's priority.
             unsafe { libc::nice(19) };
-            let _ = write_all(repo, Writer::Detached);
+            let _ = drain(repo, store, lock, Writer::Detached);
             // SAFETY: ends this process, whose work is done, without unwinding.
             unsafe { libc::_exit(0) }
         }
-        Err(_) => complete(repo),
+        Err(_) => drain(repo, store, lock, Writer::Reader).into_iter().for_each(warn),
     }
 }
 
-/// Who writes handed-off checkpoints.
+/// Who writes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Writer {
-    /// The detached writer: skips a checkpoint another process is writing,
-    /// and after each write, with the branch just moved, reserves the next
-    /// commit's checkpoint ID off the commit's path.
+    /// The detached writer: looks for new work before it stops, and, with
+    /// the branch just moved, reserves the next commit's checkpoint ID off
+    /// the commit's path.
     Detached,
-    /// A reader: waits for every checkpoint to be written.
+    /// A reader: writes what waits now.
     Reader,
 }
 
-/// What readers call first: writes every handed-off checkpoint, waiting for
-/// those another process is writing. A failure is a warning; its checkpoint
-/// stays pending and the next writer or reader tries again.
+/// What readers call first: waits for a running writer, then writes every
+/// checkpoint whose commit was made. A failure is a warning; its
+/// checkpoint stays pending and the next writer or reader tries again.
 pub fn complete(repo: &Repo) {
-    write_all(repo, Writer::Reader).into_iter().for_each(warn);
+    let store = Store::new(repo.store_dir());
+    if !store.has_pending() {
+        return;
+    }
+    match store.lock_writer(true) {
+        Ok(Some(lock)) => drain(repo, &store, lock, Writer::Reader).into_iter().for_each(warn),
+        Ok(None) => {}
+        Err(err) => warn(err),
+    }
 }
 
-/// Writes every handed-off checkpoint, oldest first; returns the failures.
-fn write_all(repo: &Repo, writer: Writer) -> Vec<Error> {
-    let store = Store::new(repo.store_dir());
-    let mut handed: Vec<Pending> =
-        store.list_pending().into_iter().filter(|p| p.committed.is_some()).collect();
-    if handed.is_empty() {
-        return Vec::new();
-    }
-    handed.sort_by(|a, b| (a.created_at, &a.checkpoint_id).cmp(&(b.created_at, &b.checkpoint_id)));
+/// Writes, oldest first, every pending checkpoint whose commit was made,
+/// holding `lock`; returns the failures. Each checkpoint is tried once per
+/// drain.
+fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
     let max_transcript_bytes = match Settings::for_repo(repo) {
         Ok(settings) => settings.transcript_max_bytes,
         Err(err) => return vec![err],
     };
+    sweep_orphans(repo, store, false);
+    let mut tried = HashSet::new();
     let mut failures = Vec::new();
-    for id in handed.into_iter().map(|p| p.checkpoint_id) {
-        let written = match store.lock_pending(&id, writer == Writer::Reader) {
-            Ok(Some((_lock, pending))) => write_one(repo, &store, pending, max_transcript_bytes, writer),
-            Ok(None) => Ok(()), // written, or being written by another process
-            Err(err) => Err(err),
-        };
-        if let Err(err) = written {
-            failures.push(err.context(format_args!("writing checkpoint {id}")));
+    let mut lock = lock;
+    loop {
+        let mut wrote = false;
+        for pending in store.list_pending() {
+            // A commit under way: its post-commit hands it over.
+            if pending.committed.is_none() && git_alive(&pending) {
+                continue;
+            }
+            if !tried.insert(pending.checkpoint_id.clone()) {
+                continue;
+            }
+            let id = pending.checkpoint_id.clone();
+            match write_one(repo, store, pending, max_transcript_bytes) {
+                Ok(done) => wrote |= done,
+                Err(err) => failures.push(err.context(format_args!("writing checkpoint {id}"))),
+            }
+        }
+        if wrote && writer == Writer::Detached {
+            // Before the lock goes: a reader waiting for it finds the
+            // reservation made. Without one, the next commit starts git.
+            let _ = checkpoint::reserve_id(repo);
+        }
+        drop(lock);
+        if writer == Writer::Reader {
+            return failures;
+        }
+        // A post-commit that found this writer running left its checkpoint
+        // here, after marking it committed: look once more.
+        let more =
+            store.list_pending().iter().any(|p| p.committed.is_some() && !tried.contains(&p.checkpoint_id));
+        match store.lock_writer(false) {
+            Ok(Some(again)) if more => lock = again,
+            _ => return failures,
         }
     }
-    failures
 }
 
-/// Writes one checkpoint whose pending file the caller holds locked: checks
-/// its commit carries the trailer, adds it to the session's record, writes
-/// it to the branch, and removes the pending file.
-fn write_one(
-    repo: &Repo,
-    store: &Store,
-    pending: Pending,
-    max_transcript_bytes: u64,
-    writer: Writer,
-) -> Result<()> {
-    let Some(committed) = pending.committed.clone() else { return Ok(()) };
-    let commit = Commit::read(repo, &committed.commit)?;
+/// Whether the `git` process that made a checkpoint pending still runs.
+fn git_alive(pending: &Pending) -> bool {
+    pending.git.is_some_and(|git| System.alive_as_recorded(git))
+}
+
+/// Writes one checkpoint whose commit can be found: records it in the
+/// session, writes it to the branch, removes the pending file. False when
+/// its commit was never made (nothing written).
+fn write_one(repo: &Repo, store: &Store, pending: Pending, max_transcript_bytes: u64) -> Result<bool> {
+    let Some((commit, branch)) = locate(repo, &pending)? else { return Ok(false) };
     let checkpoint_id = pending.checkpoint_id.clone();
-    if !trailers::values(&commit.message, CHECKPOINT_KEY).iter().any(|v| checkpoint_id == *v.as_str()) {
-        // post-commit read a message that was not this commit's: give the
-        // checkpoint back to wait for the commit that carries it.
-        return store.put_pending(&Pending { committed: None, ..pending });
-    }
     let attribution = Attribution {
         checkpoint_id: checkpoint_id.clone(),
-        commit: committed.commit,
+        commit: commit.id,
         session_id: pending.session_id,
         resolved_by: pending.resolved_by,
         resolution: pending.resolution,
         created_at: pending.created_at,
-        branch: committed.branch,
+        branch,
         files_changed: commit.files,
         extra: Default::default(),
     };
     checkpoint::record(repo, store, attribution, max_transcript_bytes)?;
-    if writer == Writer::Detached {
-        // Before the pending file goes: whoever waits for that finds the
-        // reservation made. Without one, the next commit starts git itself.
-        let _ = checkpoint::reserve_id(repo);
-    }
     store.remove_pending(&checkpoint_id);
-    Ok(())
+    Ok(true)
+}
+
+/// The commit a pending checkpoint belongs to, and its branch. With
+/// post-commit's HEAD: that commit, or the nearest below it that carries
+/// the trailer (other commits of the worktree may have come in between).
+/// Without (post-commit never ran): the oldest commit carrying it in the
+/// worktree's HEAD reflog; None when there is none, the commit was never
+/// made.
+fn locate(repo: &Repo, pending: &Pending) -> Result<Option<(Commit, Option<String>)>> {
+    let id = &pending.checkpoint_id;
+    let git_dir = pending.git_dir.as_deref();
+    let Some(committed) = &pending.committed else {
+        let Some(sha) = commit_carrying(repo, git_dir, id)? else { return Ok(None) };
+        let branch = git_dir.map_or_else(|| repo.branch(), branch_of);
+        return Ok(Some((Commit::read(repo, &sha)?, branch)));
+    };
+    let head = Commit::read(repo, &committed.commit)?;
+    if carries(&head.message, id) {
+        return Ok(Some((head, committed.branch.clone())));
+    }
+    let below = search(repo, None, &["-n", &NEAR_HEAD.to_string(), committed.commit.as_str()], id)?;
+    let found = match below {
+        Some(sha) => Some(sha),
+        None => commit_carrying(repo, git_dir, id)?,
+    };
+    match found {
+        Some(sha) => Ok(Some((Commit::read(repo, &sha)?, committed.branch.clone()))),
+        None => Err(Error::new(format!("no commit near {} carries its trailer", committed.commit))),
+    }
+}
+
+/// The oldest commit whose message carries the checkpoint's trailer in
+/// the HEAD reflog of the worktree whose git dir is `git_dir` (this one's
+/// when absent), or, without a reflog, in HEAD's recent history.
+pub fn commit_carrying(repo: &Repo, git_dir: Option<&Path>, id: &CheckpointId) -> Result<Option<CommitId>> {
+    let git_dir = git_dir.filter(|dir| dir.join("HEAD").is_file());
+    let reflog = search(repo, git_dir, &["-g", "-n", &REFLOG_DEPTH.to_string(), "HEAD"], id)?;
+    match reflog {
+        Some(sha) => Ok(Some(sha)),
+        None => search(repo, git_dir, &["-n", &NEAR_HEAD.to_string(), "HEAD"], id),
+    }
+}
+
+/// The oldest commit listed by `git log <args>` whose message carries the
+/// checkpoint's trailer.
+fn search(repo: &Repo, git_dir: Option<&Path>, args: &[&str], id: &CheckpointId) -> Result<Option<CommitId>> {
+    let mut cmd = repo.git();
+    if let Some(git_dir) = git_dir {
+        cmd.env("GIT_DIR", git_dir);
+    }
+    cmd.args(["log", "--encoding=UTF-8", "--format=%H%x1f%B%x1e"]).args(args).arg("--");
+    // An unborn HEAD or a missing reflog is no commit, not a failure.
+    let Ok(out) = crate::git::checked(&mut cmd) else { return Ok(None) };
+    let text = String::from_utf8_lossy(&out);
+    Ok(text
+        .split('\x1e')
+        .filter_map(|entry| entry.trim_start_matches('\n').split_once('\x1f'))
+        .rev()
+        .filter(|(_, message)| carries(message, id))
+        .find_map(|(sha, _)| CommitId::parse(sha)))
+}
+
+/// Whether a commit message names the checkpoint on a trailer line of its
+/// own, in any paragraph.
+pub fn carries(message: &str, id: &CheckpointId) -> bool {
+    trailers::every_value(message, CHECKPOINT_KEY, None).iter().any(|value| id == value.as_str())
+}
+
+/// The branch a worktree's HEAD is on, from its git dir.
+fn branch_of(git_dir: &Path) -> Option<String> {
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+    head.trim().strip_prefix("ref: refs/heads/").map(str::to_owned)
+}
+
+/// Pending checkpoints whose commit was never made: their `git` is gone
+/// and no commit carries their trailer (an aborted commit, a message a
+/// commit-msg hook rejected). What `doctor --fix` and `clean` remove.
+pub fn abandoned(repo: &Repo) -> Result<Vec<Pending>> {
+    let store = Store::new(repo.store_dir());
+    let mut found = Vec::new();
+    for pending in store.list_pending() {
+        if pending.committed.is_some() || git_alive(&pending) {
+            continue;
+        }
+        if commit_carrying(repo, pending.git_dir.as_deref(), &pending.checkpoint_id)?.is_none() {
+            found.push(pending);
+        }
+    }
+    Ok(found)
+}
+
+/// Commits among HEAD's last `depth` whose trailer names a checkpoint that
+/// is neither on the branch nor pending: lost, or never fetched.
+pub fn unwritten_trailers(repo: &Repo, depth: usize) -> Result<Vec<(CommitId, CheckpointId)>> {
+    if repo.head().is_none() {
+        return Ok(Vec::new());
+    }
+    let store = Store::new(repo.store_dir());
+    let out = repo.git_output([
+        "log",
+        "--encoding=UTF-8",
+        "-n",
+        &depth.to_string(),
+        "--format=%H%x1f%B%x1e",
+        "HEAD",
+        "--",
+    ])?;
+    let text = String::from_utf8_lossy(&out);
+    let mut reader = checkpoint::Reader::open(repo)?;
+    let mut missing = Vec::new();
+    for (sha, message) in text.split('\x1e').filter_map(|e| e.trim_start_matches('\n').split_once('\x1f')) {
+        let Some(sha) = CommitId::parse(sha) else { continue };
+        for id in
+            trailers::every_value(message, CHECKPOINT_KEY, None).iter().filter_map(|v| CheckpointId::parse(v))
+        {
+            let on_branch = match &mut reader {
+                Some(reader) => reader.contains(&id)?,
+                None => false,
+            };
+            if !on_branch && !store.is_pending(&id) {
+                missing.push((sha.clone(), id));
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// Removes what a killed writer left: the temp dirs of its blobs in the
+/// git common dir, and the temp files of interrupted pending writes (with
+/// `records`, of session records too: a directory as large as the number
+/// of sessions, which only `doctor --fix` reads). Old ones only: a live
+/// writer of post-hoc links makes them too, for milliseconds.
+pub fn sweep_orphans(repo: &Repo, store: &Store, records: bool) -> usize {
+    let old = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| SystemTime::now().duration_since(t).is_ok_and(|age| age >= ORPHAN_AGE))
+    };
+    let mut removed = 0;
+    let mut places: Vec<(PathBuf, &str)> =
+        vec![(repo.common_dir.clone(), "entire-checkpoint-"), (store.dir().join("pending"), ".tmp-")];
+    if records {
+        places.push((store.dir().to_path_buf(), ".tmp-"));
+    }
+    for (dir, prefix) in places {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let ours = entry.file_name().to_str().is_some_and(|name| name.starts_with(prefix));
+            if !ours || !old(&path) {
+                continue;
+            }
+            let gone = match entry.file_type() {
+                Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+                _ => std::fs::remove_file(&path),
+            };
+            removed += usize::from(gone.is_ok());
+        }
+    }
+    removed
 }
 
 struct Commit {
+    id: CommitId,
     message: String,
+    /// The paths it changed, as they are named (no quoting).
     files: Vec<String>,
 }
 
 impl Commit {
     /// Message and changed paths in one git call.
-    fn read(repo: &Repo, sha: &str) -> Result<Commit> {
-        if !checkpoint::is_full_sha(sha) {
-            return Err(Error::new(format!("not a full commit SHA: {sha:?}")));
-        }
-        let out =
-            repo.git_output(["log", "-1", "--no-renames", "--format=%B%x00", "--name-only", sha, "--"])?;
+    fn read(repo: &Repo, sha: &CommitId) -> Result<Commit> {
+        let out = repo.git_output([
+            "log",
+            "-1",
+            "-z",
+            "--encoding=UTF-8",
+            "--no-renames",
+            // A merge's changes against its first parent.
+            "-m",
+            "--first-parent",
+            "--format=%B",
+            "--name-only",
+            sha.as_str(),
+            "--",
+        ])?;
         let text = String::from_utf8_lossy(&out);
-        let (message, files) =
-            text.split_once('\0').ok_or_else(|| Error::new("unexpected `git log` output"))?;
-        let files = files.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
-        Ok(Commit { message: message.to_owned(), files })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_trailer_shaped_lines_anywhere() {
-        let message = "subject\n\nbody\n# Entire-Checkpoint: 00000000000a\n\
-                       entire-checkpoint:00000000000b\nEntire-Checkpoint: not-an-id\n\
-                       Other: 00000000000c\nEntire-Checkpoint: 00000000000d \n";
-        let ids: Vec<String> = mentioned(message).into_iter().map(String::from).collect();
-        assert_eq!(ids, ["00000000000b", "00000000000d"]);
+        let (message, files) = text.split_once('\0').unwrap_or((&text, ""));
+        let files = files.strip_prefix('\n').unwrap_or(files);
+        Ok(Commit {
+            id: sha.clone(),
+            message: message.to_owned(),
+            files: files.split('\0').filter(|f| !f.is_empty()).map(str::to_owned).collect(),
+        })
     }
 }

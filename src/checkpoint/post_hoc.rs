@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::git::CommitId;
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
 use crate::session::{Resolution, ResolvedBy, SessionId, SessionRecord, Store};
@@ -55,7 +56,10 @@ pub fn link_new_commits(
     head: &str,
     found_by: &str,
 ) -> Result<()> {
+    // Paths as named, not quoted (a name holding a newline still is).
     let out = repo.git_output([
+        "-c",
+        "core.quotePath=false",
         "log",
         "--first-parent",
         &format!("--max-count={MAX_LINKED}"),
@@ -82,7 +86,8 @@ pub fn link_new_commits(
     let mut index = checkpoint::Reader::open(repo)?;
     for commit in new {
         if let Some(index) = &mut index
-            && !index.ids_for_commit(&commit.sha)?.is_empty()
+            && let Some(sha) = CommitId::parse(&commit.sha)
+            && !index.ids_for_commit(&sha)?.is_empty()
         {
             continue;
         }
@@ -102,7 +107,8 @@ fn link(
 ) -> Result<()> {
     let attribution = checkpoint::Attribution {
         checkpoint_id: checkpoint::new_id(repo)?,
-        commit: commit.sha.clone(),
+        commit: CommitId::parse(&commit.sha)
+            .ok_or_else(|| Error::new(format!("not a full commit SHA: {:?}", commit.sha)))?,
         session_id: session.clone(),
         resolved_by: ResolvedBy::PostHoc,
         // How the hook found the session; the commit itself ran no hook.

@@ -2,9 +2,9 @@
 //! process serves every read of a [`Reader`].
 
 use super::objects::CatFile;
-use super::{Metadata, SLOT, dir_of, index_of, is_full_sha, spec};
+use super::{Metadata, SLOT, dir_of, index_of, spec};
 use crate::error::{Error, Result};
-use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::git::{CHECKPOINTS_REF, CommitId, Repo};
 use crate::session::CheckpointId;
 
 pub struct Reader {
@@ -51,11 +51,8 @@ impl Reader {
         Ok(tree.into_keys().map(|name| String::from_utf8_lossy(&name).into_owned()).collect())
     }
 
-    /// The checkpoint IDs the commit index lists for a full commit SHA.
-    pub fn ids_for_commit(&mut self, commit: &str) -> Result<Vec<CheckpointId>> {
-        if !is_full_sha(commit) {
-            return Ok(Vec::new());
-        }
+    /// The checkpoint IDs the commit index lists for a commit.
+    pub fn ids_for_commit(&mut self, commit: &CommitId) -> Result<Vec<CheckpointId>> {
         let Some(index) = self.objects.get(&spec(&self.tip, &index_of(commit)))? else {
             return Ok(Vec::new());
         };
@@ -64,7 +61,7 @@ impl Reader {
     }
 
     /// Every checkpoint the index lists for a commit, in index order.
-    pub fn for_commit(&mut self, commit: &str) -> Result<Vec<Metadata>> {
+    pub fn for_commit(&mut self, commit: &CommitId) -> Result<Vec<Metadata>> {
         let mut found = Vec::new();
         for checkpoint_id in self.ids_for_commit(commit)? {
             found.extend(self.metadata(&checkpoint_id)?);
@@ -83,7 +80,7 @@ pub fn read(repo: &Repo, checkpoint_id: &CheckpointId) -> Result<Option<Metadata
 
 /// Every checkpoint recorded for a commit (full SHA), found through the
 /// commit index without scanning the branch.
-pub fn for_commit(repo: &Repo, commit: &str) -> Result<Vec<Metadata>> {
+pub fn for_commit(repo: &Repo, commit: &CommitId) -> Result<Vec<Metadata>> {
     match Reader::open(repo)? {
         Some(mut reader) => reader.for_commit(commit),
         None => Ok(Vec::new()),

@@ -12,7 +12,7 @@ use crate::session::{CheckpointId, CheckpointRef, Resolution, ResolvedBy, Sessio
 /// A commit attributed to a session, to record as a checkpoint.
 pub struct Attribution {
     pub checkpoint_id: CheckpointId,
-    pub commit: String,
+    pub commit: crate::git::CommitId,
     pub session_id: SessionId,
     pub resolved_by: ResolvedBy,
     pub resolution: Resolution,

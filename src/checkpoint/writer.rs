@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::id::random_bytes;
 use super::objects::{CatFile, Entry, MkTree, Tree, commit_tree, hash_files, hash_stream, update_ref};
-use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of, is_full_sha, spec};
-use crate::error::{Context, Error, Result};
+use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of, spec};
+use crate::error::{Context, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::session::SessionRecord;
 
@@ -33,7 +33,6 @@ const MAX_ATTEMPTS: u32 = 40;
 /// known, and `full.jsonl`, a copy of the transcript when it is readable,
 /// cut at `max_transcript_bytes`) as one commit on the branch.
 pub fn write(repo: &Repo, meta: &Metadata, session: &SessionRecord, max_transcript_bytes: u64) -> Result<()> {
-    validate(meta)?;
     let mut root_meta = meta.clone();
     let transcript = Transcript::open(session.transcript_path.as_deref(), max_transcript_bytes);
     if let Transcript::Stream { keep, original, .. } = &transcript
@@ -70,15 +69,6 @@ pub fn write(repo: &Repo, meta: &Metadata, session: &SessionRecord, max_transcri
         }
         attempt += 1;
     }
-}
-
-/// The IDs are safe as paths and trailers by their types; the commit names
-/// an index path.
-fn validate(meta: &Metadata) -> Result<()> {
-    if !is_full_sha(&meta.commit) {
-        return Err(Error::new(format!("not a full commit SHA: {:?}", meta.commit)));
-    }
-    Ok(())
 }
 
 /// Full jitter, doubling up to 64 ms: colliding writers spread out fast.
@@ -226,7 +216,7 @@ impl Writer<'_> {
     /// Writing an ID that is already there replaces its directory.
     fn root_tree(&mut self, tip: Option<&str>, checkpoint: &str, fresh_index: &str) -> Result<String> {
         let (id_shard, id_rest) = self.meta.checkpoint_id.as_str().split_at(2);
-        let (sha_shard, sha_rest) = self.meta.commit.split_at(2);
+        let (sha_shard, sha_rest) = self.meta.commit.as_str().split_at(2);
         let index = self.index_blob(tip, fresh_index)?;
         let shard = self.put(tip, id_shard, [(id_rest, Entry::tree(checkpoint))])?;
         let commit_shard =
@@ -311,16 +301,16 @@ mod tests {
     }
 
     #[test]
-    fn rejects_ids_that_would_be_unsafe_paths_or_trailers() {
+    fn rejects_ids_and_commits_that_would_be_unsafe_paths_or_trailers() {
         let good = serde_json::json!({
             "checkpoint_id": "0123456789ab", "commit": "a".repeat(40), "session_id": "s1", "agent": null,
             "resolved_by": "env", "resolution": {"method": "env", "depth": null, "env_rejected": null},
             "created_at": "2025-01-02T03:04:05Z", "branch": null, "files_changed": [], "agent_session_id": null,
         });
-        let meta: Metadata = serde_json::from_value(good.clone()).unwrap();
-        assert!(validate(&meta).is_ok());
-        assert!(validate(&Metadata { commit: "HEAD".into(), ..meta }).is_err());
-        for (key, value) in [("checkpoint_id", "../../etc/xx"), ("session_id", "s\nEntire-Session: evil")] {
+        assert!(serde_json::from_value::<Metadata>(good.clone()).is_ok());
+        for (key, value) in
+            [("checkpoint_id", "../../etc/xx"), ("session_id", "s\nEntire-Session: evil"), ("commit", "HEAD")]
+        {
             let mut bad = good.clone();
             bad[key] = value.into();
             assert!(serde_json::from_value::<Metadata>(bad).is_err(), "{key}: {value:?}");

@@ -1,33 +1,18 @@
 //! The sessions behind many commits at once, for `blame` and `stats`: the
-//! checkpoint IDs come from one `git log` (its `Entire-Checkpoint`
-//! trailers) and the commit index, and each checkpoint is read once
+//! checkpoint IDs come from one `git log` (the `Entire-Checkpoint` lines
+//! of each message) and the commit index, and each checkpoint is read once
 //! through one `cat-file` process.
 
 use std::collections::HashMap;
 
+use super::explain::{Relation, changed_files};
 use crate::agents::usage::{self, Usage};
 use crate::checkpoint::{Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::error::{Result, warn};
-use crate::git::Repo;
-use crate::git::trailers::CHECKPOINT_KEY;
+use crate::git::{CommitId, Repo};
 use crate::session::{CheckpointId, Store};
 
-/// A `git log --format` piece: the commit's checkpoint IDs, comma-separated.
-pub fn trailers_format() -> String {
-    format!("%(trailers:key={CHECKPOINT_KEY},valueonly,separator=%x2C)")
-}
-
-/// The IDs of a `trailers_format()` field.
-pub fn named_in(field: &str) -> Vec<CheckpointId> {
-    field.split(',').filter_map(|id| CheckpointId::parse(id.trim())).collect()
-}
-
-/// Whether a checkpoint is the commit's own work: written for it, or named
-/// by its trailer (an amend or a cherry-pick keeps it), not merely listed
-/// for it. The one place that decides what `stats` and `blame` count.
-pub fn counts_for(meta: &Metadata, sha: &str, named: &[CheckpointId]) -> bool {
-    meta.commit == sha || named.contains(&meta.checkpoint_id)
-}
+pub(super) use super::explain::named_checkpoints;
 
 /// Tokens and models of the turns up to a checkpoint's commit: from the
 /// transcript copied into it. Unknown when it has none.
@@ -43,20 +28,22 @@ pub fn checkpoint_usage(reader: &mut Reader, id: &CheckpointId) -> Usage {
 }
 
 /// Reads checkpoints and first prompts, each once.
-pub struct Owners {
+pub struct Owners<'a> {
+    repo: &'a Repo,
     reader: Option<Reader>,
     store: Store,
     checkpoints: HashMap<CheckpointId, Option<Metadata>>,
     prompts: HashMap<CheckpointId, Option<String>>,
 }
 
-impl Owners {
-    pub fn open(repo: &Repo) -> Result<Owners> {
+impl Owners<'_> {
+    pub fn open(repo: &Repo) -> Result<Owners<'_>> {
         crate::checkpoint::pending::complete(repo);
         if let Err(err) = crate::checkpoint::remote::adopt_remote(repo) {
             warn(format_args!("reading the remote checkpoints: {err:#}"));
         }
         Ok(Owners {
+            repo,
             reader: Reader::open(repo)?,
             store: Store::new(repo.store_dir()),
             checkpoints: HashMap::new(),
@@ -65,9 +52,12 @@ impl Owners {
     }
 
     /// The checkpoint that makes `sha` a session's work: the first its
-    /// trailers name, then those the commit index lists, that counts for it.
-    pub fn owner(&mut self, sha: &str, named: &[CheckpointId]) -> Option<Metadata> {
+    /// trailers name, then those the commit index lists, whose relation to
+    /// it is written or rewritten (as `explain` says); an unrelated one (a
+    /// trailer copied onto other work) does not count.
+    pub fn owner(&mut self, sha: &CommitId, named: &[CheckpointId]) -> Option<Metadata> {
         let reader = self.reader.as_mut()?;
+        let mut files = None;
         let mut ids = named.to_vec();
         match reader.ids_for_commit(sha) {
             Ok(indexed) => ids.extend(indexed.into_iter().filter(|id| !named.contains(id))),
@@ -81,7 +71,20 @@ impl Owners {
                     None
                 }
             });
-            if let Some(meta) = meta.as_ref().filter(|m| counts_for(m, sha, named)) {
+            let Some(meta) = meta.as_ref() else { continue };
+            // Only a rewritten or copied trailer costs a look at the commit.
+            let relation = if meta.commit == *sha {
+                Relation::Written
+            } else {
+                let files = files.get_or_insert_with(|| {
+                    changed_files(self.repo, sha).unwrap_or_else(|err| {
+                        warn(err);
+                        Vec::new()
+                    })
+                });
+                Relation::of(meta, sha, files)
+            };
+            if relation != Relation::Unrelated {
                 return Some(meta.clone());
             }
         }

@@ -7,12 +7,12 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::attributed::{Owners, named_in, trailers_format};
+use super::attributed::{Owners, named_checkpoints};
 use super::current_dir;
 use crate::checkpoint::Metadata;
 use crate::cli::BlameArgs;
 use crate::error::{Error, Result};
-use crate::git::{Repo, checked};
+use crate::git::{CommitId, Repo, checked};
 use crate::session::CheckpointId;
 
 /// The SHA git blame gives lines not committed yet.
@@ -46,7 +46,8 @@ pub fn run(args: BlameArgs) -> Result<i32> {
     let mut owner_of: HashMap<&str, Option<Metadata>> = HashMap::new();
     for commit in &commits {
         let ids = named.get(*commit).map(Vec::as_slice).unwrap_or_default();
-        owner_of.insert(commit, owners.owner(commit, ids));
+        let owner = CommitId::parse(commit).and_then(|sha| owners.owner(&sha, ids));
+        owner_of.insert(commit, owner);
     }
     let owner = |line: &Line| owner_of.get(line.commit.as_str()).and_then(Option::as_ref);
 
@@ -100,19 +101,20 @@ pub fn run(args: BlameArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The checkpoint IDs each commit's trailers name: one `git log`.
+/// The checkpoint IDs each commit's message names: one `git log`.
 fn named_by(repo: &Repo, commits: &[&str]) -> Result<HashMap<String, Vec<CheckpointId>>> {
     if commits.is_empty() {
         return Ok(HashMap::new());
     }
-    let format = format!("--format=%H%x1f{}%x1e", trailers_format());
     let mut cmd = repo.git();
-    cmd.args(["log", "--no-walk=unsorted", &format]).args(commits).arg("--");
+    cmd.args(["log", "--encoding=UTF-8", "--no-walk=unsorted", "--format=%H%x1f%B%x1e"])
+        .args(commits)
+        .arg("--");
     let out = checked(&mut cmd)?;
     let mut named = HashMap::new();
     for record in String::from_utf8_lossy(&out).split('\x1e') {
-        if let Some((sha, ids)) = record.trim_start_matches('\n').split_once('\x1f') {
-            named.insert(sha.to_owned(), named_in(ids));
+        if let Some((sha, message)) = record.trim_start_matches('\n').split_once('\x1f') {
+            named.insert(sha.to_owned(), named_checkpoints(message));
         }
     }
     Ok(named)

@@ -1,7 +1,8 @@
 //! `entire clean [--older-than AGE] [--dry-run]`: forgets what is safe to
 //! forget. Records of sessions that are stale (processes gone, never ended)
 //! or that ended longer than AGE ago (default 30 days), once their
-//! checkpoints are all on the branch; pending checkpoints older than a day;
+//! checkpoints are all on the branch; pending checkpoints older than a day
+//! whose commit was never made (never one a commit's trailer names);
 //! entries of the live registry and of the repository's index of live
 //! sessions whose processes are gone. A stale session that
 //! must be kept is marked ended (docs/spec.md §3). Files that do not parse are
@@ -20,8 +21,9 @@ use crate::git::Repo;
 use crate::process::System;
 use crate::session::{LiveRegistry, SessionId, SessionRecord, Store};
 
-/// A pending checkpoint older than this belongs to a commit that never
-/// happened (aborted, or made with hooks off).
+/// A pending checkpoint older than this, whose `git` is gone and whose
+/// trailer no commit carries, belongs to a commit that never happened
+/// (aborted, or rejected by a commit-msg hook).
 const STALE_PENDING: TimeDelta = TimeDelta::days(1);
 
 /// What one run does, or would do under `--dry-run`.
@@ -95,7 +97,12 @@ impl<W: Write> Cleaner<W> {
             }
             self.session(&store, record, missing)?;
         }
-        for p in pending.iter().filter(|p| self.now - p.created_at >= STALE_PENDING) {
+        let abandoned: HashSet<_> =
+            checkpoint::pending::abandoned(repo)?.into_iter().map(|p| p.checkpoint_id).collect();
+        let stale = pending
+            .iter()
+            .filter(|p| self.now - p.created_at >= STALE_PENDING && abandoned.contains(&p.checkpoint_id));
+        for p in stale {
             if !self.dry_run {
                 store.remove_pending(&p.checkpoint_id);
             }

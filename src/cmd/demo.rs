@@ -160,5 +160,5 @@ fn owner_of<'a>(
     records: &'a [SessionRecord],
     sha: &str,
 ) -> Option<(&'a SessionRecord, &'a crate::session::CheckpointRef)> {
-    records.iter().find_map(|r| r.checkpoints.iter().find(|c| c.commit == sha).map(|c| (r, c)))
+    records.iter().find_map(|r| r.checkpoints.iter().find(|c| c.commit == *sha).map(|c| (r, c)))
 }

@@ -44,6 +44,7 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         }
         agent_settings(repo, &mut report);
         checkpoints_branch(repo, &mut report);
+        pending_checkpoints(repo, &store, &mut report);
     }
     match LiveRegistry::from_env() {
         Some(registry) => live_registry(&registry, &mut report),
@@ -289,6 +290,55 @@ fn checkpoints_branch(repo: &Repo, report: &mut Report<impl Write>) {
         Err(err) => format!("{err:#}"),
     };
     report.unfixable(format_args!("the checkpoints branch does not parse: {broken}"), hint);
+}
+
+/// How many of HEAD's commits are checked for a trailer whose checkpoint
+/// is missing.
+const TRAILER_DEPTH: usize = 200;
+
+/// Pending checkpoints whose commit was never made (their `git` is gone and
+/// no commit carries their trailer), what a killed writer left behind, and
+/// trailers of recent commits whose checkpoint is missing. Whatever could
+/// be written was written before (`complete`).
+fn pending_checkpoints(repo: &Repo, store: &Store, report: &mut Report<impl Write>) {
+    match checkpoint::pending::abandoned(repo) {
+        Ok(abandoned) => {
+            for p in abandoned {
+                let problem = format_args!(
+                    "pending checkpoint {} of session {}: its commit was never made (the `git commit` that made it pending is gone, and no commit carries its trailer)",
+                    p.checkpoint_id, p.session_id
+                );
+                report.fixable(problem, || {
+                    store.remove_pending(&p.checkpoint_id);
+                    Ok("removed it".into())
+                });
+            }
+        }
+        Err(err) => {
+            report.unfixable(format_args!("reading the pending checkpoints: {err:#}"), "run it again")
+        }
+    }
+    if report.fix {
+        let swept = checkpoint::pending::sweep_orphans(repo, store, true);
+        if swept > 0 {
+            report.line(format_args!("removed {swept} temp file(s) left by an interrupted writer"));
+        }
+    }
+    match checkpoint::pending::unwritten_trailers(repo, TRAILER_DEPTH) {
+        Ok(missing) => {
+            for (commit, id) in missing {
+                report.unfixable(
+                    format_args!(
+                        "commit {} names checkpoint {id}, which is neither on the {} branch nor pending",
+                        commit.short(12),
+                        checkpoint::BRANCH
+                    ),
+                    checkpoint::FETCH_HINT,
+                );
+            }
+        }
+        Err(err) => report.unfixable(format_args!("reading HEAD's trailers: {err:#}"), "run it again"),
+    }
 }
 
 fn checkpoints_tip_problem(repo: &Repo) -> Result<Option<String>> {

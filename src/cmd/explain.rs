@@ -14,8 +14,8 @@ use super::current_dir;
 use crate::checkpoint::{self, BRANCH, FETCH_HINT, Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::cli::{ExplainArgs, ExportFormat};
 use crate::error::{Error, Result, warn};
-use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
+use crate::git::{CommitId, Repo};
 use crate::session::{CheckpointId, ResolvedBy, SessionId, SessionRecord, Store};
 
 /// How many commits the log shows.
@@ -56,8 +56,7 @@ enum Shape {
 fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) -> Result<i32> {
     let sha = resolve_commit(repo, rev)?;
     let message = commit_message(repo, &sha)?;
-    let named: Vec<CheckpointId> =
-        trailers::values(&message, CHECKPOINT_KEY).iter().filter_map(|id| CheckpointId::parse(id)).collect();
+    let named = named_checkpoints(&message);
     let mut reader = Reader::open(repo)?;
     let checkpoints = match &mut reader {
         None if !named.is_empty() => {
@@ -81,32 +80,119 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) ->
             found
         }
     };
+    let files = if checkpoints.is_empty() { Vec::new() } else { changed_files(repo, &sha)? };
+    let related: Vec<(Relation, Metadata)> =
+        checkpoints.into_iter().map(|meta| (Relation::of(&meta, &sha, &files), meta)).collect();
     if shape == Shape::AgentTrace {
-        let record = agent_trace::record(repo, reader.as_mut(), &sha, &checkpoints)?;
+        // Only the sessions whose work the commit is.
+        let own: Vec<Metadata> =
+            related.iter().filter(|(r, _)| *r != Relation::Unrelated).map(|(_, m)| m.clone()).collect();
+        let record = agent_trace::record(repo, reader.as_mut(), sha.as_str(), &own)?;
         writeln!(out, "{}", serde_json::to_string_pretty(&record)?)?;
         return Ok(0);
     }
     if shape == Shape::Json {
-        let value = commit_json(reader.as_mut(), &sha, &checkpoints);
+        let value = commit_json(reader.as_mut(), &sha, &related);
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(0);
     }
     writeln!(out, "commit {sha}")?;
-    if checkpoints.is_empty() {
+    if related.iter().all(|(relation, _)| *relation == Relation::Unrelated) {
         writeln!(out, "  no checkpoint: no agent session was attributed to this commit")?;
     }
     let store = Store::new(repo.store_dir());
-    for meta in &checkpoints {
+    for (relation, meta) in &related {
         let reader = reader.as_mut().expect("checkpoints were read through it");
         print_checkpoint(out, reader, &store, meta)?;
+        if let Some(how) = relation.describe(meta) {
+            writeln!(out, "  relation:    {how}")?;
+        }
     }
     Ok(0)
+}
+
+/// How a checkpoint relates to the commit it is shown for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Relation {
+    /// Written for this commit.
+    Written,
+    /// Written for an earlier version of it: an amend, a rebase, a
+    /// cherry-pick or a squash that changes some of the same files.
+    Rewritten,
+    /// The commit touches none of the checkpoint's files: its trailer was
+    /// copied here. Never counted as this commit's session.
+    Unrelated,
+}
+
+impl Relation {
+    pub(super) fn of(meta: &Metadata, commit: &CommitId, files: &[String]) -> Relation {
+        if meta.commit == *commit {
+            return Relation::Written;
+        }
+        let overlaps = if meta.files_changed.is_empty() {
+            files.is_empty() // an empty commit, rewritten as one
+        } else {
+            meta.files_changed.iter().any(|f| files.contains(f))
+        };
+        if overlaps { Relation::Rewritten } else { Relation::Unrelated }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Relation::Written => "written",
+            Relation::Rewritten => "rewritten",
+            Relation::Unrelated => "unrelated",
+        }
+    }
+
+    /// The checkpoint's metadata with `"relation"` added.
+    fn tag(self, meta: &Metadata) -> Value {
+        let mut value = serde_json::to_value(meta).unwrap_or(Value::Null);
+        if let Value::Object(fields) = &mut value {
+            fields.insert("relation".into(), Value::from(self.as_str()));
+        }
+        value
+    }
+
+    /// What the text says when the checkpoint was not written for this
+    /// commit.
+    fn describe(self, meta: &Metadata) -> Option<String> {
+        let original = meta.commit.short(12);
+        match self {
+            Relation::Written => None,
+            Relation::Rewritten => Some(format!(
+                "rewritten: written for {original}, which this commit rewrites (amend, rebase, squash)"
+            )),
+            Relation::Unrelated => Some(format!(
+                "unrelated: written for {original}; this commit touches none of its files, so its trailer was \
+                 copied here and the session is not this commit's"
+            )),
+        }
+    }
+}
+
+/// The paths a commit changes (against its first parent), as named.
+pub(super) fn changed_files(repo: &Repo, commit: &CommitId) -> Result<Vec<String>> {
+    let out = repo.git_output([
+        "diff-tree",
+        "-r",
+        "-z",
+        "-m",
+        "--first-parent",
+        "--root",
+        "--no-commit-id",
+        "--name-only",
+        "--no-renames",
+        commit.as_str(),
+        "--",
+    ])?;
+    Ok(String::from_utf8_lossy(&out).split('\0').filter(|f| !f.is_empty()).map(str::to_owned).collect())
 }
 
 /// The checkpoints a commit's trailers name, then those the commit index
 /// lists for its SHA: an amended or cherry-picked commit has a new SHA but
 /// keeps its trailer, and a commit linked after the fact has no trailer.
-fn with_indexed(reader: &mut Reader, sha: &str, named: Vec<CheckpointId>) -> Result<Vec<CheckpointId>> {
+fn with_indexed(reader: &mut Reader, sha: &CommitId, named: Vec<CheckpointId>) -> Result<Vec<CheckpointId>> {
     let mut ids = named;
     for id in reader.ids_for_commit(sha)? {
         if !ids.contains(&id) {
@@ -116,13 +202,32 @@ fn with_indexed(reader: &mut Reader, sha: &str, named: Vec<CheckpointId>) -> Res
     Ok(ids)
 }
 
+/// The checkpoints a message names on trailer lines, in any paragraph (a
+/// squash keeps each commit's), each once.
+pub(super) fn named_checkpoints(message: &str) -> Vec<CheckpointId> {
+    let mut named: Vec<CheckpointId> = Vec::new();
+    for id in
+        trailers::every_value(message, CHECKPOINT_KEY, None).iter().filter_map(|v| CheckpointId::parse(v))
+    {
+        if !named.contains(&id) {
+            named.push(id);
+        }
+    }
+    named
+}
+
 /// `{"commit", "checkpoints"}`, the shape docs/json.md gives, each
-/// checkpoint with the tokens and models its transcript tells.
-fn commit_json(mut reader: Option<&mut Reader>, sha: &str, checkpoints: &[Metadata]) -> Value {
+/// checkpoint with its relation to the commit, and the tokens and models
+/// its transcript tells.
+fn commit_json(
+    mut reader: Option<&mut Reader>,
+    sha: &CommitId,
+    checkpoints: &[(Relation, Metadata)],
+) -> Value {
     let checkpoints: Vec<Value> = checkpoints
         .iter()
-        .map(|meta| {
-            let mut value = serde_json::to_value(meta).expect("metadata serializes");
+        .map(|(relation, meta)| {
+            let mut value = relation.tag(meta);
             if let (Some(reader), Some(object)) = (reader.as_deref_mut(), value.as_object_mut()) {
                 checkpoint_usage(reader, &meta.checkpoint_id).annotate(object);
             }
@@ -202,7 +307,7 @@ fn one_line(text: &str, max_chars: usize) -> String {
     }
 }
 
-fn resolve_commit(repo: &Repo, rev: &str) -> Result<String> {
+fn resolve_commit(repo: &Repo, rev: &str) -> Result<CommitId> {
     let bad = || {
         Error::user(format!("not a commit: {rev}"))
             .with_hint("give a commit that exists here: a SHA, a branch name, HEAD~1…")
@@ -211,11 +316,11 @@ fn resolve_commit(repo: &Repo, rev: &str) -> Result<String> {
         return Err(bad()); // never an option to git
     }
     let out = repo.git_output(["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]);
-    out.map(|o| String::from_utf8_lossy(&o).trim().to_owned()).map_err(|_| bad())
+    out.ok().and_then(|o| CommitId::parse(String::from_utf8_lossy(&o).trim())).ok_or_else(bad)
 }
 
-fn commit_message(repo: &Repo, sha: &str) -> Result<String> {
-    let raw = repo.git_output(["cat-file", "commit", sha])?;
+fn commit_message(repo: &Repo, sha: &CommitId) -> Result<String> {
+    let raw = repo.git_output(["cat-file", "commit", sha.as_str()])?;
     let raw = String::from_utf8_lossy(&raw);
     Ok(raw.split_once("\n\n").map(|(_, message)| message.to_owned()).unwrap_or_default())
 }
@@ -240,7 +345,7 @@ fn explain_session(out: &mut impl Write, repo: &Repo, raw: &str, json: bool) -> 
     }
     for c in &record.checkpoints {
         let when = c.created_at.format("%Y-%m-%d %H:%M:%S UTC");
-        let short = &c.commit[..c.commit.len().min(12)];
+        let short = c.commit.short(12);
         writeln!(out, "  {short}  checkpoint {}  by {:<7}  {when}", c.checkpoint_id, c.resolved_by)?;
     }
     Ok(0)
@@ -248,12 +353,12 @@ fn explain_session(out: &mut impl Write, repo: &Repo, raw: &str, json: bool) -> 
 
 /// One commit of the log.
 struct Logged {
-    sha: String,
+    sha: CommitId,
     short: String,
     subject: String,
     /// Checkpoints named or indexed for it, read or not.
     ids: Vec<CheckpointId>,
-    found: Vec<Metadata>,
+    found: Vec<(Relation, Metadata)>,
 }
 
 /// The last commits of HEAD and the session of each: one `git log` and one
@@ -273,11 +378,14 @@ fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
     }
     writeln!(out, "{:<9} {:<36}  {:<12} {:<7} SUBJECT", "COMMIT", "SESSION", "AGENT", "BY")?;
     for Logged { short, subject, ids, found, .. } in &commits {
-        if found.is_empty() {
-            let session = if ids.is_empty() { "-" } else { "?" };
+        // A copied trailer names another commit's session, not this one's.
+        let own: Vec<&Metadata> =
+            found.iter().filter(|(r, _)| *r != Relation::Unrelated).map(|(_, meta)| meta).collect();
+        if own.is_empty() {
+            let session = if ids.len() > found.len() { "?" } else { "-" };
             writeln!(out, "{short:<9} {session:<36}  {:<12} {:<7} {subject}", "", "")?;
         }
-        for meta in found {
+        for meta in own {
             let agent = meta.agent.as_deref().unwrap_or("-");
             writeln!(
                 out,
@@ -293,34 +401,77 @@ fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
 }
 
 fn last_commits(repo: &Repo) -> Result<Vec<Logged>> {
-    let format =
-        format!("--format=%H%x1f%h%x1f%s%x1f%(trailers:key={CHECKPOINT_KEY},valueonly,separator=%x2C)%x1e");
-    let out = repo.git_output(["log", "-n", &LOG_LENGTH.to_string(), &format, "HEAD", "--"])?;
+    let format = "--format=%H%x1f%h%x1f%s%x1f%B%x1e";
+    let out =
+        repo.git_output(["log", "--encoding=UTF-8", "-n", &LOG_LENGTH.to_string(), format, "HEAD", "--"])?;
     let out = String::from_utf8_lossy(&out);
     let mut reader = Reader::open(repo)?;
     let mut commits = Vec::new();
     for record in out.split('\x1e').map(|r| r.trim_start_matches('\n')).filter(|r| !r.is_empty()) {
         let fields: Vec<&str> = record.splitn(4, '\x1f').collect();
-        let [sha, short, subject, named] = fields[..] else { continue };
-        let named = named.split(',').filter_map(|id| CheckpointId::parse(id.trim())).collect();
+        let [sha, short, subject, message] = fields[..] else { continue };
+        let Some(sha) = CommitId::parse(sha) else { continue };
+        let named = named_checkpoints(message);
         let mut logged = Logged {
-            sha: sha.into(),
+            sha: sha.clone(),
             short: short.into(),
             subject: subject.into(),
             ids: named,
             found: Vec::new(),
         };
         if let Some(reader) = &mut reader {
-            logged.ids = with_indexed(reader, sha, logged.ids)?;
+            logged.ids = with_indexed(reader, &sha, logged.ids)?;
+            let mut files = None;
             for id in &logged.ids {
                 // One unreadable checkpoint must not hide the whole log.
-                match reader.metadata(id) {
-                    Ok(meta) => logged.found.extend(meta),
-                    Err(err) => warn(err),
-                }
+                let meta = match reader.metadata(id) {
+                    Ok(meta) => meta,
+                    Err(err) => {
+                        warn(err);
+                        None
+                    }
+                };
+                let Some(meta) = meta else { continue };
+                // Only a rewritten or copied trailer costs a look at the commit.
+                let relation = if meta.commit == sha {
+                    Relation::Written
+                } else {
+                    let files = match &files {
+                        Some(files) => files,
+                        None => files.insert(changed_files(repo, &sha)?),
+                    };
+                    Relation::of(&meta, &sha, files)
+                };
+                logged.found.push((relation, meta));
             }
         }
         commits.push(logged);
     }
     Ok(commits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(commit: &str, files: &[&str]) -> Metadata {
+        serde_json::from_value(json!({
+            "checkpoint_id": "0123456789ab", "commit": commit, "session_id": "s1", "agent": null,
+            "resolved_by": "env", "resolution": {"method": "env", "depth": null, "env_rejected": null},
+            "created_at": "2025-01-02T03:04:05Z", "branch": null, "files_changed": files, "agent_session_id": null,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn relation_by_commit_then_by_files() {
+        let (a, b) = (CommitId::parse(&"a".repeat(40)).unwrap(), CommitId::parse(&"b".repeat(40)).unwrap());
+        let files = ["x".to_owned(), "y".to_owned()];
+        assert_eq!(Relation::of(&meta(a.as_str(), &["z"]), &a, &files), Relation::Written);
+        assert_eq!(Relation::of(&meta(a.as_str(), &["y"]), &b, &files), Relation::Rewritten);
+        assert_eq!(Relation::of(&meta(a.as_str(), &["z"]), &b, &files), Relation::Unrelated);
+        assert_eq!(Relation::of(&meta(a.as_str(), &[]), &b, &[]), Relation::Rewritten, "empty, amended");
+        assert_eq!(Relation::of(&meta(a.as_str(), &[]), &b, &files), Relation::Unrelated);
+        assert_eq!(Relation::Unrelated.tag(&meta(a.as_str(), &[]))["relation"], "unrelated");
+    }
 }

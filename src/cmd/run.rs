@@ -107,7 +107,7 @@ impl Launch {
             command: Some(argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()),
             cwd: cwd.map(|c| c.to_string_lossy().into_owned()),
             worktree_path: repo.as_ref().map(Repo::worktree_str),
-            base_commit: repo.as_ref().and_then(Repo::head),
+            base_commit: repo.as_ref().and_then(Repo::head).map(String::from),
             started_at: Some(now),
             last_interaction_time: Some(now),
             launcher_pid: me.map(|p| p.pid),

@@ -8,12 +8,12 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::attributed::{Owners, named_in, trailers_format};
+use super::attributed::{Owners, named_checkpoints};
 use super::current_dir;
 use crate::agents::usage::{Tokens, Usage};
 use crate::cli::StatsArgs;
 use crate::error::{Error, Result};
-use crate::git::{Repo, checked};
+use crate::git::{CommitId, Repo, checked};
 
 /// How far back the default range goes when the branch has no fork point.
 const LAST: usize = 100;
@@ -135,18 +135,30 @@ fn count(repo: &Repo, range: String, revs: &[String]) -> Result<Stats> {
     if repo.head().is_none() {
         return Ok(stats);
     }
-    let format = format!("--format=%x1e%H%x1f{}", trailers_format());
     let mut cmd = repo.git();
-    cmd.args(["log", "--no-merges", "--numstat", &format]).args(revs).arg("--");
+    cmd.args([
+        "log",
+        "--encoding=UTF-8",
+        "--no-merges",
+        "--no-renames",
+        "--numstat",
+        "--format=%x1e%H%x1f%B%x1f",
+    ])
+    .args(revs)
+    .arg("--");
     let out =
         checked(&mut cmd).map_err(|e| e.context(format_args!("cannot read the range {}", stats.range)))?;
     let mut owners = Owners::open(repo)?;
     for record in String::from_utf8_lossy(&out).split('\x1e').filter(|r| !r.trim().is_empty()) {
-        let mut lines = record.lines();
-        let Some((sha, ids)) = lines.next().and_then(|l| l.split_once('\x1f')) else { continue };
-        let (added, removed) = lines.filter_map(numstat).fold((0, 0), |(a, r), (x, y)| (a + x, r + y));
+        let mut fields = record.splitn(3, '\x1f');
+        let (Some(sha), Some(message), Some(numstats)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some(sha) = CommitId::parse(sha.trim()) else { continue };
+        let (added, removed) =
+            numstats.lines().filter_map(numstat).fold((0, 0), |(a, r), (x, y)| (a + x, r + y));
         stats.commits += 1;
-        match owners.owner(sha, &named_in(ids)) {
+        match owners.owner(&sha, &named_checkpoints(message)) {
             Some(meta) => {
                 let agent =
                     stats.by_agent.entry(meta.agent.clone().unwrap_or_else(|| "unknown".into())).or_default();

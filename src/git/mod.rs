@@ -3,6 +3,8 @@
 //! millisecond). Everything else shells out to the `git` binary with hooks
 //! turned off, so entire's own git calls never recurse into its hooks.
 
+mod comment_char;
+mod commit_id;
 pub mod reflog;
 pub mod trailers;
 
@@ -12,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::error::{Error, Result};
+
+pub use commit_id::{CommitId, is_object_name};
 
 /// The ref that holds checkpoint metadata (docs/spec.md §7).
 pub const CHECKPOINTS_REF: &str = "refs/heads/entire/checkpoints/v1";
@@ -75,11 +79,11 @@ impl Repo {
     }
 
     /// HEAD's commit, read from files; None on an unborn branch.
-    pub fn head(&self) -> Option<String> {
+    pub fn head(&self) -> Option<CommitId> {
         let head = fs::read_to_string(self.git_dir.join("HEAD")).ok()?;
         match head.trim().strip_prefix("ref: ") {
-            Some(name) => self.resolve_ref(name),
-            None => Some(head.trim().to_owned()).filter(|s| is_hex_oid(s)),
+            Some(name) => CommitId::parse(&self.resolve_ref(name)?),
+            None => CommitId::parse(head.trim()),
         }
     }
 
@@ -98,18 +102,18 @@ impl Repo {
             let value = value.trim();
             return match value.strip_prefix("ref: ") {
                 Some(target) => self.resolve_ref(target),
-                None => Some(value.to_owned()).filter(|s| is_hex_oid(s)),
+                None => Some(value.to_owned()).filter(|s| is_object_name(s)),
             };
         }
         if let Ok(packed) = fs::read_to_string(self.common_dir.join("packed-refs")) {
             return packed.lines().find_map(|line| {
                 let (oid, refname) = line.split_once(' ')?;
-                (refname == name && is_hex_oid(oid)).then(|| oid.to_owned())
+                (refname == name && is_object_name(oid)).then(|| oid.to_owned())
             });
         }
         if self.common_dir.join("reftable").is_dir() {
             let out = self.git_output(["rev-parse", "--verify", "--quiet", name]).ok()?;
-            return Some(String::from_utf8_lossy(&out).trim().to_owned()).filter(|s| is_hex_oid(s));
+            return Some(String::from_utf8_lossy(&out).trim().to_owned()).filter(|s| is_object_name(s));
         }
         None
     }
@@ -148,10 +152,6 @@ pub fn failed(command_line: &str, stderr: &[u8]) -> Error {
 /// git could not even be started.
 pub fn not_started(cmd: &Command, err: std::io::Error) -> Error {
     Error::new(format!("running `{}`: {err}", command_line(cmd)))
-}
-
-fn is_hex_oid(s: &str) -> bool {
-    matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What the files say about the repository around a directory.

@@ -2,7 +2,7 @@
 //! session whose commits got no checkpoint says so when it ends.
 
 use super::Repo;
-use super::trailers::CHECKPOINT_KEY;
+use super::trailers::{CHECKPOINT_KEY, every_value};
 
 /// Where HEAD's reflog ends now: what [`commits_since`] starts from.
 pub fn end(repo: &Repo) -> u64 {
@@ -34,21 +34,19 @@ pub fn commits_since(repo: &Repo, start: u64) -> Vec<String> {
     commits
 }
 
-/// Those of `commits` whose message has no `Entire-Checkpoint` trailer
-/// (one git process for all of them).
+/// Those of `commits` whose message has no `Entire-Checkpoint` line (in any
+/// paragraph, as readers count them; one git process for all of them).
 pub fn without_checkpoint(repo: &Repo, commits: &[String]) -> Vec<String> {
     if commits.is_empty() {
         return Vec::new();
     }
-    let format = format!("--format=%H %(trailers:key={CHECKPOINT_KEY},valueonly,separator=%x2C)");
-    let mut args = vec!["log", "--no-walk=unsorted", format.as_str()];
+    let mut args = vec!["log", "--no-walk=unsorted", "--encoding=UTF-8", "--format=%H%x1f%B%x1e"];
     args.extend(commits.iter().map(String::as_str));
     let Ok(out) = repo.git_output(args) else { return Vec::new() };
     String::from_utf8_lossy(&out)
-        .lines()
-        .filter_map(|line| {
-            let (sha, ids) = line.split_once(' ').unwrap_or((line, ""));
-            ids.trim().is_empty().then(|| sha.to_owned())
-        })
+        .split('\x1e')
+        .filter_map(|entry| entry.trim_start_matches('\n').split_once('\x1f'))
+        .filter(|(_, message)| every_value(message, CHECKPOINT_KEY, None).is_empty())
+        .map(|(sha, _)| sha.to_owned())
         .collect()
 }

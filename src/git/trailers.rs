@@ -14,12 +14,8 @@
 //! builtin/commit.c (`adjust_comment_line_char`).
 
 use std::borrow::Cow;
-use std::ffi::{OsStr, OsString};
-use std::io::ErrorKind;
-use std::path::PathBuf;
-use std::{fs, str};
 
-use crate::git::{Repo, checked};
+pub use super::comment_char::comment_char;
 
 /// The trailer that links a commit to its checkpoint.
 pub const CHECKPOINT_KEY: &str = "Entire-Checkpoint";
@@ -35,6 +31,9 @@ pub enum CommentChar {
     /// starts no line of the message (see `auto_comment` for how that is
     /// read back from the file a hook gets).
     Auto,
+    /// No line is a comment: git keeps them all (cleanup `whitespace`, the
+    /// default under `-m`/`-F`, and `verbatim`).
+    Nothing,
 }
 
 impl Default for CommentChar {
@@ -127,16 +126,58 @@ pub fn values_with(message: &str, key: &str, comment: &CommentChar) -> Vec<Strin
         .collect()
 }
 
-/// For commit-msg: when the message has nothing but `key` trailers, blank
-/// lines and comments, returns it with those trailers removed, so git aborts
-/// the empty commit as usual. Otherwise None. Sign-offs count as nothing,
-/// as they do for git (sequencer.c `rest_is_empty`).
-pub fn strip_if_only(message: &str, key: &str, comment: &CommentChar) -> Option<String> {
-    strip_if_only_any(message, &[key], comment)
+/// Every value of `key` on a line of its own anywhere in the message, not
+/// only in the last trailer block: a squash or fixup leaves each commit's
+/// trailers in a paragraph of its own. Indented lines are quoted text or
+/// continuations, and comment lines (with `comment`, for a message being
+/// edited) are not the message; nor is anything below a scissors line.
+pub fn every_value(message: &str, key: &str, comment: Option<&CommentChar>) -> Vec<String> {
+    let comment = comment.map(|c| comment_str(c, message));
+    let cut = comment.as_deref().and_then(|c| scissors(message, c)).unwrap_or(message.len());
+    lines(&message[..cut])
+        .filter(|(_, line)| !starts_with_space(line))
+        .filter(|(_, line)| comment.as_deref().is_none_or(|c| !line.starts_with(c)))
+        .filter_map(|(_, line)| {
+            let sep = separator(line)?;
+            trim(&line[..sep]).eq_ignore_ascii_case(key).then(|| trim(&line[sep + 1..]).to_owned())
+        })
+        .collect()
 }
 
-/// [`strip_if_only`] for trailers of any of `keys`.
-pub fn strip_if_only_any(message: &str, keys: &[&str], comment: &CommentChar) -> Option<String> {
+/// The message without the lines that give `key` the value `value` (as
+/// [`every_value`] reads them).
+pub fn remove(message: &str, key: &str, value: &str) -> String {
+    lines(message)
+        .filter(|(_, line)| {
+            starts_with_space(line)
+                || separator(line).is_none_or(|sep| {
+                    !(trim(&line[..sep]).eq_ignore_ascii_case(key) && trim(&line[sep + 1..]) == value)
+                })
+        })
+        .map(|(_, line)| line)
+        .collect()
+}
+
+/// For commit-msg: when the message has nothing but `key` trailers whose
+/// value passes `ours`, blank lines and comments, returns it with those
+/// trailers removed, so git aborts the empty commit as usual. Otherwise
+/// None. Sign-offs count as nothing, as they do for git (sequencer.c
+/// `rest_is_empty`); a `key` line someone else wrote is the message.
+pub fn strip_if_only(
+    message: &str,
+    key: &str,
+    comment: &CommentChar,
+    ours: impl Fn(&str) -> bool,
+) -> Option<String> {
+    strip_if_only_any(message, comment, |k, value| k.eq_ignore_ascii_case(key) && ours(value))
+}
+
+/// [`strip_if_only`] for the trailers `ours(key, value)` accepts.
+pub fn strip_if_only_any(
+    message: &str,
+    comment: &CommentChar,
+    ours: impl Fn(&str, &str) -> bool,
+) -> Option<String> {
     let comment = comment_str(comment, message);
     let cut = scissors(message, &comment).unwrap_or(message.len());
     let mut kept = String::with_capacity(message.len());
@@ -144,127 +185,13 @@ pub fn strip_if_only_any(message: &str, keys: &[&str], comment: &CommentChar) ->
     for (_, line) in lines(&message[..cut]) {
         if is_nothing(line, &comment) || line.starts_with(SIGN_OFF) {
             kept.push_str(line);
-        } else if separator(line)
-            .is_some_and(|sep| keys.iter().any(|k| trim(&line[..sep]).eq_ignore_ascii_case(k)))
-        {
+        } else if separator(line).is_some_and(|sep| ours(trim(&line[..sep]), trim(&line[sep + 1..]))) {
             stripped = true;
         } else {
             return None;
         }
     }
     stripped.then(|| kept + &message[cut..])
-}
-
-/// The effective `core.commentChar` / `core.commentString` of `repo`.
-/// Hooks run on every commit and each git call costs about a millisecond,
-/// so git is asked only when a config source could set either.
-pub fn comment_char(repo: &Repo) -> CommentChar {
-    comment_char_with(repo, &|name| std::env::var_os(name))
-}
-
-/// How configuration reads an environment variable.
-type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
-
-/// `comment_char` under the environment `env`, which both the scan and git
-/// see (tests pass an isolated one).
-fn comment_char_with(repo: &Repo, env: Env) -> CommentChar {
-    if !config_may_set_comment(repo, env) {
-        return CommentChar::default();
-    }
-    let mut cmd = repo.git();
-    // Alone among git commands, `git config` reads $GIT_CONFIG instead of
-    // the usual files; `git commit` never does.
-    cmd.env_remove("GIT_CONFIG");
-    for (name, value) in config_env(env) {
-        match value {
-            Some(value) => cmd.env(name, value),
-            None => cmd.env_remove(name),
-        };
-    }
-    // Both keys set the same thing in git: the last one read wins.
-    cmd.args(["config", "-z", "--get-regexp", r"^core\.comment(char|string)$"]);
-    checked(&mut cmd).ok().and_then(|out| last_comment_setting(&out)).unwrap_or_default()
-}
-
-/// The variables through which git reads configuration from outside the
-/// repository, with their values under `env`.
-fn config_env(env: Env) -> Vec<(String, Option<OsString>)> {
-    const NAMES: [&str; 7] = [
-        "HOME",
-        "XDG_CONFIG_HOME",
-        "GIT_CONFIG_GLOBAL",
-        "GIT_CONFIG_SYSTEM",
-        "GIT_CONFIG_NOSYSTEM",
-        "GIT_CONFIG_PARAMETERS",
-        "GIT_CONFIG_COUNT",
-    ];
-    let mut vars: Vec<_> = NAMES.iter().map(|name| (name.to_string(), env(name))).collect();
-    let count = env("GIT_CONFIG_COUNT").and_then(|c| c.to_str()?.parse::<usize>().ok()).unwrap_or(0);
-    for i in 0..count {
-        let key = format!("GIT_CONFIG_KEY_{i}");
-        let Some(value) = env(&key) else { break }; // git refuses such a count anyway
-        let value_name = format!("GIT_CONFIG_VALUE_{i}");
-        let value_value = env(&value_name);
-        vars.push((key, Some(value)));
-        vars.push((value_name, value_value));
-    }
-    vars
-}
-
-/// Whether some config source mentions `commentChar`/`commentString` or
-/// could include another file. Textual and conservative: a false alarm
-/// costs one git call.
-fn config_may_set_comment(repo: &Repo, env: Env) -> bool {
-    let mut files = vec![repo.common_dir.join("config"), repo.git_dir.join("config.worktree")];
-    match env("GIT_CONFIG_GLOBAL") {
-        Some(global) => files.push(global.into()),
-        None => {
-            let home = env("HOME").map(PathBuf::from);
-            let xdg = env("XDG_CONFIG_HOME")
-                .filter(|xdg| !xdg.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| home.as_ref().map(|home| home.join(".config")));
-            files.extend(home.map(|home| home.join(".gitconfig")));
-            files.extend(xdg.map(|xdg| xdg.join("git/config")));
-        }
-    }
-    if !env("GIT_CONFIG_NOSYSTEM").is_some_and(|v| env_true(&v)) {
-        files.push(env("GIT_CONFIG_SYSTEM").map_or_else(|| "/etc/gitconfig".into(), PathBuf::from));
-    }
-    let in_env = config_env(env)
-        .into_iter()
-        .filter(|(name, _)| name == "GIT_CONFIG_PARAMETERS" || name.starts_with("GIT_CONFIG_KEY_"))
-        .filter_map(|(_, value)| value)
-        .any(|text| mentions_comment_or_include(text.as_encoded_bytes()));
-    in_env
-        || files.iter().any(|file| match fs::read(file) {
-            Ok(text) => mentions_comment_or_include(&text),
-            Err(e) => e.kind() != ErrorKind::NotFound,
-        })
-}
-
-fn mentions_comment_or_include(text: &[u8]) -> bool {
-    let text = text.to_ascii_lowercase();
-    [&b"commentchar"[..], b"commentstring", b"include"]
-        .iter()
-        .any(|word| text.windows(word.len()).any(|window| window == *word))
-}
-
-/// Git's boolean reading of an environment variable (`git_env_bool`).
-fn env_true(value: &OsStr) -> bool {
-    let value = value.to_string_lossy().to_ascii_lowercase();
-    matches!(value.as_str(), "true" | "yes" | "on") || value.parse::<i64>().is_ok_and(|n| n != 0)
-}
-
-/// The last entry of `git config -z --get-regexp` output (`key\nvalue\0`…).
-fn last_comment_setting(out: &[u8]) -> Option<CommentChar> {
-    let entry = out.split(|&b| b == 0).rfind(|entry| !entry.is_empty())?;
-    let (_, value) = str::from_utf8(entry).ok()?.split_once('\n')?;
-    match value {
-        "" => None, // git rejects it
-        auto if auto.eq_ignore_ascii_case("auto") => Some(CommentChar::Auto),
-        value => Some(CommentChar::Str(value.to_owned())),
-    }
 }
 
 /// What git's cleanup leaves nothing of: comment lines and blank lines.
@@ -303,6 +230,12 @@ impl<'a> Block<'a> {
             .collect();
         Block { start, end, blank_line_before, items }
     }
+}
+
+/// Where a scissors line starts (the message's length without one): what
+/// `git commit --cleanup=scissors` and `-v` cut.
+pub fn cut_line(message: &str, comment: &CommentChar) -> usize {
+    scissors(message, &comment_str(comment, message)).unwrap_or(message.len())
 }
 
 /// Where the message proper ends: before a scissors line, then before the
@@ -457,6 +390,8 @@ fn comment_str<'a>(comment: &'a CommentChar, text: &str) -> Cow<'a, str> {
     match comment {
         CommentChar::Str(s) => Cow::Borrowed(s),
         CommentChar::Auto => Cow::Owned(auto_comment(text)),
+        // No message line starts with NUL: git cuts a message there.
+        CommentChar::Nothing => Cow::Borrowed("\0"),
     }
 }
 
@@ -541,4 +476,34 @@ fn is_blank_line(line: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_counts_except_indented_comment_and_cut_ones() {
+        let message = "squash\n\nfirst\n\nEntire-Checkpoint: 00000000000a\n\nsecond\n\n\
+                       entire-checkpoint : 00000000000b\n    Entire-Checkpoint: 00000000000c\n\
+                       # Entire-Checkpoint: 00000000000d\nEntire-Checkpoint: zzz\n\
+                       # ------------------------ >8 ------------------------\nEntire-Checkpoint: 00000000000e\n";
+        let hash = CommentChar::default();
+        assert_eq!(
+            every_value(message, CHECKPOINT_KEY, Some(&hash)),
+            ["00000000000a", "00000000000b", "zzz"],
+            "an edited message"
+        );
+        assert_eq!(
+            every_value(message, CHECKPOINT_KEY, None),
+            ["00000000000a", "00000000000b", "zzz", "00000000000e"],
+            "a stored message has no comments"
+        );
+    }
+
+    #[test]
+    fn remove_takes_out_exactly_one_value() {
+        let message = "s\n\nEntire-Checkpoint: 00000000000a\nEntire-Checkpoint: 00000000000b\n  Entire-Checkpoint: 00000000000a\n";
+        assert_eq!(
+            remove(message, CHECKPOINT_KEY, "00000000000a"),
+            "s\n\nEntire-Checkpoint: 00000000000b\n  Entire-Checkpoint: 00000000000a\n"
+        );
+    }
+}

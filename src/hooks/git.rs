@@ -11,10 +11,10 @@ use crate::agents::usage;
 use crate::checkpoint;
 use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
-use crate::git::trailers::{self, ASSISTED_KEY, CHECKPOINT_KEY};
-use crate::process::{ProcessTable, System};
+use crate::git::trailers::{self, ASSISTED_KEY, CHECKPOINT_KEY, CommentChar};
+use crate::process::{ProcId, ProcessTable, System};
 use crate::resolve::owner::OwnerLookup;
-use crate::session::{Pending, Store};
+use crate::session::{CheckpointId, Pending, Store};
 use crate::settings::Settings;
 
 /// Runs one git hook. Always exits 0: entire never blocks a commit.
@@ -91,81 +91,289 @@ fn say_why_not_as_configured(settings: &Settings) {
 }
 
 fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &str) -> Result<()> {
-    if matches!(source, "merge" | "squash") || repo.in_sequencer_operation() || replaying_commits() {
+    let git = checkpoint::pending::committing_git();
+    let command = GitCommand::of(git);
+    if command.replays() || concludes_a_replay(repo, source) {
         return Ok(());
     }
-    let message = read_message(file)?;
-    let comment = trailers::comment_char(repo);
-    if !trailers::values_with(&message, CHECKPOINT_KEY, &comment).is_empty() {
-        return Ok(()); // amend, -c/-C and templates keep their trailer
-    }
+    let original = Message::read(file)?;
+    let cleanup = command.cleanup(|| trailers::comment_char(repo));
     let store = Store::new(repo.store_dir());
-    let found = OwnerLookup::new(repo, &store).find(settings.recency, || staged_files(repo));
-    let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) else { return Ok(()) };
-
-    let checkpoint_id = checkpoint::new_id(repo)?;
-    let mut tagged = trailers::insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str(), &comment);
-    if settings.assisted_by
-        && let Some(agent) = &record.agent
-    {
-        // The model from the transcript's last lines: bounded work.
-        let model = record.transcript_path.as_deref().and_then(|p| usage::last_model(Path::new(p)));
-        let value = match model {
-            Some(model) => format!("{agent}:{model}"),
-            None => agent.clone(),
-        };
-        tagged = trailers::insert(&tagged, ASSISTED_KEY, &value, &comment);
+    let mut message = original.text.clone();
+    let mut linked = keep_links(repo, &store, &mut message, &cleanup, git)?;
+    if !linked && source == "message" && command.has("--amend") {
+        // `--amend -m/-F`: the new message keeps the amended commit's link.
+        for id in head_checkpoints(repo) {
+            message = cleanup.insert(&message, CHECKPOINT_KEY, id.as_str());
+            linked = true;
+        }
     }
-    store.put_pending(&Pending {
-        checkpoint_id,
-        session_id: record.session_id,
-        resolved_by: owner.method,
-        resolution: found.verdict.details(),
-        created_at: Utc::now(),
-        committed: None,
-    })?;
-    std::fs::write(file, tagged).context(format_args!("writing {}", file.display()))
-}
-
-fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
-    let message = read_message(file)?;
-    let comment = trailers::comment_char(repo);
-    if let Some(stripped) = trailers::strip_if_only_any(&message, &[CHECKPOINT_KEY, ASSISTED_KEY], &comment) {
-        std::fs::write(file, stripped).context(format_args!("writing {}", file.display()))?;
+    // With no editor to come, a blank message is git's to abort or keep
+    // (verbatim commits it as it is): nothing to attribute.
+    let blank = !cleanup.strips_comments() && message.trim().is_empty();
+    if !linked && !blank {
+        let found = OwnerLookup::new(repo, &store).find(settings.recency, || staged_files(repo));
+        if let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) {
+            let checkpoint_id = checkpoint::new_id(repo)?;
+            message = cleanup.insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str());
+            if settings.assisted_by
+                && let Some(agent) = &record.agent
+            {
+                message =
+                    cleanup.insert(&message, ASSISTED_KEY, &assisted_by(agent, &record.transcript_path));
+            }
+            store.put_pending(&Pending {
+                checkpoint_id,
+                session_id: record.session_id,
+                resolved_by: owner.method,
+                resolution: found.verdict.details(),
+                created_at: Utc::now(),
+                git,
+                git_dir: Some(repo.git_dir.clone()),
+                committed: None,
+            })?;
+        }
+    }
+    if message != original.text {
+        original.write(file, &message)?;
     }
     Ok(())
 }
 
-/// A single cherry-pick or revert leaves no state file behind while it
-/// commits, so look at the `git` process that runs this hook instead.
-fn replaying_commits() -> bool {
-    let ancestry = System.ancestors(std::process::id() as i32, 3);
-    ancestry.iter().filter_map(|p| System.cmdline(p.pid)).any(|argv| {
-        let is_git = argv.first().is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "git"));
-        is_git
-            && git_subcommand(&argv[1..])
-                .is_some_and(|c| matches!(c, "cherry-pick" | "revert" | "rebase" | "am"))
-    })
+/// `AGENT:MODEL`, the model from the transcript's last lines (bounded
+/// work), or the agent alone when they name none.
+fn assisted_by(agent: &str, transcript: &Option<String>) -> String {
+    match transcript.as_deref().and_then(|p| usage::last_model(Path::new(p))) {
+        Some(model) => format!("{agent}:{model}"),
+        None => agent.to_owned(),
+    }
 }
 
-/// The subcommand in git's argv, past global options (`-c k=v`, `-C dir`…).
-fn git_subcommand(args: &[String]) -> Option<&str> {
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        match arg.as_str() {
-            "-c" | "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" => {
-                iter.next();
-            }
-            a if a.starts_with('-') => {}
-            a => return Some(a),
+/// Looks at the checkpoint trailers the message already has (an amend, `-c`/`-C`,
+/// a template, a message reused by hand) and tells whether one links this
+/// commit to its checkpoint. A trailer naming a checkpoint that is pending
+/// for another commit is removed: while that commit's `git` runs the
+/// checkpoint is its own, and once it is gone without having made the
+/// commit the checkpoint is abandoned (and removed) rather than given to
+/// this commit. Values that are no checkpoint ID are left alone and link
+/// nothing.
+fn keep_links(
+    repo: &Repo,
+    store: &Store,
+    message: &mut String,
+    cleanup: &Cleanup,
+    git: Option<ProcId>,
+) -> Result<bool> {
+    let mut linked = false;
+    for value in trailers::every_value(message, CHECKPOINT_KEY, Some(cleanup.comments())) {
+        let Some(id) = CheckpointId::parse(&value) else { continue };
+        let foreign = store.pending(&id)?.filter(|p| p.committed.is_none() && p.git != git);
+        let Some(pending) = foreign else {
+            linked = true; // written, or handed to the writer: this commit rewrites that one
+            continue;
+        };
+        let running = pending.git.is_some_and(|g| System.alive_as_recorded(g));
+        let made = !running
+            && checkpoint::pending::commit_carrying(repo, pending.git_dir.as_deref(), &id)?.is_some();
+        if made {
+            linked = true;
+            continue;
+        }
+        *message = trailers::remove(message, CHECKPOINT_KEY, &value);
+        if !running {
+            store.remove_pending(&id);
         }
     }
-    None
+    Ok(linked)
 }
 
-fn read_message(file: &Path) -> Result<String> {
-    let bytes = std::fs::read(file).context(format_args!("reading {}", file.display()))?;
-    String::from_utf8(bytes).map_err(|_| Error::new("commit message is not UTF-8; left as it is"))
+/// The checkpoints HEAD's message names.
+fn head_checkpoints(repo: &Repo) -> Vec<CheckpointId> {
+    let Ok(out) = repo.git_output(["log", "-1", "--encoding=UTF-8", "--format=%B", "HEAD", "--"]) else {
+        return Vec::new();
+    };
+    let message = String::from_utf8_lossy(&out);
+    trailers::every_value(&message, CHECKPOINT_KEY, None)
+        .iter()
+        .filter_map(|v| CheckpointId::parse(v))
+        .collect()
+}
+
+/// A replayed commit concluded by `git commit`: a conflicted cherry-pick,
+/// or a conflicted step of a rebase (whose message git hands over as a
+/// merge's). A commit made at a rebase stop is a new one.
+fn concludes_a_replay(repo: &Repo, source: &str) -> bool {
+    let exists = |name: &str| repo.git_dir.join(name).exists();
+    exists("CHERRY_PICK_HEAD") || (source == "merge" && exists("REBASE_HEAD") && !exists("MERGE_HEAD"))
+}
+
+fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
+    let original = Message::read(file)?;
+    // Most messages never mention the trailer: no process to look at.
+    if !original.text.to_ascii_lowercase().contains(&CHECKPOINT_KEY.to_ascii_lowercase()) {
+        return Ok(());
+    }
+    let cleanup =
+        GitCommand::of(checkpoint::pending::committing_git()).cleanup(|| trailers::comment_char(repo));
+    if let Some(stripped) = cleanup.strip_if_only(&original.text) {
+        original.write(file, &stripped)?;
+    }
+    Ok(())
+}
+
+/// The command line of the `git` process running the hook.
+struct GitCommand {
+    /// The subcommand (`commit`, `merge`…) and its arguments.
+    args: Vec<String>,
+}
+
+impl GitCommand {
+    fn of(git: Option<ProcId>) -> GitCommand {
+        let argv = git.and_then(|g| System.cmdline(g.pid)).unwrap_or_default();
+        let is_git = argv.first().is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "git"));
+        let args = if is_git { subcommand_and_args(&argv[1..]).to_vec() } else { Vec::new() };
+        GitCommand { args }
+    }
+
+    fn subcommand(&self) -> Option<&str> {
+        self.args.first().map(String::as_str)
+    }
+
+    fn has(&self, flag: &str) -> bool {
+        self.args.iter().skip(1).any(|a| a == flag)
+    }
+
+    /// Cherry-pick, rebase and am replay commits made before; their
+    /// trailers come along. A revert is a commit of its own.
+    fn replays(&self) -> bool {
+        matches!(self.subcommand(), Some("cherry-pick" | "rebase" | "am"))
+    }
+
+    /// How git cleans this commit's message up: `--cleanup=<mode>`, else
+    /// `strip` when an editor opens, `whitespace` when none does (`-m`,
+    /// `-F`, `-C`, `--no-edit`, unless `-e`), which keeps every line,
+    /// `#123 fix` too. (`commit.cleanup` is not read.)
+    fn cleanup(&self, comment: impl FnOnce() -> CommentChar) -> Cleanup {
+        let no_editor = self.args.iter().skip(1).any(|a| {
+            matches!(a.as_str(), "--no-edit" | "--message" | "--file" | "--reuse-message")
+                || a.starts_with("--message=")
+                || a.starts_with("--file=")
+                || a.starts_with("--reuse-message=")
+                || short_flags(a).is_some_and(|f| f.contains(['m', 'F', 'C']))
+        });
+        let editor = self.has("-e") || self.has("--edit") || !no_editor;
+        // Without an editor, git treats scissors as whitespace.
+        match self.args.iter().rev().find_map(|a| a.strip_prefix("--cleanup=")) {
+            Some("scissors") if editor => Cleanup::Scissors(comment()),
+            Some("strip") => Cleanup::Strip(comment()),
+            Some("whitespace" | "verbatim" | "scissors") => Cleanup::Keep,
+            _ if editor => Cleanup::Strip(comment()),
+            _ => Cleanup::Keep,
+        }
+    }
+}
+
+/// What git will strip from the message, and so what the trailer must stay
+/// clear of.
+enum Cleanup {
+    /// Comment lines (and below a scissors line, which the template of
+    /// `-v` has).
+    Strip(CommentChar),
+    /// Nothing: every line is the message.
+    Keep,
+    /// Everything from the scissors line on; comment lines above it stay.
+    Scissors(CommentChar),
+}
+
+impl Cleanup {
+    fn strips_comments(&self) -> bool {
+        matches!(self, Cleanup::Strip(_))
+    }
+
+    /// The comment lines of the part of the message that is kept.
+    fn comments(&self) -> &CommentChar {
+        match self {
+            Cleanup::Strip(comment) => comment,
+            Cleanup::Keep | Cleanup::Scissors(_) => &CommentChar::Nothing,
+        }
+    }
+
+    /// The message split where git cuts it: what is kept, and the rest.
+    fn split<'a>(&self, message: &'a str) -> (&'a str, &'a str) {
+        match self {
+            Cleanup::Scissors(comment) => message.split_at(trailers::cut_line(message, comment)),
+            _ => (message, ""),
+        }
+    }
+
+    fn insert(&self, message: &str, key: &str, value: &str) -> String {
+        let (kept, cut) = self.split(message);
+        trailers::insert(kept, key, value, self.comments()) + cut
+    }
+
+    /// Our checkpoint trailers and the `Assisted-by` next to them, when
+    /// they are all the message has.
+    fn strip_if_only(&self, message: &str) -> Option<String> {
+        let (kept, cut) = self.split(message);
+        let ours = |key: &str, value: &str| {
+            (key.eq_ignore_ascii_case(CHECKPOINT_KEY) && CheckpointId::parse(value).is_some())
+                || key.eq_ignore_ascii_case(ASSISTED_KEY)
+        };
+        trailers::strip_if_only_any(kept, self.comments(), ours).map(|stripped| stripped + cut)
+    }
+}
+
+/// The letters of a bundle of short options (`-am` → `am`), up to the
+/// first that takes a value.
+fn short_flags(arg: &str) -> Option<&str> {
+    let flags = arg.strip_prefix('-').filter(|f| !f.starts_with('-') && !f.is_empty())?;
+    let end = flags.find(['m', 'F', 'C', 'c', 't']).map_or(flags.len(), |i| i + 1);
+    Some(&flags[..end])
+}
+
+/// git's argv past its global options (`-c k=v`, `-C dir`…): the
+/// subcommand and its arguments.
+fn subcommand_and_args(args: &[String]) -> &[String] {
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-c" | "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" => i += 2,
+            a if a.starts_with('-') => i += 1,
+            _ => return &args[i..],
+        }
+    }
+    &[]
+}
+
+/// A commit message as git hands it to a hook. Not always UTF-8
+/// (`i18n.commitEncoding`): then it is read byte for byte as Latin-1, so
+/// that every byte maps to one character and back, and lines, colons and
+/// comment characters (ASCII in every encoding git supports for messages)
+/// are where they were.
+struct Message {
+    text: String,
+    latin1: bool,
+}
+
+impl Message {
+    fn read(file: &Path) -> Result<Message> {
+        let bytes = std::fs::read(file).context(format_args!("reading {}", file.display()))?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => Message { text, latin1: false },
+            Err(err) => {
+                Message { text: err.as_bytes().iter().map(|&b| char::from(b)).collect(), latin1: true }
+            }
+        })
+    }
+
+    fn write(&self, file: &Path, text: &str) -> Result<()> {
+        let bytes = if self.latin1 {
+            text.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+        } else {
+            text.as_bytes().to_vec()
+        };
+        std::fs::write(file, bytes).context(format_args!("writing {}", file.display()))
+    }
 }
 
 fn staged_files(repo: &Repo) -> Option<Vec<String>> {
@@ -179,4 +387,78 @@ fn staged_files(repo: &Repo) -> Option<Vec<String>> {
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(argv: &str) -> GitCommand {
+        let argv: Vec<String> = argv.split(' ').map(str::to_owned).collect();
+        GitCommand { args: subcommand_and_args(&argv[1..]).to_vec() }
+    }
+
+    fn cleanup_of(argv: &str) -> &'static str {
+        match command(argv).cleanup(CommentChar::default) {
+            Cleanup::Strip(_) => "strip",
+            Cleanup::Keep => "keep",
+            Cleanup::Scissors(_) => "scissors",
+        }
+    }
+
+    #[test]
+    fn the_cleanup_git_will_apply_comes_from_its_arguments() {
+        for (argv, mode) in [
+            ("git commit", "strip"),
+            ("git commit -m x", "keep"),
+            ("git commit -am x", "keep"),
+            ("git commit --message=x", "keep"),
+            ("git commit -F f", "keep"),
+            ("git commit -C HEAD", "keep"),
+            ("git commit -m x -e", "strip"),
+            ("git commit -c HEAD", "strip"),
+            ("git commit -m x --cleanup=strip", "strip"),
+            ("git commit --cleanup=verbatim", "keep"),
+            ("git commit --cleanup=scissors", "scissors"),
+            ("git commit -m x --cleanup=scissors", "keep"),
+            ("git -C dir -c a=b commit -m x", "keep"),
+            ("git merge --no-edit side", "keep"),
+            ("git merge side", "strip"),
+        ] {
+            assert_eq!(cleanup_of(argv), mode, "{argv}");
+        }
+    }
+
+    #[test]
+    fn replays_and_amends_are_read_from_the_command_line() {
+        assert!(command("git -c x=y cherry-pick abc").replays());
+        assert!(command("git rebase --continue").replays());
+        assert!(!command("git revert --no-edit HEAD").replays());
+        assert!(!command("git merge side").replays());
+        assert!(command("git commit --amend -m x").has("--amend"));
+        assert!(!command("git commit -m x").has("--amend"));
+    }
+
+    #[test]
+    fn scissors_keeps_the_cut_part_out_of_the_trailer_block() {
+        let cleanup = Cleanup::Scissors(CommentChar::default());
+        let message = "#123 fix\n# ------------------------ >8 ------------------------\ndiff\n";
+        let tagged = cleanup.insert(message, "0123456789ab");
+        assert_eq!(
+            tagged,
+            "#123 fix\n\nEntire-Checkpoint: 0123456789ab\n# ------------------------ >8 ------------------------\ndiff\n"
+        );
+        assert_eq!(cleanup.strip_if_only(&tagged), None, "# lines above the cut are the message");
+    }
+
+    #[test]
+    fn a_latin1_message_round_trips_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("msg");
+        std::fs::write(&file, b"caf\xe9\n").unwrap();
+        let message = Message::read(&file).unwrap();
+        let tagged = Cleanup::Keep.insert(&message.text, "0123456789ab");
+        message.write(&file, &tagged).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"caf\xe9\n\nEntire-Checkpoint: 0123456789ab\n");
+    }
 }

@@ -43,7 +43,7 @@ pub struct SessionRecord {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct CheckpointRef {
     pub checkpoint_id: CheckpointId,
-    pub commit: String,
+    pub commit: crate::git::CommitId,
     pub resolved_by: ResolvedBy,
     pub created_at: DateTime<Utc>,
 }

@@ -11,13 +11,15 @@ use std::path::{Path, PathBuf};
 use super::{CheckpointId, Resolution, ResolvedBy, SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{atomic_write, atomic_write_volatile, json_files, private_dir, read_optional};
+use crate::process::ProcId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A checkpoint whose trailer was written by prepare-commit-msg and that is
-/// not on the branch yet. One small file per checkpoint, so neither hook
-/// has to scan or lock anything to find it: a line of JSON, and once
-/// post-commit has seen the commit, a second line, [`Committed`].
+/// not on the branch yet. One small file per checkpoint: a line of JSON,
+/// and once post-commit has seen the commit, a second line, [`Committed`].
+/// The `git commit` process that runs both hooks is its key: post-commit
+/// takes the checkpoints its own git process made pending.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Pending {
     pub checkpoint_id: CheckpointId,
@@ -26,15 +28,25 @@ pub struct Pending {
     /// How it was resolved: depth, env_rejected… (section 7 `resolution`).
     pub resolution: Resolution,
     pub created_at: DateTime<Utc>,
-    /// Set by post-commit: the commit whose message named the checkpoint.
-    /// From then on the checkpoint only waits to be written.
+    /// The `git` process making the commit (absent in files written before
+    /// it was recorded: taken as gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<ProcId>,
+    /// The git dir of the worktree the commit is made in, whose HEAD and
+    /// reflog show the commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_dir: Option<PathBuf>,
+    /// Set by post-commit: the commit was made, and HEAD was then at
+    /// `commit` (the commit itself, or a later one of the same worktree, of
+    /// which it is an ancestor). From then on the checkpoint only waits to
+    /// be written.
     #[serde(skip)]
     pub committed: Option<Committed>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Committed {
-    pub commit: String,
+    pub commit: crate::git::CommitId,
     /// The branch HEAD was on at the commit; None when detached.
     pub branch: Option<String>,
 }
@@ -163,17 +175,20 @@ impl Store {
         self.pending_path(checkpoint_id).exists()
     }
 
-    /// Takes the lock that one writer of a pending checkpoint holds (a lock
-    /// on its file), and reads it. None when it is gone (written by whoever
-    /// held the lock before), or when another process holds the lock and
-    /// `wait` is false.
-    pub fn lock_pending(&self, checkpoint_id: &CheckpointId, wait: bool) -> Result<Option<(File, Pending)>> {
-        let path = self.pending_path(checkpoint_id);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::from(e).context(path.display())),
-        };
+    /// The lock the one checkpoint writer of the repository holds while it
+    /// writes (`writer.lock`). None when another process holds it and
+    /// `wait` is false. Released when the returned file is closed in every
+    /// process that shares it (a forked writer keeps it).
+    pub fn lock_writer(&self, wait: bool) -> Result<Option<File>> {
+        private_dir(&self.dir)?;
+        let path = self.dir.join("writer.lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .context(format_args!("opening {}", path.display()))?;
         if wait {
             file.lock().context(format_args!("locking {}", path.display()))?;
         } else if let Err(err) = file.try_lock() {
@@ -182,7 +197,7 @@ impl Store {
                 TryLockError::Error(e) => Err(Error::from(e).context(path.display())),
             };
         }
-        Ok(self.pending(checkpoint_id)?.map(|pending| (file, pending)))
+        Ok(Some(file))
     }
 
     pub fn pending(&self, checkpoint_id: &CheckpointId) -> Result<Option<Pending>> {
@@ -200,14 +215,17 @@ impl Store {
         fs::read_dir(self.dir.join("pending")).is_ok_and(|mut d| d.next().is_some())
     }
 
-    /// Pending checkpoints, for `clean` and `doctor`.
+    /// Every pending checkpoint, oldest first.
     pub fn list_pending(&self) -> Vec<Pending> {
         let Ok(entries) = fs::read_dir(self.dir.join("pending")) else { return Vec::new() };
-        entries
+        let mut pending = entries
             .flatten()
+            .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".json") && !n.starts_with('.')))
             .filter_map(|e| fs::read(e.path()).ok())
             .filter_map(|b| parse_pending(&b).ok())
-            .collect()
+            .collect::<Vec<_>>();
+        pending.sort_by(|a, b| (a.created_at, &a.checkpoint_id).cmp(&(b.created_at, &b.checkpoint_id)));
+        pending
     }
 }
 
@@ -251,6 +269,8 @@ mod tests {
             resolved_by,
             resolution: Resolution { method: Some(resolved_by), depth, ..Resolution::default() },
             created_at: Utc::now(),
+            git: Some(ProcId { pid: 42, start_time: 7 }),
+            git_dir: Some("/r/.git".into()),
             committed: None,
         }
     }
@@ -312,7 +332,10 @@ mod tests {
         let p = pending(ResolvedBy::Env, None);
         store.put_pending(&p).unwrap();
         assert_eq!(store.pending(&id()).unwrap(), Some(p.clone()));
-        let committed = Committed { commit: "c".repeat(40), branch: Some("main".into()) };
+        let committed = Committed {
+            commit: crate::git::CommitId::parse(&"c".repeat(40)).unwrap(),
+            branch: Some("main".into()),
+        };
         store.commit_pending(&id(), &committed).unwrap();
         let with_commit = Pending { committed: Some(committed), ..p.clone() };
         assert_eq!(store.pending(&id()).unwrap(), Some(with_commit.clone()));
@@ -335,15 +358,12 @@ mod tests {
     }
 
     #[test]
-    fn one_process_at_a_time_holds_a_pending_checkpoint() {
+    fn one_writer_at_a_time() {
         let (_tmp, store) = store();
-        let p = pending(ResolvedBy::Env, None);
-        store.put_pending(&p).unwrap();
-        let held = store.lock_pending(&id(), false).unwrap().expect("free");
+        let held = store.lock_writer(false).unwrap().expect("free");
         // flock is per open file: a second open, as another process makes, is refused.
-        assert!(store.lock_pending(&id(), false).unwrap().is_none(), "held elsewhere");
-        store.remove_pending(&id());
+        assert!(store.lock_writer(false).unwrap().is_none(), "held elsewhere");
         drop(held);
-        assert!(store.lock_pending(&id(), true).unwrap().is_none(), "written meanwhile");
+        assert!(store.lock_writer(false).unwrap().is_some(), "released");
     }
 }

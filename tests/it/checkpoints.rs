@@ -6,12 +6,12 @@ use std::sync::{Arc, Barrier};
 
 use chrono::{TimeDelta, Utc};
 use entire::checkpoint::{self, Metadata};
-use entire::git::Repo;
+use entire::git::{CommitId, Repo};
 use entire::process::{ProcessTable, System};
 use entire::session::{CheckpointRef, LiveEntry, Pending, Resolution, ResolvedBy, SessionRecord, Store};
 use serde_json::{Value, json};
 
-use crate::support::{World, cid, sid, stdout};
+use crate::support::{World, cid, oid, sid, stdout};
 
 const BRANCH: &str = "entire/checkpoints/v1";
 
@@ -19,10 +19,10 @@ fn repo_at(dir: &Path) -> Repo {
     Repo::discover(dir).unwrap().expect("a repository")
 }
 
-fn meta(id: &str, commit: &str, session: &str) -> Metadata {
+fn meta(id: &str, commit: &CommitId, session: &str) -> Metadata {
     Metadata {
         checkpoint_id: cid(id),
-        commit: commit.into(),
+        commit: commit.clone(),
         session_id: sid(session),
         agent: Some("claude-code".into()),
         resolved_by: ResolvedBy::Pid,
@@ -46,12 +46,12 @@ fn git_bytes(world: &World, dir: &Path, args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn head(world: &World, dir: &Path) -> String {
-    world.git(dir, &["rev-parse", "HEAD"])
+fn head(world: &World, dir: &Path) -> CommitId {
+    oid(&world.git(dir, &["rev-parse", "HEAD"]))
 }
 
 /// Writes a checkpoint with a fresh ID for `commit`.
-fn write_new(repo: &Repo, commit: &str, record: &SessionRecord) -> Metadata {
+fn write_new(repo: &Repo, commit: &CommitId, record: &SessionRecord) -> Metadata {
     let m = meta(checkpoint::new_id(repo).unwrap().as_str(), commit, record.session_id.as_str());
     checkpoint::write(repo, &m, record, 1 << 20).unwrap();
     m
@@ -103,12 +103,12 @@ fn write_leaves_index_worktree_and_head_alone_and_lays_out_the_branch() {
         format!("{cp}/0/metadata.json"),
         format!("{cp}/0/prompt.txt"),
         format!("{cp}/0/full.jsonl"),
-        format!("commits/{}/{}", &sha[..2], &sha[2..]),
+        format!("commits/{}/{}", &sha.as_str()[..2], &sha.as_str()[2..]),
     ]
     .into();
     assert_eq!(branch_paths(&world, &dir, BRANCH), expected);
     let show = |path: &str| world.git(&dir, &["show", &format!("{BRANCH}:{path}")]);
-    assert_eq!(show(&format!("commits/{}/{}", &sha[..2], &sha[2..])), "0123456789ab");
+    assert_eq!(show(&format!("commits/{}/{}", &sha.as_str()[..2], &sha.as_str()[2..])), "0123456789ab");
     assert_eq!(show(&format!("{cp}/0/prompt.txt")), "fix the parser");
     assert_eq!(show(&format!("{cp}/0/full.jsonl")), "{\"n\":1}\n{\"n\":2}");
     let slot: SessionRecord = serde_json::from_str(&show(&format!("{cp}/0/metadata.json"))).unwrap();
@@ -163,15 +163,13 @@ fn nothing_is_read_for_a_missing_branch_and_bad_ids_are_refused() {
     assert_eq!(checkpoint::read(&repo, &cid("0123456789ab")).unwrap(), None);
     assert_eq!(checkpoint::for_commit(&repo, &sha).unwrap(), vec![]);
     let record = session("s1");
-    let bad = meta("0123456789ab", "HEAD", "s1");
-    assert!(checkpoint::write(&repo, &bad, &record, 1024).is_err(), "{bad:?}");
-    // IDs unsafe as paths or trailers cannot even be made.
+    let first = meta("0123456789ab", &sha, "s1");
+    checkpoint::write(&repo, &first, &record, 1024).unwrap();
+    // IDs and commits unsafe as paths or trailers cannot even be made.
+    assert!(CommitId::parse("HEAD").is_none());
     assert!(entire::session::CheckpointId::parse("../../etc/pa").is_none());
     assert!(entire::session::SessionId::parse("a\nb").is_none());
-    assert!(
-        world.cmd("git", &dir).args(["rev-parse", "--verify", BRANCH]).output().unwrap().status.code()
-            != Some(0)
-    );
+    assert_eq!(world.git(&dir, &["rev-list", "--count", BRANCH]), "1");
 }
 
 #[test]
@@ -228,7 +226,7 @@ fn concurrent_writers_in_six_worktrees_lose_nothing() {
     assert_eq!(written.len(), WRITERS * EACH);
     assert_eq!(world.git(&dir, &["rev-list", "--count", BRANCH]), (WRITERS * EACH).to_string());
     let repo = repo_at(&dir);
-    let mut by_commit: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut by_commit: BTreeMap<&CommitId, BTreeSet<&str>> = BTreeMap::new();
     for m in &written {
         assert_eq!(checkpoint::read(&repo, &m.checkpoint_id).unwrap().as_ref(), Some(m));
         by_commit.entry(&m.commit).or_default().insert(m.checkpoint_id.as_str());
@@ -336,7 +334,7 @@ fn new_ids_are_twelve_hex_and_never_reuse_one_on_the_branch() {
 
 /// A commit whose message carries `Entire-Checkpoint` trailers, made with
 /// git directly (no hooks are installed in a plain repo).
-fn commit_with_trailers(world: &World, dir: &Path, subject: &str, ids: &[&str]) -> String {
+fn commit_with_trailers(world: &World, dir: &Path, subject: &str, ids: &[&str]) -> CommitId {
     let trailers: Vec<String> = ids.iter().map(|id| format!("Entire-Checkpoint: {id}")).collect();
     world.git(dir, &["commit", "-q", "--allow-empty", "-m", subject, "-m", &trailers.join("\n")]);
     head(world, dir)
@@ -344,6 +342,14 @@ fn commit_with_trailers(world: &World, dir: &Path, subject: &str, ids: &[&str]) 
 
 fn explain_json(world: &World, dir: &Path, rev: &str) -> Value {
     world.json(dir, &["explain", "--commit", rev, "--json"])
+}
+
+/// A checkpoint as `explain --json` shows it: its metadata and its relation
+/// to the commit explained.
+fn shown(meta: &Metadata, relation: &str) -> Value {
+    let mut value = serde_json::to_value(meta).unwrap();
+    value["relation"] = relation.into();
+    value
 }
 
 #[test]
@@ -356,7 +362,7 @@ fn explain_json_for_a_commit_without_checkpoint() {
     let repo = repo_at(&dir);
     world.git(&dir, &["commit", "-q", "--allow-empty", "-m", "second"]);
     write_new(&repo, &head(&world, &dir), &session("s1"));
-    assert_eq!(explain_json(&world, &dir, &sha[..8]), json!({"commit": sha, "checkpoints": []}));
+    assert_eq!(explain_json(&world, &dir, sha.short(8)), json!({"commit": sha, "checkpoints": []}));
 }
 
 #[test]
@@ -365,11 +371,16 @@ fn explain_json_lists_every_trailer_in_order_and_survives_amend() {
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
     let sha = commit_with_trailers(&world, &dir, "squashed", &["bbbbbbbbbbbb", "aaaaaaaaaaaa"]);
-    let b = meta("bbbbbbbbbbbb", &sha, "s-b");
-    let a = Metadata { resolved_by: ResolvedBy::Recent, ..meta("aaaaaaaaaaaa", &sha, "s-a") };
+    // Empty commits: their rewrites change the same (no) files.
+    let b = Metadata { files_changed: vec![], ..meta("bbbbbbbbbbbb", &sha, "s-b") };
+    let a = Metadata {
+        resolved_by: ResolvedBy::Recent,
+        files_changed: vec![],
+        ..meta("aaaaaaaaaaaa", &sha, "s-a")
+    };
     checkpoint::write(&repo, &a, &session("s-a"), 1024).unwrap();
     checkpoint::write(&repo, &b, &session("s-b"), 1024).unwrap();
-    let want = json!({"commit": sha, "checkpoints": [b, a]});
+    let want = json!({"commit": sha, "checkpoints": [shown(&b, "written"), shown(&a, "written")]});
     assert_eq!(explain_json(&world, &dir, "HEAD"), want);
 
     // Reworded, trailers kept (what `git commit --amend` does by default).
@@ -378,8 +389,12 @@ fn explain_json_lists_every_trailer_in_order_and_survives_amend() {
     let amended = head(&world, &dir);
     assert_ne!(amended, sha);
     let got = explain_json(&world, &dir, "HEAD");
-    assert_eq!(got["commit"], amended);
-    assert_eq!(got["checkpoints"], want["checkpoints"], "found by trailer, not by SHA");
+    assert_eq!(got["commit"], amended.as_str());
+    assert_eq!(
+        got["checkpoints"],
+        json!([shown(&b, "rewritten"), shown(&a, "rewritten")]),
+        "found by trailer"
+    );
 
     let human = stdout(world.entire(&dir).args(["explain", "--commit", "HEAD"]).output().unwrap());
     assert!(human.contains("checkpoint aaaaaaaaaaaa") && human.contains("s-a (claude-code)"), "{human}");
@@ -396,7 +411,10 @@ fn explain_finds_checkpoints_linked_through_the_index_alone() {
     linked.resolved_by = ResolvedBy::PostHoc;
     linked.extra.insert("linked".into(), json!("post-hoc"));
     checkpoint::write(&repo, &linked, &session("s1"), 1024).unwrap();
-    assert_eq!(explain_json(&world, &dir, "HEAD"), json!({"commit": sha, "checkpoints": [linked]}));
+    assert_eq!(
+        explain_json(&world, &dir, "HEAD"),
+        json!({"commit": sha, "checkpoints": [shown(&linked, "written")]})
+    );
 }
 
 #[test]
@@ -452,7 +470,7 @@ fn explain_session_lists_its_commits() {
     );
     assert_eq!(world.json(&dir, &["explain", "--session", "s2", "--json"]), json!([]));
     let human = stdout(world.entire(&dir).args(["explain", "--session", "s1"]).output().unwrap());
-    assert!(human.contains(&sha[..12]) && human.contains("0123456789ab"), "{human}");
+    assert!(human.contains(sha.short(12)) && human.contains("0123456789ab"), "{human}");
 }
 
 #[test]
@@ -596,7 +614,13 @@ fn tree_listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
+    // Lock files hold nothing: taking a lock changes no state.
+    let data = |e: &std::fs::DirEntry| e.path().extension().is_none_or(|ext| ext != "lock");
+    entries
+        .flatten()
+        .filter(data)
+        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
+        .collect()
 }
 
 #[test]
@@ -643,6 +667,8 @@ fn clean_removes_exactly_what_is_safe_and_dry_run_nothing() {
         resolved_by: ResolvedBy::Env,
         resolution: Resolution::default(),
         created_at: Utc::now() - age,
+        git: None,
+        git_dir: None,
         committed: None,
     };
     store.put_pending(&pending("aaaaaaaaaaaa", "old", TimeDelta::days(2))).unwrap();
@@ -714,7 +740,7 @@ fn end_to_end_an_agent_commit_is_explained_and_pushed_with_the_branch() {
     let explained = explain_json(&world, &dir, "HEAD");
     let checkpoints = explained["checkpoints"].as_array().unwrap();
     assert_eq!(checkpoints.len(), 1, "{explained}");
-    assert_eq!(checkpoints[0]["commit"], sha);
+    assert_eq!(checkpoints[0]["commit"], sha.as_str());
     assert_eq!(checkpoints[0]["session_id"], agent.session_id.as_str());
     assert_eq!(checkpoints[0]["resolved_by"], "env");
     assert_eq!(checkpoints[0]["files_changed"], json!(["a.txt"]));

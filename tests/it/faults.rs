@@ -12,7 +12,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::support::{
-    World, checkpoint_of, enable_with_copy, entire_bin, owner_of, running, start_time, stdout, wait_for,
+    World, checkpoint_of, enable_with_copy, entire_bin, entire_lines, owner_of, running, start_time, stdout,
+    wait_for,
 };
 
 /// A session record written by hand in the docs/spec.md §3 format, with
@@ -68,10 +69,6 @@ fn assert_attributed(world: &World, repo: &Path, session_id: &str, method: &str)
     let trailer = checkpoint_of(world, repo, "HEAD").expect("HEAD has a checkpoint trailer");
     assert!(!trailer.contains(char::is_whitespace), "one trailer: {trailer:?}");
     assert_eq!(owner_of(world, repo, "HEAD"), Some((session_id.to_owned(), method.to_owned())));
-}
-
-fn entire_lines(stderr: &str) -> Vec<&str> {
-    stderr.lines().filter(|l| l.starts_with("entire:")).collect()
 }
 
 fn commit_count(world: &World, repo: &Path) -> usize {

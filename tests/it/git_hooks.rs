@@ -52,7 +52,7 @@ fn empty_message_still_aborts() {
 }
 
 #[test]
-fn merges_rebases_cherry_picks_and_reverts_add_no_checkpoint() {
+fn replays_add_no_checkpoint_but_the_agents_merges_and_reverts_do() {
     let w = World::new();
     let repo = w.repo("r");
     let a = w.agent(&repo, "a");
@@ -67,12 +67,12 @@ fn merges_rebases_cherry_picks_and_reverts_add_no_checkpoint() {
     w.git(&repo, &["checkout", "-q", "main"]);
 
     a.ok("git merge -q --no-ff --no-edit side");
-    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), None, "merge commit");
+    assert_eq!(owner_of(&w, &repo, "HEAD").map(|o| o.0), Some(a.session_id.clone()), "merge commit");
 
     a.ok("git checkout -q -b picked main~1 && git cherry-pick side >/dev/null");
     assert_eq!(checkpoint_of(&w, &repo, "HEAD"), None, "cherry-pick");
     a.ok("git revert --no-edit HEAD >/dev/null");
-    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), None, "revert");
+    assert_eq!(owner_of(&w, &repo, "HEAD").map(|o| o.0), Some(a.session_id.clone()), "revert");
 
     w.git(&repo, &["checkout", "-q", "-b", "topic", "main~1"]);
     untagged("topic work", "t");
@@ -86,7 +86,7 @@ fn merges_rebases_cherry_picks_and_reverts_add_no_checkpoint() {
 }
 
 #[test]
-fn squash_merge_commit_is_not_tagged() {
+fn a_squash_merge_commit_gets_its_own_checkpoint() {
     let w = World::new();
     let repo = w.repo("r");
     let a = w.agent(&repo, "a");
@@ -94,12 +94,14 @@ fn squash_merge_commit_is_not_tagged() {
         "git checkout -q -b side && echo s > s && git add s && git commit -q -m side && git checkout -q main",
     );
     a.ok("git merge -q --squash side && git commit -q --no-edit");
-    // The squash message lists the squashed commit (with its trailer) but
-    // gets no new checkpoint of its own.
+    // The squash message quotes the squashed commit, its trailer indented
+    // (quoted text, not a trailer), and the commit gets its own checkpoint.
     let body = w.git(&repo, &["log", "-1", "--format=%B"]);
     let side_cp = checkpoint_of(&w, &repo, "side").unwrap();
-    assert_eq!(body.matches("Entire-Checkpoint").count(), 1, "{body}");
-    assert!(body.contains(&side_cp));
+    assert!(body.contains(&format!("    Entire-Checkpoint: {side_cp}")), "{body}");
+    let own = checkpoint_of(&w, &repo, "HEAD").expect("its own trailer");
+    assert_ne!(own, side_cp);
+    assert_eq!(owner_of(&w, &repo, "HEAD").map(|o| o.0), Some(a.session_id.clone()));
     a.stop();
 }
 

@@ -11,7 +11,7 @@ use entire::git::Repo;
 use entire::session::{Committed, Pending, Resolution, ResolvedBy, SessionId, SessionRecord, Store};
 use serde_json::Value;
 
-use crate::support::{World, checkpoint_of, cid, sid, stdout, wait_for, wait_for_file};
+use crate::support::{World, checkpoint_of, cid, oid, sid, stdout, wait_for, wait_for_file};
 
 const BRANCH: &str = "entire/checkpoints/v1";
 
@@ -33,6 +33,8 @@ fn pending(checkpoint_id: &str, session_id: &str, committed: Option<Committed>) 
         resolved_by: ResolvedBy::Env,
         resolution: Resolution::default(),
         created_at: Utc::now(),
+        git: None,
+        git_dir: None,
         committed,
     }
 }
@@ -78,7 +80,7 @@ fn a_reader_writes_what_a_killed_writer_left_handed_off() {
     let dir = world.repo("r");
     let store = session(&dir, "s1");
     let sha = commit_with(&world, &dir, "0123456789ab");
-    let committed = Committed { commit: sha.clone(), branch: Some("main".into()) };
+    let committed = Committed { commit: oid(&sha), branch: Some("main".into()) };
     store.put_pending(&pending("0123456789ab", "s1", Some(committed))).unwrap();
 
     let explained = world.json(&dir, &["explain", "--commit", "HEAD", "--json"]);
@@ -98,7 +100,7 @@ fn racing_readers_write_each_checkpoint_once() {
     let ids: Vec<String> = (0..4).map(|i| format!("00000000000{i}")).collect();
     for id in &ids {
         let sha = commit_with(&world, &dir, id);
-        store.put_pending(&pending(id, "s1", Some(Committed { commit: sha, branch: None }))).unwrap();
+        store.put_pending(&pending(id, "s1", Some(Committed { commit: oid(&sha), branch: None }))).unwrap();
     }
     let readers: Vec<_> = (0..4)
         .map(|_| {
@@ -117,13 +119,16 @@ fn racing_readers_write_each_checkpoint_once() {
 }
 
 #[test]
-fn a_checkpoint_named_by_a_message_git_did_not_commit_is_given_back() {
+fn post_commit_takes_only_what_its_own_git_made_pending() {
     let world = World::new();
     let dir = world.repo("r");
     let store = session(&dir, "s1");
-    store.put_pending(&pending("0123456789ab", "s1", None)).unwrap();
-    // A commit aborted after prepare-commit-msg leaves its message; a
-    // cherry-pick, which does not write that file, then runs post-commit.
+    // Pending for another `git commit` still running (a sleep stands in
+    // for it), and named by the message file a later commit left.
+    let mut other = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = other.id() as i32;
+    let running = entire::process::ProcId { pid, start_time: crate::support::start_time(pid) };
+    store.put_pending(&Pending { git: Some(running), ..pending("0123456789ab", "s1", None) }).unwrap();
     world.git(&dir, &["-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "other"]);
     std::fs::write(dir.join(".git/COMMIT_EDITMSG"), "aborted\n\nEntire-Checkpoint: 0123456789ab\n").unwrap();
     stdout(world.entire(&dir).args(["hooks", "git", "post-commit"]).output().unwrap());
@@ -131,9 +136,11 @@ fn a_checkpoint_named_by_a_message_git_did_not_commit_is_given_back() {
     let explained = world.json(&dir, &["explain", "--commit", "HEAD", "--json"]);
     assert_eq!(explained["checkpoints"], Value::Array(vec![]), "{explained}");
     let left = store.pending(&cid("0123456789ab")).unwrap().expect("still pending");
-    assert_eq!(left.committed, None, "waits for the commit that carries it");
+    assert_eq!(left.committed, None, "waits for its own git's post-commit");
     let record = store.load(&SessionId::parse("s1").unwrap()).unwrap().unwrap();
     assert!(record.checkpoints.is_empty());
+    other.kill().unwrap();
+    other.wait().unwrap();
 }
 
 #[test]
@@ -161,7 +168,7 @@ fn a_reservation_is_used_only_against_the_tip_it_was_checked_against() {
     let sha = world.git(&dir, &["rev-parse", "HEAD"]);
     let meta = Metadata {
         checkpoint_id: cid("0123456789ab"),
-        commit: sha.clone(),
+        commit: oid(&sha),
         session_id: sid("s1"),
         agent: None,
         resolved_by: ResolvedBy::Env,

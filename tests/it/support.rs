@@ -378,3 +378,12 @@ pub fn sid(raw: &str) -> entire::session::SessionId {
 pub fn cid(raw: &str) -> entire::session::CheckpointId {
     entire::session::CheckpointId::parse(raw).expect("a well-formed checkpoint ID")
 }
+
+pub fn oid(raw: &str) -> entire::git::CommitId {
+    entire::git::CommitId::parse(raw).expect("a full commit SHA")
+}
+
+/// The lines of stderr that entire wrote.
+pub fn entire_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("entire:")).collect()
+}

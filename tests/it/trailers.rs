@@ -268,6 +268,7 @@ fn strip_if_only_leaves_git_an_empty_message() {
     let semi = format!("\n{trailer}; Please enter the commit message.\n;\n");
     let with_subject = format!("Fix\n\n{trailer}{TEMPLATE}");
     let hash_comment_under_semicolon = format!("{trailer}# not a comment\n");
+    let written_by_hand = format!("{}\n{trailer}", checkpoint("zzz"));
     let cases: Vec<(&str, &CommentChar, &str, Option<String>)> = vec![
         (&only, &hash, "#", Some(format!("\n{TEMPLATE}"))),
         (lower, &hash, "#", Some("\n# c\n".into())),
@@ -279,9 +280,10 @@ fn strip_if_only_leaves_git_an_empty_message() {
         (&with_subject, &hash, "#", None),
         (&hash_comment_under_semicolon, &semicolon, ";", None),
         (TEMPLATE, &hash, "#", None), // no trailer: nothing to do
+        (&written_by_hand, &hash, "#", None),
     ];
     for (message, ours, theirs, expected) in cases {
-        let stripped = strip_if_only(message, CHECKPOINT_KEY, ours);
+        let stripped = strip_if_only(message, CHECKPOINT_KEY, ours, |value| value.len() == 12);
         assert_eq!(stripped, expected, "{message:?}");
         if let Some(stripped) = stripped {
             assert!(!sandbox.aborts(theirs, message), "git would abort anyway: {message:?}");

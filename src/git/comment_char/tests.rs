@@ -1,5 +1,4 @@
 //! `comment_char`: when it may skip git, and what git says when asked.
-//! Insertion itself is compared with git in tests/it/trailers.rs.
 
 use std::collections::HashMap;
 use std::path::Path;
