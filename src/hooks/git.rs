@@ -443,7 +443,7 @@ mod tests {
     fn scissors_keeps_the_cut_part_out_of_the_trailer_block() {
         let cleanup = Cleanup::Scissors(CommentChar::default());
         let message = "#123 fix\n# ------------------------ >8 ------------------------\ndiff\n";
-        let tagged = cleanup.insert(message, "0123456789ab");
+        let tagged = cleanup.insert(message, CHECKPOINT_KEY, "0123456789ab");
         assert_eq!(
             tagged,
             "#123 fix\n\nEntire-Checkpoint: 0123456789ab\n# ------------------------ >8 ------------------------\ndiff\n"
@@ -457,7 +457,7 @@ mod tests {
         let file = dir.path().join("msg");
         std::fs::write(&file, b"caf\xe9\n").unwrap();
         let message = Message::read(&file).unwrap();
-        let tagged = Cleanup::Keep.insert(&message.text, "0123456789ab");
+        let tagged = Cleanup::Keep.insert(&message.text, CHECKPOINT_KEY, "0123456789ab");
         message.write(&file, &tagged).unwrap();
         assert_eq!(std::fs::read(&file).unwrap(), b"caf\xe9\n\nEntire-Checkpoint: 0123456789ab\n");
     }
