@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, read_optional};
+use crate::fsutil::{Links, SETTINGS_CAP, atomic_write, read_capped};
 
 pub const DIR: &str = ".entire";
 pub const FILE: &str = "settings.json";
@@ -42,6 +42,19 @@ pub struct Settings {
     pub enabled_from: Option<PathBuf>,
     /// What is wrong with the files, for `status`, `doctor` and hooks.
     pub problems: Vec<Problem>,
+    /// `checkpoints.transcript_dirs`, read from the local settings file
+    /// only: a committed file could widen what is copied to the branch.
+    pub transcript_dirs: Option<Vec<PathBuf>>,
+}
+
+/// What the checkpoint writer needs to know about transcripts: how much to
+/// copy, and from where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TranscriptRules {
+    /// Cap on the copy (`checkpoints.transcript_max_bytes`).
+    pub max_bytes: u64,
+    /// Directories transcripts may come from, instead of the agents' own.
+    pub dirs: Option<Vec<PathBuf>>,
 }
 
 pub const DEFAULT_TRANSCRIPT_MAX_BYTES: u64 = 50 * 1024 * 1024;
@@ -52,6 +65,8 @@ enum Kind {
     Bool,
     Count,
     Object,
+    /// A list of absolute paths.
+    Paths,
 }
 
 /// Every key entire reads, by its dotted path.
@@ -61,6 +76,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("resolution.recency", Kind::Bool),
     ("checkpoints", Kind::Object),
     ("checkpoints.transcript_max_bytes", Kind::Count),
+    ("checkpoints.transcript_dirs", Kind::Paths),
     ("hooks", Kind::Object),
     ("hooks.repair", Kind::Bool),
     ("trailers", Kind::Object),
@@ -105,14 +121,18 @@ impl Settings {
         let mut found = false;
         let mut problems = Vec::new();
         let mut enabled_from = None;
+        let mut transcript_dirs = None;
         for path in layers {
-            let Some(bytes) = read_optional(path)? else { continue };
+            let Some(bytes) = read_capped(path, SETTINGS_CAP, Links::Follow)? else { continue };
             found = true;
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(mut map)) => {
                     check(path, "", &mut map, &mut problems);
                     if map.contains_key("enabled") {
                         enabled_from = Some(path.clone());
+                    }
+                    if path.file_name().is_some_and(|name| name == LOCAL_FILE) {
+                        transcript_dirs = local_transcript_dirs(&map);
                     }
                     merge(&mut merged, map);
                 }
@@ -145,12 +165,24 @@ impl Settings {
             hooks_repair: flag(get("hooks", "repair"), false),
             enabled_from,
             problems,
+            transcript_dirs,
         })
+    }
+
+    /// What the checkpoint writer needs to know about transcripts.
+    pub fn transcripts(&self) -> TranscriptRules {
+        TranscriptRules { max_bytes: self.transcript_max_bytes, dirs: self.transcript_dirs.clone() }
     }
 
     pub fn path(worktree: &Path) -> PathBuf {
         worktree.join(DIR).join(FILE)
     }
+}
+
+/// `checkpoints.transcript_dirs` of one file, checked already.
+fn local_transcript_dirs(map: &Map<String, Value>) -> Option<Vec<PathBuf>> {
+    let list = map.get("checkpoints")?.get("transcript_dirs")?.as_array()?;
+    Some(list.iter().filter_map(Value::as_str).map(PathBuf::from).collect())
 }
 
 /// serde_json's message without its own " at line L column C".
@@ -182,12 +214,16 @@ fn check(file: &Path, prefix: &str, map: &mut Map<String, Value>, problems: &mut
             Kind::Bool => value.is_boolean(),
             Kind::Count => value.is_u64(),
             Kind::Object => value.is_object(),
+            Kind::Paths => value.as_array().is_some_and(|list| {
+                list.iter().all(|p| p.as_str().is_some_and(|p| Path::new(p).is_absolute()))
+            }),
         };
         if !fits {
             let expected = match kind {
                 Kind::Bool => "true or false",
                 Kind::Count => "a whole number of at least 0",
                 Kind::Object => "an object",
+                Kind::Paths => "a list of absolute paths",
             };
             problems.push(Problem {
                 file: file.to_path_buf(),
@@ -259,7 +295,7 @@ pub fn clear_local_enabled(worktree: &Path) -> Result<()> {
 
 /// A settings file as a JSON object; an absent file is an empty one.
 fn read_object(path: &Path) -> Result<Map<String, Value>> {
-    Ok(match read_optional(path)? {
+    Ok(match read_capped(path, SETTINGS_CAP, Links::Follow)? {
         None => Map::new(),
         Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => map,

@@ -17,7 +17,6 @@ use std::io;
 use std::process::{Child, Command};
 
 use nix::sys::signal::{self, SigHandler, Signal};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 use signal_hook::iterator::SignalsInfo;
@@ -79,22 +78,29 @@ impl Supervisor {
 /// Collects every state change of the child; returns its exit if it ended.
 /// A stopped child stops the launcher too (the shell is waiting on us), and
 /// is continued when we are.
+///
+/// Raw `waitpid`: the status is decoded by number, so that a death by a
+/// real-time signal (34–64), which has no name in `Signal`, is an exit like
+/// any other.
 fn reap(pid: Pid) -> io::Result<Option<Exit>> {
     loop {
-        let flags = WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED;
-        match waitpid(pid, Some(flags)) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(Some(Exit::Code(code))),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Some(Exit::Signal(sig as i32))),
-            Ok(WaitStatus::Stopped(_, sig)) => {
-                let own = if sig == Signal::SIGSTOP { Signal::SIGSTOP } else { Signal::SIGTSTP };
+        let mut status = 0;
+        // SAFETY: waitpid writes only to `status`.
+        let found = unsafe { libc::waitpid(pid.as_raw(), &mut status, libc::WNOHANG | libc::WUNTRACED) };
+        match found {
+            0 => return Ok(None),
+            -1 if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+            -1 => return Err(io::Error::last_os_error()),
+            _ if libc::WIFEXITED(status) => return Ok(Some(Exit::Code(libc::WEXITSTATUS(status)))),
+            _ if libc::WIFSIGNALED(status) => return Ok(Some(Exit::Signal(libc::WTERMSIG(status)))),
+            _ if libc::WIFSTOPPED(status) => {
+                let own =
+                    if libc::WSTOPSIG(status) == libc::SIGSTOP { Signal::SIGSTOP } else { Signal::SIGTSTP };
                 let _ = signal::raise(own);
                 // Resumed: make sure the agent resumes with us.
                 let _ = signal::kill(pid, Signal::SIGCONT);
             }
-            Ok(WaitStatus::StillAlive) => return Ok(None),
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
+            _ => {}
         }
     }
 }
@@ -113,6 +119,18 @@ fn should_forward(origin: &Origin, child: Pid) -> bool {
     !System.ancestry(sender).iter().any(|p| p.pid == child.as_raw())
 }
 
+/// Gives SIGINT, SIGTERM and SIGHUP back their default action, once the
+/// agent is gone and the launcher only finishes up: the user who presses
+/// Ctrl-C then ends it, rather than a handler that nobody reads any more.
+pub fn default_interrupts() {
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: restoring the default disposition has no handler to race with.
+        unsafe {
+            let _ = signal::signal(signal, SigHandler::SigDfl);
+        }
+    }
+}
+
 /// Ends the launcher the way the agent ended: the same code, or death by
 /// the same signal (so `for …; do entire run …; done` stops on Ctrl-C and
 /// the shell prints "Killed" as usual). Falls back to 128+N.
@@ -120,18 +138,22 @@ pub fn exit_like(exit: Exit) -> ! {
     match exit {
         Exit::Code(code) => std::process::exit(code),
         Exit::Signal(sig) => {
-            if let Ok(signal) = Signal::try_from(sig) {
-                // No core file from the launcher for the agent's crash.
-                let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
-                // SAFETY: restoring the default disposition has no handler to race with.
-                unsafe {
-                    let _ = signal::signal(signal, SigHandler::SigDfl);
-                }
-                let mut set = signal::SigSet::empty();
-                set.add(signal);
-                let _ = set.thread_unblock();
-                let _ = signal::raise(signal);
+            // No core file from the launcher for the agent's crash.
+            let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+            // By number, not through `Signal`: real-time signals have no
+            // name there and must pass through all the same.
+            // SAFETY: restoring the default disposition has no handler to
+            // race with; the mask and raise calls only touch this thread.
+            unsafe {
+                libc::signal(sig, libc::SIG_DFL);
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, sig);
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                libc::raise(sig);
             }
+            // A signal whose default action is to ignore it (or stop)
+            // returns here: the shell still learns which one it was.
             std::process::exit(128 + sig)
         }
     }

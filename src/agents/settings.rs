@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Before, HookEvent, Removed, Spec, with_hooks};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, read_optional};
+use crate::fsutil::{Links, SETTINGS_CAP, atomic_write, read_capped};
 use crate::git::Repo;
 use crate::hookdir::shell_quote;
 
@@ -44,7 +44,9 @@ pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
     with_hooks()
         .map(|spec| {
             let complete = SettingsFile::all(repo, spec).iter().any(|file| {
-                let Ok(Some(bytes)) = read_optional(&file.path) else { return false };
+                let Ok(Some(bytes)) = read_capped(&file.path, SETTINGS_CAP, Links::Follow) else {
+                    return false;
+                };
                 let verbs = spec.format.installed_verbs(spec, &bytes);
                 spec.events.iter().all(|e| verbs.iter().any(|v| v == e.verb))
             });
@@ -63,7 +65,7 @@ pub fn problems(repo: &Repo) -> Vec<(String, String)> {
         let mut mentioned = false;
         let mut unusable = false;
         for file in SettingsFile::all(repo, spec) {
-            let Ok(Some(bytes)) = read_optional(&file.path) else { continue };
+            let Ok(Some(bytes)) = read_capped(&file.path, SETTINGS_CAP, Links::Follow) else { continue };
             if !String::from_utf8_lossy(&bytes).contains(&spec.marker()) {
                 continue;
             }
@@ -148,7 +150,7 @@ impl SettingsFile {
             Some(Exclude::Add(line)) => Some(line.clone()),
             _ => None,
         };
-        let current = read_optional(&self.path)?;
+        let current = read_capped(&self.path, SETTINGS_CAP, Links::Follow)?;
         let installed = self
             .spec
             .format
@@ -202,7 +204,7 @@ impl SettingsFile {
 
     /// What `disable` would change.
     pub fn plan_uninstall(&self) -> Result<Change> {
-        let Some(current) = read_optional(&self.path)? else {
+        let Some(current) = read_capped(&self.path, SETTINGS_CAP, Links::Follow)? else {
             return Ok(self.change(Write::Unchanged, Saved::Drop, None));
         };
         if !String::from_utf8_lossy(&current).contains(&self.spec.marker()) {
@@ -254,7 +256,7 @@ impl SettingsFile {
     }
 
     fn load_saved(&self) -> Option<Original> {
-        serde_json::from_slice(&read_optional(&self.saved).ok()??).ok()
+        serde_json::from_slice(&read_capped(&self.saved, SETTINGS_CAP, Links::Follow).ok()??).ok()
     }
 }
 
@@ -345,7 +347,7 @@ impl Change {
 
 /// Appends `line` to `path` (created with its directory), on a line of its own.
 fn append_line(path: &Path, line: &str) -> Result<()> {
-    let current = read_optional(path)?.unwrap_or_default();
+    let current = read_capped(path, SETTINGS_CAP, Links::Follow)?.unwrap_or_default();
     let what = format!("adding {line} to {}", path.display());
     fs::create_dir_all(path.parent().expect("info dir")).context(&what)?;
     let mut file = fs::OpenOptions::new().create(true).append(true).open(path).context(&what)?;
@@ -355,7 +357,7 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
 
 /// Removes the lines that are exactly `line` from `path`, if it has any.
 fn remove_line(path: &Path, line: &str) -> Result<()> {
-    let Some(current) = read_optional(path)? else { return Ok(()) };
+    let Some(current) = read_capped(path, SETTINGS_CAP, Links::Follow)? else { return Ok(()) };
     let text = String::from_utf8_lossy(&current);
     if !text.lines().any(|l| l == line) {
         return Ok(());

@@ -118,7 +118,7 @@ fn model_of(value: &Value) -> Option<&str> {
 /// The model of the last line that names one in the transcript's final
 /// 64 KiB: what a commit hook can afford to read, whatever the size.
 pub fn last_model(transcript: &Path) -> Option<String> {
-    let mut file = std::fs::File::open(transcript).ok()?;
+    let mut file = crate::fsutil::open_regular(transcript, crate::fsutil::Links::Follow).ok()??;
     let len = file.metadata().ok()?.len();
     file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
     let mut tail = Vec::new();

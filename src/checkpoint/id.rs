@@ -63,9 +63,9 @@ fn take_reserved(repo: &Repo, store: &Store, tip: Option<&str>) -> Option<Checkp
     let path = repo.common_dir.join(RESERVED);
     let taken = repo.common_dir.join(format!("{RESERVED}.{}", std::process::id()));
     fs::rename(&path, &taken).ok()?;
-    let text = fs::read_to_string(&taken);
+    let text = crate::fsutil::read_own(&taken, crate::fsutil::STATE_LINE_CAP);
     let _ = fs::remove_file(&taken);
-    let text = text.ok()?;
+    let text = String::from_utf8(text.ok()??).ok()?;
     let (id, checked_at) = text.trim().split_once(' ')?;
     let id = CheckpointId::parse(id)?;
     (Some(checked_at) == tip && !store.is_pending(&id)).then_some(id)

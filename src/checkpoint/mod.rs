@@ -10,6 +10,7 @@ pub mod push;
 mod reader;
 mod record;
 pub mod remote;
+mod transcript_source;
 mod writer;
 
 use chrono::{DateTime, Utc};
@@ -19,10 +20,11 @@ use crate::git::CommitId;
 use crate::session::{CheckpointId, Resolution, ResolvedBy, SessionId};
 
 pub use id::{new_id, new_id_with, reserve as reserve_id};
-pub use merge::merge;
+pub use merge::{conflicts, merge};
 pub(crate) use objects::update_ref;
 pub use reader::{Reader, for_commit, read};
 pub use record::{Attribution, record};
+pub use transcript_source::{SkipReason, agent_dirs, open_transcript};
 pub use writer::write;
 
 /// The branch's short name, for messages.

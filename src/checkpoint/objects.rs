@@ -119,6 +119,11 @@ impl Drop for Pipe {
     }
 }
 
+/// The largest object entire loads from the branch: metadata, prompts,
+/// index files and trees are far smaller; a larger one came from
+/// elsewhere and is refused rather than held in memory.
+pub const MAX_OBJECT_BYTES: usize = 16 << 20;
+
 /// `git cat-file --batch`: many objects read through one process.
 pub struct CatFile(Pipe);
 
@@ -145,6 +150,15 @@ impl CatFile {
         };
         let size: usize =
             size.parse().map_err(|_| Error::new(format!("git cat-file: bad header {header:?}")))?;
+        if size > MAX_OBJECT_BYTES {
+            // Skipped unread, so the next object can still be read.
+            let skipped =
+                std::io::copy(&mut (&mut self.0.stdout).take(size as u64 + 1), &mut std::io::sink());
+            skipped.map_err(|_| self.0.failure())?;
+            return Err(Error::new(format!(
+                "{spec}: a {kind} of {size} bytes, over the {MAX_OBJECT_BYTES}-byte cap on what entire reads"
+            )));
+        }
         let mut data = vec![0; size + 1]; // the object, then a newline
         self.0.stdout.read_exact(&mut data).map_err(|_| self.0.failure())?;
         data.truncate(size);

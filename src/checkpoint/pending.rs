@@ -79,6 +79,9 @@ pub fn hand_off(repo: &Repo) -> Result<()> {
     Ok(())
 }
 
+/// The detached writer's whole life at most, in seconds.
+const WRITER_DEADLINE_SECS: u32 = 120;
+
 /// Forks the writer off, holding the writer lock, unless another process
 /// holds it: that one looks for new work before it stops. A fork returns
 /// at once, where starting a program would wait for its exec. The child is
@@ -107,6 +110,11 @@ fn start_writer(repo: &Repo, store: &Store) {
             let _ = (dup2_stdin(&null), dup2_stdout(&null), dup2_stderr(&null));
             // SAFETY: nice(2) only lowers this process's priority.
             unsafe { libc::nice(19) };
+            // Nobody waits for this process, so nothing would notice it
+            // hang: SIGALRM ends it after a deadline, its locks go with it,
+            // and what it did not write stays pending for the next writer.
+            nix::unistd::alarm::set(WRITER_DEADLINE_SECS);
+            crate::fsutil::set_lock_patience(crate::fsutil::DEFAULT_LOCK_PATIENCE);
             let _ = drain(repo, store, lock, Writer::Detached);
             // SAFETY: ends this process, whose work is done, without unwinding.
             unsafe { libc::_exit(0) }
@@ -145,8 +153,8 @@ pub fn complete(repo: &Repo) {
 /// holding `lock`; returns the failures. Each checkpoint is tried once per
 /// drain.
 fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
-    let max_transcript_bytes = match Settings::for_repo(repo) {
-        Ok(settings) => settings.transcript_max_bytes,
+    let transcripts = match Settings::for_repo(repo) {
+        Ok(settings) => settings.transcripts(),
         Err(err) => return vec![err],
     };
     sweep_orphans(repo, store, false);
@@ -164,7 +172,7 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
                 continue;
             }
             let id = pending.checkpoint_id.clone();
-            match write_one(repo, store, pending, max_transcript_bytes) {
+            match write_one(repo, store, pending, &transcripts) {
                 Ok(done) => wrote |= done,
                 Err(err) => failures.push(err.context(format_args!("writing checkpoint {id}"))),
             }
@@ -197,7 +205,12 @@ fn git_alive(pending: &Pending) -> bool {
 /// Writes one checkpoint whose commit can be found: records it in the
 /// session, writes it to the branch, removes the pending file. False when
 /// its commit was never made (nothing written).
-fn write_one(repo: &Repo, store: &Store, pending: Pending, max_transcript_bytes: u64) -> Result<bool> {
+fn write_one(
+    repo: &Repo,
+    store: &Store,
+    pending: Pending,
+    transcripts: &crate::settings::TranscriptRules,
+) -> Result<bool> {
     let Some((commit, branch)) = locate(repo, &pending)? else { return Ok(false) };
     let checkpoint_id = pending.checkpoint_id.clone();
     let attribution = Attribution {
@@ -211,7 +224,7 @@ fn write_one(repo: &Repo, store: &Store, pending: Pending, max_transcript_bytes:
         files_changed: commit.files,
         extra: Default::default(),
     };
-    checkpoint::record(repo, store, attribution, max_transcript_bytes)?;
+    checkpoint::record(repo, store, attribution, transcripts)?;
     store.remove_pending(&checkpoint_id);
     Ok(true)
 }

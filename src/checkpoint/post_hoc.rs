@@ -122,7 +122,7 @@ fn link(
         files_changed: commit.files.clone(),
         extra: serde_json::Map::from_iter([("linked".to_owned(), json!(ResolvedBy::PostHoc))]),
     };
-    checkpoint::record(repo, store, attribution, settings.transcript_max_bytes)
+    checkpoint::record(repo, store, attribution, &settings.transcripts())
 }
 
 #[derive(Debug, PartialEq)]

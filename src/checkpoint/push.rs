@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use crate::checkpoint;
 use crate::error::{Error, Result};
-use crate::fsutil::{atomic_write, private_dir, read_optional};
+use crate::fsutil::{STATE_LINE_CAP, atomic_write, private_dir, read_own};
 use crate::git::{CHECKPOINTS_REF, Repo};
 
 /// Where a diverged remote branch is fetched to before the merge.
@@ -26,7 +26,7 @@ pub fn follow(repo: &Repo, remote: &str, pushed_refs: &[u8]) -> Result<()> {
     }
     let Some(tip) = repo.resolve_ref(CHECKPOINTS_REF) else { return Ok(()) };
     let marker = marker_path(repo, remote);
-    let last = read_optional(&marker)?.map(|b| String::from_utf8_lossy(&b).trim().to_owned());
+    let last = read_own(&marker, STATE_LINE_CAP)?.map(|b| String::from_utf8_lossy(&b).trim().to_owned());
     if last.as_deref() == Some(tip.as_str()) {
         return Ok(());
     }

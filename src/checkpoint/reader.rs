@@ -60,11 +60,18 @@ impl Reader {
         Ok(text.lines().filter_map(CheckpointId::parse).collect())
     }
 
-    /// Every checkpoint the index lists for a commit, in index order.
+    /// Every checkpoint the index lists for a commit whose metadata names
+    /// that commit, in index order: a line of the index alone proves
+    /// nothing (whoever can push the branch can add one), and a checkpoint
+    /// that cannot be read does not hide the others.
     pub fn for_commit(&mut self, commit: &CommitId) -> Result<Vec<Metadata>> {
         let mut found = Vec::new();
         for checkpoint_id in self.ids_for_commit(commit)? {
-            found.extend(self.metadata(&checkpoint_id)?);
+            if let Ok(Some(meta)) = self.metadata(&checkpoint_id)
+                && meta.commit == *commit
+            {
+                found.push(meta);
+            }
         }
         Ok(found)
     }

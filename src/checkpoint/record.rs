@@ -8,6 +8,7 @@ use super::Metadata;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 use crate::session::{CheckpointId, CheckpointRef, Resolution, ResolvedBy, SessionId, Store};
+use crate::settings::TranscriptRules;
 
 /// A commit attributed to a session, to record as a checkpoint.
 pub struct Attribution {
@@ -26,7 +27,12 @@ pub struct Attribution {
 
 /// Adds the checkpoint to its session's record (replacing an earlier entry
 /// with its ID: a retried write), then writes it to the branch.
-pub fn record(repo: &Repo, store: &Store, attribution: Attribution, max_transcript_bytes: u64) -> Result<()> {
+pub fn record(
+    repo: &Repo,
+    store: &Store,
+    attribution: Attribution,
+    transcripts: &TranscriptRules,
+) -> Result<()> {
     let Attribution {
         checkpoint_id,
         commit,
@@ -65,5 +71,5 @@ pub fn record(repo: &Repo, store: &Store, attribution: Attribution, max_transcri
         agent_session_id: record.agent_session_id.clone(),
         extra,
     };
-    super::write(repo, &meta, &record, max_transcript_bytes)
+    super::write(repo, &meta, &record, transcripts)
 }

@@ -77,9 +77,23 @@ pub fn adopt_remote(repo: &Repo) -> Result<()> {
         let ours = repo.resolve_ref(CHECKPOINTS_REF);
         match ours.as_deref() {
             None => update_ref(repo, theirs, None, "entire: checkpoints from a remote")?,
+            // Nothing of ours to protect.
             Some(ours) if ours == theirs || is_ancestor(repo, theirs, ours) => {}
+            // A fast-forward only when it changes nothing we have: a remote
+            // that rewrote one of our checkpoints gets merged, ours kept.
             Some(ours) if is_ancestor(repo, ours, theirs) => {
-                update_ref(repo, theirs, Some(ours), "entire: fast-forward to remote checkpoints")?
+                let tree = super::merge::union(repo, ours, theirs)?;
+                if tree.merged == tree.theirs {
+                    update_ref(repo, theirs, Some(ours), "entire: fast-forward to remote checkpoints")?
+                } else {
+                    let merged = super::objects::commit_tree(
+                        repo,
+                        &tree.merged,
+                        &[ours, theirs],
+                        "Merge remote checkpoints",
+                    )?;
+                    update_ref(repo, &merged, Some(ours), "entire: merge remote checkpoints")?
+                }
             }
             Some(ours) => {
                 let merged = merge(repo, ours, theirs)?;

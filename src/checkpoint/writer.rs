@@ -19,10 +19,12 @@ use serde_json::Value;
 
 use super::id::random_bytes;
 use super::objects::{CatFile, Entry, MkTree, Tree, commit_tree, hash_files, hash_stream, update_ref};
+use super::transcript_source::{SkipReason, open_transcript};
 use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of, spec};
 use crate::error::{Context, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::session::SessionRecord;
+use crate::settings::TranscriptRules;
 
 /// Enough for dozens of simultaneous writers; a writer that still loses
 /// after this many tries is facing something other than a race.
@@ -31,10 +33,18 @@ const MAX_ATTEMPTS: u32 = 40;
 /// Writes one checkpoint (root `metadata.json`, and in slot `0/` the
 /// session record as `metadata.json`, `prompt.txt` when the first prompt is
 /// known, and `full.jsonl`, a copy of the transcript when it is readable,
-/// cut at `max_transcript_bytes`) as one commit on the branch.
-pub fn write(repo: &Repo, meta: &Metadata, session: &SessionRecord, max_transcript_bytes: u64) -> Result<()> {
+/// cut at the rules' cap, from where they allow) as one commit on the branch.
+pub fn write(
+    repo: &Repo,
+    meta: &Metadata,
+    session: &SessionRecord,
+    transcripts: &TranscriptRules,
+) -> Result<()> {
     let mut root_meta = meta.clone();
-    let transcript = Transcript::open(session.transcript_path.as_deref(), max_transcript_bytes);
+    let transcript = Transcript::open(session, transcripts);
+    if let Transcript::Skipped(reason) = &transcript {
+        root_meta.extra.insert("transcript_skipped".into(), Value::from(reason.to_string()));
+    }
     if let Transcript::Stream { keep, original, .. } = &transcript
         && keep < original
     {
@@ -80,6 +90,8 @@ fn backoff(attempt: u32) {
 
 enum Transcript {
     Absent,
+    /// Named, but not copied: see `transcript_source`.
+    Skipped(SkipReason),
     /// Under the cap: git reads the file itself.
     Whole(PathBuf),
     /// Over the cap (or a path git cannot be handed): its first `keep`
@@ -92,12 +104,16 @@ enum Transcript {
 }
 
 impl Transcript {
-    fn open(path: Option<&str>, cap: u64) -> Transcript {
-        let Some(path) = path.filter(|p| !p.is_empty()) else { return Transcript::Absent };
-        let Ok(file) = File::open(path) else { return Transcript::Absent };
-        let Some(len) = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()) else {
+    fn open(session: &SessionRecord, rules: &TranscriptRules) -> Transcript {
+        let Some(path) = session.transcript_path.as_deref().filter(|p| !p.is_empty()) else {
             return Transcript::Absent;
         };
+        let file = match open_transcript(Path::new(path), session.agent.as_deref(), rules) {
+            Ok(file) => file,
+            Err(reason) => return Transcript::Skipped(reason),
+        };
+        let cap = rules.max_bytes;
+        let Ok(len) = file.metadata().map(|m| m.len()) else { return Transcript::Absent };
         if len <= cap
             && let Ok(absolute) = std::fs::canonicalize(path)
             && !absolute.as_os_str().as_encoded_bytes().contains(&b'\n')
@@ -161,7 +177,7 @@ impl Blobs {
             paths.push(put("prompt.txt", prompt.as_bytes())?);
         }
         let streamed = match transcript {
-            Transcript::Absent => None,
+            Transcript::Absent | Transcript::Skipped(_) => None,
             Transcript::Whole(path) => {
                 paths.push(path);
                 None

@@ -23,6 +23,7 @@ use crate::hookdir;
 use crate::process::System;
 use crate::session::{CheckpointId, LiveEntry, LiveRegistry, SessionId, Store};
 use crate::settings::Settings;
+use crate::style::printable;
 
 pub fn run(args: DoctorArgs) -> Result<i32> {
     let mut report =
@@ -45,6 +46,7 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         agent_settings(repo, &mut report);
         checkpoints_branch(repo, &mut report);
         pending_checkpoints(repo, &store, &mut report);
+        remote_conflicts(repo, &mut report);
     }
     match LiveRegistry::from_env() {
         Some(registry) => live_registry(&registry, &mut report),
@@ -290,6 +292,28 @@ fn checkpoints_branch(repo: &Repo, report: &mut Report<impl Write>) {
         Err(err) => format!("{err:#}"),
     };
     report.unfixable(format_args!("the checkpoints branch does not parse: {broken}"), hint);
+}
+
+/// Checkpoints that a fetched remote branch holds with other content than
+/// ours: merges keep ours (docs/checkpoints.md), and the user should know.
+fn remote_conflicts(repo: &Repo, report: &mut Report<impl Write>) {
+    let hint =
+        "entire keeps the local checkpoint; compare with `git diff entire/checkpoints/v1 <remote ref>`";
+    match checkpoint::conflicts(repo) {
+        Ok(found) => {
+            for conflict in found {
+                let (remote, path) = conflict.split_once(' ').unwrap_or((&conflict, ""));
+                report.unfixable(
+                    format_args!(
+                        "{remote} holds another {} than the local checkpoints branch",
+                        printable(path)
+                    ),
+                    hint,
+                );
+            }
+        }
+        Err(err) => report.unfixable(format_args!("comparing with remote checkpoints: {err:#}"), hint),
+    }
 }
 
 /// How many of HEAD's commits are checked for a trailer whose checkpoint

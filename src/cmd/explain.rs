@@ -17,6 +17,7 @@ use crate::error::{Error, Result, warn};
 use crate::git::trailers::{self, CHECKPOINT_KEY};
 use crate::git::{CommitId, Repo};
 use crate::session::{CheckpointId, ResolvedBy, SessionId, SessionRecord, Store};
+use crate::style::printable;
 
 /// How many commits the log shows.
 const LOG_LENGTH: usize = 20;
@@ -58,6 +59,7 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) ->
     let message = commit_message(repo, &sha)?;
     let named = named_checkpoints(&message);
     let mut reader = Reader::open(repo)?;
+    let mut unreadable = Vec::new();
     let checkpoints = match &mut reader {
         None if !named.is_empty() => {
             return Err(Error::user(format!(
@@ -67,19 +69,25 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) ->
         }
         None => Vec::new(),
         Some(reader) => {
-            let ids = with_indexed(reader, &sha, named)?;
+            let ids = with_indexed(reader, &sha, named.clone())?;
             let mut found = Vec::new();
             for id in ids {
-                match reader.metadata(&id)? {
-                    Some(meta) => found.push(meta),
-                    None => warn(format_args!(
+                match believed(reader, &id, &sha, named.contains(&id)) {
+                    Ok(Some(meta)) => found.push(meta),
+                    Ok(None) if named.contains(&id) => warn(format_args!(
                         "checkpoint {id} named by the commit is not on the local {BRANCH} branch; {FETCH_HINT}"
                     )),
+                    Ok(None) => {}
+                    // One unreadable checkpoint does not hide the others.
+                    Err(err) => unreadable.push((id, err)),
                 }
             }
             found
         }
     };
+    for (id, err) in &unreadable {
+        warn(format_args!("could not read checkpoint {id}: {}", printable(&format!("{err:#}"))));
+    }
     let files = if checkpoints.is_empty() { Vec::new() } else { changed_files(repo, &sha)? };
     let related: Vec<(Relation, Metadata)> =
         checkpoints.into_iter().map(|meta| (Relation::of(&meta, &sha, &files), meta)).collect();
@@ -97,7 +105,7 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) ->
         return Ok(0);
     }
     writeln!(out, "commit {sha}")?;
-    if related.iter().all(|(relation, _)| *relation == Relation::Unrelated) {
+    if related.iter().all(|(relation, _)| *relation == Relation::Unrelated) && unreadable.is_empty() {
         writeln!(out, "  no checkpoint: no agent session was attributed to this commit")?;
     }
     let store = Store::new(repo.store_dir());
@@ -108,7 +116,18 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) ->
             writeln!(out, "  relation:    {how}")?;
         }
     }
+    for (id, _) in &unreadable {
+        writeln!(out, "\ncheckpoint {id}\n  unreadable:  see the warning above")?;
+    }
     Ok(0)
+}
+
+/// A checkpoint's metadata, if it may be believed to concern this commit:
+/// the commit's own trailer names it, or its metadata names the commit.
+/// The commit index alone proves nothing: anyone who can push the branch
+/// could add a line to it. None when absent or not believed.
+fn believed(reader: &mut Reader, id: &CheckpointId, sha: &CommitId, named: bool) -> Result<Option<Metadata>> {
+    Ok(reader.metadata(id)?.filter(|meta| named || meta.commit == *sha))
 }
 
 /// How a checkpoint relates to the commit it is shown for.
@@ -240,28 +259,34 @@ fn commit_json(
 fn print_checkpoint(out: &mut impl Write, reader: &mut Reader, store: &Store, meta: &Metadata) -> Result<()> {
     let id = &meta.checkpoint_id;
     let record = store.load(&meta.session_id).ok().flatten();
+    // A file of the checkpoint that cannot be read (over the size cap, not
+    // JSON) leaves its line out; the rest is still shown.
     let slot_record: Option<SessionRecord> = reader
-        .file(id, &format!("{SLOT}/metadata.json"))?
+        .file(id, &format!("{SLOT}/metadata.json"))
+        .ok()
+        .flatten()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let prompt = match record.as_ref().and_then(|r| r.first_prompt.clone()) {
         Some(prompt) => Some(prompt),
         None => reader
-            .file(id, &format!("{SLOT}/prompt.txt"))?
+            .file(id, &format!("{SLOT}/prompt.txt"))
+            .ok()
+            .flatten()
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
     };
     writeln!(out, "\ncheckpoint {id}")?;
-    let agent = meta.agent.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
+    let agent = meta.agent.as_deref().map(|a| format!(" ({})", printable(a))).unwrap_or_default();
     writeln!(out, "  session:     {}{agent}", meta.session_id)?;
     writeln!(out, "  attributed:  {}", attribution(meta))?;
-    let branch = meta.branch.as_deref().map(|b| format!(" on {b}")).unwrap_or_default();
+    let branch = meta.branch.as_deref().map(|b| format!(" on {}", printable(b))).unwrap_or_default();
     writeln!(out, "  when:        {}{branch}", meta.created_at.format("%Y-%m-%d %H:%M:%S UTC"))?;
     if let Some(prompt) = prompt {
-        writeln!(out, "  prompt:      {}", one_line(&prompt, 200))?;
+        writeln!(out, "  prompt:      {}", printable(&one_line(&prompt, 200)))?;
     }
     if !meta.files_changed.is_empty() {
-        writeln!(out, "  files:       {}", meta.files_changed.join(", "))?;
+        writeln!(out, "  files:       {}", printable(&meta.files_changed.join(", ")))?;
     }
-    if reader.slot_files(id)?.iter().any(|name| name == TRANSCRIPT_FILE) {
+    if reader.slot_files(id).unwrap_or_default().iter().any(|name| name == TRANSCRIPT_FILE) {
         let cut = match meta.extra.get("transcript_original_bytes").and_then(Value::as_u64) {
             Some(bytes) => format!(" (truncated; the original had {bytes} bytes)"),
             None => String::new(),
@@ -271,9 +296,12 @@ fn print_checkpoint(out: &mut impl Write, reader: &mut Reader, store: &Store, me
             writeln!(out, "  tokens:      {summary}")?;
         }
     }
+    if let Some(reason) = meta.extra.get("transcript_skipped").and_then(Value::as_str) {
+        writeln!(out, "  transcript:  not copied ({})", printable(reason))?;
+    }
     let original = record.or(slot_record).and_then(|r| r.transcript_path);
     if let Some(path) = original {
-        writeln!(out, "  recorded at: {path}")?;
+        writeln!(out, "  recorded at: {}", printable(&path))?;
     }
     Ok(())
 }
@@ -338,7 +366,7 @@ fn explain_session(out: &mut impl Write, repo: &Repo, raw: &str, json: bool) -> 
         writeln!(out, "{}", serde_json::to_string_pretty(&record.checkpoints)?)?;
         return Ok(0);
     }
-    let agent = record.agent.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
+    let agent = record.agent.as_deref().map(|a| format!(" ({})", printable(a))).unwrap_or_default();
     match record.checkpoints.len() {
         0 => writeln!(out, "session {id}{agent} has no commits")?,
         n => writeln!(out, "session {id}{agent}: {n} commit(s)")?,
@@ -378,6 +406,7 @@ fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
     }
     writeln!(out, "{:<9} {:<36}  {:<12} {:<7} SUBJECT", "COMMIT", "SESSION", "AGENT", "BY")?;
     for Logged { short, subject, ids, found, .. } in &commits {
+        let subject = printable(subject);
         // A copied trailer names another commit's session, not this one's.
         let own: Vec<&Metadata> =
             found.iter().filter(|(r, _)| *r != Relation::Unrelated).map(|(_, meta)| meta).collect();
@@ -386,7 +415,7 @@ fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
             writeln!(out, "{short:<9} {session:<36}  {:<12} {:<7} {subject}", "", "")?;
         }
         for meta in own {
-            let agent = meta.agent.as_deref().unwrap_or("-");
+            let agent = printable(meta.agent.as_deref().unwrap_or("-"));
             writeln!(
                 out,
                 "{short:<9} {:<36}  {agent:<12} {:<7} {subject}",
@@ -420,14 +449,15 @@ fn last_commits(repo: &Repo) -> Result<Vec<Logged>> {
             found: Vec::new(),
         };
         if let Some(reader) = &mut reader {
+            let named = logged.ids.clone();
             logged.ids = with_indexed(reader, &sha, logged.ids)?;
             let mut files = None;
             for id in &logged.ids {
                 // One unreadable checkpoint must not hide the whole log.
-                let meta = match reader.metadata(id) {
+                let meta = match believed(reader, id, &sha, named.contains(id)) {
                     Ok(meta) => meta,
                     Err(err) => {
-                        warn(err);
+                        warn(printable(&format!("{err:#}")));
                         None
                     }
                 };
@@ -444,6 +474,8 @@ fn last_commits(repo: &Repo) -> Result<Vec<Logged>> {
                 };
                 logged.found.push((relation, meta));
             }
+            let found = &logged.found;
+            logged.ids.retain(|id| named.contains(id) || found.iter().any(|(_, m)| &m.checkpoint_id == id));
         }
         commits.push(logged);
     }

@@ -138,11 +138,6 @@ impl Launch {
             supervise::Exit::Code(code) => self.record.exit_code = Some(code),
             supervise::Exit::Signal(sig) => self.record.exit_signal = Some(sig),
         }
-        if let Some(repo) = &self.repo {
-            // When `entire run` returns, the session's checkpoints are written.
-            checkpoint::pending::complete(repo);
-            report_untagged(repo, self.reflog_at_start);
-        }
         if let Some(store) = &self.store {
             let id = self.record.session_id.clone();
             let (ended_at, exit_code, exit_signal) =
@@ -165,6 +160,14 @@ impl Launch {
         }
         if let Some(registry) = &self.registry {
             registry.remove(&self.record.session_id);
+        }
+        if let Some(repo) = &self.repo {
+            // The session is ended: only waiting is left, and Ctrl-C or a
+            // SIGTERM may cut it short (what is not written stays pending).
+            supervise::default_interrupts();
+            // When `entire run` returns, the session's checkpoints are written.
+            checkpoint::pending::complete(repo);
+            report_untagged(repo, self.reflog_at_start);
         }
     }
 

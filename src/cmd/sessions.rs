@@ -1,6 +1,6 @@
 //! `entire sessions [--all] [--json]`: the sessions of this repository.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use chrono::{Duration, Utc};
@@ -10,10 +10,10 @@ use crate::agents::usage;
 use crate::checkpoint;
 use crate::cli::SessionsArgs;
 use crate::error::{Result, warn};
-use crate::fsutil::read_optional;
 use crate::git::Repo;
 use crate::process::System;
 use crate::session::{SessionRecord, Store};
+use crate::settings::{Settings, TranscriptRules};
 use crate::style;
 
 pub fn run(args: SessionsArgs) -> Result<i32> {
@@ -34,7 +34,9 @@ pub fn run(args: SessionsArgs) -> Result<i32> {
     let mut out = std::io::stdout().lock();
 
     if args.json {
-        let json: Vec<Value> = rows.iter().map(|(r, live)| with_usage(with_live(r, *live), r)).collect();
+        let rules = Settings::for_repo(&repo)?.transcripts();
+        let json: Vec<Value> =
+            rows.iter().map(|(r, live)| with_usage(with_live(r, *live), r, &rules)).collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
         return Ok(0);
     }
@@ -56,11 +58,18 @@ fn ended_at(r: &SessionRecord) -> Option<chrono::DateTime<Utc>> {
     r.ended_at.or_else(|| r.activity_time())
 }
 
-/// `tokens` and `models` from the session's transcript, when it says.
-fn with_usage(mut value: Value, record: &SessionRecord) -> Value {
-    let transcript =
-        record.transcript_path.as_deref().and_then(|p| read_optional(Path::new(p)).ok().flatten());
-    if let (Some(transcript), Some(object)) = (transcript, value.as_object_mut()) {
+/// `tokens` and `models` from the session's transcript, when it says; the
+/// transcript is opened as the checkpoint writer opens it (a regular file
+/// of the user's, under the agent's transcript directories).
+fn with_usage(mut value: Value, record: &SessionRecord, rules: &TranscriptRules) -> Value {
+    let Some(path) = record.transcript_path.as_deref() else { return value };
+    let Ok(mut file) = checkpoint::open_transcript(Path::new(path), record.agent.as_deref(), rules) else {
+        return value;
+    };
+    let mut transcript = Vec::new();
+    if file.read_to_end(&mut transcript).is_ok()
+        && let Some(object) = value.as_object_mut()
+    {
         usage::read(&transcript).annotate(object);
     }
     value
@@ -82,11 +91,12 @@ pub fn print_table(out: &mut impl Write, rows: &[(SessionRecord, bool)]) -> Resu
     for (r, live) in rows {
         let state = if *live { style::green("live  ") } else { style::dim("ended ") };
         let prompt: String = r.first_prompt.as_deref().unwrap_or("").chars().take(40).collect();
+        let prompt = style::printable(&prompt);
         writeln!(
             out,
             "{:<36}  {:<12}  {state}  {:<9}  {:>3}  {prompt}",
             r.session_id,
-            r.agent.as_deref().unwrap_or("-"),
+            style::printable(r.agent.as_deref().unwrap_or("-")),
             style::age(r.started_at),
             r.checkpoints.len(),
         )?;

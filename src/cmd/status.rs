@@ -70,13 +70,13 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     };
     writeln!(out, "  {:<20} {agents}", "agent hooks")?;
     for problem in &problems {
-        writeln!(out, "{} {problem}", style::yellow("problem:"))?;
+        writeln!(out, "{} {}", style::yellow("problem:"), style::printable(problem))?;
     }
     if !problems.is_empty() {
         writeln!(out, "hint: run `entire doctor --fix` (or `entire enable`) to repair the git hooks")?;
     }
     for problem in &settings_problems {
-        writeln!(out, "{} {problem}", style::yellow("problem:"))?;
+        writeln!(out, "{} {}", style::yellow("problem:"), style::printable(problem))?;
     }
     if !enabled {
         writeln!(out, "hint: run `entire enable` to attribute commits here")?;

@@ -126,6 +126,36 @@ impl Repo {
     }
 }
 
+/// The directory mode `core.sharedRepository` gives the directories git
+/// creates in a repository whose common dir is `common_dir`, read from its
+/// `config` file without starting git (only when a directory of entire's
+/// there is missing or open to others): `group` 2770, `all` 2775, an octal
+/// file mode that mode with `x` where it has `r`, plus setgid; None when
+/// the repository is not shared (`umask`, `false`, unset).
+pub fn shared_repository_mode(common_dir: &Path) -> Option<u32> {
+    let config = fs::read_to_string(common_dir.join("config")).ok()?;
+    let mut in_core = false;
+    let mut value = None;
+    for line in config.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_core = line.trim_start_matches('[').trim_end_matches(']').trim().eq_ignore_ascii_case("core");
+        } else if in_core && let Some((key, v)) = line.split_once('=') {
+            if key.trim().eq_ignore_ascii_case("sharedRepository") {
+                value = Some(v.trim().trim_matches('"').to_ascii_lowercase()); // the last one wins
+            }
+        } else if in_core && line.eq_ignore_ascii_case("sharedRepository") {
+            value = Some("true".into()); // a bare key is true
+        }
+    }
+    let file_mode = match value?.as_str() {
+        "group" | "true" | "yes" | "on" | "1" => 0o660,
+        "all" | "world" | "everybody" | "2" => 0o664,
+        octal if octal.starts_with('0') && octal.len() > 1 => u32::from_str_radix(octal, 8).ok()? & 0o666,
+        _ => return None,
+    };
+    Some(0o2000 | 0o700 | file_mode | ((file_mode & 0o444) >> 2))
+}
+
 pub fn checked(cmd: &mut Command) -> Result<Vec<u8>> {
     let output: Output = cmd.stderr(Stdio::piped()).output().map_err(|e| not_started(cmd, e))?;
     if output.status.success() { Ok(output.stdout) } else { Err(failed(&command_line(cmd), &output.stderr)) }

@@ -42,7 +42,8 @@ pub enum Binary {
 
 impl State {
     pub fn load(dir: &Path) -> Option<State> {
-        let bytes = fs::read(dir.join(STATE_FILE)).ok()?;
+        // Read like entire's other state: no planted link, FIFO or giant.
+        let bytes = crate::fsutil::read_own(&dir.join(STATE_FILE), crate::fsutil::SETTINGS_CAP).ok()??;
         serde_json::from_slice(&bytes).ok()
     }
 

@@ -23,6 +23,8 @@ pub fn run(spec: &Spec, verb: &str) -> i32 {
 }
 
 fn handle(spec: &Spec, verb: &str) -> Result<()> {
+    // The agent waits for its hook: a lock held elsewhere costs a skip.
+    crate::fsutil::set_lock_patience(crate::fsutil::HOOK_LOCK_PATIENCE);
     // Read first, whatever happens next: the agent's write must not fail.
     let input = read_payload()?;
     let event = spec.event(verb).ok_or_else(|| Error::new(format!("unknown event {verb:?}")))?;

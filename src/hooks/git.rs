@@ -32,6 +32,10 @@ pub fn run_with_stdin(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> i3
 }
 
 fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
+    if hook != "pre-push" {
+        // A commit waits for these: a lock held elsewhere costs a skip.
+        crate::fsutil::set_lock_patience(crate::fsutil::HOOK_LOCK_PATIENCE);
+    }
     let cwd = std::env::current_dir().context("current directory")?;
     let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
     let settings = Settings::for_repo(&repo)?;

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{SessionId, SessionRecord};
-use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write_volatile, json_files, private_dir, read_optional};
+use crate::error::{Error, Result};
+use crate::fsutil::{LIVE_ENTRY_CAP, atomic_write_volatile, json_files, private_dir, read_own_with_owner};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LiveEntry {
@@ -27,6 +27,9 @@ pub struct LiveEntry {
 #[derive(Clone, Debug)]
 pub struct LiveRegistry {
     dir: PathBuf,
+    /// A repository's index lives in its store, shared as the repository
+    /// is (`core.sharedRepository`); the registry is the user's alone.
+    store: Option<super::Store>,
 }
 
 impl LiveRegistry {
@@ -43,12 +46,12 @@ impl LiveRegistry {
         let state = non_empty("ENTIRE_STATE_DIR")
             .or_else(|| non_empty("XDG_STATE_HOME").map(|p| p.join("entire")))
             .or_else(|| non_empty("HOME").map(|p| p.join(".local/state/entire")))?;
-        Some(LiveRegistry { dir: state.join("live") })
+        Some(LiveRegistry { dir: state.join("live"), store: None })
     }
 
     /// The per-repository index of live sessions: `<store>/live/`.
     pub fn repo_index(store: &super::Store) -> LiveRegistry {
-        LiveRegistry { dir: store.dir().join("live") }
+        LiveRegistry { dir: store.dir().join("live"), store: Some(store.clone()) }
     }
 
     pub fn dir(&self) -> &Path {
@@ -62,16 +65,22 @@ impl LiveRegistry {
     /// Writes an entry without fsync: it describes running processes, and a
     /// crash of the machine ends them all (docs/performance.md).
     pub fn put(&self, entry: &LiveEntry) -> Result<()> {
-        private_dir(&self.dir)?;
-        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, 0o600)
+        let mode = match &self.store {
+            Some(store) => store.ensure_subdir(&self.dir)?,
+            None => {
+                // The state directory too: whoever may write there could
+                // swap `live/` for a directory of their own.
+                private_dir(self.dir.parent().unwrap_or(&self.dir))?;
+                private_dir(&self.dir)?;
+                0o600
+            }
+        };
+        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, mode)
     }
 
     pub fn get(&self, id: &SessionId) -> Result<Option<LiveEntry>> {
         let path = self.path(id);
-        let Some(bytes) = read_optional(&path)? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .context(format_args!("skipping unreadable live entry {}", path.display()))
+        read_entry(&path)
     }
 
     pub fn remove(&self, id: &SessionId) {
@@ -83,18 +92,27 @@ impl LiveRegistry {
         let mut entries = Vec::new();
         let mut warnings = Vec::new();
         for path in json_files(&self.dir) {
-            match fs::read(&path)
-                .map_err(Error::from)
-                .and_then(|b| serde_json::from_slice::<LiveEntry>(&b).map_err(Error::from))
-            {
-                Ok(entry) => entries.push(entry),
-                Err(err) => {
-                    warnings.push(format!("skipping unreadable live entry {}: {err:#}", path.display()))
-                }
+            match read_entry(&path) {
+                Ok(entry) => entries.extend(entry),
+                Err(err) => warnings.push(format!("{err:#}")),
             }
         }
         (entries, warnings)
     }
+}
+
+/// One entry: `Ok(None)` when it is absent or another user's. A user who
+/// can write to a shared state directory or repository could otherwise
+/// plant a session that looks alive (PID 1 with its real start time) and
+/// have our commits, and our files, attributed to it.
+fn read_entry(path: &Path) -> Result<Option<LiveEntry>> {
+    let Some((bytes, owner)) = read_own_with_owner(path, LIVE_ENTRY_CAP)? else { return Ok(None) };
+    if owner != nix::unistd::geteuid().as_raw() {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::new(format!("skipping unreadable live entry {}: {e}", path.display())))
 }
 
 /// The live sessions of the repository whose store is `store`: entries of

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 
 use super::{CheckpointId, Resolution, ResolvedBy, SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
-use crate::fsutil::{atomic_write, atomic_write_volatile, json_files, private_dir, read_optional};
+use crate::fsutil::{
+    PENDING_CAP, RECORD_CAP, atomic_write, atomic_write_volatile, file_mode_in, json_files,
+    lock_with_deadline, open_lock, read_own, shared_dir,
+};
 use crate::process::ProcId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -73,9 +76,24 @@ impl Store {
         self.dir.join("pending").join(format!("{checkpoint_id}.json"))
     }
 
+    /// Creates or checks the store (or one of its directories), shared
+    /// with the group as `core.sharedRepository` says; returns the mode its
+    /// files get.
+    fn ensure_dir(&self, dir: &Path) -> Result<u32> {
+        let common_dir = self.dir.parent().unwrap_or(&self.dir);
+        let dir_mode = shared_dir(dir, || crate::git::shared_repository_mode(common_dir))?;
+        Ok(file_mode_in(dir_mode))
+    }
+
+    /// [`ensure_dir`](Self::ensure_dir) of a directory inside the store.
+    pub(crate) fn ensure_subdir(&self, dir: &Path) -> Result<u32> {
+        self.ensure_dir(&self.dir)?;
+        self.ensure_dir(dir)
+    }
+
     pub fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         let path = self.record_path(id);
-        read_optional(&path)?.map(|bytes| parse_record(&path, &bytes)).transpose()
+        read_own(&path, RECORD_CAP)?.map(|bytes| parse_record(&path, &bytes)).transpose()
     }
 
     /// Read-modify-write under the session's lock. `f` sees the current
@@ -86,16 +104,10 @@ impl Store {
         id: &SessionId,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
-        private_dir(&self.dir)?;
+        let mode = self.ensure_dir(&self.dir)?;
         let lock_path = self.dir.join(format!("{id}.lock"));
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .context(format_args!("opening {}", lock_path.display()))?;
-        lock.lock().context(format_args!("locking {}", lock_path.display()))?;
+        let lock = open_lock(&lock_path, mode)?;
+        lock_with_deadline(&lock, &lock_path)?;
         let current = self.load(id)?;
         let Some(next) = f(current) else { return Ok(None) };
         self.write_unlocked(&next)?;
@@ -104,7 +116,6 @@ impl Store {
 
     /// Writes a record whose ID nobody else can hold yet (a fresh UUIDv7).
     pub fn create(&self, record: &SessionRecord) -> Result<()> {
-        private_dir(&self.dir)?;
         self.write_unlocked(record)
     }
 
@@ -112,13 +123,14 @@ impl Store {
     /// them with it. One without is not (docs/performance.md): it holds what
     /// a launcher and its hooks know of a session that the crash ended.
     fn write_unlocked(&self, record: &SessionRecord) -> Result<()> {
+        let mode = self.ensure_dir(&self.dir)?;
         let mut json = serde_json::to_vec_pretty(record)?;
         json.push(b'\n');
         let path = self.record_path(&record.session_id);
         if record.checkpoints.is_empty() {
-            atomic_write_volatile(&path, &json, 0o600)
+            atomic_write_volatile(&path, &json, mode)
         } else {
-            atomic_write(&path, &json, 0o600)
+            atomic_write(&path, &json, mode)
         }
     }
 
@@ -127,7 +139,7 @@ impl Store {
         let mut records = Vec::new();
         let mut warnings = Vec::new();
         for path in json_files(&self.dir) {
-            match fs::read(&path).map_err(Error::from).and_then(|b| parse_record(&path, &b)) {
+            match read_own(&path, RECORD_CAP).and_then(|b| parse_record(&path, &b.unwrap_or_default())) {
                 Ok(record) => records.push(record),
                 Err(err) => warnings.push(format!("{err:#}")),
             }
@@ -146,14 +158,14 @@ impl Store {
     /// either (docs/performance.md).
     pub fn put_pending(&self, pending: &Pending) -> Result<()> {
         let path = self.pending_path(&pending.checkpoint_id);
-        private_dir(path.parent().expect("pending dir"))?;
+        let mode = self.ensure_subdir(path.parent().expect("pending dir"))?;
         let mut text = serde_json::to_vec(pending)?;
         text.push(b'\n');
         if let Some(committed) = &pending.committed {
             text.extend(serde_json::to_vec(committed)?);
             text.push(b'\n');
         }
-        atomic_write_volatile(&path, &text, 0o600)
+        atomic_write_volatile(&path, &text, mode)
     }
 
     /// Adds the commit to a pending checkpoint: one line appended in one
@@ -163,8 +175,11 @@ impl Store {
         let path = self.pending_path(checkpoint_id);
         let mut line = serde_json::to_vec(committed)?;
         line.push(b'\n');
+        // Like every file of the store: never through a planted link, never
+        // blocking on a FIFO.
         File::options()
             .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(&path)
             .and_then(|mut file| file.write_all(&line))
             .context(format_args!("writing {}", path.display()))
@@ -180,17 +195,11 @@ impl Store {
     /// `wait` is false. Released when the returned file is closed in every
     /// process that shares it (a forked writer keeps it).
     pub fn lock_writer(&self, wait: bool) -> Result<Option<File>> {
-        private_dir(&self.dir)?;
+        let mode = self.ensure_dir(&self.dir)?;
         let path = self.dir.join("writer.lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .context(format_args!("opening {}", path.display()))?;
+        let file = open_lock(&path, mode)?;
         if wait {
-            file.lock().context(format_args!("locking {}", path.display()))?;
+            lock_with_deadline(&file, &path)?;
         } else if let Err(err) = file.try_lock() {
             return match err {
                 TryLockError::WouldBlock => Ok(None),
@@ -202,7 +211,7 @@ impl Store {
 
     pub fn pending(&self, checkpoint_id: &CheckpointId) -> Result<Option<Pending>> {
         let path = self.pending_path(checkpoint_id);
-        let Some(bytes) = read_optional(&path)? else { return Ok(None) };
+        let Some(bytes) = read_own(&path, PENDING_CAP)? else { return Ok(None) };
         parse_pending(&bytes).map(Some).context(path.display())
     }
 
@@ -221,7 +230,7 @@ impl Store {
         let mut pending = entries
             .flatten()
             .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".json") && !n.starts_with('.')))
-            .filter_map(|e| fs::read(e.path()).ok())
+            .filter_map(|e| read_own(&e.path(), PENDING_CAP).ok().flatten())
             .filter_map(|b| parse_pending(&b).ok())
             .collect::<Vec<_>>();
         pending.sort_by(|a, b| (a.created_at, &a.checkpoint_id).cmp(&(b.created_at, &b.checkpoint_id)));
@@ -319,7 +328,7 @@ mod tests {
     #[test]
     fn file_named_for_another_session_is_skipped() {
         let (_tmp, store) = store();
-        private_dir(store.dir()).unwrap();
+        crate::fsutil::private_dir(store.dir()).unwrap();
         fs::write(store.dir().join("a.json"), br#"{"session_id":"b"}"#).unwrap();
         let (records, warnings) = store.list();
         assert!(records.is_empty());

@@ -79,6 +79,14 @@ impl FakeAgent {
     }
 }
 
+/// Where Claude Code keeps a session's transcript in this world's home:
+/// the only place entire copies a Claude transcript from.
+fn claude_transcript(w: &World, sid: &str) -> PathBuf {
+    let dir = w.path().join("home/.claude/projects/-repo");
+    fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{sid}.jsonl"))
+}
+
 /// A fake agent stopped at `pause` in its script until `resume`.
 struct Paused {
     child: Child,
@@ -204,7 +212,7 @@ fn transcript_is_copied_into_the_checkpoint() {
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
     let agent =
         FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.local.json"), "sh", CLAUDE_WORK);
-    let transcript = w.path().join("transcript.jsonl");
+    let transcript = claude_transcript(&w, "claude-session-1");
     let lines = "{\"type\":\"user\",\"message\":\"fix the bug\"}\n{\"type\":\"assistant\"}\n";
     fs::write(&transcript, lines).unwrap();
 

@@ -9,6 +9,7 @@ use entire::checkpoint::{self, Metadata};
 use entire::git::{CommitId, Repo};
 use entire::process::{ProcessTable, System};
 use entire::session::{CheckpointRef, LiveEntry, Pending, Resolution, ResolvedBy, SessionRecord, Store};
+use entire::settings::TranscriptRules;
 use serde_json::{Value, json};
 
 use crate::support::{World, cid, oid, sid, stdout};
@@ -50,10 +51,16 @@ fn head(world: &World, dir: &Path) -> CommitId {
     oid(&world.git(dir, &["rev-parse", "HEAD"]))
 }
 
+/// Transcripts copied from any directory, up to `max_bytes`: these tests
+/// are about the copy; where it may come from is `hostile.rs`'s.
+fn from_anywhere(max_bytes: u64) -> TranscriptRules {
+    TranscriptRules { max_bytes, dirs: Some(vec!["/".into()]) }
+}
+
 /// Writes a checkpoint with a fresh ID for `commit`.
 fn write_new(repo: &Repo, commit: &CommitId, record: &SessionRecord) -> Metadata {
     let m = meta(checkpoint::new_id(repo).unwrap().as_str(), commit, record.session_id.as_str());
-    checkpoint::write(repo, &m, record, 1 << 20).unwrap();
+    checkpoint::write(repo, &m, record, &from_anywhere(1 << 20)).unwrap();
     m
 }
 
@@ -92,7 +99,7 @@ fn write_leaves_index_worktree_and_head_alone_and_lays_out_the_branch() {
     };
     let sha = head(&world, &dir);
     let first = meta("0123456789ab", &sha, "s-one");
-    checkpoint::write(&repo, &first, &record, 1 << 20).unwrap();
+    checkpoint::write(&repo, &first, &record, &from_anywhere(1 << 20)).unwrap();
 
     assert_eq!(std::fs::read(dir.join(".git/index")).unwrap(), index_before, "index file untouched");
     assert_eq!(snapshot(), before);
@@ -148,7 +155,7 @@ fn write_leaves_index_worktree_and_head_alone_and_lays_out_the_branch() {
     // gains a line, the first checkpoint stays.
     let tip = world.git(&dir, &["rev-parse", BRANCH]);
     let second = meta("0123456789ac", &sha, "s-two");
-    checkpoint::write(&repo, &second, &session("s-two"), 1 << 20).unwrap();
+    checkpoint::write(&repo, &second, &session("s-two"), &from_anywhere(1 << 20)).unwrap();
     assert_eq!(world.git(&dir, &["log", "-1", "--format=%P", BRANCH]), tip);
     assert_eq!(checkpoint::for_commit(&repo, &sha).unwrap(), vec![first, second]);
     assert_eq!(snapshot(), before);
@@ -164,7 +171,7 @@ fn nothing_is_read_for_a_missing_branch_and_bad_ids_are_refused() {
     assert_eq!(checkpoint::for_commit(&repo, &sha).unwrap(), vec![]);
     let record = session("s1");
     let first = meta("0123456789ab", &sha, "s1");
-    checkpoint::write(&repo, &first, &record, 1024).unwrap();
+    checkpoint::write(&repo, &first, &record, &from_anywhere(1024)).unwrap();
     // IDs and commits unsafe as paths or trailers cannot even be made.
     assert!(CommitId::parse("HEAD").is_none());
     assert!(entire::session::CheckpointId::parse("../../etc/pa").is_none());
@@ -247,8 +254,7 @@ fn transcript_bytes_are_copied_exactly_even_when_not_utf8() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
-    let bytes: Vec<u8> =
-        [b"{\"a\":\"".as_slice(), &[0xff, 0xfe, 0x80, 0x00, b'\r'], b"\"}\n", &[0xc3]].concat();
+    let bytes: Vec<u8> = [b"{\"a\":\"".as_slice(), &[0xff, 0xfe, 0x80], b"\"}\r\n", &[0xc3]].concat();
     let path = world.path().join("t.jsonl");
     std::fs::write(&path, &bytes).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
@@ -288,7 +294,7 @@ fn transcript_over_the_cap_is_cut_after_the_last_whole_line() {
     let (path, head_bytes) = huge_transcript(&world);
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
     let m = meta(checkpoint::new_id(&repo).unwrap().as_str(), &head(&world, &dir), "s1");
-    checkpoint::write(&repo, &m, &record, 1 << 20).unwrap();
+    checkpoint::write(&repo, &m, &record, &from_anywhere(1 << 20)).unwrap();
     let spec = format!("{BRANCH}:{}/0/full.jsonl", checkpoint::dir_of(&m.checkpoint_id));
     let copy = git_bytes(&world, &dir, &["cat-file", "blob", &spec]);
     assert_eq!(copy.len(), (1 << 20) / 100 * 100);
@@ -303,14 +309,21 @@ fn huge_transcript_at_the_default_cap_is_copied_without_trouble() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
-    // All zeros: no line ends before the cap, so exactly the cap is kept.
+    // One line, then zeros: the copy is cut after that line, found by
+    // reading 50 MiB backwards from the cap.
     let path = world.path().join("zeros.jsonl");
-    std::fs::File::create(&path).unwrap().set_len(100_000_000).unwrap();
+    std::fs::write(&path, "{\"n\":1}\n").unwrap();
+    std::fs::File::options().write(true).open(&path).unwrap().set_len(100_000_000).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
     let m = meta(checkpoint::new_id(&repo).unwrap().as_str(), &head(&world, &dir), "s1");
-    checkpoint::write(&repo, &m, &record, entire::settings::DEFAULT_TRANSCRIPT_MAX_BYTES).unwrap();
+    checkpoint::write(&repo, &m, &record, &from_anywhere(entire::settings::DEFAULT_TRANSCRIPT_MAX_BYTES))
+        .unwrap();
     let spec = format!("{BRANCH}:{}/0/full.jsonl", checkpoint::dir_of(&m.checkpoint_id));
-    assert_eq!(world.git(&dir, &["cat-file", "-s", &spec]), (50 * 1024 * 1024).to_string());
+    assert_eq!(world.git(&dir, &["cat-file", "-s", &spec]), "8");
+    assert_eq!(
+        checkpoint::read(&repo, &m.checkpoint_id).unwrap().unwrap().extra["transcript_truncated"],
+        true
+    );
 }
 
 #[test]
@@ -323,7 +336,8 @@ fn new_ids_are_twelve_hex_and_never_reuse_one_on_the_branch() {
 
     let taken = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab];
     let sha = head(&world, &dir);
-    checkpoint::write(&repo, &meta("0123456789ab", &sha, "s1"), &session("s1"), 1024).unwrap();
+    checkpoint::write(&repo, &meta("0123456789ab", &sha, "s1"), &session("s1"), &from_anywhere(1024))
+        .unwrap();
     let mut draws = vec![[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01], taken];
     let mut random = || Ok(draws.pop().unwrap());
     assert_eq!(checkpoint::new_id_with(&repo, &mut random).unwrap(), cid("deadbeef0001"));
@@ -378,8 +392,8 @@ fn explain_json_lists_every_trailer_in_order_and_survives_amend() {
         files_changed: vec![],
         ..meta("aaaaaaaaaaaa", &sha, "s-a")
     };
-    checkpoint::write(&repo, &a, &session("s-a"), 1024).unwrap();
-    checkpoint::write(&repo, &b, &session("s-b"), 1024).unwrap();
+    checkpoint::write(&repo, &a, &session("s-a"), &from_anywhere(1024)).unwrap();
+    checkpoint::write(&repo, &b, &session("s-b"), &from_anywhere(1024)).unwrap();
     let want = json!({"commit": sha, "checkpoints": [shown(&b, "written"), shown(&a, "written")]});
     assert_eq!(explain_json(&world, &dir, "HEAD"), want);
 
@@ -410,7 +424,7 @@ fn explain_finds_checkpoints_linked_through_the_index_alone() {
     let mut linked = meta("cccccccccccc", &sha, "s1");
     linked.resolved_by = ResolvedBy::PostHoc;
     linked.extra.insert("linked".into(), json!("post-hoc"));
-    checkpoint::write(&repo, &linked, &session("s1"), 1024).unwrap();
+    checkpoint::write(&repo, &linked, &session("s1"), &from_anywhere(1024)).unwrap();
     assert_eq!(
         explain_json(&world, &dir, "HEAD"),
         json!({"commit": sha, "checkpoints": [shown(&linked, "written")]})
@@ -479,8 +493,13 @@ fn explain_without_arguments_shows_each_commit_with_its_session() {
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
     let sha = commit_with_trailers(&world, &dir, "agent work", &["0123456789ab"]);
-    checkpoint::write(&repo, &meta("0123456789ab", &sha, "the-session"), &session("the-session"), 1024)
-        .unwrap();
+    checkpoint::write(
+        &repo,
+        &meta("0123456789ab", &sha, "the-session"),
+        &session("the-session"),
+        &from_anywhere(1024),
+    )
+    .unwrap();
     world.git(&dir, &["commit", "-q", "--allow-empty", "-m", "human work"]);
     let out = stdout(world.entire(&dir).arg("explain").output().unwrap());
     let lines: Vec<&str> = out.lines().collect();

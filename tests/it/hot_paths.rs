@@ -179,7 +179,13 @@ fn a_reservation_is_used_only_against_the_tip_it_was_checked_against() {
         agent_session_id: None,
         extra: Default::default(),
     };
-    checkpoint::write(&repo, &meta, &SessionRecord::new(sid("s1")), 1024).unwrap();
+    checkpoint::write(
+        &repo,
+        &meta,
+        &SessionRecord::new(sid("s1")),
+        &entire::settings::TranscriptRules { max_bytes: 1024, dirs: None },
+    )
+    .unwrap();
     let tip = world.git(&dir, &["rev-parse", BRANCH]);
     let reserved = dir.join(".git/entire-next-checkpoint-id");
 

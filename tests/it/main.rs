@@ -12,6 +12,7 @@ mod faults;
 mod git_hooks;
 mod history;
 mod hook_managers;
+mod hostile;
 mod hot_paths;
 mod never_silent;
 mod output;

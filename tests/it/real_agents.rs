@@ -341,6 +341,17 @@ fn owned(w: &World, repo: &Path, subject: &str) -> Owned {
     Owned { sha, checkpoint, session }
 }
 
+/// `session` as `sessions --json` shows it in a shell where the agent's
+/// own directory variable is set, as in the user's: entire reads
+/// transcripts only under the agent's directories.
+fn session_seen_with(w: &World, repo: &Path, session: &Value, var: &str, value: &Path) -> Value {
+    let mut cmd = w.entire(repo);
+    cmd.args(["sessions", "--all", "--json"]).env(var, value);
+    let all: Value = serde_json::from_str(&stdout(cmd.output().unwrap())).unwrap();
+    let found = all.as_array().unwrap().iter().find(|s| s["session_id"] == session["session_id"]);
+    found.unwrap_or_else(|| panic!("{all:#}")).clone()
+}
+
 impl Owned {
     fn assert(&self, agent: &str, resolved_by: &str) {
         assert_eq!(self.checkpoint["agent"], agent, "{:#}", self.checkpoint);
@@ -445,11 +456,10 @@ fn claude_print_under_the_launcher_is_attributed_by_env() {
     assert!(second.session["ended_at"].is_string(), "the launcher ended it");
     // Tokens from Claude's own transcript: the mock answers each of the
     // three turns (write, shell, final) with 10 input and 5 output tokens.
-    assert_eq!(
-        second.session["tokens"],
-        json!({"input": 30, "output": 15, "cache_read": 0, "cache_write": 0})
-    );
-    assert_eq!(second.session["models"].as_array().map(Vec::len), Some(1), "{:#}", second.session);
+    let seen =
+        session_seen_with(&w, &repo, &second.session, "CLAUDE_CONFIG_DIR", &w.path().join("claude-config"));
+    assert_eq!(seen["tokens"], json!({"input": 30, "output": 15, "cache_read": 0, "cache_write": 0}));
+    assert_eq!(seen["models"].as_array().map(Vec::len), Some(1), "{seen:#}");
 }
 
 /// Plain `claude -p`, no launcher: the hooks `enable --project` commits in
@@ -620,8 +630,10 @@ fn codex_runs_the_hooks_enable_installs() {
     assert!(launched.session["agent_session_id"].is_string(), "{:#}", launched.session);
     assert_eq!(launched.session["first_prompt"], "Commit l.txt");
     // The mock answers each of the two turns with 5 output tokens.
-    assert_eq!(launched.session["tokens"]["output"], 10, "{:#}", launched.session);
-    assert_eq!(launched.session["models"], json!(["mock-model"]));
+    let seen =
+        session_seen_with(&w, &repo, &launched.session, "CODEX_HOME", &w.path().join("codex-launched"));
+    assert_eq!(seen["tokens"]["output"], 10, "{seen:#}");
+    assert_eq!(seen["models"], json!(["mock-model"]));
     assert_eq!(
         w.git(&repo, &["status", "--porcelain", "--", ".codex"]),
         "",

@@ -17,6 +17,14 @@ const CLAUDE_TRANSCRIPT: &str = r#"{"type":"user","message":{"role":"user","cont
 {"type":"assistant","message":{"model":"claude-sonnet-4-5","role":"assistant","usage":{"input_tokens":3,"cache_creation_input_tokens":0,"cache_read_input_tokens":4300,"output_tokens":21}}}
 "#;
 
+/// Where Claude Code keeps a session's transcript (`~/.claude/projects/…`):
+/// entire reads transcripts only from the agent's own directories.
+fn claude_transcript(w: &World, sid: &str) -> PathBuf {
+    let dir = w.path().join("home/.claude/projects/-repo");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{sid}.jsonl"))
+}
+
 struct Team {
     w: World,
     repo: PathBuf,
@@ -28,7 +36,7 @@ struct Team {
 fn team() -> Team {
     let w = World::new();
     let repo = w.repo("r");
-    let transcript = w.path().join("claude-transcript.jsonl");
+    let transcript = claude_transcript(&w, "claude-own-id");
     std::fs::write(&transcript, CLAUDE_TRANSCRIPT).unwrap();
 
     let claude = w.agent(&repo, "claude-code");
@@ -330,7 +338,7 @@ fn assisted_by_trailers_are_opt_in() {
     let repo = w.repo("r");
     let settings = repo.join(".entire/settings.local.json");
     std::fs::write(&settings, r#"{"trailers": {"assisted_by": true}}"#).unwrap();
-    let transcript = w.path().join("t.jsonl");
+    let transcript = claude_transcript(&w, "c");
     std::fs::write(&transcript, CLAUDE_TRANSCRIPT).unwrap();
 
     let claude = w.agent(&repo, "claude-code");
