@@ -26,22 +26,21 @@ if [[ $- == *i* && -z ${__entire_shell_loaded-} && ${ENTIRE_SHELL_NO_WRAP-} != 1
     __entire_shell_loaded=1
     __entire_bin=@ENTIRE_BIN@
 
-    # __entire_wrap AGENT CMD [ARG...]: run CMD as a session of AGENT.
-    __entire_wrap() {
-        local agent=$1 cmd=$2
-        shift 2
+    # __entire_direct CMD: whether to run CMD directly, not as a session:
+    # inside an agent session, or when entire is gone (said once per call).
+    __entire_direct() {
         if [[ -n ${ENTIRE_SESSION_ID-} ]]; then
-            \command "${cmd}" "$@"
+            return 0
         elif [[ ! -x ${__entire_bin} ]]; then
             # entire was moved or uninstalled: never stand between the user and the agent.
-            printf 'entire: %s not found; running %s without a session\n' "${__entire_bin}" "${cmd}" >&2
-            \command "${cmd}" "$@"
-        else
-            "${__entire_bin}" run --agent "${agent}" -- "${cmd}" "$@"
+            printf 'entire: %s not found; running %s without a session\n' "${__entire_bin}" "$1" >&2
+            return 0
         fi
+        return 1
     }
 
     # One per agent. The `function` keyword keeps an alias of the same name
-    # from being expanded into the definition.
-    function @CMD@ { __entire_wrap @AGENT@ @CMD@ "$@"; }
+    # from being expanded into the definition. The launcher's command line
+    # names the agent, so that a stopped one is `fg %?claude`.
+    function @CMD@ { if __entire_direct @CMD@; then \command @CMD@ "$@"; else "${__entire_bin}" run --agent @AGENT@ -- @CMD@ "$@"; fi; }
 fi

@@ -38,7 +38,22 @@ if [[ -o interactive && -z ${__entire_shell_loaded-} && ${ENTIRE_SHELL_NO_WRAP-}
             print -ru2 -- "entire: $__entire_bin not found; running $cmd without a session"
             \command "$cmd" "$@"
         else
-            "$__entire_bin" run --agent "$agent" -- "$cmd" "$@"
+            # After Ctrl-Z and fg, zsh finishes this function in a forked
+            # subshell (ZSH_SUBSHELL grows) that cannot wait for the launcher:
+            # the launcher writes how the agent ended into this file for it.
+            local level=$ZSH_SUBSHELL status_file rc
+            local -a report
+            status_file=$(\command mktemp "${TMPDIR:-/tmp}/entire-status.XXXXXX" 2>/dev/null) &&
+                report=(--status-file "$status_file")
+            "$__entire_bin" run --agent "$agent" "${report[@]}" -- "$cmd" "$@"
+            rc=$?
+            if (( ZSH_SUBSHELL > level )) && [[ -s $status_file ]]; then
+                rc=$(<"$status_file")
+            fi
+            [[ -n $status_file ]] && \command rm -f -- "$status_file"
+            # That subshell's `return` does not reach the shell's $?; its exit does.
+            (( ZSH_SUBSHELL > level )) && exit $rc
+            return $rc
         fi
     }
 

@@ -39,7 +39,10 @@ pub fn parse() -> Invocation {
         _ => Cli::try_parse_from(&args).map(|cli| Invocation::Command(cli.command)),
     };
     parsed.unwrap_or_else(|err| {
-        if err.use_stderr() {
+        if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            // `entire` alone: the help, as asked for, not an error.
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), err.render().to_string().as_bytes());
+        } else if err.use_stderr() {
             let text = err.render().to_string();
             let text = text.strip_prefix("error: ").unwrap_or(&text);
             let _ = std::io::Write::write_all(
@@ -59,8 +62,9 @@ pub fn parse() -> Invocation {
     name = "entire",
     version,
     about = "Records which AI coding-agent session made each git commit",
-    long_about = "Records which AI coding-agent session made each git commit, and gets it \
-                  right when several agents work in one repository at once.\n\n\
+    long_about = "Tags each commit an AI coding agent makes with a checkpoint naming its \
+                  session, and gets it right when several agents work in one repository at \
+                  once; the checkpoints live on a branch of their own.\n\n\
                   Start agents with `entire run -- <agent>`, turn on the git hooks with \
                   `entire enable`, and ask `entire explain` who made a commit."
 )]
@@ -72,32 +76,79 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run an agent as a recorded session
+    #[command(long_about = "Starts CMD in the foreground with ENTIRE_SESSION_ID set and records the \
+        session: the launcher's and the agent's PIDs and start times, the agent, the directory, when \
+        it ended and how. The git hooks give the commits made inside it to this session.\n\n\
+        The agent keeps the terminal: Ctrl-C, Ctrl-Z and window-size changes reach it directly; \
+        signals sent to entire are relayed to it. entire exits with the agent's status, or dies of \
+        the signal that killed the agent. A failure of entire's own never keeps the agent from \
+        running: it is reported in one line and the agent runs.")]
     Run(RunArgs),
     /// Install entire's git hooks and settings in this repository
+    #[command(long_about = "Writes .entire/settings.json and installs entire's git hooks \
+        (prepare-commit-msg, commit-msg, post-commit and pre-push) in a directory of its own, \
+        pointing core.hooksPath at it. The hooks in use before keep running: entire's hooks run \
+        them, and hook managers keep working. Running it again repairs what changed since.\n\n\
+        With --agent, also installs that agent's own hooks, so that each session records the \
+        agent's session ID, transcript and first prompt.")]
     Enable(EnableArgs),
     /// Remove entire's git hooks (and agent hooks), restoring what was there
+    #[command(long_about = "Sets core.hooksPath back to what it was, removes entire's hooks \
+        directory and agent hooks, and turns entire off in this clone \
+        (.entire/settings.local.json; with --project, .entire/settings.json, for everyone). With \
+        --agent, removes only that agent's hooks. Recorded sessions and checkpoints stay.")]
     Disable(DisableArgs),
     /// Show whether entire is enabled here and which sessions are live
+    #[command(long_about = "Whether entire is enabled in this repository, the state of each of its \
+        git hooks and what is wrong with them, the agents whose hooks are installed, and the \
+        sessions that are live here. --prompt prints a short segment for a shell prompt instead.")]
     Status(StatusArgs),
     /// List the sessions of this repository
+    #[command(long_about = "One line per session of this repository, oldest first: its ID, agent, \
+        whether it is live, when it started, how many commits it made, and its first prompt. \
+        Sessions that ended more than a day ago are left out unless --all.")]
     Sessions(SessionsArgs),
     /// Show which session made a commit, and how that was decided
+    #[command(long_about = "Shows the checkpoint of a commit: the session that made it, the agent, \
+        the first prompt, the files, and how the owner was found (env: ENTIRE_SESSION_ID named \
+        it; pid: the commit ran in its process tree; recent: a guess by recency; post-hoc: the \
+        agent's hooks linked it afterwards). Without REV, the last 20 commits of HEAD, one line \
+        each. With --session, the commits of one session; any unique prefix of its ID will do.")]
     Explain(ExplainArgs),
     /// Show each line of a file with the session and agent that wrote it
     Blame(BlameArgs),
     /// Count commits and lines per agent and session over a range
     Stats(StatsArgs),
     /// Find stale sessions and broken hooks; --fix repairs what is safe
+    #[command(long_about = "Checks entire's git hooks, settings and session records here, and says \
+        what is wrong and how to fix it. With --fix, repairs what is safe to repair and says what \
+        it did. Exits 1 while a problem needs attention.")]
     Doctor(DoctorArgs),
     /// Remove stale sessions, and ended ones past --older-than (default 30d)
+    #[command(long_about = "Forgets the session records of sessions whose processes are gone \
+        without an end, and of sessions that ended at least --older-than ago, once their \
+        checkpoints are on the checkpoints branch. The branch keeps every checkpoint.")]
     Clean(CleanArgs),
     /// Shell integration: wrap agent commands so they run through `entire run`
+    #[command(long_about = "Prints a script for bash, zsh or fish that turns each agent command \
+        (claude, codex, gemini…) into a function running it through `entire run`, so that every \
+        agent started from an interactive shell is a recorded session. Load it from the shell's \
+        startup file: eval \"$(entire shell init bash)\".")]
     Shell(ShellArgs),
     /// Print a completion script for a shell
+    #[command(long_about = "Prints a completion script for SHELL on stdout, generated from the same \
+        definitions as the command line, so it never drifts from it.")]
     Completions(CompletionsArgs),
     /// Print a man page (roff) on stdout: entire's, or a command's
+    #[command(long_about = "Prints the man page of entire, or of one of its commands, in roff on \
+        stdout: `entire man run > entire-run.1`. Each page lists the pages of its commands.")]
     Man(ManArgs),
     /// Run a self-contained demonstration of concurrent attribution
+    #[command(long_about = "Creates a temporary repository, enables entire in it, and runs two \
+        scripted agents that commit in turn while both are live, one whose git sees \
+        ENTIRE_SESSION_ID and one whose git does not. Prints each commit with its checkpoint, its \
+        session and how that was decided, then removes the repository (unless --keep). Touches \
+        nothing outside a temporary directory.")]
     Demo(DemoArgs),
 }
 
@@ -107,6 +158,11 @@ pub struct RunArgs {
     /// Agent name to record (default: derived from the command, `claude` → `claude-code`)
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
+    // For the zsh wrapper: after Ctrl-Z zsh finishes a function in a forked
+    // subshell, which cannot wait for the launcher.
+    /// Also write the agent's exit status (128 + N for signal N) to FILE
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub status_file: Option<std::path::PathBuf>,
     /// The agent command and its arguments
     #[arg(required = true, allow_hyphen_values = true, value_name = "CMD")]
     pub command: Vec<OsString>,
@@ -262,6 +318,10 @@ pub struct ShellArgs {
 #[derive(Subcommand, Debug)]
 pub enum ShellCommand {
     /// Print the init script: eval "$(entire shell init bash)"
+    #[command(long_about = "Prints the script that wraps agent commands for SHELL. It defines \
+        nothing in a non-interactive shell, or with ENTIRE_SHELL_NO_WRAP=1, and loading it twice \
+        changes nothing. Inside an agent session (ENTIRE_SESSION_ID set) the wrappers run agents \
+        directly; `command claude` always does.")]
     Init(ShellInitArgs),
 }
 

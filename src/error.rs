@@ -33,13 +33,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// A failure of entire's own.
-    pub fn new(message: impl Into<String>) -> Self {
+    pub fn internal(message: impl Into<String>) -> Self {
         Error { kind: Kind::Internal, message: message.into(), hint: None, code: 1, source: None }
     }
 
     /// A failure the user can fix; it should come with a hint.
     pub fn user(message: impl Into<String>) -> Self {
-        Error { kind: Kind::User, ..Error::new(message) }
+        Error { kind: Kind::User, ..Error::internal(message) }
     }
 
     /// A command line that does not make sense (exit 2).
@@ -122,7 +122,7 @@ impl std::error::Error for Error {
 impl From<io::Error> for Error {
     fn from(err: io::Error) -> Self {
         let kind = if err.kind() == io::ErrorKind::BrokenPipe { Kind::BrokenPipe } else { Kind::Internal };
-        Error { kind, ..Error::new(err.to_string()) }
+        Error { kind, ..Error::internal(err.to_string()) }
     }
 }
 
@@ -130,7 +130,7 @@ impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {
         match err.io_error_kind() {
             Some(kind) => io::Error::from(kind).into(),
-            None => Error::new(err.to_string()),
+            None => Error::internal(err.to_string()),
         }
     }
 }

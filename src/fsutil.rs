@@ -193,13 +193,16 @@ pub fn open_regular(path: &Path, links: Links) -> Result<Option<File>> {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) && links == Links::Refuse => {
-            return Err(Error::new(format!("refusing to read {}: it is a symbolic link", path.display())));
+            return Err(Error::internal(format!(
+                "refusing to read {}: it is a symbolic link",
+                path.display()
+            )));
         }
         Err(e) => return Err(Error::from(e).context(path.display())),
     };
     let meta = file.metadata().context(path.display())?;
     if !meta.is_file() {
-        return Err(Error::new(format!(
+        return Err(Error::internal(format!(
             "refusing to read {}: it is {}, not a regular file",
             path.display(),
             kind_of(&meta.file_type())
@@ -232,8 +235,9 @@ pub fn read_capped(path: &Path, cap: Cap, links: Links) -> Result<Option<Vec<u8>
 }
 
 fn read_file_capped(file: File, path: &Path, cap: Cap) -> Result<Vec<u8>> {
-    let too_big =
-        || Error::new(format!("skipping {} {}: larger than {} bytes", cap.what, path.display(), cap.bytes));
+    let too_big = || {
+        Error::internal(format!("skipping {} {}: larger than {} bytes", cap.what, path.display(), cap.bytes))
+    };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > cap.bytes {
         return Err(too_big());
@@ -307,7 +311,7 @@ pub fn lock_with_deadline(file: &File, path: &Path) -> Result<()> {
                 return Err(Error::from(e).context(format_args!("locking {}", path.display())));
             }
             Err(TryLockError::WouldBlock) if Instant::now() >= deadline => {
-                return Err(Error::new(format!(
+                return Err(Error::internal(format!(
                     "another process holds {}; gave up after {} ms",
                     path.display(),
                     patience.as_millis()

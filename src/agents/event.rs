@@ -46,10 +46,12 @@ pub fn record(
     cwd: PathBuf,
     settings: &Settings,
 ) -> Result<()> {
-    let agent_session =
-        payload.session_id.as_deref().ok_or_else(|| Error::new("ignoring a payload without session_id"))?;
+    let agent_session = payload
+        .session_id
+        .as_deref()
+        .ok_or_else(|| Error::internal("ignoring a payload without session_id"))?;
     let agent_session = SessionId::parse(agent_session).ok_or_else(|| {
-        Error::new(format!("ignoring a payload with a malformed session_id {agent_session:?}"))
+        Error::internal(format!("ignoring a payload with a malformed session_id {agent_session:?}"))
     })?;
     let hook = Hook { spec, store: Store::new(repo.store_dir()), repo, cwd, now: Utc::now() };
     let facts = hook.facts(event.turn, payload, &agent_session);
@@ -91,7 +93,7 @@ pub fn record(
         Some(rec)
     })?;
     if clash {
-        return Err(Error::new(format!(
+        return Err(Error::internal(format!(
             "ignoring a payload whose session_id {id} names a session it does not own"
         )));
     }

@@ -92,7 +92,7 @@ fn draw(
             return Ok(id);
         }
     }
-    Err(Error::new("could not find an unused checkpoint ID").with_hint("is /dev/urandom random?"))
+    Err(Error::internal("could not find an unused checkpoint ID").with_hint("is /dev/urandom random?"))
 }
 
 pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {

@@ -137,7 +137,7 @@ impl CatFile {
     /// The object `spec` names (`<rev>:<path>`, an oid…); None when missing.
     pub fn get(&mut self, spec: &str) -> Result<Option<Object>> {
         if spec.contains('\n') {
-            return Err(Error::new(format!("invalid object name {spec:?}")));
+            return Err(Error::internal(format!("invalid object name {spec:?}")));
         }
         self.0.send(format!("{spec}\n").as_bytes())?;
         let header = self.0.read_line()?;
@@ -146,16 +146,16 @@ impl CatFile {
         }
         let mut fields = header.split(' ');
         let (Some(oid), Some(kind), Some(size)) = (fields.next(), fields.next(), fields.next()) else {
-            return Err(Error::new(format!("git cat-file: bad header {header:?}")));
+            return Err(Error::internal(format!("git cat-file: bad header {header:?}")));
         };
         let size: usize =
-            size.parse().map_err(|_| Error::new(format!("git cat-file: bad header {header:?}")))?;
+            size.parse().map_err(|_| Error::internal(format!("git cat-file: bad header {header:?}")))?;
         if size > MAX_OBJECT_BYTES {
             // Skipped unread, so the next object can still be read.
             let skipped =
                 std::io::copy(&mut (&mut self.0.stdout).take(size as u64 + 1), &mut std::io::sink());
             skipped.map_err(|_| self.0.failure())?;
-            return Err(Error::new(format!(
+            return Err(Error::internal(format!(
                 "{spec}: a {kind} of {size} bytes, over the {MAX_OBJECT_BYTES}-byte cap on what entire reads"
             )));
         }
@@ -202,7 +202,7 @@ impl MkTree {
 
 /// Git's binary tree format: `<octal mode> <name>\0<raw oid>`, repeated.
 fn parse_tree(mut data: &[u8], oid_len: usize) -> Result<Tree> {
-    let bad = || Error::new("malformed tree object on the checkpoints branch");
+    let bad = || Error::internal("malformed tree object on the checkpoints branch");
     let mut tree = Tree::new();
     while !data.is_empty() {
         let space = data.iter().position(|&b| b == b' ').ok_or_else(bad)?;
@@ -232,7 +232,7 @@ pub fn hash_files(repo: &Repo, paths: &[&Path]) -> Result<Vec<String>> {
     let out = feed(cmd, &mut input.as_slice())?;
     let oids: Vec<String> = String::from_utf8_lossy(&out).lines().map(str::to_owned).collect();
     if oids.len() != paths.len() {
-        return Err(Error::new("git hash-object: unexpected output"));
+        return Err(Error::internal("git hash-object: unexpected output"));
     }
     Ok(oids)
 }
@@ -250,7 +250,7 @@ fn feed(cmd: Command, reader: &mut dyn Read) -> Result<Vec<u8>> {
     let mut stdin = pipe.stdin.take().expect("piped stdin");
     if let Err(err) = std::io::copy(reader, &mut stdin) {
         drop(stdin);
-        return Err(Error::new(format!("feeding git: {err}; {}", pipe.failure())));
+        return Err(Error::internal(format!("feeding git: {err}; {}", pipe.failure())));
     }
     drop(stdin);
     let mut out = Vec::new();

@@ -254,7 +254,7 @@ fn locate(repo: &Repo, pending: &Pending) -> Result<Option<(Commit, Option<Strin
     };
     match found {
         Some(sha) => Ok(Some((Commit::read(repo, &sha)?, committed.branch.clone()))),
-        None => Err(Error::new(format!("no commit near {} carries its trailer", committed.commit))),
+        None => Err(Error::internal(format!("no commit near {} carries its trailer", committed.commit))),
     }
 }
 

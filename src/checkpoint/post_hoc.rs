@@ -108,7 +108,7 @@ fn link(
     let attribution = checkpoint::Attribution {
         checkpoint_id: checkpoint::new_id(repo)?,
         commit: CommitId::parse(&commit.sha)
-            .ok_or_else(|| Error::new(format!("not a full commit SHA: {:?}", commit.sha)))?,
+            .ok_or_else(|| Error::internal(format!("not a full commit SHA: {:?}", commit.sha)))?,
         session_id: session.clone(),
         resolved_by: ResolvedBy::PostHoc,
         // How the hook found the session; the commit itself ran no hook.

@@ -36,14 +36,14 @@ pub fn follow(repo: &Repo, remote: &str, pushed_refs: &[u8]) -> Result<()> {
             // Another clone pushed checkpoints first: keep both sides.
             fetch(repo, remote)?;
             let theirs = repo.resolve_ref(FETCHED_REF).ok_or_else(|| {
-                Error::new(format!("fetching {} from {remote} gave nothing", checkpoint::BRANCH))
+                Error::internal(format!("fetching {} from {remote} gave nothing", checkpoint::BRANCH))
             })?;
             let merged = checkpoint::merge(repo, &tip, &theirs)?;
             checkpoint::update_ref(repo, &merged, Some(&tip), "entire: merge remote checkpoints")?;
             match push(repo, remote, &merged)? {
                 Push::Done => merged,
                 Push::Rejected => {
-                    return Err(Error::new(format!(
+                    return Err(Error::internal(format!(
                         "{remote} rejected {} again after a merge; the next push retries",
                         checkpoint::BRANCH
                     )));
@@ -93,7 +93,7 @@ fn push(repo: &Repo, remote: &str, commit: &str) -> Result<Push> {
         return Ok(Push::Rejected);
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    Err(Error::new(format!("pushing {} to {remote}: {}", checkpoint::BRANCH, stderr.trim())))
+    Err(Error::internal(format!("pushing {} to {remote}: {}", checkpoint::BRANCH, stderr.trim())))
 }
 
 fn fetch(repo: &Repo, remote: &str) -> Result<()> {

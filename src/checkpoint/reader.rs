@@ -27,9 +27,9 @@ impl Reader {
     /// A checkpoint's root metadata; None when it is not on the branch.
     pub fn metadata(&mut self, checkpoint_id: &CheckpointId) -> Result<Option<Metadata>> {
         let Some(bytes) = self.file(checkpoint_id, "metadata.json")? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::new(format!("checkpoint {checkpoint_id}: unreadable metadata.json: {e}")))
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::internal(format!("checkpoint {checkpoint_id}: unreadable metadata.json: {e}"))
+        })
     }
 
     /// Whether the checkpoint is on the branch.
@@ -49,6 +49,18 @@ impl Reader {
     pub fn slot_files(&mut self, checkpoint_id: &CheckpointId) -> Result<Vec<String>> {
         let tree = self.objects.tree(&spec(&self.tip, &format!("{}/{SLOT}", dir_of(checkpoint_id))))?;
         Ok(tree.into_keys().map(|name| String::from_utf8_lossy(&name).into_owned()).collect())
+    }
+
+    /// The checkpoints on the branch whose IDs begin with `prefix` (at
+    /// least the two characters that name their directory).
+    pub fn ids_with_prefix(&mut self, prefix: &str) -> Result<Vec<CheckpointId>> {
+        let Some((dir, rest)) = prefix.split_at_checked(2) else { return Ok(Vec::new()) };
+        let tree = self.objects.tree(&spec(&self.tip, dir))?;
+        Ok(tree
+            .into_keys()
+            .filter_map(|name| CheckpointId::parse(&format!("{dir}{}", String::from_utf8_lossy(&name))))
+            .filter(|id| id.as_str()[2..].starts_with(rest))
+            .collect())
     }
 
     /// The checkpoint IDs the commit index lists for a commit.

@@ -57,7 +57,7 @@ pub fn record(
             record.checkpoints.push(reference);
             Some(record)
         })?
-        .ok_or_else(|| Error::new(format!("session {session_id} has no record")))?;
+        .ok_or_else(|| Error::internal(format!("session {session_id} has no record")))?;
     let meta = Metadata {
         checkpoint_id,
         commit,

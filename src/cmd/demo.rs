@@ -1,6 +1,6 @@
 //! `entire demo`: two agents commit in one repository at the same time, and
-//! each commit goes to the session that made it — the bug in Entire's Go CLI
-//! (its issue #338) that this tool exists to avoid.
+//! each commit goes to the session that made it, where picking "the" live
+//! session would give them all to one. Its output fits 80 columns.
 //!
 //! Self-contained: a temp repository, a temp state dir, and a scripted
 //! agent (a shell script that edits and commits). No network, no real agent.
@@ -13,6 +13,7 @@ use crate::cli::DemoArgs;
 use crate::error::{Context, Error, Result};
 use crate::git::checked;
 use crate::session::{SESSION_ENV, SessionRecord, Store};
+use crate::style;
 
 /// Each agent waits until both are live, then commits in turn with the
 /// other. Agent "beta" runs git without ENTIRE_SESSION_ID, as Codex does
@@ -74,8 +75,7 @@ fn demo(root: &Path, out: &mut impl Write) -> Result<i32> {
     sh(Command::new(&exe).arg("enable"))?;
     std::fs::write(root.join("agent.sh"), AGENT)?;
     std::fs::write(root.join("turn"), "alpha")?;
-    writeln!(out, "repository   {}", repo_dir.display())?;
-
+    writeln!(out, "repository  {}", repo_dir.display())?;
     let agents = ["alpha", "beta"];
     let mut children = Vec::new();
     for (name, other) in [(agents[0], agents[1]), (agents[1], agents[0])] {
@@ -92,7 +92,7 @@ fn demo(root: &Path, out: &mut impl Write) -> Result<i32> {
     for mut child in children {
         let status = child.wait()?;
         if !status.success() {
-            return Err(Error::new(format!("a demo agent failed: {status}")));
+            return Err(Error::internal(format!("a demo agent failed: {status}")));
         }
     }
 
@@ -100,8 +100,10 @@ fn demo(root: &Path, out: &mut impl Write) -> Result<i32> {
         Ok(std::fs::read_to_string(root.join(format!("{name}.session")))?.trim().to_owned())
     };
     let (alpha, beta) = (session_of("alpha")?, session_of("beta")?);
-    writeln!(out, "session alpha {alpha}  (git sees ENTIRE_SESSION_ID)")?;
-    writeln!(out, "session beta  {beta}  (git runs without it, like Codex)\n")?;
+    writeln!(out, "alpha       session {alpha}")?;
+    writeln!(out, "            its git commands see ENTIRE_SESSION_ID")?;
+    writeln!(out, "beta        session {beta}")?;
+    writeln!(out, "            its git commands run without it, as Codex's can\n")?;
 
     let store = Store::new(
         PathBuf::from(
@@ -111,31 +113,35 @@ fn demo(root: &Path, out: &mut impl Write) -> Result<i32> {
         .join("entire-sessions"),
     );
     let (records, _) = store.list();
-    let log = String::from_utf8_lossy(&git(&["log", "--reverse", "--format=%H %s"])?).into_owned();
-    writeln!(out, "{:<40}  {:<12}  {:<36}  {:<5}  BY", "COMMIT", "CHECKPOINT", "SESSION", "AGENT")?;
+    let log = String::from_utf8_lossy(&git(&["log", "--reverse", "--format=%H %h %s"])?).into_owned();
+    let mut table = style::Table::new(&["COMMIT", "SUBJECT", "CHECKPOINT", "SESSION", "BY"]);
     let mut wrong = 0;
     for line in log.lines().skip(1) {
-        let (sha, subject) = line.split_once(' ').unwrap_or((line, ""));
+        let mut fields = line.splitn(3, ' ');
+        let (sha, short, subject) =
+            (fields.next().unwrap_or(""), fields.next().unwrap_or(""), fields.next().unwrap_or(""));
         let made_by = subject.split(':').next().unwrap_or("");
         let expected = if made_by == "alpha" { &alpha } else { &beta };
-        let owner = owner_of(&records, sha);
-        let (checkpoint, session, agent, by) = match owner {
-            Some((r, c)) => (
-                c.checkpoint_id.as_str(),
-                r.session_id.as_str(),
-                r.agent.as_deref().unwrap_or("-"),
-                c.resolved_by.as_str(),
-            ),
-            None => ("-", "-", "-", "none"),
+        let (checkpoint, session, by) = match owner_of(&records, sha) {
+            Some((r, c)) => {
+                let session = r.session_id.as_str();
+                let name = if session == alpha {
+                    "alpha"
+                } else if session == beta {
+                    "beta"
+                } else {
+                    session
+                };
+                (c.checkpoint_id.to_string(), name.to_owned(), c.resolved_by.to_string())
+            }
+            None => ("-".into(), "-".into(), "none".into()),
         };
-        let ok = session == expected.as_str();
+        let ok = owner_of(&records, sha).is_some_and(|(r, _)| r.session_id.as_str() == expected.as_str());
         wrong += usize::from(!ok);
-        writeln!(
-            out,
-            "{sha}  {checkpoint:<12}  {session:<36}  {agent:<5}  {by}{}",
-            if ok { "" } else { "  WRONG" }
-        )?;
+        let by = if ok { by } else { format!("{by}  WRONG") };
+        table.row([short.to_owned(), subject.to_owned(), checkpoint, session, by]);
     }
+    table.write(out)?;
     writeln!(out)?;
     if wrong > 0 {
         writeln!(out, "{wrong} commit(s) went to the wrong session.")?;
@@ -144,15 +150,10 @@ fn demo(root: &Path, out: &mut impl Write) -> Result<i32> {
     writeln!(out, "$ entire explain HEAD")?;
     out.write_all(&sh(Command::new(&exe).args(["explain", "HEAD"]))?)?;
     writeln!(out)?;
-    writeln!(
-        out,
-        "Both sessions were live for every commit, and each commit went to the session that made it:"
-    )?;
-    writeln!(out, "by ENTIRE_SESSION_ID (env) for alpha, by the process tree (pid) for beta.")?;
-    writeln!(
-        out,
-        "Entire's Go CLI gave such commits to whichever session file came first (its issue #338)."
-    )?;
+    writeln!(out, "Both sessions were live for every commit, and each commit went to the")?;
+    writeln!(out, "session that made it: by ENTIRE_SESSION_ID (env) for alpha, by the process")?;
+    writeln!(out, "tree (pid) for beta. Picking one live session by some other rule (say, the")?;
+    writeln!(out, "first session file found) would have given them all to the same one.")?;
     Ok(0)
 }
 

@@ -186,7 +186,7 @@ fn live_index(index: &LiveRegistry, report: &mut Report<impl Write>) {
 fn restore_record(store: &Store, id: &SessionId, entry: &LiveEntry) -> Result<String> {
     let common_dir = store.dir().parent().filter(|d| d.is_dir());
     if common_dir.is_none() {
-        return Err(Error::new("its repository is gone"));
+        return Err(Error::internal("its repository is gone"));
     }
     store.modify(id, |current| Some(current.unwrap_or_else(|| entry.session.clone())))?;
     Ok("restored it from the live registry".into())

@@ -16,8 +16,8 @@ use crate::cli::{ExplainArgs, ExportFormat};
 use crate::error::{Error, Result, warn};
 use crate::git::trailers::{self, CHECKPOINT_KEY};
 use crate::git::{CommitId, Repo};
-use crate::session::{CheckpointId, ResolvedBy, SessionId, SessionRecord, Store};
-use crate::style::printable;
+use crate::session::{CheckpointId, Prefix, ResolvedBy, SessionRecord, Store, ambiguous, by_prefix};
+use crate::style::{self, printable};
 
 /// How many commits the log shows.
 const LOG_LENGTH: usize = 20;
@@ -55,7 +55,10 @@ enum Shape {
 }
 
 fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) -> Result<i32> {
-    let sha = resolve_commit(repo, rev)?;
+    let sha = match resolve_commit(repo, rev) {
+        Ok(sha) => sha,
+        Err(not_a_commit) => commit_of_checkpoint(repo, rev)?.ok_or(not_a_commit)?,
+    };
     let message = commit_message(repo, &sha)?;
     let named = named_checkpoints(&message);
     let mut reader = Reader::open(repo)?;
@@ -337,14 +340,29 @@ fn one_line(text: &str, max_chars: usize) -> String {
 
 fn resolve_commit(repo: &Repo, rev: &str) -> Result<CommitId> {
     let bad = || {
-        Error::user(format!("not a commit: {rev}"))
-            .with_hint("give a commit that exists here: a SHA, a branch name, HEAD~1…")
+        Error::user(format!("not a commit or a checkpoint: {rev}"))
+            .with_hint("give a commit that exists here (a SHA, a branch name, HEAD~1…) or a checkpoint ID")
     };
     if rev.starts_with('-') {
         return Err(bad()); // never an option to git
     }
     let out = repo.git_output(["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]);
     out.ok().and_then(|o| CommitId::parse(String::from_utf8_lossy(&o).trim())).ok_or_else(bad)
+}
+
+/// REV as a checkpoint ID, as a trailer shows it, or a unique prefix of
+/// one (4 characters at least): the commit that checkpoint records.
+fn commit_of_checkpoint(repo: &Repo, rev: &str) -> Result<Option<CommitId>> {
+    let hex = rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !hex || !(4..=12).contains(&rev.len()) {
+        return Ok(None);
+    }
+    let Some(mut reader) = Reader::open(repo)? else { return Ok(None) };
+    match by_prefix(rev, reader.ids_with_prefix(rev)?) {
+        Prefix::One(id) => Ok(reader.metadata(&id)?.map(|meta| meta.commit)),
+        Prefix::None => Ok(None),
+        Prefix::Many(ids) => Err(ambiguous(rev, "checkpoint", &ids)),
+    }
 }
 
 fn commit_message(repo: &Repo, sha: &CommitId) -> Result<String> {
@@ -354,14 +372,10 @@ fn commit_message(repo: &Repo, sha: &CommitId) -> Result<String> {
 }
 
 fn explain_session(out: &mut impl Write, repo: &Repo, raw: &str, json: bool) -> Result<i32> {
-    let id = SessionId::parse(raw).ok_or_else(|| {
-        Error::user(format!("invalid session ID {raw:?}"))
-            .with_hint("a session ID is letters, digits, '.', '_' and '-', as `entire sessions` shows")
-    })?;
-    let record = Store::new(repo.store_dir()).load(&id)?.ok_or_else(|| {
-        Error::user(format!("no session {id} in this repository"))
-            .with_hint("`entire sessions --all` lists the sessions recorded here")
-    })?;
+    let store = Store::new(repo.store_dir());
+    let id = store.find(raw)?;
+    let record =
+        store.load(&id)?.ok_or_else(|| Error::internal(format!("session {id} vanished while read")))?;
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&record.checkpoints)?)?;
         return Ok(0);
@@ -404,7 +418,7 @@ fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
         writeln!(out, "no commits yet")?;
         return Ok(0);
     }
-    writeln!(out, "{:<9} {:<36}  {:<12} {:<7} SUBJECT", "COMMIT", "SESSION", "AGENT", "BY")?;
+    let mut table = style::Table::new(&["COMMIT", "SESSION", "AGENT", "BY", "SUBJECT"]);
     for Logged { short, subject, ids, found, .. } in &commits {
         let subject = printable(subject);
         // A copied trailer names another commit's session, not this one's.
@@ -412,17 +426,18 @@ fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
             found.iter().filter(|(r, _)| *r != Relation::Unrelated).map(|(_, meta)| meta).collect();
         if own.is_empty() {
             let session = if ids.len() > found.len() { "?" } else { "-" };
-            writeln!(out, "{short:<9} {session:<36}  {:<12} {:<7} {subject}", "", "")?;
+            table.row([short.clone(), session.into(), String::new(), String::new(), subject.to_string()]);
         }
         for meta in own {
-            let agent = printable(meta.agent.as_deref().unwrap_or("-"));
-            writeln!(
-                out,
-                "{short:<9} {:<36}  {agent:<12} {:<7} {subject}",
-                meta.session_id, meta.resolved_by
-            )?;
+            let agent = printable(meta.agent.as_deref().unwrap_or("-")).into_owned();
+            let by = meta.resolved_by.to_string();
+            table.row([short.clone(), meta.session_id.to_string(), agent, by, subject.to_string()]);
         }
     }
+    table.legend("BY: how the session was found. env: ENTIRE_SESSION_ID named it; pid: the");
+    table.legend("commit ran in its process tree; recent: a guess (the most recently active");
+    table.legend("session here); post-hoc: the agent's hooks linked the commit afterwards");
+    table.write(out)?;
     if commits.iter().any(|c| c.found.len() < c.ids.len()) {
         warn(format_args!("some checkpoints (?) are not on the local {BRANCH} branch; {FETCH_HINT}"));
     }

@@ -10,6 +10,7 @@ mod doctor;
 mod enable;
 mod explain;
 mod hooks;
+mod man;
 mod run;
 mod sessions;
 mod shell;
@@ -54,12 +55,12 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Clean(args) => clean::run(args),
         Command::Shell(args) => shell::run(args),
         Command::Completions(args) => completions::completions(args),
-        Command::Man(args) => completions::man(args),
+        Command::Man(args) => man::man(args),
         Command::Demo(args) => demo::run(args),
     }
 }
 
 /// The current directory, as an error of ours when it is gone.
 pub fn current_dir() -> Result<std::path::PathBuf> {
-    std::env::current_dir().map_err(|e| crate::error::Error::new(format!("current directory: {e}")))
+    std::env::current_dir().map_err(|e| crate::error::Error::internal(format!("current directory: {e}")))
 }

@@ -24,7 +24,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let agent = args.agent.unwrap_or_else(|| agents::session_name(program));
 
     let mut supervisor =
-        Supervisor::new().map_err(|e| Error::new(format!("installing signal handlers: {e}")))?;
+        Supervisor::new().map_err(|e| Error::internal(format!("installing signal handlers: {e}")))?;
     let mut launch = Launch::begin(agent, &args.command);
 
     let mut cmd = Command::new(&path);
@@ -34,14 +34,23 @@ pub fn run(args: RunArgs) -> Result<i32> {
     }
     let child = supervisor.spawn(&mut cmd).map_err(|e| {
         let code = if e.kind() == std::io::ErrorKind::PermissionDenied { 126 } else { 127 };
-        Error::new(format!("cannot run {}: {e}", program.to_string_lossy())).with_code(code)
+        Error::internal(format!("cannot run {}: {e}", program.to_string_lossy())).with_code(code)
     })?;
     if let Some(launch) = &mut launch {
         launch.agent_started(child.id() as i32);
     }
-    let exit = supervisor.wait(child).map_err(|e| Error::new(format!("waiting for the agent: {e}")))?;
+    let exit = supervisor.wait(child).map_err(|e| Error::internal(format!("waiting for the agent: {e}")))?;
     if let Some(launch) = launch {
         launch.finish(exit);
+    }
+    if let Some(file) = &args.status_file {
+        let status = match exit {
+            supervise::Exit::Code(code) => code,
+            supervise::Exit::Signal(sig) => 128 + sig,
+        };
+        if let Err(err) = std::fs::write(file, format!("{status}\n")) {
+            warn(format_args!("writing the exit status to {}: {err}", file.display()));
+        }
     }
     supervise::exit_like(exit)
 }

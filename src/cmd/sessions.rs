@@ -83,23 +83,20 @@ pub fn with_live(record: &SessionRecord, live: bool) -> Value {
 }
 
 pub fn print_table(out: &mut impl Write, rows: &[(SessionRecord, bool)]) -> Result<()> {
-    writeln!(
-        out,
-        "{:<36}  {:<12}  {:<6}  {:<9}  {:>3}  PROMPT",
-        "SESSION", "AGENT", "STATE", "STARTED", "CPS"
-    )?;
+    let mut table = style::Table::new(&["SESSION", "AGENT", "STATE", "STARTED", "COMMITS", "PROMPT"]);
     for (r, live) in rows {
-        let state = if *live { style::green("live  ") } else { style::dim("ended ") };
+        let state: (String, style::Paint) =
+            if *live { ("live".into(), style::green) } else { ("ended".into(), style::dim) };
         let prompt: String = r.first_prompt.as_deref().unwrap_or("").chars().take(40).collect();
-        let prompt = style::printable(&prompt);
-        writeln!(
-            out,
-            "{:<36}  {:<12}  {state}  {:<9}  {:>3}  {prompt}",
-            r.session_id,
-            style::printable(r.agent.as_deref().unwrap_or("-")),
-            style::age(r.started_at),
-            r.checkpoints.len(),
-        )?;
+        table.painted_row([
+            (r.session_id.to_string(), style::plain as style::Paint),
+            (style::printable(r.agent.as_deref().unwrap_or("-")).into_owned(), style::plain),
+            state,
+            (style::age(r.started_at), style::plain),
+            (r.checkpoints.len().to_string(), style::plain),
+            (style::printable(&prompt).into_owned(), style::plain),
+        ]);
     }
+    table.write(out)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::io::Write;
 use crate::agents;
 use crate::cli::{InitShell, ShellArgs, ShellCommand, ShellInitArgs};
 use crate::error::{Context, Error, Result};
+use crate::hookdir::shell_quote;
 
 const BASH: &str = include_str!("../../shell/entire.bash");
 const ZSH: &str = include_str!("../../shell/entire.zsh");
@@ -21,15 +22,18 @@ pub fn run(args: ShellArgs) -> Result<i32> {
 }
 
 fn init(args: ShellInitArgs) -> Result<i32> {
-    let commands =
-        args.agents.unwrap_or_else(|| agents::AGENTS.iter().map(|agent| agent.command.to_owned()).collect());
+    // `--agents 'claude, codex'`: the spaces around a comma are not part of a name.
+    let commands: Vec<String> = match args.agents {
+        Some(list) => list.iter().map(|name| name.trim().to_owned()).collect(),
+        None => agents::AGENTS.iter().map(|agent| agent.command.to_owned()).collect(),
+    };
     for command in &commands {
         check_command(command)?;
     }
     // The absolute path, so the wrappers work whatever PATH the shell ends up with.
     let exe = std::env::current_exe().context("finding the entire binary")?;
     let exe = exe.to_str().ok_or_else(|| {
-        Error::new(format!("the path of the entire binary is not UTF-8: {}", exe.display()))
+        Error::internal(format!("the path of the entire binary is not UTF-8: {}", exe.display()))
     })?;
     std::io::stdout().lock().write_all(render(args.shell, exe, &commands).as_bytes())?;
     Ok(0)
@@ -50,8 +54,8 @@ fn check_command(name: &str) -> Result<()> {
 
 fn render(shell: InitShell, exe: &str, commands: &[String]) -> String {
     let (template, exe) = match shell {
-        InitShell::Bash => (BASH, posix_quote(exe)),
-        InitShell::Zsh => (ZSH, posix_quote(exe)),
+        InitShell::Bash => (BASH, shell_quote(exe)),
+        InitShell::Zsh => (ZSH, shell_quote(exe)),
         InitShell::Fish => (FISH, fish_quote(exe)),
     };
     let mut script = String::new();
@@ -68,12 +72,6 @@ fn render(shell: InitShell, exe: &str, commands: &[String]) -> String {
         }
     }
     script
-}
-
-/// bash and zsh single quotes keep everything literal; a `'` ends the quote,
-/// is escaped, and a new quote begins.
-fn posix_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// Inside fish single quotes only `\\` and `\'` are escapes.

@@ -176,12 +176,12 @@ pub fn command_line(cmd: &Command) -> String {
 pub fn failed(command_line: &str, stderr: &[u8]) -> Error {
     let said = String::from_utf8_lossy(stderr);
     let said = if said.trim().is_empty() { "no message" } else { said.trim() };
-    Error::new(format!("`{command_line}` failed: {said}"))
+    Error::internal(format!("`{command_line}` failed: {said}"))
 }
 
 /// git could not even be started.
 pub fn not_started(cmd: &Command, err: std::io::Error) -> Error {
-    Error::new(format!("running `{}`: {err}", command_line(cmd)))
+    Error::internal(format!("running `{}`: {err}", command_line(cmd)))
 }
 
 /// What the files say about the repository around a directory.
@@ -244,7 +244,7 @@ fn discover_with_git(cwd: &Path) -> Result<Option<Repo>> {
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
-        .map_err(|e| Error::new(format!("running git: {e}")))?;
+        .map_err(|e| Error::internal(format!("running git: {e}")))?;
     if !output.status.success() {
         return Ok(None);
     }

@@ -202,7 +202,7 @@ pub fn refresh_copy(dir: &Path, state: &State) -> Result<()> {
 /// Notes refspecs `enable` added, for `disable` to remove.
 pub fn record_refspecs(repo: &Repo, added: &[(String, String)]) -> Result<()> {
     let dir = our_dir(repo);
-    let mut state = State::load(&dir).ok_or_else(|| Error::new("entire's hooks are not installed"))?;
+    let mut state = State::load(&dir).ok_or_else(|| Error::internal("entire's hooks are not installed"))?;
     for spec in added {
         if !state.added_refspecs.contains(spec) {
             state.added_refspecs.push(spec.clone());

@@ -115,7 +115,7 @@ fn hooks_path_config(repo: &Repo, scope: Option<&str>) -> Result<Option<String>>
     match out.status.code() {
         Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_owned())),
         Some(1) => Ok(None),
-        _ => Err(Error::new(format!("git config: {}", String::from_utf8_lossy(&out.stderr).trim()))),
+        _ => Err(Error::internal(format!("git config: {}", String::from_utf8_lossy(&out.stderr).trim()))),
     }
 }
 
@@ -140,7 +140,10 @@ fn set_local_hooks_path(repo: &Repo, value: Option<&str>) -> Result<()> {
     if out.status.success() || (value.is_none() && out.status.code() == Some(5)) {
         Ok(())
     } else {
-        Err(Error::new(format!("git config core.hooksPath: {}", String::from_utf8_lossy(&out.stderr).trim())))
+        Err(Error::internal(format!(
+            "git config core.hooksPath: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
     }
 }
 

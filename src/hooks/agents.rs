@@ -27,7 +27,7 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
     crate::fsutil::set_lock_patience(crate::fsutil::HOOK_LOCK_PATIENCE);
     // Read first, whatever happens next: the agent's write must not fail.
     let input = read_payload()?;
-    let event = spec.event(verb).ok_or_else(|| Error::new(format!("unknown event {verb:?}")))?;
+    let event = spec.event(verb).ok_or_else(|| Error::internal(format!("unknown event {verb:?}")))?;
     let cwd = std::env::current_dir().context("current directory")?;
     let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
     let settings = Settings::for_repo(&repo)?;
@@ -35,21 +35,21 @@ fn handle(spec: &Spec, verb: &str) -> Result<()> {
         return Ok(());
     }
     let payload: Payload = serde_json::from_slice(&input)
-        .map_err(|e| Error::new(format!("ignoring a payload that is not the expected JSON ({e})")))?;
+        .map_err(|e| Error::internal(format!("ignoring a payload that is not the expected JSON ({e})")))?;
     event::record(spec, event, &payload, repo, cwd, &settings)
 }
 
 fn read_payload() -> Result<Vec<u8>> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        return Err(Error::new("expects the agent's JSON payload on stdin"));
+        return Err(Error::internal("expects the agent's JSON payload on stdin"));
     }
     let mut input = Vec::new();
     stdin.lock().take(MAX_PAYLOAD + 1).read_to_end(&mut input).context("reading the payload")?;
     if input.len() as u64 > MAX_PAYLOAD {
         // Drain the rest so the agent's write does not fail.
         let _ = std::io::copy(&mut stdin.lock(), &mut std::io::sink());
-        return Err(Error::new("ignoring a payload larger than 32 MiB"));
+        return Err(Error::internal("ignoring a payload larger than 32 MiB"));
     }
     Ok(input)
 }

@@ -48,12 +48,12 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
     let arg = |i: usize| args.get(i).map(PathBuf::from);
     match hook {
         "prepare-commit-msg" => {
-            let file = arg(0).ok_or_else(|| Error::new("missing message file argument"))?;
+            let file = arg(0).ok_or_else(|| Error::internal("missing message file argument"))?;
             let source = args.get(1).and_then(|s| s.to_str()).unwrap_or("");
             prepare_commit_msg(&repo, &settings, &cwd.join(file), source)
         }
         "commit-msg" => {
-            let file = arg(0).ok_or_else(|| Error::new("missing message file argument"))?;
+            let file = arg(0).ok_or_else(|| Error::internal("missing message file argument"))?;
             commit_msg(&repo, &cwd.join(file))
         }
         "post-commit" => checkpoint::pending::hand_off(&repo),
@@ -72,7 +72,7 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
             checkpoint::pending::complete(&repo);
             checkpoint::push::follow(&repo, remote, &refs)
         }
-        other => Err(Error::new(format!("unknown git hook {other:?}"))),
+        other => Err(Error::internal(format!("unknown git hook {other:?}"))),
     }
 }
 

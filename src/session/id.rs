@@ -81,6 +81,12 @@ macro_rules! string_id {
                 self.0 == other
             }
         }
+
+        impl AsRef<str> for $id {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 

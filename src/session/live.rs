@@ -112,7 +112,7 @@ fn read_entry(path: &Path) -> Result<Option<LiveEntry>> {
     }
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|e| Error::new(format!("skipping unreadable live entry {}: {e}", path.display())))
+        .map_err(|e| Error::internal(format!("skipping unreadable live entry {}: {e}", path.display())))
 }
 
 /// The live sessions of the repository whose store is `store`: entries of

@@ -2,11 +2,13 @@
 
 mod id;
 mod live;
+mod prefix;
 mod record;
 mod store;
 
 pub use id::{CheckpointId, SessionId, new_session_id};
 pub use live::{LiveEntry, LiveRegistry, live_here};
+pub use prefix::{Prefix, ambiguous, by_prefix};
 pub use record::{CheckpointRef, EnvRejected, FoundIn, Resolution, ResolvedBy, SessionRecord, Source};
 pub use store::{Committed, Pending, Store};
 

@@ -247,10 +247,10 @@ fn parse_pending(bytes: &[u8]) -> Result<Pending> {
 
 fn parse_record(path: &Path, bytes: &[u8]) -> Result<SessionRecord> {
     let record: SessionRecord = serde_json::from_slice(bytes)
-        .map_err(|e| Error::new(format!("skipping unreadable session file {}: {e}", path.display())))?;
+        .map_err(|e| Error::internal(format!("skipping unreadable session file {}: {e}", path.display())))?;
     let stem = path.file_stem().map(|s| s.to_string_lossy());
     if stem.as_deref() != Some(record.session_id.as_str()) {
-        return Err(Error::new(format!(
+        return Err(Error::internal(format!(
             "skipping session file {}: its session_id {:?} does not match its name",
             path.display(),
             record.session_id.as_str()

@@ -239,6 +239,9 @@ fn concurrent_agents_without_launcher_own_their_commits_by_pid() {
     let newer = start("newer-session");
     older.resume();
     newer.resume();
+    // What post-commit handed to the detached writer may still be on its way
+    // to the records read below: a command that reads them writes it first.
+    stdout(w.entire(&repo).arg("sessions").output().unwrap());
 
     for sid in ["older-session", "newer-session"] {
         let session = record(&repo, sid);

@@ -12,6 +12,7 @@ fn script() -> std::path::PathBuf {
 }
 
 #[test]
+#[ignore = "needs shellcheck: run scripts/test"]
 fn the_benchmark_script_passes_shellcheck() {
     let world = World::new();
     stdout(world.cmd("shellcheck", world.path()).arg(script()).output().expect("run shellcheck"));

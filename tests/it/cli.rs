@@ -118,6 +118,7 @@ fn every_man_page_referred_to_exists() {
         let title =
             std::iter::once("entire").chain(command.iter().map(String::as_str)).collect::<Vec<_>>().join("-");
         assert!(page.contains(&format!(".TH {title} 1")), "{command:?}: {page}");
+        assert_has_every_section(&title, &page);
         seen += 1;
         // clap_mangen lists each subcommand as `entire\-run(1)`.
         for line in page.lines().filter_map(|l| l.strip_suffix("(1)")).filter(|l| l.starts_with("entire\\-"))
@@ -131,6 +132,29 @@ fn every_man_page_referred_to_exists() {
     assert_eq!(man(&["hooks"]).status.code(), Some(2), "no page for the hidden command");
 }
 
+/// A page says more in DESCRIPTION than its NAME line, and has the
+/// sections clap does not write.
+fn assert_has_every_section(title: &str, page: &str) {
+    let sections: Vec<&str> =
+        page.lines().filter_map(|l| Some(l.strip_prefix(".SH ")?.trim_matches('"'))).collect();
+    for wanted in ["NAME", "SYNOPSIS", "DESCRIPTION", "ENVIRONMENT", "EXIT STATUS", "FILES", "SEE ALSO"] {
+        assert!(sections.contains(&wanted), "{title} has no {wanted}: {sections:?}");
+    }
+    let after = |heading: &str| page.split(heading).nth(1).and_then(|rest| rest.lines().nth(1)).unwrap_or("");
+    let name = after(".SH NAME");
+    let summary = name.split_once(" \\- ").map_or(name, |(_, about)| about);
+    let description = after(".SH DESCRIPTION");
+    assert!(
+        !description.is_empty() && !description.starts_with(summary),
+        "{title} repeats NAME: {description}"
+    );
+    for variable in
+        ["ENTIRE_SESSION_ID", "ENTIRE_STATE_DIR", "ENTIRE_DEBUG", "NO_COLOR", "ENTIRE_SHELL_NO_WRAP"]
+    {
+        assert!(page.contains(variable), "{title} does not document {variable}");
+    }
+}
+
 #[test]
 fn a_missing_test_tool_fails_in_one_line_naming_its_package() {
     let w = World::new();
@@ -141,4 +165,61 @@ fn a_missing_test_tool_fails_in_one_line_naming_its_package() {
         Some("no-such-tool-xyz is not installed")
     );
     assert!(std::panic::catch_unwind(|| w.cmd("git", w.path())).is_ok());
+}
+
+#[test]
+fn entire_alone_prints_the_help_without_an_error() {
+    let w = World::new();
+    for args in [&[][..], &["shell"]] {
+        let out = w.entire(w.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stderr);
+        assert!(!help.contains("error"), "{args:?}: {help}");
+        assert!(help.contains("Usage: entire") && help.contains("Commands:"), "{args:?}: {help}");
+    }
+}
+
+/// Two sessions started together share the start of their IDs: the
+/// command line takes any prefix that names one of them, and lists both
+/// for one that does not. A checkpoint ID, or a prefix of one, explains its
+/// commit. The environment takes whole IDs only.
+#[test]
+fn ids_may_be_typed_as_unique_prefixes_on_the_command_line_only() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let (a, b) = (w.agent(&repo, "a"), w.agent(&repo, "b"));
+    a.ok("git commit -q --allow-empty -m by-a");
+    let by_a = w.git(&repo, &["rev-parse", "HEAD"]);
+    let shared = a.session_id.chars().zip(b.session_id.chars()).take_while(|(x, y)| x == y).count();
+    assert!(shared >= 8, "sessions started together share a prefix: {} {}", a.session_id, b.session_id);
+
+    let explain = |args: &[&str]| w.entire(&repo).arg("explain").args(args).output().unwrap();
+    let unique = &a.session_id[..shared + 1];
+    let listed = stdout(explain(&["--session", unique]));
+    assert!(listed.starts_with(&format!("session {} (a): 1 commit(s)", a.session_id)), "{listed}");
+
+    let out = explain(&["--session", &a.session_id[..shared]]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("entire: error: ") && stderr.contains("begins 2 session IDs"), "{stderr}");
+    assert!(stderr.contains(&a.session_id) && stderr.contains(&b.session_id), "{stderr}");
+    assert!(stderr.contains("hint: type more of the session ID"), "{stderr}");
+
+    let checkpoint = crate::support::checkpoint_of(&w, &repo, "HEAD").unwrap();
+    for typed in [&checkpoint[..], &checkpoint[..6]] {
+        let shown = stdout(explain(&[typed]));
+        assert!(shown.starts_with(&format!("commit {by_a}\n")), "{typed}: {shown}");
+    }
+    let out = explain(&["no-such-thing"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let stderr = b.ok(&format!(
+        "ENTIRE_SESSION_ID={} ENTIRE_DEBUG=1 git commit -q --allow-empty -m by-b",
+        &b.session_id[..shared + 1]
+    ));
+    assert!(stderr.contains("env_rejected: unknown"), "a prefix is no session ID here: {stderr}");
+    let owner = crate::support::owner_of(&w, &repo, "HEAD").map(|(session, _)| session);
+    assert_eq!(owner.as_deref(), Some(b.session_id.as_str()));
+    a.stop();
+    b.stop();
 }

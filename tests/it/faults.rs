@@ -35,13 +35,12 @@ fn record(id: &str, worktree: &Path, launcher: (i32, u64), agent: Option<(i32, u
     })
 }
 
-/// Writes `session` into `repo`'s store and, like a running launcher, into
-/// the live registry.
-fn register(world: &World, repo: &Path, session: &Value) {
+/// Writes `session` into a repository's `store` ([`World::store`]) and,
+/// like a running launcher, into the live registry.
+fn register(world: &World, store: &Path, session: &Value) {
     let id = session["session_id"].as_str().unwrap();
-    let store = world.store(repo);
     let live = world.state_dir().join("live");
-    for dir in [&store, &live] {
+    for dir in [store, &live] {
         std::fs::create_dir_all(dir).unwrap();
     }
     std::fs::write(store.join(format!("{id}.json")), serde_json::to_vec_pretty(session).unwrap()).unwrap();
@@ -63,12 +62,23 @@ fn recorded(session: &Value) -> Vec<(String, String, String)> {
     list.iter().map(|c| (field(c, "checkpoint_id"), field(c, "commit"), field(c, "resolved_by"))).collect()
 }
 
-/// Asserts HEAD of `repo` carries one checkpoint, recorded in `session_id`
-/// as resolved by `method`.
+/// Asserts HEAD of `repo` carries one checkpoint, whose metadata names
+/// `session_id` and `method`, and which that session's record lists. Reads
+/// the one record, not every session (some tests hold a thousand).
 fn assert_attributed(world: &World, repo: &Path, session_id: &str, method: &str) {
     let trailer = checkpoint_of(world, repo, "HEAD").expect("HEAD has a checkpoint trailer");
     assert!(!trailer.contains(char::is_whitespace), "one trailer: {trailer:?}");
-    assert_eq!(owner_of(world, repo, "HEAD"), Some((session_id.to_owned(), method.to_owned())));
+    // explain writes what post-commit handed off first.
+    let explained = world.json(repo, &["explain", "HEAD", "--json"]);
+    let on_branch = &explained["checkpoints"][0];
+    assert_eq!((&on_branch["session_id"], &on_branch["resolved_by"]), (&json!(session_id), &json!(method)));
+    let record = world.store(repo).join(format!("{session_id}.json"));
+    let record: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let sha = explained["commit"].as_str().unwrap();
+    let listed = recorded(&record)
+        .into_iter()
+        .any(|(id, commit, by)| (id, &*commit, &*by) == (trailer.clone(), sha, method));
+    assert!(listed, "{session_id} does not list {trailer} for {sha} by {method}: {record:#}");
 }
 
 fn commit_count(world: &World, repo: &Path) -> usize {
@@ -264,7 +274,8 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn a_store_nobody_may_write_or_read_costs_no_commit() {
+#[ignore = "needs root (runs as nobody): run scripts/test as root"]
+fn a_store_nobody_may_write_or_read_costs_no_commit_as_root() {
     for (mode, what) in [(0o555, "read-only"), (0o700, "unreadable")] {
         let world = World::new();
         let repo = world.repo("r");
@@ -305,7 +316,7 @@ impl Tmpfs {
             .unwrap();
         assert!(
             out.status.success(),
-            "this test needs root with mount permission (it runs as root in CI): {}",
+            "this test needs root with mount permission (scripts/test as root runs it): {}",
             String::from_utf8_lossy(&out.stderr)
         );
         Tmpfs(at.to_path_buf())
@@ -330,7 +341,8 @@ impl Drop for Tmpfs {
 }
 
 #[test]
-fn a_full_disk_costs_no_commit_and_corrupts_no_record() {
+#[ignore = "needs root (mounts a tmpfs): run scripts/test as root"]
+fn a_full_disk_costs_no_commit_and_corrupts_no_record_as_root() {
     let world = World::new();
     let repo = world.repo("r");
     let disk = Tmpfs::mount(&world.store(&repo), "256k");
@@ -463,7 +475,7 @@ fn attributed_to_recorded_pid(
     recorded_start: u64,
 ) -> bool {
     let id = format!("0190cccc-0000-7000-8000-{recorded_start:012}");
-    register(world, repo, &record(&id, repo, (agent.pid, recorded_start), None, false));
+    register(world, &world.store(repo), &record(&id, repo, (agent.pid, recorded_start), None, false));
     agent.ok("git commit -q --allow-empty -m who");
     let attributed = owner_of(world, repo, "HEAD").is_some_and(|(owner, _)| owner == id);
     std::fs::remove_file(world.state_dir().join("live").join(format!("{id}.json"))).unwrap();
@@ -483,8 +495,18 @@ fn a_recorded_pid_with_another_start_time_never_matches() {
     assert!(attributed_to_recorded_pid(&world, &repo, &unrelated, actual));
 }
 
+/// The time since boot in clock ticks, the unit of a process start time.
+fn uptime_ticks() -> u64 {
+    let uptime = std::fs::read_to_string("/proc/uptime").unwrap();
+    let seconds: f64 = uptime.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: sysconf only reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (seconds * hz as f64) as u64
+}
+
 #[test]
-fn a_really_reused_pid_never_matches() {
+#[ignore = "needs root (writes ns_last_pid): run scripts/test as root"]
+fn a_really_reused_pid_never_matches_as_root() {
     let world = World::new();
     let repo = world.repo("r");
     // Start a process, note it, let it die; then make the kernel hand its
@@ -493,11 +515,11 @@ fn a_really_reused_pid_never_matches() {
     for _ in 0..50 {
         let mut old = world.cmd("sleep", &repo).arg("30").spawn().unwrap();
         let (pid, old_start) = (old.id() as i32, start_time(old.id() as i32));
-        std::thread::sleep(std::time::Duration::from_millis(30)); // a later clock tick
+        wait_for("a later clock tick", || uptime_ticks() > old_start);
         old.kill().unwrap();
         old.wait().unwrap();
         std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
-            .expect("root may write /proc/sys/kernel/ns_last_pid (tests run as root in CI)");
+            .expect("root may write /proc/sys/kernel/ns_last_pid (scripts/test as root runs this test)");
         let reuser = world.bare_agent(&repo);
         if reuser.pid != pid {
             continue;
@@ -531,10 +553,11 @@ fn a_stale_session_id_of_an_ended_session_falls_through_to_the_pid_step() {
 fn a_thousand_stale_sessions_and_fifty_live_ones_keep_commits_right() {
     let world = World::new();
     let repo = world.repo("r");
+    let store = world.store(&repo);
     let agents: Vec<_> = (0..50).map(|_| world.bare_agent(&repo)).collect();
     let ids: Vec<String> = (0..50).map(|i| format!("0190eeee-0000-7000-8000-{i:012}")).collect();
     for (agent, id) in agents.iter().zip(&ids) {
-        register(&world, &repo, &record(id, &repo, (agent.pid, start_time(agent.pid)), None, false));
+        register(&world, &store, &record(id, &repo, (agent.pid, start_time(agent.pid)), None, false));
     }
     // Stale: ended, or never ended but on a PID that now belongs to one of
     // the live agents (a different start time), in the store and left over
@@ -543,7 +566,7 @@ fn a_thousand_stale_sessions_and_fifty_live_ones_keep_commits_right() {
         let id = format!("0190ffff-0000-7000-8000-{i:012}");
         let reused = agents[i % 50].pid;
         let stale = record(&id, &repo, (reused, 1 + i as u64), Some((reused, 2 + i as u64)), i % 2 == 0);
-        register(&world, &repo, &stale);
+        register(&world, &store, &stale);
     }
 
     for i in (0..50).step_by(7) {

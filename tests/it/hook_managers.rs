@@ -1,13 +1,14 @@
 //! entire next to the hook managers people use, each the real package from
 //! its registry, installed by `scripts/install-hook-managers` into
-//! `target/hook-managers/` (.ci/run calls it): husky v9, lefthook and
+//! `target/hook-managers/` (scripts/test calls it): husky v9, lefthook and
 //! simple-git-hooks (npm), pre-commit (PyPI, with a `repo: local` hook).
 //! For each: the manager's hook rejects what it rejected and passes what it
 //! passed, before, during and after entire; an agent's commit is tagged;
 //! re-running the manager's own install after `entire enable` is seen by
 //! `status` and `doctor`, and `doctor --fix` repairs it; `disable` leaves
-//! the manager's files byte for byte as they were. Without the managers
-//! the tests say why they skip, except under `CI=true`, where they fail.
+//! the manager's files byte for byte as they were. Plain `cargo test`
+//! ignores these tests; `scripts/test` installs the managers and runs them.
+//! Run without the managers, they fail saying what is missing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,9 @@ use std::process::Command;
 
 use crate::support::{World, agent_commit, checkpoint_of, stdout};
 
-/// Where the managers are, or None (after saying why) when not installed.
-fn tools() -> Option<PathBuf> {
+/// Where the managers are; the test fails, saying how to install them,
+/// when they are not there.
+fn tools() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("hook-managers");
     let needed = [
         "npm/node_modules/.bin/husky",
@@ -25,16 +27,13 @@ fn tools() -> Option<PathBuf> {
         "venv/bin/pre-commit",
     ];
     let missing: Vec<&str> = needed.iter().copied().filter(|p| !dir.join(p).exists()).collect();
-    if missing.is_empty() {
-        return Some(dir);
-    }
-    let why = format!(
-        "hook managers not installed in {} (missing {missing:?}): run scripts/install-hook-managers",
+    assert!(
+        missing.is_empty(),
+        "hook managers not installed in {} (missing {missing:?}): scripts/test installs them \
+         (or scripts/install-hook-managers)",
         dir.display()
     );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipped: {why}");
-    None
+    dir
 }
 
 /// A command in the world's environment with the managers on PATH.
@@ -179,8 +178,9 @@ fn check_manager(w: &World, repo: &Path, files: &[&str], names: &str, reinstall:
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn husky_v9() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("husky");
     run_ok(&w, &tools, &repo, &["husky"]);
@@ -199,8 +199,9 @@ fn husky_v9() {
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn lefthook() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("lefthook");
     std::fs::write(
@@ -221,8 +222,9 @@ fn lefthook() {
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn pre_commit_with_a_local_hook() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("pre-commit");
     std::fs::write(
@@ -251,8 +253,9 @@ fn pre_commit_with_a_local_hook() {
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn simple_git_hooks() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("sgh");
     std::fs::write(
@@ -276,8 +279,9 @@ fn simple_git_hooks() {
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn husky_reinstalled_by_npm_install_is_caught_by_the_next_entire_run() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("husky-npm");
     std::fs::write(
@@ -330,8 +334,9 @@ fn husky_reinstalled_by_npm_install_is_caught_by_the_next_entire_run() {
 }
 
 #[test]
+#[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn lefthooks_custom_hooks_path_state_is_reported_with_the_sequence_that_restores_both() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let w = World::new();
     let repo = w.plain_repo("lefthook-stale");
     let config = "commit-msg:\n  commands:\n    no-bad:\n      run: \"! grep -q '^bad' {1}\"\n";
@@ -414,6 +419,7 @@ fn lefthooks_custom_hooks_path_state_is_reported_with_the_sequence_that_restores
 }
 
 #[test]
+#[ignore = "needs shellcheck: run scripts/test"]
 fn the_install_script_and_the_chain_scripts_pass_shellcheck() {
     let w = World::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

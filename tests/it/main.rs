@@ -1,5 +1,12 @@
 //! Integration tests: one binary, one module per area. Real git in temp
 //! repos, real processes, an isolated HOME and state dir per test.
+//!
+//! A test that needs more than git, a shell and Rust (zsh, fish,
+//! shellcheck, tmux, node, the real agents, the hook managers…) is
+//! `#[ignore = "needs …: run scripts/test"]`: plain `cargo test` reports it
+//! ignored, never passed, and `scripts/test` installs the tools and runs it
+//! (`--include-ignored`). A test that needs root ends in `_as_root`, so that
+//! scripts/test can leave it out (`--skip as_root`) when not run as root.
 
 mod agents;
 mod attribution;

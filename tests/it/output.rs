@@ -124,10 +124,10 @@ fn explain_status_and_sessions_read_as_pinned() {
     w.git(&repo, &["-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "by a human"]);
 
     assert_snapshot!(entire(&w, &repo, &["explain"]), @r"
-        COMMIT    SESSION                               AGENT        BY      SUBJECT
-        [HEAD]   -                                                          by a human
-        [HEAD~1]   [SESSION-1]  claude-code  env     by the agent
-        [HEAD~2]   -                                                          initial
+        COMMIT   SESSION                               AGENT        BY   SUBJECT
+        [HEAD]  -                                                       by a human
+        [HEAD~1]  [SESSION-1]  claude-code  env  by the agent
+        [HEAD~2]  -                                                       initial
     ");
     assert_snapshot!(entire(&w, &repo, &["explain", "HEAD~1"]), @r"
         commit [HEAD~1]
@@ -150,17 +150,17 @@ fn explain_status_and_sessions_read_as_pinned() {
           prepare-commit-msg   installed
           agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode)
         Live sessions:
-        SESSION                               AGENT         STATE   STARTED    CPS  PROMPT
-        [SESSION-1]  claude-code   live    [AGE]       1
+        SESSION                               AGENT        STATE  STARTED  COMMITS  PROMPT
+        [SESSION-1]  claude-code  live   [AGE]   1
     ");
     assert_snapshot!(entire(&w, &repo, &["sessions"]), @r"
-        SESSION                               AGENT         STATE   STARTED    CPS  PROMPT
-        [SESSION-1]  claude-code   live    [AGE]       1
+        SESSION                               AGENT        STATE  STARTED  COMMITS  PROMPT
+        [SESSION-1]  claude-code  live   [AGE]   1
     ");
     agent.stop();
     assert_snapshot!(entire(&w, &repo, &["sessions"]), @r"
-        SESSION                               AGENT         STATE   STARTED    CPS  PROMPT
-        [SESSION-1]  claude-code   ended   [AGE]       1
+        SESSION                               AGENT        STATE  STARTED  COMMITS  PROMPT
+        [SESSION-1]  claude-code  ended  [AGE]   1
     ");
     assert_snapshot!(entire(&w, &repo, &["status"]), @r"
         entire is enabled in [TMP]/repos/r
@@ -237,4 +237,85 @@ fn doctor_and_clean_read_as_pinned() {
         nothing to clean
     ");
     assert_snapshot!(entire(&w, &repo, &["clean", "--older-than", "0s"]), @"removed session [SESSION-1] (ended [TIME], 1 checkpoint(s))");
+}
+
+#[test]
+fn columns_stay_aligned_for_a_long_agent_name() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let agent = w.agent(&repo, "an-agent-with-a-long-name");
+    agent.ok("git commit -q --allow-empty -m 'by the agent'");
+    assert_snapshot!(entire(&w, &repo, &["explain"]), @r"
+        COMMIT   SESSION                               AGENT                      BY   SUBJECT
+        [HEAD]  [SESSION-1]  an-agent-with-a-long-name  env  by the agent
+        [HEAD~1]  -                                                                     initial
+    ");
+    assert_snapshot!(entire(&w, &repo, &["sessions"]), @r"
+        SESSION                               AGENT                      STATE  STARTED  COMMITS  PROMPT
+        [SESSION-1]  an-agent-with-a-long-name  live   [AGE]   1
+    ");
+    agent.stop();
+}
+
+/// On a terminal, a legend under the table says what BY means; piped, the
+/// table stands alone (`explain_status_and_sessions_read_as_pinned`).
+#[test]
+fn on_a_terminal_the_log_explains_its_columns() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let mut cmd = w.entire(&repo);
+    cmd.arg("explain").env("NO_COLOR", "1");
+    let mut terminal = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    let shown = terminal.exp_eof().unwrap().replace('\r', "");
+    assert_snapshot!(redacted(&w, &repo, &shown), @r"
+        COMMIT   SESSION  AGENT  BY  SUBJECT
+        [HEAD]  -                   initial
+        BY: how the session was found. env: ENTIRE_SESSION_ID named it; pid: the
+        commit ran in its process tree; recent: a guess (the most recently active
+        session here); post-hoc: the agent's hooks linked the commit afterwards
+    ");
+}
+
+#[test]
+fn the_demo_reads_as_pinned() {
+    let w = World::new();
+    let out = w.entire(w.path()).args(["demo", "--keep"]).env("TMPDIR", w.path()).output().unwrap();
+    let out = stdout(out);
+    let kept = out.lines().last().and_then(|l| l.strip_prefix("Kept the demo in ")).expect("kept");
+    let text = out.replace(kept, "[DEMO]");
+    let commits: Vec<String> =
+        w.git(&Path::new(kept).join("repo"), &["log", "--format=%H"]).lines().map(str::to_owned).collect();
+    assert_snapshot!(redact(&text, w.path(), &commits), @r"
+        entire demo: two agents commit in one repository at the same time
+
+        repository  [DEMO]/repo
+        alpha       session [SESSION-1]
+                    its git commands see ENTIRE_SESSION_ID
+        beta        session [SESSION-2]
+                    its git commands run without it, as Codex's can
+
+        COMMIT   SUBJECT          CHECKPOINT    SESSION  BY
+        [HEAD~5]  alpha: change 1  [CP-1]  alpha    env
+        [HEAD~4]  beta: change 1   [CP-2]  beta     pid
+        [HEAD~3]  alpha: change 2  [CP-3]  alpha    env
+        [HEAD~2]  beta: change 2   [CP-4]  beta     pid
+        [HEAD~1]  alpha: change 3  [CP-5]  alpha    env
+        [HEAD]  beta: change 3   [CP-6]  beta     pid
+
+        $ entire explain HEAD
+        commit [HEAD]
+
+        checkpoint [CP-6]
+          session:     [SESSION-2] (beta)
+          attributed:  the commit ran under this session's process, 2 level(s) up (pid)
+          when:        [TIME] on main
+          files:       beta.txt
+
+        Both sessions were live for every commit, and each commit went to the
+        session that made it: by ENTIRE_SESSION_ID (env) for alpha, by the process
+        tree (pid) for beta. Picking one live session by some other rule (say, the
+        first session file found) would have given them all to the same one.
+
+        Kept the demo in [DEMO]
+    ");
 }

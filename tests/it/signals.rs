@@ -105,9 +105,53 @@ fn finish(mut bash: PtyReplSession, agent: &FakeAgent) {
     bash.process_mut().kill(rexpect::process::signal::Signal::SIGHUP).unwrap();
 }
 
-/// A later duplicate would arrive within this.
-fn settle() {
-    std::thread::sleep(std::time::Duration::from_millis(300));
+/// The system calls a process sleeps in while it waits for something to
+/// happen: a self-pipe read (signal-hook), a select or poll, a wait for a
+/// child or for a signal.
+const WAITING: [libc::c_long; 9] = [
+    libc::SYS_read,
+    libc::SYS_recvfrom,
+    libc::SYS_ppoll,
+    libc::SYS_pselect6,
+    libc::SYS_epoll_pwait,
+    libc::SYS_wait4,
+    libc::SYS_waitid,
+    libc::SYS_rt_sigtimedwait,
+    libc::SYS_futex,
+];
+
+/// Whether `pid` has handled every signal sent to it so far: none is
+/// pending for it or any of its threads, and each of its threads sleeps in
+/// a call that waits for the next thing to happen (a thread that has
+/// dequeued a signal runs its handler before it can sleep again, and a
+/// thread that has a signal to relay is not waiting).
+fn handled_every_signal(pid: i32) -> bool {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let pending = |status: &str, field: &str| {
+        status
+            .lines()
+            .filter_map(|l| l.strip_prefix(field))
+            .any(|mask| !mask.trim().trim_start_matches('0').is_empty())
+    };
+    let waiting = |task: &str| {
+        let call = read(&format!("{task}/syscall"));
+        let nr = call.split_whitespace().next().and_then(|nr| nr.parse::<libc::c_long>().ok());
+        nr.is_some_and(|nr| WAITING.contains(&nr)) && !pending(&read(&format!("{task}/status")), "SigPnd:")
+    };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    let tasks: Vec<String> = tasks.flatten().map(|t| t.path().display().to_string()).collect();
+    !tasks.is_empty()
+        && tasks.iter().all(|task| waiting(task))
+        && !pending(&read(&format!("/proc/{pid}/status")), "ShdPnd:")
+}
+
+/// Waits until the launcher, then the agent, have handled every signal
+/// sent so far: a duplicate the launcher relays reaches the agent before
+/// the launcher is idle again, and is in the agent's log once the agent is.
+fn quiesce(agent: &FakeAgent) {
+    let (agent_pid, launcher_pid, _) = agent.ids();
+    wait_for("the launcher to handle every signal", || handled_every_signal(launcher_pid));
+    wait_for("the agent to handle every signal", || handled_every_signal(agent_pid));
 }
 
 fn state(pid: i32) -> char {
@@ -128,7 +172,7 @@ fn ctrl_c_reaches_the_agent_once_and_the_launcher_survives() {
         bash.send_control('c').unwrap();
         agent.wait_for_signals(pressed);
     }
-    settle();
+    quiesce(&agent);
     finish(bash, &agent);
     assert_eq!(agent.signals(), ["INT"; TRIES]);
 }
@@ -148,7 +192,7 @@ fn ctrl_z_stops_agent_and_launcher_and_fg_resumes_both() {
     // The rest of the first line ran when the job stopped; fg reports its end.
     bash.send_line("fg; echo \"rc=$?\"").unwrap();
     wait_for("both to resume", || state(agent_pid) != 'T' && state(launcher_pid) != 'T');
-    settle();
+    quiesce(&agent);
     assert_ne!(state(agent_pid), 'T', "the agent stopped again after fg");
     assert_ne!(state(launcher_pid), 'T', "the launcher stopped again after fg");
     finish(bash, &agent);
@@ -183,7 +227,7 @@ fn each_window_resize_reaches_the_agent_once() {
         assert!(resize.unwrap().success());
         agent.wait_for_signals(resized);
     }
-    settle();
+    quiesce(&agent);
     finish(bash, &agent);
     assert_eq!(agent.signals(), ["WINCH"; TRIES]);
 }
@@ -201,7 +245,7 @@ fn signals_sent_to_the_launcher_reach_the_agent_once_each() {
         expected.push(signal.as_str().trim_start_matches("SIG").to_owned());
         agent.wait_for_signals(expected.len());
     }
-    settle();
+    quiesce(&agent);
     finish(bash, &agent);
     assert_eq!(agent.signals(), expected);
 }
@@ -283,13 +327,14 @@ fn a_signal_the_agent_sends_to_the_launcher_is_not_relayed_back() {
     );
     let mut launcher = world.entire(dir).args(["run", "--"]).arg(dir.join("agent")).spawn().unwrap();
     wait_for("the agent's own signals sent", || dir.join("sent").exists());
-    settle();
-    // A positive control: the relay works, and had the time to misfire.
+    // A positive control: the relay works. The launcher handles USR1 before
+    // USR2 (the kernel and signal-hook both go by signal number), and the
+    // agent runs its traps in the same order: a relayed USR1 would be
+    // logged before the USR2.
     kill(Pid::from_raw(launcher.id() as i32), Signal::SIGUSR2).unwrap();
     wait_for("the relayed USR2", || {
         std::fs::read_to_string(dir.join("signals")).is_ok_and(|s| s.contains("USR2"))
     });
-    settle();
     std::fs::write(dir.join("stop"), "").unwrap();
     assert_eq!(launcher.wait().unwrap().code(), Some(0), "the launcher survived its own USR1");
     assert_eq!(std::fs::read_to_string(dir.join("signals")).unwrap(), "USR2\n");

@@ -126,8 +126,7 @@ fn require(program: &OsStr) {
     if bare && which::which(program).is_err() {
         let name = program.to_string_lossy();
         eprintln!(
-            "`{name}` is not installed, and these tests run it: install the `{name}` package \
-             (apt-get install {name}; the README lists what the tests need)"
+            "`{name}` is not installed, and this test runs it: scripts/test installs what the tests need"
         );
         std::panic::resume_unwind(Box::new(format!("{name} is not installed")));
     }
