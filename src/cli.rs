@@ -113,11 +113,21 @@ pub enum Command {
         the first prompt, the files, and how the owner was found (env: ENTIRE_SESSION_ID named \
         it; pid: the commit ran in its process tree; recent: a guess by recency; post-hoc: the \
         agent's hooks linked it afterwards). Without REV, the last 20 commits of HEAD, one line \
-        each. With --session, the commits of one session; any unique prefix of its ID will do.")]
+        each. With --session, the commits of one session; any unique prefix of its ID will do. \
+        With --format agent-trace, the commit as an Agent Trace record (the lines it added, the \
+        sessions and models that wrote them).")]
     Explain(ExplainArgs),
     /// Show each line of a file with the session and agent that wrote it
+    #[command(long_about = "Runs git blame on FILE (as of REV, else as it is in the working tree) \
+        and shows, for each line, its commit, the agent and a number for the session whose \
+        checkpoint that commit is; lines no session made say human. The sessions follow, with \
+        their IDs and first prompts. --json gives one object per line.")]
     Blame(BlameArgs),
     /// Count commits and lines per agent and session over a range
+    #[command(long_about = "Counts the commits of RANGE (merges left out) and the lines they added \
+        and removed, per agent and per session, and for the commits no session made (human). \
+        Without RANGE: the current branch since it left the default branch, else the last 100 \
+        commits of HEAD. --json also gives the tokens and models the transcripts tell.")]
     Stats(StatsArgs),
     /// Find stale sessions and broken hooks; --fix repairs what is safe
     #[command(long_about = "Checks entire's git hooks, settings and session records here, and says \
