@@ -7,7 +7,10 @@
 //! by the agent's own session ID and pinned to the agent's process, and puts
 //! it in the live registry, where the git hooks' PID step finds it exactly
 //! as it finds a launcher's. Recency is never used here: a session made by
-//! one agent's hooks must not be taken over by another agent's.
+//! one agent's hooks must not be taken over by another agent's. An agent
+//! started by another session's agent, which inherited its
+//! `ENTIRE_SESSION_ID`, gets a child session rather than writing into the
+//! outer one (`nested_in`).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -20,7 +23,7 @@ use crate::checkpoint::post_hoc;
 use crate::error::{Error, Result, warn};
 use crate::git::{CommitId, Repo};
 use crate::process::{ProcId, ProcessTable, System};
-use crate::resolve::owner::OwnerLookup;
+use crate::resolve::{self, owner::OwnerLookup};
 use crate::session::{LiveEntry, LiveRegistry, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
 
@@ -56,11 +59,16 @@ pub fn record(
     let hook = Hook { spec, store: Store::new(repo.store_dir()), repo, cwd, now: Utc::now() };
     let facts = hook.facts(event.turn, payload, &agent_session);
 
-    let found = OwnerLookup::new(&hook.repo, &hook.store).find(false, || None);
+    let policy = if spec.post_hoc { &resolve::POST_HOC } else { &resolve::AGENT_HOOK };
+    let found = OwnerLookup::new(&hook.repo, &hook.store).find(policy, false, || None);
     let found_by = found.verdict.owner.as_ref().map_or("agent-hook", |o| o.method.as_str());
     let me = agent_process(&System);
     let (target, made_by_hook) = match found.owner {
-        Some(owner) if owner.source != Some(Source::AgentHook) => (owner, false),
+        Some(owner)
+            if owner.source != Some(Source::AgentHook) && !nested_in(&owner, spec, me, &agent_session) =>
+        {
+            (owner, false)
+        }
         owner => (hook.session(owner, &agent_session, me), true),
     };
     let id = target.session_id.clone();
@@ -81,12 +89,23 @@ pub fn record(
             }
             rec.agent_pid = me.map(|p| p.pid);
             rec.agent_start_time = me.map(|p| p.start_time);
+            rec.pid_namespace = System.pid_namespace();
+            rec.terminal = me.and_then(|p| System.stat(p.pid)).map(|s| s.tty).filter(|&t| t != 0);
             // A resumed agent session comes back to life; SessionEnd ends it.
             rec.ended_at = (event.turn == Turn::End).then_some(hook.now);
+        } else if let Some(me) = me {
+            // The agent whose hooks report into this launcher's session
+            // (`entire run -- npx claude`: not the launcher's child).
+            rec.extra.insert(HOOKED_AGENT.to_owned(), serde_json::json!(me));
         }
         facts.apply(&mut rec, hook.now);
         if spec.post_hoc {
-            let link = matches!(event.turn, Turn::Tool | Turn::Stop);
+            let tool = payload.tool_name.as_deref();
+            if event.turn == Turn::ToolStart {
+                post_hoc::open_tool(&mut rec, tool, hook.now);
+            }
+            // Only a tool call that may have run git links what appeared.
+            let link = event.turn == Turn::Tool && tool.is_none_or(post_hoc::may_commit);
             new_commits =
                 post_hoc::observe_head(&mut rec, head.as_ref().map(CommitId::as_str), hook.now, link);
         }
@@ -104,7 +123,35 @@ pub fn record(
     if let Some((since, head)) = new_commits {
         post_hoc::link_new_commits(&hook.repo, settings, &hook.store, &id, &since, &head, found_by)?;
     }
+    if spec.post_hoc && matches!(event.turn, Turn::Tool | Turn::Stop | Turn::End) {
+        // Closed only now: a rival deciding meanwhile still sees it open.
+        post_hoc::close_tool(&hook.store, &id)?;
+    }
     Ok(())
+}
+
+/// The agent process whose hooks report into a launcher's session.
+const HOOKED_AGENT: &str = "hooked_agent";
+
+/// Whether the agent running this hook (`me`, reporting `agent_session`)
+/// is not the agent of the launcher's session `owner` but one started
+/// inside it: not its recorded agent, nor the process whose hooks already
+/// report into it, and either another agent than the one recorded or
+/// another agent session than the one its hooks reported. Such an agent
+/// inherited `ENTIRE_SESSION_ID` and gets a child session of its own.
+fn nested_in(owner: &SessionRecord, spec: &Spec, me: Option<ProcId>, agent_session: &SessionId) -> bool {
+    let Some(me) = me else { return false };
+    let hooked: Option<ProcId> =
+        owner.extra.get(HOOKED_AGENT).and_then(|v| serde_json::from_value(v.clone()).ok());
+    if owner.agent_proc() == Some(me) || hooked == Some(me) {
+        return false;
+    }
+    let other_agent = owner
+        .agent
+        .as_deref()
+        .is_some_and(|name| name != spec.name && super::AGENTS.iter().any(|a| a.name == name));
+    let other_session = owner.agent_session_id.as_ref().is_some_and(|id| id != agent_session);
+    other_agent || other_session
 }
 
 /// What every step of one hook run needs.
@@ -118,7 +165,8 @@ struct Hook<'a> {
 
 impl Hook<'_> {
     /// The session a hook makes (or finds again) for an agent run without
-    /// the launcher. `found` is the hook-made session the PID step found.
+    /// a launcher of its own. `found` is the session the lookup found: a
+    /// hook-made one, or the launcher's session this agent runs inside.
     fn session(
         &self,
         found: Option<SessionRecord>,
@@ -256,7 +304,7 @@ const SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "b
 /// uses `/bin/sh -c`, Gemini CLI `bash -c`). Only one shell is skipped, so
 /// an agent that is itself a shell script is still found.
 pub fn agent_process(table: &dyn ProcessTable) -> Option<ProcId> {
-    let parent = table.stat(std::process::id() as i32)?.ppid;
+    let parent = table.own_stat()?.ppid;
     let shell = table.name(parent).is_some_and(|name| SHELLS.contains(&name.as_str()));
     let pid = if shell { table.stat(parent)?.ppid } else { parent };
     if pid <= 1 {
@@ -312,7 +360,7 @@ mod tests {
     impl ProcessTable for Table {
         fn stat(&self, pid: i32) -> Option<ProcStat> {
             let (ppid, _) = self.0.get(&pid)?;
-            Some(ProcStat { ppid: *ppid, start_time: 1000 + pid as u64, zombie: false })
+            Some(ProcStat { pid, ppid: *ppid, start_time: 1000 + pid as u64, zombie: false, tty: 0 })
         }
         fn name(&self, pid: i32) -> Option<String> {
             self.0.get(&pid).map(|(_, name)| (*name).to_owned())
@@ -346,6 +394,36 @@ mod tests {
     #[test]
     fn only_one_shell_is_skipped() {
         assert_eq!(agent_process(&table("sh", "bash")).map(|p| p.pid), Some(10));
+    }
+
+    #[test]
+    fn an_agent_inside_a_launchers_session_is_nested_only_when_it_is_another() {
+        let outer_agent = ProcId { pid: 10, start_time: 1 };
+        let inner_agent = ProcId { pid: 20, start_time: 2 };
+        let sid = |s: &str| SessionId::parse(s).unwrap();
+        let launched = |agent: &str, agent_session: Option<&str>| SessionRecord {
+            agent: Some(agent.into()),
+            agent_pid: Some(outer_agent.pid),
+            agent_start_time: Some(outer_agent.start_time),
+            agent_session_id: agent_session.map(sid),
+            ..SessionRecord::new(sid("launched"))
+        };
+        let claude = &crate::agents::claude::SPEC;
+        let nested = |owner: &SessionRecord, me| nested_in(owner, claude, Some(me), &sid("claude-2"));
+        // The launcher's own agent, a /clear of it included: never nested.
+        assert!(!nested(&launched("claude-code", Some("claude-1")), outer_agent));
+        // Another Claude session in another process: nested.
+        assert!(nested(&launched("claude-code", Some("claude-1")), inner_agent));
+        // Claude started by Codex: another agent, nested.
+        assert!(nested(&launched("codex", None), inner_agent));
+        // `entire run -- npx claude`: a wrapper, no agent session yet; then
+        // the process recorded as the hooked agent is never nested.
+        let mut wrapped = launched("npx", None);
+        assert!(!nested(&wrapped, inner_agent));
+        wrapped.agent_session_id = Some(sid("claude-1"));
+        wrapped.extra.insert(HOOKED_AGENT.into(), serde_json::json!(inner_agent));
+        assert!(!nested(&wrapped, inner_agent));
+        assert!(!nested_in(&wrapped, claude, None, &sid("claude-2")), "no agent process known");
     }
 
     #[test]

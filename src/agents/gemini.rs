@@ -17,7 +17,9 @@ pub const SPEC: Spec = Spec {
     events: &[
         HookEvent { native: "SessionStart", verb: "session-start", matcher: "", turn: Turn::Start },
         HookEvent { native: "BeforeAgent", verb: "before-agent", matcher: "", turn: Turn::Prompt },
-        // Any tool may commit (shell, MCP git servers): look after each.
+        // Which tool call is open when a commit appears tells overlapping
+        // sessions apart; any tool may commit (shell, MCP git servers).
+        HookEvent { native: "BeforeTool", verb: "before-tool", matcher: "*", turn: Turn::ToolStart },
         HookEvent { native: "AfterTool", verb: "after-tool", matcher: "*", turn: Turn::Tool },
         HookEvent { native: "AfterAgent", verb: "after-agent", matcher: "", turn: Turn::Stop },
         HookEvent { native: "SessionEnd", verb: "session-end", matcher: "", turn: Turn::End },

@@ -146,6 +146,8 @@ pub struct HookEvent {
 pub enum Turn {
     Start,
     Prompt,
+    /// A tool call begins (only agents whose commits are linked post hoc).
+    ToolStart,
     Tool,
     Stop,
     End,

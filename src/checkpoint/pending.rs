@@ -54,7 +54,7 @@ const ORPHAN_AGE: Duration = Duration::from_secs(600);
 /// (a hook may run under a shell), else the parent. prepare-commit-msg and
 /// post-commit of one commit find the same one.
 pub fn committing_git() -> Option<ProcId> {
-    let ancestors = System.ancestors(std::process::id() as i32, 3);
+    let ancestors = System.own_ancestors(3);
     let git = ancestors.iter().find(|p| System.name(p.pid).as_deref() == Some("git"));
     git.or(ancestors.first()).copied()
 }

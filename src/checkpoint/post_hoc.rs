@@ -1,24 +1,49 @@
 //! Post-hoc linking, for agents whose commits run no git hook (Gemini CLI).
 //!
 //! Every hook remembers HEAD in the session record (`last_seen_head`); after
-//! a tool call or a turn, the commits that appeared on HEAD since then
-//! (first parent, committed no earlier than that look, without a checkpoint
-//! trailer of their own) are linked to the session by a checkpoint with
-//! `resolved_by: "post-hoc"`.
+//! a tool call that may have run git, the commits that appeared on HEAD
+//! since then (first parent, committed no earlier than that look, without a
+//! checkpoint trailer of their own) are linked to the session by a
+//! checkpoint with `resolved_by: "post-hoc"`.
+//!
+//! A commit is claimed once, repository-wide (`<store>/post-hoc-claims/`,
+//! created exclusively): one commit, at most one post-hoc checkpoint. When
+//! another live session of the repository had a tool call open that could
+//! have made the commit (its `open_tool`, set by BeforeTool, started no
+//! later than the commit), the evidence cannot tell the two apart: the
+//! commit is claimed as disputed, linked to neither, and the hook says so.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result, warn};
+use crate::fsutil::private_dir;
 use crate::git::CommitId;
 use crate::git::Repo;
 use crate::git::trailers::{self, CHECKPOINT_KEY};
-use crate::session::{Resolution, ResolvedBy, SessionId, SessionRecord, Store};
+use crate::process::System;
+use crate::session::{LiveRegistry, Resolution, ResolvedBy, SessionId, SessionRecord, Store};
 use crate::settings::Settings;
 
 const SEEN_KEY: &str = "last_seen_head";
+const OPEN_TOOL_KEY: &str = "open_tool";
+/// Gemini CLI's built-in tools that never run git: a commit that appears
+/// during one of them is not its session's.
+const QUIET_TOOLS: [&str; 11] = [
+    "read_file",
+    "read_many_files",
+    "write_file",
+    "replace",
+    "glob",
+    "search_file_content",
+    "list_directory",
+    "web_fetch",
+    "google_web_search",
+    "save_memory",
+    "write_todos",
+];
 /// Commits linked per look at most: a hook must stay quick.
 const MAX_LINKED: usize = 64;
 
@@ -44,6 +69,72 @@ pub fn observe_head(
     let previous: SeenHead = serde_json::from_value(previous).ok()?;
     let moved = previous.commit != head && previous.commit.bytes().all(|b| b.is_ascii_hexdigit());
     (link && moved).then(|| (previous, head.to_owned()))
+}
+
+/// A tool call in progress, as BeforeTool records it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct OpenTool {
+    pub name: Option<String>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// Whether a tool may have run git (a shell, an MCP server's tool).
+pub fn may_commit(tool: &str) -> bool {
+    !QUIET_TOOLS.contains(&tool)
+}
+
+/// Records the tool call that starts now.
+pub fn open_tool(rec: &mut SessionRecord, name: Option<&str>, now: DateTime<Utc>) {
+    let open = OpenTool { name: name.map(str::to_owned), started_at: now };
+    rec.extra.insert(OPEN_TOOL_KEY.to_owned(), json!(open));
+}
+
+/// The tool call is over (and what it made is linked or disputed).
+pub fn close_tool(store: &Store, session: &SessionId) -> Result<()> {
+    store.modify(session, |current| {
+        let mut rec = current?;
+        rec.extra.remove(OPEN_TOOL_KEY)?;
+        Some(rec)
+    })?;
+    Ok(())
+}
+
+/// The live sessions of this repository other than `me` whose open tool
+/// call could have made a commit at `time` (seconds).
+fn rivals(store: &Store, me: &SessionId, time: i64) -> Vec<SessionId> {
+    let (entries, _) = LiveRegistry::repo_index(store).list();
+    let mut rivals: Vec<SessionId> = entries
+        .into_iter()
+        .filter(|e| e.session.session_id != *me)
+        .map(|e| store.load(&e.session.session_id).ok().flatten().unwrap_or(e.session))
+        .filter(|r| r.ended_at.is_none() && r.is_live(&System))
+        .filter(|r| {
+            let open =
+                r.extra.get(OPEN_TOOL_KEY).and_then(|v| serde_json::from_value::<OpenTool>(v.clone()).ok());
+            open.is_some_and(|o| o.name.as_deref().is_none_or(may_commit) && o.started_at.timestamp() <= time)
+        })
+        .map(|r| r.session_id)
+        .collect();
+    rivals.sort();
+    rivals
+}
+
+/// Claims `commit` for `owner` (a session ID, or why it is disputed),
+/// repository-wide and at most once: false when it was claimed before.
+fn claim(store: &Store, commit: &str, owner: &str) -> Result<bool> {
+    let dir = store.dir().join("post-hoc-claims");
+    private_dir(&dir)?;
+    let path = dir.join(commit);
+    let created = std::fs::File::options().write(true).create_new(true).open(&path);
+    match created {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, owner.as_bytes())
+                .context(format_args!("writing {}", path.display()))?;
+            Ok(true)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(err).context(format_args!("claiming {}", path.display())),
+    }
 }
 
 /// Links the commits that appeared on HEAD since `since` to the session.
@@ -81,14 +172,22 @@ pub fn link_new_commits(
     if new.is_empty() {
         return Ok(());
     }
-    // Another session's hook (a second Gemini in this worktree) may have
-    // linked it first.
-    let mut index = checkpoint::Reader::open(repo)?;
     for commit in new {
-        if let Some(index) = &mut index
-            && let Some(sha) = CommitId::parse(&commit.sha)
-            && !index.ids_for_commit(&sha)?.is_empty()
-        {
+        let rivals = rivals(store, session, commit.time);
+        if !rivals.is_empty() {
+            let mut all: Vec<&str> = rivals.iter().chain([session]).map(SessionId::as_str).collect();
+            all.sort_unstable();
+            let all = all.join(", ");
+            if claim(store, &commit.sha, &format!("disputed: {all}"))? {
+                warn(format_args!(
+                    "no checkpoint for commit {}: sessions {all} each had a tool call running when it was made",
+                    &commit.sha[..commit.sha.len().min(12)]
+                ));
+            }
+            continue;
+        }
+        // Another session's hook (a second Gemini here) may have claimed it.
+        if !claim(store, &commit.sha, session.as_str())? {
             continue;
         }
         link(repo, settings, store, session, &commit, found_by)
@@ -168,6 +267,17 @@ mod tests {
                 files: vec!["a.txt".into()]
             }
         );
+    }
+
+    #[test]
+    fn a_commit_is_claimed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        assert!(claim(&store, "abc", "s1").unwrap());
+        assert!(!claim(&store, "abc", "s2").unwrap());
+        assert_eq!(std::fs::read_to_string(dir.path().join("post-hoc-claims/abc")).unwrap(), "s1");
+        assert!(may_commit("run_shell_command") && may_commit("mcp_git_commit"));
+        assert!(!may_commit("write_file") && !may_commit("read_file"));
     }
 
     #[test]

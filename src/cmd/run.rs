@@ -13,7 +13,7 @@ use crate::cli::RunArgs;
 use crate::error::{Error, Result, warn};
 use crate::fsutil::is_executable;
 use crate::git::Repo;
-use crate::process::{self, ProcessTable, System};
+use crate::process::{ProcessTable, System};
 use crate::session::{self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
 use crate::supervise::{self, Supervisor};
@@ -88,6 +88,9 @@ struct Launch {
     /// The repository, when entire is enabled in it, and its store.
     repo: Option<Repo>,
     store: Option<Store>,
+    /// Held until the launcher exits: hooks in other PID namespaces probe
+    /// them to tell that the session is live.
+    locks: Vec<std::fs::File>,
     /// Where HEAD's reflog ended when the session started.
     reflog_at_start: u64,
     warned: bool,
@@ -96,7 +99,7 @@ struct Launch {
 impl Launch {
     fn begin(agent: String, argv: &[OsString]) -> Option<Launch> {
         let id = session::new_session_id();
-        let me = process::current(&System);
+        let me = System.own_stat();
         let cwd = std::env::current_dir().ok();
         let registry = LiveRegistry::from_env();
         let parent = std::env::var(SESSION_ENV).ok().and_then(|raw| live_parent(registry.as_ref(), &raw));
@@ -121,18 +124,43 @@ impl Launch {
             last_interaction_time: Some(now),
             launcher_pid: me.map(|p| p.pid),
             launcher_start_time: me.map(|p| p.start_time),
+            pid_namespace: System.pid_namespace(),
+            terminal: me.map(|p| p.tty).filter(|&t| t != 0),
             source: Some(Source::Launcher),
             ..SessionRecord::new(id)
         };
         let reflog_at_start = enabled_repo.as_ref().map_or(0, crate::git::reflog::end);
-        let mut launch =
-            Launch { record, registry, repo: enabled_repo, store, reflog_at_start, warned: false };
+        let mut launch = Launch {
+            record,
+            registry,
+            repo: enabled_repo,
+            store,
+            locks: Vec::new(),
+            reflog_at_start,
+            warned: false,
+        };
         if launch.registry.is_none() {
             launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded; running the agent anyway");
             return None;
         }
         launch.save();
+        launch.hold_locks();
         Some(launch)
+    }
+
+    /// Locks next to the live entries, in the repository's index and in
+    /// the registry, held for the launcher's lifetime.
+    fn hold_locks(&mut self) {
+        let index = self.store.as_ref().map(LiveRegistry::repo_index);
+        let id = self.record.session_id.clone();
+        for registry in [index, self.registry.clone()].into_iter().flatten() {
+            match registry.hold(&id) {
+                Ok(lock) => self.locks.push(lock),
+                Err(err) => {
+                    self.warn(&format!("could not lock the session: {err:#}; running the agent anyway"))
+                }
+            }
+        }
     }
 
     fn agent_started(&mut self, pid: i32) {

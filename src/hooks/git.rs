@@ -13,7 +13,7 @@ use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
 use crate::git::trailers::{self, ASSISTED_KEY, CHECKPOINT_KEY, CommentChar};
 use crate::process::{ProcId, ProcessTable, System};
-use crate::resolve::owner::OwnerLookup;
+use crate::resolve::{self, owner::OwnerLookup};
 use crate::session::{CheckpointId, Pending, Store};
 use crate::settings::Settings;
 
@@ -116,7 +116,10 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
     // (verbatim commits it as it is): nothing to attribute.
     let blank = !cleanup.strips_comments() && message.trim().is_empty();
     if !linked && !blank {
-        let found = OwnerLookup::new(repo, &store).find(settings.recency, || staged_files(repo));
+        let found =
+            OwnerLookup::new(repo, &store).find(&resolve::GIT_HOOK, settings.recency, || staged_files(repo));
+        // A guess that tagged the commit, or why a claimed commit got no owner.
+        found.verdict.notices.iter().for_each(warn);
         if let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) {
             let checkpoint_id = checkpoint::new_id(repo)?;
             message = cleanup.insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str());

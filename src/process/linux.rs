@@ -15,6 +15,14 @@ impl ProcessTable for System {
         parse_stat(&raw)
     }
 
+    fn own_stat(&self) -> Option<ProcStat> {
+        parse_stat(&std::fs::read("/proc/self/stat").ok()?)
+    }
+
+    fn pid_namespace(&self) -> Option<u64> {
+        std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+    }
+
     fn name(&self, pid: i32) -> Option<String> {
         let raw = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
         Some(raw.trim_end_matches('\n').to_owned())
@@ -47,13 +55,16 @@ impl ProcessTable for System {
 /// Parses `/proc/<pid>/stat`. The command name (field 2) may hold spaces
 /// and parentheses, so fields are counted from the *last* `)`.
 fn parse_stat(raw: &[u8]) -> Option<ProcStat> {
+    let open = raw.iter().position(|&b| b == b'(')?;
+    let pid = std::str::from_utf8(&raw[..open]).ok()?.trim().parse().ok()?; // field 1
     let close = raw.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&raw[close + 1..]).ok()?;
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?; // field 3
     let ppid = fields.next()?.parse().ok()?; // field 4
-    let start_time = fields.nth(17)?.parse().ok()?; // field 22
-    Some(ProcStat { ppid, start_time, zombie: matches!(state, "Z" | "X") })
+    let tty = fields.nth(2)?.parse::<i64>().ok()?; // field 7
+    let start_time = fields.nth(14)?.parse().ok()?; // field 22
+    Some(ProcStat { pid, ppid, start_time, zombie: matches!(state, "Z" | "X"), tty: tty.max(0) as u64 })
 }
 
 #[cfg(test)]
@@ -65,7 +76,9 @@ mod tests {
     fn parses_names_with_spaces_and_parens() {
         let raw = b"4242 (a) b (c)) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
         let stat = parse_stat(raw).unwrap();
-        assert_eq!(stat, ProcStat { ppid: 17, start_time: 987654, zombie: false });
+        assert_eq!(stat, ProcStat { pid: 4242, ppid: 17, start_time: 987654, zombie: false, tty: 0 });
+        let on_a_terminal = b"9 (bash) S 8 9 9 34816 9 4194560 1 0 0 0 1 2 0 0 20 0 1 0 55 1000 10";
+        assert_eq!(parse_stat(on_a_terminal).unwrap().tty, 34816);
     }
 
     #[test]
@@ -83,6 +96,8 @@ mod tests {
         assert!(!System.alive_as_recorded(ProcId { start_time: stat.start_time + 1, ..proc }));
         assert_eq!(System.ancestry(me).first().map(|p| p.pid), Some(stat.ppid).filter(|&p| p > 1));
         assert!(System.name(me).is_some_and(|n| !n.is_empty() && !n.contains('\n')));
+        assert_eq!(System.own_stat(), Some(stat), "/proc/self is this process");
+        assert!(System.pid_namespace().is_some());
     }
 
     #[test]

@@ -19,10 +19,14 @@ impl ProcessTable for System {
     fn stat(&self, pid: i32) -> Option<ProcStat> {
         let info = bsdinfo(pid)?;
         const SZOMB: u32 = 5;
+        // No controlling terminal is NODEV (all bits set).
+        let tty = if info.e_tdev == u32::MAX { 0 } else { u64::from(info.e_tdev) };
         Some(ProcStat {
+            pid,
             ppid: info.pbi_ppid as i32,
             start_time: info.pbi_start_tvsec * 1_000_000 + info.pbi_start_tvusec,
             zombie: info.pbi_status == SZOMB,
+            tty,
         })
     }
 

@@ -30,10 +30,15 @@ impl ProcId {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcStat {
+    /// The PID itself, as the process table numbers it (for `/proc/self`:
+    /// in the namespace of the mounted `/proc`, which later reads use).
+    pub pid: i32,
     pub ppid: i32,
     pub start_time: u64,
     /// Exited but not reaped (Linux `Z`/`X`): not alive.
     pub zombie: bool,
+    /// The controlling terminal's device number; 0 when there is none.
+    pub tty: u64,
 }
 
 /// Maximum ancestors the PID walk visits (docs/spec.md §5).
@@ -41,6 +46,20 @@ pub const MAX_ANCESTRY: usize = 64;
 
 pub trait ProcessTable {
     fn stat(&self, pid: i32) -> Option<ProcStat>;
+
+    /// This process, read as itself (Linux `/proc/self`), never through
+    /// `getpid()`: in a PID namespace without its own `/proc` that number
+    /// names some other process of the host.
+    fn own_stat(&self) -> Option<ProcStat> {
+        self.stat(std::process::id() as i32)
+    }
+
+    /// An identifier of this process's PID namespace (Linux: the inode of
+    /// `/proc/self/ns/pid`); None where there are no PID namespaces. PIDs
+    /// recorded in another namespace cannot be checked from this one.
+    fn pid_namespace(&self) -> Option<u64> {
+        None
+    }
 
     /// The kernel's short command name (Linux `comm`, macOS `p_comm`).
     fn name(&self, pid: i32) -> Option<String>;
@@ -73,8 +92,17 @@ pub trait ProcessTable {
     /// The first `limit` ancestors of `pid`, as [`ancestry`](Self::ancestry)
     /// reads them: one stat per process.
     fn ancestors(&self, pid: i32, limit: usize) -> Vec<ProcId> {
+        self.stat(pid).map(|stat| self.ancestors_from(stat, limit)).unwrap_or_default()
+    }
+
+    /// This process's ancestors, nearest first, from its own stat.
+    fn own_ancestors(&self, limit: usize) -> Vec<ProcId> {
+        self.own_stat().map(|stat| self.ancestors_from(stat, limit)).unwrap_or_default()
+    }
+
+    /// The ancestors of the process whose stat is `stat`.
+    fn ancestors_from(&self, mut stat: ProcStat, limit: usize) -> Vec<ProcId> {
         let mut chain = Vec::new();
-        let Some(mut stat) = self.stat(pid) else { return chain };
         while chain.len() < limit.min(MAX_ANCESTRY) && stat.ppid > 1 {
             let Some(parent) = self.stat(stat.ppid) else { break };
             chain.push(ProcId { pid: stat.ppid, start_time: parent.start_time });
@@ -119,12 +147,6 @@ pub use linux::System;
 #[cfg(target_os = "macos")]
 pub use macos::System;
 
-/// This process's own identity.
-pub fn current(table: &dyn ProcessTable) -> Option<ProcId> {
-    let pid = std::process::id() as i32;
-    table.start_time(pid).map(|start_time| ProcId { pid, start_time })
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -138,9 +160,11 @@ mod tests {
         fn stat(&self, pid: i32) -> Option<ProcStat> {
             self.0.set(self.0.get() + 1);
             (2..=20).contains(&pid).then(|| ProcStat {
+                pid,
                 ppid: pid - 1,
                 start_time: pid as u64 * 10,
                 zombie: false,
+                tty: 0,
             })
         }
         fn name(&self, _: i32) -> Option<String> {

@@ -1,36 +1,73 @@
 //! Ownership resolution (docs/spec.md §5): which session made this commit.
 //!
-//! A pure function of its [`Evidence`]: the process table and the stores are
+//! Resolution is an ordered list of [`Step`]s, one file each (`env.rs`,
+//! `pid.rs`, `agent_var.rs`, `recent.rs`), chosen per caller by a
+//! [`Policy`]. Each step reads what it needs from the [`Evidence`] when it
+//! runs (a commit the env step settles reads one record and the ancestry),
+//! and names an owner, passes to the next step, or abstains: the evidence
+//! is in doubt, so no step after it may guess. Every step writes what it
+//! saw and why into the [`Verdict`]'s trace.
+//!
+//! A pure function of its evidence: the process table and the stores are
 //! read behind that trait (`owner.rs`), or handed in as [`Inputs`], so every
-//! branch is testable without processes. The steps ask for evidence in the
-//! spec's order and only as they need it: a commit the env step settles reads
-//! one record and nothing else. Every ordering ends in the session ID, so
-//! the answer never depends on the order candidates were listed in — the bug
-//! this project exists to avoid.
+//! branch is testable without processes. Every ordering ends in the session
+//! ID, so the answer never depends on the order candidates were listed in —
+//! the bug this project exists to avoid.
 
+pub mod agent_var;
+pub mod env;
 pub mod owner;
+pub mod pid;
+pub mod recent;
 
-use std::collections::HashSet;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 
 use chrono::{DateTime, Utc};
 
-use crate::process::{MAX_ANCESTRY, ProcId};
+use crate::process::ProcId;
 use crate::session::{EnvRejected, FoundIn, Resolution, ResolvedBy, SessionId};
+
+/// Whether a session's processes still run, as far as this process can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Not ended; its launcher's lock is held, or its launcher or agent is
+    /// alive as recorded.
+    Live,
+    /// Ended, or its processes are gone as recorded.
+    Ended,
+    /// Not ended, but recorded in another PID namespace and holding no
+    /// lock we can probe: nothing here proves it alive or gone.
+    Unseen,
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
     pub session_id: SessionId,
     pub launcher: Option<ProcId>,
     pub agent: Option<ProcId>,
-    /// Not ended, and its launcher or agent alive as recorded.
-    pub live: bool,
+    pub liveness: Liveness,
     pub worktree_path: Option<String>,
     pub last_interaction_time: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub files_touched: Vec<String>,
+    /// The agent's own session ID, as its hooks reported it.
+    pub agent_session_id: Option<SessionId>,
+    /// The controlling terminal the session runs on (device number), when
+    /// it has one.
+    pub terminal: Option<u64>,
     /// Where the lookup found this session (recorded with the owner).
     pub found_in: FoundIn,
+}
+
+impl Candidate {
+    pub fn live(&self) -> bool {
+        self.liveness == Liveness::Live
+    }
+
+    /// Whether `proc` is this session's launcher or agent.
+    pub fn runs_as(&self, proc: ProcId) -> bool {
+        self.launcher == Some(proc) || self.agent == Some(proc)
+    }
 }
 
 /// What resolution reads, each part asked for only by the step that needs it.
@@ -41,8 +78,13 @@ pub trait Evidence {
     fn named(&mut self, id: &SessionId) -> Option<Candidate>;
     /// The hook's ancestors, nearest (its parent) first.
     fn ancestry(&mut self) -> Vec<ProcId>;
-    /// Every candidate, for the PID and recency steps.
+    /// Every candidate, for the PID, agent-variable and recency steps.
     fn candidates(&mut self) -> Vec<Candidate>;
+    /// Session variables that agents publish to their commands
+    /// (`CLAUDE_CODE_SESSION_ID`…), as (name, value), the set ones only.
+    fn agent_vars(&self) -> Vec<(&'static str, OsString)>;
+    /// The committing process's controlling terminal, when it has one.
+    fn terminal(&mut self) -> Option<u64>;
     /// Staged paths, when known; asked for only when a live session in this
     /// worktree recorded the files it touched.
     fn staged(&mut self) -> Option<Vec<String>>;
@@ -50,6 +92,10 @@ pub trait Evidence {
     fn worktree(&self) -> &str;
     /// `resolution.recency` setting.
     fn recency(&self) -> bool;
+    /// What reading the evidence found on the way (for the trace), taken.
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Evidence gathered beforehand.
@@ -60,50 +106,16 @@ pub struct Inputs<'a> {
     /// The hook's ancestors, nearest (its parent) first.
     pub ancestry: &'a [ProcId],
     pub candidates: &'a [Candidate],
+    /// Agents' session variables that are set.
+    pub agent_vars: &'a [(&'static str, &'a str)],
+    /// The committing process's controlling terminal.
+    pub terminal: Option<u64>,
     /// The commit's worktree (canonical path).
     pub worktree: &'a str,
     /// Staged paths, when known.
     pub staged: Option<&'a [String]>,
     /// `resolution.recency` setting.
     pub recency: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Owner {
-    pub session_id: SessionId,
-    /// `env`, `pid` or `recent`: the resolver never links post hoc.
-    pub method: ResolvedBy,
-    /// For `pid`: how many steps above the hook the match was (parent = 1).
-    pub depth: Option<usize>,
-    pub found_in: FoundIn,
-}
-
-impl Owner {
-    fn of(c: &Candidate, method: ResolvedBy, depth: Option<usize>) -> Owner {
-        Owner { session_id: c.session_id.clone(), method, depth, found_in: c.found_in }
-    }
-}
-
-/// What the resolver decided, and why.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Verdict {
-    pub owner: Option<Owner>,
-    pub env_rejected: Option<EnvRejected>,
-    /// Human-readable steps, printed under `ENTIRE_DEBUG=1`.
-    pub trace: Vec<String>,
-}
-
-impl Verdict {
-    /// The `resolution` object stored with a checkpoint (docs/spec.md §7).
-    pub fn details(&self) -> Resolution {
-        Resolution {
-            method: self.owner.as_ref().map(|o| o.method),
-            depth: self.owner.as_ref().and_then(|o| o.depth),
-            env_rejected: self.env_rejected,
-            found_in: self.owner.as_ref().map(|o| o.found_in),
-            ..Resolution::default()
-        }
-    }
 }
 
 impl Evidence for Inputs<'_> {
@@ -119,6 +131,12 @@ impl Evidence for Inputs<'_> {
     fn candidates(&mut self) -> Vec<Candidate> {
         self.candidates.to_vec()
     }
+    fn agent_vars(&self) -> Vec<(&'static str, OsString)> {
+        self.agent_vars.iter().map(|(name, value)| (*name, OsString::from(value))).collect()
+    }
+    fn terminal(&mut self) -> Option<u64> {
+        self.terminal
+    }
     fn staged(&mut self) -> Option<Vec<String>> {
         self.staged.map(<[String]>::to_vec)
     }
@@ -130,101 +148,180 @@ impl Evidence for Inputs<'_> {
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub session_id: SessionId,
+    /// `env`, `pid` or `recent`: the resolver never links post hoc.
+    pub method: ResolvedBy,
+    /// For `pid`: how many steps above the hook the match was (parent = 1).
+    pub depth: Option<usize>,
+    pub found_in: FoundIn,
+    /// The agent's session variable that named it, if one did.
+    pub variable: Option<&'static str>,
+}
+
+impl Owner {
+    fn of(c: &Candidate, method: ResolvedBy, depth: Option<usize>) -> Owner {
+        Owner { session_id: c.session_id.clone(), method, depth, found_in: c.found_in, variable: None }
+    }
+}
+
+/// What one step made of its evidence.
+pub enum Outcome {
+    /// This session owns the commit; the note says why. `notice` is a line
+    /// for the user (a guess says so).
+    Owner { owner: Owner, note: String, notice: Option<String> },
+    /// Nothing here decides; the next step runs.
+    Pass(String),
+    /// The evidence is in doubt: no owner, and no later step may guess.
+    /// `notice` says why, for the user.
+    Abstain { note: String, notice: String },
+}
+
+/// One rule of resolution: one file in `resolve/`, one line in a policy.
+pub trait Step: Sync {
+    /// Its name in the trace (`env`, `pid`…).
+    fn name(&self) -> &'static str;
+    fn run(&self, ctx: &mut Context<'_>) -> Outcome;
+}
+
+/// Which steps run, in which order, for one kind of caller.
+pub struct Policy {
+    pub caller: &'static str,
+    pub steps: &'static [&'static dyn Step],
+}
+
+/// Git hooks: a commit being made now, by any process.
+pub const GIT_HOOK: Policy =
+    Policy { caller: "git hook", steps: &[&env::Env, &pid::Pid, &agent_var::AgentVar, &recent::Recent] };
+
+/// Agent hooks: the session of the agent that runs the hook. Never a guess,
+/// so one agent's hooks cannot land in another agent's session.
+pub const AGENT_HOOK: Policy = Policy { caller: "agent hook", steps: &[&env::Env, &pid::Pid] };
+
+/// The session that links commits made without git hooks (Gemini CLI)
+/// after the fact: which commits it may claim is `checkpoint::post_hoc`'s.
+pub const POST_HOC: Policy = Policy { caller: "post-hoc link", steps: &[&env::Env, &pid::Pid] };
+
+/// What a step decided, in the trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Evidence read on the way (an ancestor's environment…).
+    Saw,
+    Owner,
+    Pass,
+    Abstain,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceLine {
+    pub step: &'static str,
+    pub decision: Decision,
+    pub note: String,
+}
+
+impl std::fmt::Display for TraceLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.step, self.note)
+    }
+}
+
+/// What the resolver decided, and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub owner: Option<Owner>,
+    pub env_rejected: Option<EnvRejected>,
+    /// What each step saw and decided, printed under `ENTIRE_DEBUG=1`.
+    pub trace: Vec<TraceLine>,
+    /// Lines for the user: a guess that tagged the commit, or why it got
+    /// no owner although something claimed it (one per cause).
+    pub notices: Vec<String>,
+}
+
+impl Verdict {
+    /// The `resolution` object stored with a checkpoint (docs/spec.md §7).
+    pub fn details(&self) -> Resolution {
+        Resolution {
+            method: self.owner.as_ref().map(|o| o.method),
+            depth: self.owner.as_ref().and_then(|o| o.depth),
+            env_rejected: self.env_rejected,
+            found_in: self.owner.as_ref().map(|o| o.found_in),
+            variable: self.owner.as_ref().and_then(|o| o.variable).map(str::to_owned),
+            ..Resolution::default()
+        }
+    }
+}
+
+/// The evidence as the steps of one resolution share it: what one step
+/// read, the next does not read again.
+pub struct Context<'e> {
+    evidence: &'e mut dyn Evidence,
+    ancestry: Option<Vec<ProcId>>,
+    candidates: Option<Vec<Candidate>>,
+    /// Why `ENTIRE_SESSION_ID` was set but not used.
+    pub env_rejected: Option<EnvRejected>,
+    /// Lines for the user, shown only when no step names an owner.
+    pub if_unowned: Vec<String>,
+}
+
+impl Context<'_> {
+    pub fn evidence(&mut self) -> &mut dyn Evidence {
+        self.evidence
+    }
+
+    pub fn ancestry(&mut self) -> Vec<ProcId> {
+        self.ancestry.get_or_insert_with(|| self.evidence.ancestry()).clone()
+    }
+
+    pub fn candidates(&mut self) -> Vec<Candidate> {
+        self.candidates.get_or_insert_with(|| self.evidence.candidates()).clone()
+    }
+}
+
+/// [`resolve_from`] with the git hooks' policy over in-memory evidence.
 pub fn resolve(inputs: &Inputs) -> Verdict {
     let mut inputs = *inputs;
-    resolve_from(&mut inputs)
+    resolve_from(&GIT_HOOK, &mut inputs)
 }
 
-/// The spec's steps in order, each reading its evidence when it runs.
-pub fn resolve_from(evidence: &mut impl Evidence) -> Verdict {
-    let mut res = Verdict::default();
-    let found = by_env(evidence, &mut res).or_else(|| {
-        let candidates = evidence.candidates();
-        by_pid(&evidence.ancestry(), &candidates, &mut res)
-            .or_else(|| by_recency(evidence, &candidates, &mut res))
-    });
-    if found.is_none() {
-        res.trace.push("no owner: the commit is not attributed".into());
-    }
-    res.owner = found;
-    res
-}
-
-fn by_env(evidence: &mut impl Evidence, res: &mut Verdict) -> Option<Owner> {
-    let raw = evidence.env().filter(|v| !v.is_empty())?;
-    let rejected = match raw.to_str().and_then(SessionId::parse) {
-        None => EnvRejected::Malformed,
-        Some(id) => match evidence.named(&id) {
-            None => EnvRejected::Unknown,
-            Some(c) if !c.live => EnvRejected::Ended,
-            Some(c) => {
-                res.trace.push(format!(
-                    "env: ENTIRE_SESSION_ID={} is live (found in {})",
-                    c.session_id,
-                    c.found_in.as_str()
-                ));
-                return Some(Owner::of(&c, ResolvedBy::Env, None));
+/// Runs `policy`'s steps in order, each reading its evidence when it runs,
+/// until one names an owner or abstains.
+pub fn resolve_from(policy: &Policy, evidence: &mut dyn Evidence) -> Verdict {
+    let mut ctx =
+        Context { evidence, ancestry: None, candidates: None, env_rejected: None, if_unowned: Vec::new() };
+    let mut verdict = Verdict::default();
+    let mut settled = false;
+    for step in policy.steps {
+        let outcome = step.run(&mut ctx);
+        let name = step.name();
+        let saw = ctx.evidence.take_notes().into_iter();
+        verdict.trace.extend(saw.map(|note| TraceLine { step: name, decision: Decision::Saw, note }));
+        let (decision, note) = match outcome {
+            Outcome::Owner { owner, note, notice } => {
+                verdict.owner = Some(owner);
+                verdict.notices.extend(notice);
+                settled = true;
+                (Decision::Owner, note)
             }
-        },
-    };
-    res.trace.push(format!("env: ENTIRE_SESSION_ID rejected, env_rejected: {}", rejected.as_str()));
-    res.env_rejected = Some(rejected);
-    None
-}
-
-fn by_pid(ancestry: &[ProcId], candidates: &[Candidate], res: &mut Verdict) -> Option<Owner> {
-    for (index, ancestor) in ancestry.iter().take(MAX_ANCESTRY).enumerate() {
-        let depth = index + 1;
-        let on_this_process = candidates
-            .iter()
-            .filter(|c| c.live && (c.launcher == Some(*ancestor) || c.agent == Some(*ancestor)));
-        if let Some(best) = on_this_process.max_by(|a, b| {
-            (a.last_interaction_time, &a.session_id).cmp(&(b.last_interaction_time, &b.session_id))
-        }) {
-            res.trace.push(format!(
-                "pid: ancestor {} at depth {depth} is session {} (found in {})",
-                ancestor.pid,
-                best.session_id,
-                best.found_in.as_str()
-            ));
-            return Some(Owner::of(best, ResolvedBy::Pid, Some(depth)));
+            Outcome::Pass(note) => (Decision::Pass, note),
+            Outcome::Abstain { note, notice } => {
+                verdict.notices.push(notice);
+                settled = true;
+                (Decision::Abstain, note)
+            }
+        };
+        verdict.trace.push(TraceLine { step: name, decision, note });
+        if settled {
+            break;
         }
     }
-    res.trace.push(format!("pid: no live session among {} ancestors", ancestry.len().min(MAX_ANCESTRY)));
-    None
-}
-
-fn by_recency(evidence: &mut impl Evidence, candidates: &[Candidate], res: &mut Verdict) -> Option<Owner> {
-    if !evidence.recency() {
-        res.trace.push("recent: disabled by resolution.recency".into());
-        return None;
+    if verdict.owner.is_none() {
+        verdict.notices.splice(0..0, std::mem::take(&mut ctx.if_unowned));
+        let note = "the commit is not attributed".to_owned();
+        verdict.trace.push(TraceLine { step: "no owner", decision: Decision::Pass, note });
     }
-    let worktree = evidence.worktree().to_owned();
-    let here = |c: &&Candidate| c.live && c.worktree_path.as_deref() == Some(worktree.as_str());
-    let staged = match candidates.iter().filter(here).any(|c| !c.files_touched.is_empty()) {
-        true => evidence.staged(),
-        false => None,
-    };
-    let staged: Option<HashSet<&str>> = staged.as_ref().map(|s| s.iter().map(String::as_str).collect());
-    let touched_staged = |c: &Candidate| match &staged {
-        Some(staged) if !c.files_touched.is_empty() => {
-            c.files_touched.iter().any(|f| staged.contains(f.as_str()))
-        }
-        _ => true,
-    };
-    let best = candidates.iter().filter(here).filter(|c| touched_staged(c)).max_by(|a, b| {
-        (a.last_interaction_time, a.started_at, &a.session_id).cmp(&(
-            b.last_interaction_time,
-            b.started_at,
-            &b.session_id,
-        ))
-    })?;
-    res.trace.push(format!(
-        "recent: most recent live session in this worktree is {} (found in {})",
-        best.session_id,
-        best.found_in.as_str()
-    ));
-    Some(Owner::of(best, ResolvedBy::Recent, None))
+    verdict.env_rejected = ctx.env_rejected;
+    verdict
 }
 
 #[cfg(test)]

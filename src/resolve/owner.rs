@@ -15,10 +15,11 @@ use std::ffi::{OsStr, OsString};
 
 use crate::error::warn;
 use crate::git::Repo;
-use crate::process::{ProcId, ProcessTable, System};
-use crate::resolve::{self, Candidate, Verdict};
+use crate::process::{MAX_ANCESTRY, ProcId, ProcessTable, System};
+use crate::resolve::{self, Candidate, Liveness, Policy, Verdict, agent_var::AGENT_SESSION_VARS};
 use crate::session::{
-    FoundIn, LiveEntry, LiveRegistry, ResolvedBy, SESSION_ENV, SessionId, SessionRecord, Source, Store,
+    FoundIn, LiveEntry, LiveRegistry, LockState, ResolvedBy, SESSION_ENV, SessionId, SessionRecord, Source,
+    Store,
 };
 
 /// A session known to this lookup, and whether this repo's store has it.
@@ -56,10 +57,10 @@ impl<F: FnOnce() -> Option<Vec<String>>> resolve::Evidence for Lazy<'_, '_, F> {
     }
     fn named(&mut self, id: &SessionId) -> Option<Candidate> {
         self.lookup.learn_id(id);
-        self.lookup.known.get(id).map(candidate)
+        self.lookup.known.get(id).map(|k| self.lookup.candidate(k))
     }
     fn ancestry(&mut self) -> Vec<ProcId> {
-        self.ancestry.get_or_insert_with(|| System.ancestry(std::process::id() as i32)).clone()
+        self.ancestry.get_or_insert_with(|| System.own_ancestors(MAX_ANCESTRY)).clone()
     }
     /// The repo's index, then the registry; when no session there owns an
     /// ancestor, the sessions named in the ancestors' initial environments.
@@ -75,29 +76,26 @@ impl<F: FnOnce() -> Option<Vec<String>>> resolve::Evidence for Lazy<'_, '_, F> {
         }
         self.lookup.candidates()
     }
+    fn agent_vars(&self) -> Vec<(&'static str, OsString)> {
+        AGENT_SESSION_VARS
+            .iter()
+            .filter_map(|name| Some((*name, std::env::var_os(name).filter(|v| !v.is_empty())?)))
+            .collect()
+    }
+    fn terminal(&mut self) -> Option<u64> {
+        System.own_stat().map(|s| s.tty).filter(|&t| t != 0)
+    }
     fn staged(&mut self) -> Option<Vec<String>> {
         self.staged.take().and_then(|staged| staged())
+    }
+    fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
     fn worktree(&self) -> &str {
         &self.worktree
     }
     fn recency(&self) -> bool {
         self.recency
-    }
-}
-
-fn candidate(known: &Known) -> Candidate {
-    let r = &known.record;
-    Candidate {
-        session_id: r.session_id.clone(),
-        launcher: r.launcher(),
-        agent: r.agent_proc(),
-        live: r.is_live(&System),
-        worktree_path: r.worktree_path.clone(),
-        last_interaction_time: r.last_interaction_time,
-        started_at: r.started_at,
-        files_touched: r.files_touched.clone(),
-        found_in: known.found_in,
     }
 }
 
@@ -113,9 +111,15 @@ impl<'a> OwnerLookup<'a> {
         OwnerLookup { repo, store, registry: LiveRegistry::from_env(), known: BTreeMap::new() }
     }
 
-    /// Resolves for the current process. `staged` is called only when the
-    /// recency step could use it (a live session here has `files_touched`).
-    pub fn find(mut self, recency: bool, staged: impl FnOnce() -> Option<Vec<String>>) -> Found {
+    /// Resolves for the current process by `policy`. `staged` is called
+    /// only when the recency step could use it (a live session here has
+    /// `files_touched`).
+    pub fn find(
+        mut self,
+        policy: &Policy,
+        recency: bool,
+        staged: impl FnOnce() -> Option<Vec<String>>,
+    ) -> Found {
         let mut evidence = Lazy {
             env: std::env::var_os(SESSION_ENV),
             worktree: self.repo.worktree_str(),
@@ -125,13 +129,10 @@ impl<'a> OwnerLookup<'a> {
             notes: Vec::new(),
             lookup: &mut self,
         };
-        let mut verdict = resolve::resolve_from(&mut evidence);
-        // What the environ walk learned goes just before the PID step's line.
-        let at = verdict.trace.iter().position(|l| l.starts_with("pid: ")).unwrap_or(0);
-        verdict.trace.splice(at..at, std::mem::take(&mut evidence.notes));
+        let verdict = resolve::resolve_from(policy, &mut evidence);
         if std::env::var_os("ENTIRE_DEBUG").is_some_and(|v| v == "1") {
             for line in &verdict.trace {
-                warn(format_args!("resolve: {line}"));
+                warn(format_args!("resolve ({}): {line}", policy.caller));
             }
         }
         let owner = verdict.owner.as_ref().and_then(|o| self.adopt(&o.session_id, o.method));
@@ -139,13 +140,50 @@ impl<'a> OwnerLookup<'a> {
     }
 
     fn candidates(&self) -> Vec<Candidate> {
-        self.known.values().map(candidate).collect()
+        self.known.values().map(|k| self.candidate(k)).collect()
+    }
+
+    fn candidate(&self, known: &Known) -> Candidate {
+        let r = &known.record;
+        Candidate {
+            session_id: r.session_id.clone(),
+            launcher: r.launcher(),
+            agent: r.agent_proc(),
+            liveness: self.liveness(r),
+            worktree_path: r.worktree_path.clone(),
+            last_interaction_time: r.last_interaction_time,
+            started_at: r.started_at,
+            files_touched: r.files_touched.clone(),
+            agent_session_id: r.agent_session_id.clone(),
+            terminal: r.terminal,
+            found_in: known.found_in,
+        }
+    }
+
+    /// Live when not ended and its launcher or agent is alive as recorded,
+    /// or its launcher's lock is held (which crosses PID namespaces). A
+    /// session recorded in another PID namespace without a held lock is
+    /// `Unseen`: its PIDs mean nothing here.
+    fn liveness(&self, record: &SessionRecord) -> Liveness {
+        if record.ended_at.is_some() {
+            return Liveness::Ended;
+        }
+        if record.is_live(&System) {
+            return Liveness::Live;
+        }
+        let id = &record.session_id;
+        let registries = [Some(LiveRegistry::repo_index(self.store)), self.registry.clone()];
+        if registries.iter().flatten().any(|r| r.probe(id) == LockState::Held) {
+            return Liveness::Live;
+        }
+        let elsewhere = record.pid_namespace.is_some_and(|ns| System.pid_namespace() != Some(ns));
+        if elsewhere { Liveness::Unseen } else { Liveness::Ended }
     }
 
     /// Whether a known live session's launcher or agent is one of `ancestry`
     /// (as recorded: PID and start time), so the PID step will find it.
     fn on_ancestry(&self, ancestry: &[ProcId]) -> bool {
-        self.known.values().any(|k| owns_one_of(&k.record, ancestry))
+        self.known.values().any(|k| self.owns_one_of(&k.record, ancestry))
     }
 
     fn learn_id(&mut self, id: &SessionId) {
@@ -175,7 +213,8 @@ impl<'a> OwnerLookup<'a> {
             // Launcher and agent both gone as recorded: a leftover for
             // `entire clean`, which can own nothing; its record is not worth
             // reading (after a crash there may be thousands).
-            let gone = entry.session.agent_proc().is_some() && !entry.session.is_live(&System);
+            let gone =
+                entry.session.agent_proc().is_some() && self.liveness(&entry.session) == Liveness::Ended;
             if !gone && !self.known.contains_key(&entry.session.session_id) {
                 self.learn_entry(entry, found_in);
             }
@@ -233,10 +272,10 @@ impl<'a> OwnerLookup<'a> {
                 }
             };
             notes.push(format!(
-                "pid: ancestor {} was started with ENTIRE_SESSION_ID={id}, found in {learned}",
+                "ancestor {} was started with ENTIRE_SESSION_ID={id}, found in {learned}",
                 ancestor.pid
             ));
-            if self.known.get(&id).is_some_and(|k| owns_one_of(&k.record, ancestry)) {
+            if self.known.get(&id).is_some_and(|k| self.owns_one_of(&k.record, ancestry)) {
                 break;
             }
         }
@@ -286,10 +325,10 @@ impl<'a> OwnerLookup<'a> {
         }
         Some(record)
     }
-}
 
-/// Whether `record` is live and its launcher or agent is one of `ancestry`.
-fn owns_one_of(record: &SessionRecord, ancestry: &[ProcId]) -> bool {
-    let procs = [record.launcher(), record.agent_proc()];
-    procs.iter().flatten().any(|p| ancestry.contains(p)) && record.is_live(&System)
+    /// Whether `record` is live and its launcher or agent is one of `ancestry`.
+    fn owns_one_of(&self, record: &SessionRecord, ancestry: &[ProcId]) -> bool {
+        let procs = [record.launcher(), record.agent_proc()];
+        procs.iter().flatten().any(|p| ancestry.contains(p)) && self.liveness(record) == Liveness::Live
+    }
 }

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{SessionId, SessionRecord};
 use crate::error::{Error, Result};
-use crate::fsutil::{LIVE_ENTRY_CAP, atomic_write_volatile, json_files, private_dir, read_own_with_owner};
+use crate::fsutil::{
+    LIVE_ENTRY_CAP, Links, atomic_write_volatile, json_files, open_lock, open_regular, private_dir,
+    read_own_with_owner,
+};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LiveEntry {
@@ -22,6 +25,18 @@ pub struct LiveEntry {
     #[serde(default)]
     pub store: Option<PathBuf>,
     pub session: SessionRecord,
+}
+
+/// A launcher's lock, as a hook finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// Held: the launcher runs.
+    Held,
+    /// There, and free: the launcher is gone.
+    Free,
+    /// No lock to probe (a session made by agent hooks, an older launcher,
+    /// a directory out of reach).
+    Absent,
 }
 
 #[derive(Clone, Debug)]
@@ -65,7 +80,14 @@ impl LiveRegistry {
     /// Writes an entry without fsync: it describes running processes, and a
     /// crash of the machine ends them all (docs/performance.md).
     pub fn put(&self, entry: &LiveEntry) -> Result<()> {
-        let mode = match &self.store {
+        let mode = self.prepare()?;
+        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, mode)
+    }
+
+    /// Makes the directory as the store or the user keeps it; returns the
+    /// mode for files in it.
+    fn prepare(&self) -> Result<u32> {
+        Ok(match &self.store {
             Some(store) => store.ensure_subdir(&self.dir)?,
             None => {
                 // The state directory too: whoever may write there could
@@ -74,8 +96,7 @@ impl LiveRegistry {
                 private_dir(&self.dir)?;
                 0o600
             }
-        };
-        atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, mode)
+        })
     }
 
     pub fn get(&self, id: &SessionId) -> Result<Option<LiveEntry>> {
@@ -83,8 +104,39 @@ impl LiveRegistry {
         read_entry(&path)
     }
 
+    /// Removes the entry, and the launcher's lock file if there is one.
     pub fn remove(&self, id: &SessionId) {
         let _ = fs::remove_file(self.path(id));
+        let _ = fs::remove_file(self.lock_path(id));
+    }
+
+    fn lock_path(&self, id: &SessionId) -> PathBuf {
+        self.dir.join(format!("{id}.lock"))
+    }
+
+    /// The launcher's lock on `<dir>/<id>.lock`, held for as long as the
+    /// returned file is open. Locks are seen across PID namespaces (the
+    /// same file in a bind mount is the same lock), so a hook that cannot
+    /// see the launcher's PID still tells a live session from an ended one.
+    /// Not inherited by the agent (close-on-exec).
+    pub fn hold(&self, id: &SessionId) -> Result<fs::File> {
+        let mode = self.prepare()?;
+        let path = self.lock_path(id);
+        let file = open_lock(&path, mode)?;
+        file.try_lock().map_err(|e| Error::internal(format!("locking {}: {e}", path.display())))?;
+        Ok(file)
+    }
+
+    /// Whether a launcher holds the lock of session `id`.
+    pub fn probe(&self, id: &SessionId) -> LockState {
+        let Ok(Some(file)) = open_regular(&self.lock_path(id), Links::Refuse) else {
+            return LockState::Absent;
+        };
+        match file.try_lock_shared() {
+            Ok(()) => LockState::Free,
+            Err(fs::TryLockError::WouldBlock) => LockState::Held,
+            Err(fs::TryLockError::Error(_)) => LockState::Absent,
+        }
     }
 
     /// Every parseable entry, and one warning per file that was skipped.
@@ -152,4 +204,24 @@ pub fn live_here(
     }
     live.sort_by(|a, b| (a.started_at, &a.session_id).cmp(&(b.started_at, &b.session_id)));
     (live, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_seen_until_its_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = LiveRegistry { dir: dir.path().join("state/live"), store: None };
+        let id = SessionId::parse("s1").unwrap();
+        assert_eq!(registry.probe(&id), LockState::Absent);
+        let held = registry.hold(&id).unwrap();
+        assert_eq!(registry.probe(&id), LockState::Held);
+        assert!(registry.hold(&id).is_err(), "one holder at a time");
+        drop(held);
+        assert_eq!(registry.probe(&id), LockState::Free);
+        registry.remove(&id);
+        assert_eq!(registry.probe(&id), LockState::Absent);
+    }
 }

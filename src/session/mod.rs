@@ -7,7 +7,7 @@ mod record;
 mod store;
 
 pub use id::{CheckpointId, SessionId, new_session_id};
-pub use live::{LiveEntry, LiveRegistry, live_here};
+pub use live::{LiveEntry, LiveRegistry, LockState, live_here};
 pub use prefix::{Prefix, ambiguous, by_prefix};
 pub use record::{CheckpointRef, EnvRejected, FoundIn, Resolution, ResolvedBy, SessionRecord, Source};
 pub use store::{Committed, Pending, Store};

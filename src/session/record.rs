@@ -26,6 +26,11 @@ pub struct SessionRecord {
     pub launcher_start_time: Option<u64>,
     pub agent_pid: Option<i32>,
     pub agent_start_time: Option<u64>,
+    /// The PID namespace those PIDs belong to (`process::pid_namespace`):
+    /// from another one they cannot be checked.
+    pub pid_namespace: Option<u64>,
+    /// The controlling terminal the session runs on (device number).
+    pub terminal: Option<u64>,
     pub exit_code: Option<i32>,
     pub exit_signal: Option<i32>,
     pub agent_session_id: Option<SessionId>,
@@ -78,11 +83,15 @@ impl std::fmt::Display for ResolvedBy {
 
 /// Why `ENTIRE_SESSION_ID` was set but not used.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum EnvRejected {
     Unknown,
     Ended,
     Malformed,
+    /// Recorded in another PID namespace, with no lock to show it alive.
+    NotVisible,
+    /// Inherited: another live session owns a nearer ancestor.
+    NearerOwner,
 }
 
 impl EnvRejected {
@@ -91,6 +100,8 @@ impl EnvRejected {
             EnvRejected::Unknown => "unknown",
             EnvRejected::Ended => "ended",
             EnvRejected::Malformed => "malformed",
+            EnvRejected::NotVisible => "not-visible",
+            EnvRejected::NearerOwner => "nearer-owner",
         }
     }
 }
@@ -135,6 +146,10 @@ pub struct Resolution {
     /// recorded (which keep their shape byte for byte).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_in: Option<FoundIn>,
+    /// The agent's session variable that named the owner
+    /// (`CLAUDE_CODE_SESSION_ID`…), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variable: Option<String>,
     /// For `post-hoc`: how the agent hook found its session ("env", "pid"…,
     /// or "agent-hook" when it made the session itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,6 +185,8 @@ impl SessionRecord {
             launcher_start_time: None,
             agent_pid: None,
             agent_start_time: None,
+            pid_namespace: None,
+            terminal: None,
             exit_code: None,
             exit_signal: None,
             agent_session_id: None,

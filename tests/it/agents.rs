@@ -655,3 +655,125 @@ hook SessionEnd '"reason":"other"'
     assert_eq!(checkpoints(&session), [(sha, "pid".to_owned())]);
     assert!(!repo.join(".git/entire-sessions/live/hook-session.json").exists(), "SessionEnd unindexed it");
 }
+
+/// A Claude started by another session's agent, without a launcher of its
+/// own, inherits `ENTIRE_SESSION_ID`: its hooks make a child session
+/// instead of writing into the outer one, and its commits go to it by PID
+/// (the nearest owner), the inherited variable noted as rejected. The outer
+/// session keeps its own agent session ID, prompt and commit.
+#[test]
+fn a_nested_agent_gets_a_child_session_and_its_own_commits() {
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
+    let settings = repo.join(".claude/settings.json");
+    let inner = FakeAgent::new(&w, "fake-inner", &settings, "sh", CLAUDE_WORK);
+    let outer_body = r#"
+hook SessionStart '"source":"startup"'
+hook UserPromptSubmit '"prompt":"outer work"'
+SID=inner-session "$INNER"
+echo outer > outer.txt && git add outer.txt && git commit -q -m "work of outer-session"
+hook Stop '"stop_hook_active":false'
+"#;
+    let outer = FakeAgent::new(&w, "fake-outer", &settings, "sh", outer_body);
+    let transcript = w.path().join("t.jsonl");
+    let mut cmd = outer.launched(&w, &repo, "outer-session", &transcript);
+    let out = cmd.env("INNER", &inner.script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let all = records(&repo);
+    let launched = all.iter().find(|r| r["source"] == "launcher").expect("the launcher's session");
+    assert_eq!(launched["agent_session_id"], "outer-session", "{launched:#}");
+    assert_eq!(launched["first_prompt"], "outer work");
+    let outer_sha = sha_of(&w, &repo, "work of outer-session");
+    assert_eq!(checkpoints(launched), [(outer_sha, "env".to_owned())]);
+
+    let child = record(&repo, "inner-session");
+    assert_eq!(child["source"], "agent-hook");
+    assert_eq!(child["parent_session_id"], launched["session_id"]);
+    assert_eq!(child["first_prompt"], "Fix the bug, please");
+    let inner_sha = sha_of(&w, &repo, "work of inner-session");
+    assert_eq!(checkpoints(&child), [(inner_sha.clone(), "pid".to_owned())]);
+    let explained = w.json(&repo, &["explain", "--commit", &inner_sha, "--json"]);
+    assert_eq!(explained["checkpoints"][0]["resolution"]["env_rejected"], "nearer-owner", "{explained:#}");
+    assert_eq!(all.len(), 2, "{all:#?}");
+}
+
+/// `entire run -- npx claude`: the agent is a grandchild of the launcher,
+/// behind a wrapper; its hooks still report into the launcher's session.
+#[test]
+fn an_agent_behind_a_wrapper_reports_into_the_launchers_session() {
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
+    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", CLAUDE_WORK);
+    let npx = w.path().join("npx");
+    script(&npx, &format!("#!/bin/sh\n{} \"$@\"\n", agent.script.display()));
+    let transcript = w.path().join("t.jsonl");
+    let mut cmd = agent.command(w.entire(&repo), "wrapped-session", &transcript);
+    let out = cmd.arg("run").arg("--").arg(&npx).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let all = records(&repo);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0]["source"], "launcher");
+    assert_eq!(all[0]["agent_session_id"], "wrapped-session");
+    let sha = sha_of(&w, &repo, "work of wrapped-session");
+    assert_eq!(checkpoints(&all[0]), [(sha, "env".to_owned())]);
+}
+
+/// Two Gemini sessions, each in a tool call when one of them commits. A
+/// shell call in each: nothing tells them apart, so the commit is linked
+/// to neither, and the hook says so. The other's call a file read: it
+/// cannot have committed, and the committer's session gets the commit.
+#[test]
+fn overlapping_gemini_sessions_link_a_commit_only_when_the_evidence_tells() {
+    let body = r#"
+hook SessionStart '"source":"startup"'
+hook BeforeAgent '"prompt":"work"'
+hook BeforeTool "\"tool_name\":\"$TOOL\",\"tool_input\":{}"
+pause
+if [ -n "$COMMIT" ]; then
+    echo work > work.txt && git add work.txt && git -c core.hooksPath= commit -q -m "by $SID"
+fi
+hook AfterTool "\"tool_name\":\"$TOOL\",\"tool_input\":{}"
+hook AfterAgent '"prompt":"work"'
+hook SessionEnd '"reason":"exit"'
+"#;
+    for (other_tool, linked) in [("run_shell_command", false), ("read_file", true)] {
+        let w = World::new();
+        let repo = w.repo("r");
+        stdout(enable_agent(&w, &repo, &["--agent", "gemini"]));
+        let agent = FakeAgent::new(&w, "fake-gemini", &repo.join(".gemini/settings.json"), "bash", body);
+        let transcript = w.path().join("t.json");
+        let stderr = w.path().join("committer.stderr");
+        let mut committer = agent.alone(&w, &repo, "committer", &transcript);
+        committer.env("COMMIT", "1").env("TOOL", "run_shell_command");
+        committer.stderr(fs::File::create(&stderr).unwrap());
+        let committer = Paused::start(committer, w.path().join("go-committer"));
+        let mut other = agent.alone(&w, &repo, "other", &transcript);
+        other.env("TOOL", other_tool);
+        let other = Paused::start(other, w.path().join("go-other"));
+        committer.resume();
+        other.resume();
+
+        let sha = sha_of(&w, &repo, "by committer");
+        let explained = w.json(&repo, &["explain", "--commit", &sha, "--json"]);
+        let said = fs::read_to_string(&stderr).unwrap();
+        assert_eq!(checkpoints(&record(&repo, "other")), [], "{other_tool}");
+        if linked {
+            assert_eq!(checkpoints(&record(&repo, "committer")), [(sha.clone(), "post-hoc".to_owned())]);
+            assert_eq!(explained["checkpoints"].as_array().unwrap().len(), 1, "{explained:#}");
+            assert!(!said.contains("no checkpoint"), "{said}");
+        } else {
+            assert_eq!(checkpoints(&record(&repo, "committer")), [], "{said}");
+            assert_eq!(explained["checkpoints"], serde_json::json!([]));
+            let line = format!(
+                "entire: no checkpoint for commit {}: sessions committer, other each had a tool call running when it was made\n",
+                &sha[..12]
+            );
+            assert_eq!(said.matches("entire:").count(), 1, "{said}");
+            assert!(said.contains(&line), "{said}");
+        }
+    }
+}

@@ -116,3 +116,96 @@ pub fn commit_outside(w: &World, repo: &Path, file: &str, msg: &str) {
     w.git(repo, &["add", file]);
     w.git(repo, &["commit", "-q", "-m", msg]);
 }
+
+/// Stages a change to `file` and commits it as `msg` through `prefix`
+/// (`setsid`, `script -qec`…), from outside every session's process tree;
+/// returns what the commit printed (through `script`: on its terminal).
+fn commit_through(w: &World, repo: &Path, prefix: &[&str], file: &str, msg: &str) -> String {
+    std::fs::write(repo.join(file), msg).unwrap();
+    w.git(repo, &["add", file]);
+    let mut cmd: Vec<&str> = prefix.to_vec();
+    let commit = format!("git commit -q -m '{msg}'");
+    if prefix.first() == Some(&"script") {
+        cmd.extend([commit.as_str(), "/dev/null"]);
+    } else {
+        cmd.extend(["sh", "-c", commit.as_str()]);
+    }
+    crate::support::printed_by(w, repo, &cmd)
+}
+
+#[test]
+fn two_live_sessions_and_a_commit_from_neither_get_no_trailer_and_a_reason() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let a = w.agent(&repo, "alpha");
+    let b = w.agent(&repo, "beta");
+    b.ok("true");
+    let said = commit_through(&w, &repo, &["setsid"], "x.txt", "from neither");
+    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), None, "{said}");
+    let mut ids = [a.session_id.clone(), b.session_id.clone()];
+    ids.sort();
+    assert_eq!(
+        said,
+        format!(
+            "entire: no checkpoint for this commit: 2 live sessions here could own it ({}, {}), and nothing shows which made it\n",
+            ids[0], ids[1]
+        )
+    );
+    // Their own commits still go to each of them.
+    let (a_id, b_id) = (a.session_id.clone(), b.session_id.clone());
+    a.ok(&commit_snippet("a.txt", "by alpha"));
+    assert_eq!(owner_of(&w, &repo, "HEAD"), Some((a_id, "env".into())));
+    b.ok(&commit_snippet("b.txt", "by beta"));
+    assert_eq!(owner_of(&w, &repo, "HEAD"), Some((b_id, "env".into())));
+    a.stop();
+    b.stop();
+}
+
+/// Makes the launcher's command the leader of a new session whose
+/// controlling terminal is `pty`.
+fn on_terminal(cmd: &mut std::process::Command, pty: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let fd = pty.as_raw_fd();
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid()?;
+            if libc::ioctl(fd, libc::TIOCSCTTY, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn a_commit_from_another_terminal_than_the_sessions_is_not_guessed() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let agent = w.agent_with(&repo, "on-a-tty", &w.state_dir(), |cmd| on_terminal(cmd, &pty.slave));
+    let record = &w.records(&repo)[&agent.session_id];
+    assert!(record["terminal"].as_u64().is_some_and(|t| t != 0), "the launcher's terminal: {record:#}");
+
+    // `script` runs the commit on a pseudo-terminal of its own.
+    let said = commit_through(&w, &repo, &["script", "-qec"], "x.txt", "from another terminal");
+    assert_eq!(checkpoint_of(&w, &repo, "HEAD"), None, "{said}");
+    assert_eq!(
+        said.replace('\r', ""),
+        format!(
+            "entire: no checkpoint for this commit: the only live session here, {} runs on another terminal\n",
+            agent.session_id
+        )
+    );
+
+    // No terminal at all is unknown, not different: the one live session
+    // is the guess, and the commit says so.
+    let said = commit_through(&w, &repo, &["setsid"], "y.txt", "from no terminal");
+    assert_eq!(owner_of(&w, &repo, "HEAD"), Some((agent.session_id.clone(), "recent".into())));
+    assert!(
+        said.starts_with(&format!("entire: tagged this commit to session {} by recency", agent.session_id)),
+        "{said}"
+    );
+    agent.stop();
+}

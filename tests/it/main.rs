@@ -21,6 +21,7 @@ mod history;
 mod hook_managers;
 mod hostile;
 mod hot_paths;
+mod namespaces;
 mod never_silent;
 mod output;
 mod real_agents;

@@ -954,4 +954,200 @@ fn opencode_runs_the_plugin_enable_installs() {
         "",
         "the plugin stays out of git"
     );
+
+// ------------------------------------------------------------ sandboxes
+
+/// A shell command that writes its PID namespace to `ns.txt`, so that a
+/// test knows the agent's command ran in a sandbox.
+const NAMESPACE: &str = "readlink /proc/self/ns/pid > ns.txt";
+
+fn assert_in_another_pid_namespace(repo: &Path) {
+    let theirs = std::fs::read_to_string(repo.join("ns.txt")).expect("the command wrote ns.txt");
+    let ours = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert_ne!(theirs.trim(), ours.to_str().unwrap(), "the command ran in a PID namespace of its own");
+}
+
+/// Claude Code's Linux sandbox (`"sandbox": {"enabled": true}`: bubblewrap,
+/// each Bash command in a PID namespace with its own `/proc`, where the
+/// launcher's PIDs do not exist). Under `entire run` the commit goes to the
+/// launcher's session by `ENTIRE_SESSION_ID`, proven live by the launcher's
+/// lock; plain `claude` with its hooks, by `CLAUDE_CODE_SESSION_ID`, the
+/// agent session its hooks recorded.
+#[test]
+#[ignore = "needs node >= 22, python3, bubblewrap and the pinned agent CLIs: run scripts/test"]
+fn claude_in_its_bubblewrap_sandbox_commits_to_the_right_session() {
+    let claude = claude();
+    let w = World::new();
+    let repo = w.repo("r");
+    let sandboxed = |cmd: &mut Command| {
+        cmd.args(["--settings", r#"{"sandbox": {"enabled": true, "autoAllowBashIfSandboxed": true}}"#]);
+    };
+
+    let commit = |file: &str, subject: &str| format!("{NAMESPACE} && {}", commit_command(file, subject));
+    let mock = Mock::start(&w, "launched", &commit("one.txt", "claude in its sandbox"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]);
+    claude_print(&mut cmd, &claude, "Commit one.txt");
+    sandboxed(&mut cmd);
+    claude_env(&w, &mut cmd, &mock, &repo);
+    run(cmd, "entire run -- claude -p, sandboxed");
+    mock.expect("tool");
+    mock.expect("final");
+    let launched = owned(&w, &repo, "claude in its sandbox");
+    launched.assert("claude-code", "env");
+    assert_eq!(launched.session["source"], "launcher");
+    assert_eq!(launched.checkpoint["resolution"]["env_rejected"], Value::Null, "{:#}", launched.checkpoint);
+
+    stdout(w.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
+    assert_in_another_pid_namespace(&repo);
+    let mock = Mock::start(&w, "plain", &commit("two.txt", "plain claude in its sandbox"), &[]);
+    let mut cmd = w.cmd(&claude, &repo);
+    cmd.args(["-p", "Commit two.txt", "--allowedTools", "Bash", "--output-format", "json"]);
+    sandboxed(&mut cmd);
+    claude_env(&w, &mut cmd, &mock, &repo);
+    let claude_sid = claude_session_id(&run(cmd, "claude -p, sandboxed"));
+    mock.expect("tool");
+    mock.expect("final");
+    let plain = owned(&w, &repo, "plain claude in its sandbox");
+    plain.assert("claude-code", "env");
+    assert_eq!(plain.session["source"], "agent-hook");
+    assert_eq!(plain.session["session_id"], claude_sid.as_str());
+    assert_eq!(
+        plain.checkpoint["resolution"]["variable"], "CLAUDE_CODE_SESSION_ID",
+        "{:#}",
+        plain.checkpoint
+    );
+    assert_in_another_pid_namespace(&repo);
+}
+
+/// Codex with `--sandbox workspace-write` and `.git` a writable root: the
+/// commit is made inside its sandbox, where the launcher's PIDs are not
+/// visible; `ENTIRE_SESSION_ID` names the session, the launcher's lock
+/// shows it live.
+#[test]
+#[ignore = "needs node >= 22, python3, bubblewrap and the pinned agent CLIs: run scripts/test"]
+fn codex_in_its_workspace_write_sandbox_commits_to_the_launchers_session() {
+    let codex = codex();
+    let w = World::new();
+    let repo = w.repo("r");
+    let subject = "codex in its sandbox";
+    let mock =
+        Mock::start(&w, "sandboxed", &format!("{NAMESPACE} && {}", commit_command("c.txt", subject)), &[]);
+    let tmp = w.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let writable = format!("sandbox_workspace_write.writable_roots=[\"{}\"]", repo.join(".git").display());
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&codex).arg("exec");
+    cmd.args([
+        "--sandbox",
+        "workspace-write",
+        "-c",
+        &writable,
+        "-c",
+        "approval_policy=\"never\"",
+        "Commit c.txt",
+    ]);
+    codex_env(&w, &mut cmd, &mock, "sandboxed");
+    cmd.env("TMPDIR", &tmp);
+    let agent = Running::spawn(cmd, "entire run -- codex exec --sandbox workspace-write");
+    let launcher = agent.pid;
+    agent.finish();
+    mock.expect("tool");
+    mock.expect("final");
+    let owned = owned(&w, &repo, subject);
+    owned.assert("codex", "env");
+    assert_eq!(owned.session["launcher_pid"], launcher);
+    assert_in_another_pid_namespace(&repo);
+}
+
+/// Two plain Gemini CLI sessions in one repository, their shell calls
+/// overlapping: "quick" commits while "waiter"'s shell call is open, so
+/// nothing tells whose commit it is and neither gets it; then "waiter"
+/// commits when "quick"'s call is over, and its session gets it.
+#[test]
+#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
+fn overlapping_gemini_sessions_each_get_only_what_the_evidence_gives_them() {
+    let gemini = gemini();
+    let w = World::new();
+    let repo = gemini_repo(&w);
+    let flag = |name: &str| w.path().join(name).display().to_string();
+    let (started, go) = (flag("waiter-started"), flag("go-waiter"));
+    let waiter_command = format!(
+        "touch {started} && while [ ! -e {go} ]; do sleep 0.05; done && {}",
+        commit_command("w.txt", "by waiter")
+    );
+    let quick_command =
+        format!("while [ ! -e {started} ]; do sleep 0.05; done && {}", commit_command("q.txt", "by quick"));
+    let start = |name: &str, command: &str| {
+        let mock = Mock::start(&w, name, command, &[]);
+        let mut cmd = w.cmd(&gemini, &repo);
+        cmd.args(["-p", "Commit", "--approval-mode", "yolo"]);
+        gemini_env(&w, &mut cmd, &mock);
+        (mock, Running::spawn(cmd, name))
+    };
+    let (waiter_mock, waiter) = start("waiter", &waiter_command);
+    waiter_mock.expect("tool");
+    let (quick_mock, quick) = start("quick", &quick_command);
+    quick_mock.expect("tool");
+    quick_mock.expect("final");
+    quick.finish();
+    std::fs::write(&go, "").unwrap();
+    waiter_mock.expect("final");
+    waiter.finish();
+
+    let log = w.git(&repo, &["log", "--format=%H %s"]);
+    let quick_sha = log.lines().find_map(|l| l.strip_suffix(" by quick")).expect(&log).to_owned();
+    let explained = w.json(&repo, &["explain", "--commit", &quick_sha, "--json"]);
+    assert_eq!(explained["checkpoints"], json!([]), "{explained:#}");
+    let claim = std::fs::read_to_string(w.store(&repo).join("post-hoc-claims").join(&quick_sha)).unwrap();
+    assert!(claim.starts_with("disputed: "), "{claim}");
+    let owned = owned(&w, &repo, "by waiter");
+    owned.assert("gemini", "post-hoc");
+    assert_eq!(owned.session["source"], "agent-hook");
+    assert!(claim.contains(owned.session["session_id"].as_str().unwrap()), "{claim}");
+}
+
+/// A `claude -p` run by the Bash tool of a `claude` under `entire run`,
+/// without a launcher of its own: it inherits `ENTIRE_SESSION_ID`, and its
+/// hooks make a child session; its commit goes there by `pid` (the nearest
+/// owner; the inherited variable noted rejected), the outer agent's commit
+/// to the launcher's session, whose Claude session ID stays the outer one.
+#[test]
+#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
+fn claude_started_by_claude_gets_a_child_session() {
+    let claude = claude();
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(w.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
+    // One mock for both: the inner claude inherits ANTHROPIC_BASE_URL, and
+    // tells itself apart by NESTED.
+    let command = format!(
+        "if [ -n \"$NESTED\" ]; then {inner}; else NESTED=1 '{claude}' -p 'Commit inner.txt' --allowedTools Bash \
+         --output-format json > inner.json && {outer}; fi",
+        inner = commit_command("inner.txt", "by the inner claude"),
+        claude = claude.display(),
+        outer = commit_command("outer.txt", "by the outer claude"),
+    );
+    let mock = Mock::start(&w, "nested", &command, &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]);
+    claude_print(&mut cmd, &claude, "Run the inner claude");
+    claude_env(&w, &mut cmd, &mock, &repo);
+    let outer_sid = claude_session_id(&run(cmd, "entire run -- claude -p, running claude"));
+    for event in ["tool", "tool", "final", "final"] {
+        mock.expect(event);
+    }
+    let inner_sid = claude_session_id(&std::fs::read_to_string(repo.join("inner.json")).unwrap());
+
+    let outer = owned(&w, &repo, "by the outer claude");
+    outer.assert("claude-code", "env");
+    assert_eq!(outer.session["source"], "launcher");
+    assert_eq!(outer.session["agent_session_id"], outer_sid.as_str());
+    assert_eq!(outer.session["first_prompt"], "Run the inner claude");
+    let inner = owned(&w, &repo, "by the inner claude");
+    inner.assert("claude-code", "pid");
+    assert_eq!(inner.session["session_id"], inner_sid.as_str());
+    assert_eq!(inner.session["source"], "agent-hook");
+    assert_eq!(inner.session["parent_session_id"], outer.session["session_id"]);
+    assert_eq!(inner.checkpoint["resolution"]["env_rejected"], "nearer-owner", "{:#}", inner.checkpoint);
 }

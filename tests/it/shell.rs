@@ -17,7 +17,7 @@ const FAKE_AGENT: &str = r#"#!/bin/sh
 {
     echo call
     echo "session=${ENTIRE_SESSION_ID-}"
-    for entry in "$ENTIRE_STATE_DIR"/live/*; do
+    for entry in "$ENTIRE_STATE_DIR"/live/*.json; do
         if [ -e "$entry" ]; then
             echo "live=${entry##*/}"
             printf 'record=%s\n' "$(cat "$entry")"

@@ -235,7 +235,20 @@ impl World {
 
     /// [`agent`](Self::agent) with the launcher's `ENTIRE_STATE_DIR` at `state`.
     pub fn agent_with_state(&self, cwd: &Path, name: &str, state: &Path) -> Agent {
+        self.agent_with(cwd, name, state, |_| {})
+    }
+
+    /// [`agent_with_state`](Self::agent_with_state), the launcher's command
+    /// set up by `setup` first (a controlling terminal…).
+    pub fn agent_with(
+        &self,
+        cwd: &Path,
+        name: &str,
+        state: &Path,
+        setup: impl FnOnce(&mut Command),
+    ) -> Agent {
         let mut cmd = self.entire(cwd);
+        setup(&mut cmd);
         cmd.env("ENTIRE_STATE_DIR", state).args(["run", "--agent", name, "--", "sh"]);
         let agent = Agent::spawn(self, cmd);
         let entry = state.join("live").join(format!("{}.json", agent.session_id));
@@ -385,4 +398,13 @@ pub fn oid(raw: &str) -> entire::git::CommitId {
 /// The lines of stderr that entire wrote.
 pub fn entire_lines(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.starts_with("entire:")).collect()
+}
+
+/// Runs `cmd` (a command line, e.g. `["git", "commit", …]`) in `repo` and
+/// returns what it printed, stdout then stderr; panics if it fails.
+pub fn printed_by(world: &World, repo: &Path, cmd: &[&str]) -> String {
+    let out = world.cmd(cmd[0], repo).args(&cmd[1..]).output().unwrap();
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{cmd:?}: {printed}");
+    printed
 }
