@@ -954,6 +954,7 @@ fn opencode_runs_the_plugin_enable_installs() {
         "",
         "the plugin stays out of git"
     );
+}
 
 // ------------------------------------------------------------ sandboxes
 
