@@ -666,7 +666,7 @@ fn a_nested_agent_gets_a_child_session_and_its_own_commits() {
     let w = World::new();
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
-    let settings = repo.join(".claude/settings.json");
+    let settings = repo.join(".claude/settings.local.json");
     let inner = FakeAgent::new(&w, "fake-inner", &settings, "sh", CLAUDE_WORK);
     let outer_body = r#"
 hook SessionStart '"source":"startup"'
@@ -706,7 +706,8 @@ fn an_agent_behind_a_wrapper_reports_into_the_launchers_session() {
     let w = World::new();
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
-    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", CLAUDE_WORK);
+    let agent =
+        FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.local.json"), "sh", CLAUDE_WORK);
     let npx = w.path().join("npx");
     script(&npx, &format!("#!/bin/sh\n{} \"$@\"\n", agent.script.display()));
     let transcript = w.path().join("t.jsonl");
