@@ -243,6 +243,12 @@ pub struct ExplainArgs {
     /// The commit to explain (the same as REV)
     #[arg(long, value_name = "REV", conflicts_with = "session")]
     pub commit: Option<String>,
+    /// Print the transcript as far as a checkpoint holds it (with REV or --checkpoint)
+    #[arg(long, conflicts_with_all = ["session", "json"])]
+    pub transcript: bool,
+    /// The checkpoint whose transcript to print (with --transcript)
+    #[arg(long, value_name = "ID", requires = "transcript", conflicts_with_all = ["rev", "commit"])]
+    pub checkpoint: Option<String>,
     /// List the commits of one session
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,

@@ -166,7 +166,7 @@ pub const SETTINGS_CAP: Cap = Cap { what: "settings file", bytes: 1 << 20 };
 pub const RECORD_CAP: Cap = Cap { what: "session record", bytes: 16 << 20 };
 pub const LIVE_ENTRY_CAP: Cap = Cap { what: "live entry", bytes: 1 << 20 };
 pub const PENDING_CAP: Cap = Cap { what: "pending checkpoint", bytes: 64 << 10 };
-/// One-line state: the reserved checkpoint ID, the tip pushed to a remote.
+/// One-line state: the tip pushed to a remote.
 pub const STATE_LINE_CAP: Cap = Cap { what: "state file", bytes: 4 << 10 };
 
 /// Whether a read may follow a symbolic link at the path's last component.
@@ -292,7 +292,9 @@ pub fn set_lock_patience(patience: Duration) {
     LOCK_PATIENCE_MS.store(patience.as_millis() as u64, Ordering::Relaxed);
 }
 
-fn lock_patience() -> Duration {
+/// How long this process waits for a lock (for the writer lock: without
+/// progress).
+pub fn lock_patience() -> Duration {
     Duration::from_millis(LOCK_PATIENCE_MS.load(Ordering::Relaxed))
 }
 

@@ -2,19 +2,21 @@
 //! checked unique against the branch before use (docs/spec.md §2), and against the
 //! checkpoints pending in the store, which are not on the branch yet.
 //!
-//! Checking against the branch takes a git process, so the background
-//! checkpoint writer, which has just moved the branch, draws and checks the
-//! next commit's ID ahead of time ([`reserve`]). The reservation, a cache
-//! of the branch kept next to it in the git common dir, holds the ID and
-//! the tip it was checked against. The next prepare-commit-msg takes it
-//! when the branch still has that tip (the same tip, the same content: the
-//! check holds as if made then), so it starts no git at all.
+//! Checking against the branch reads the object database, so the
+//! background checkpoint writer, which has just moved the branch, checks a
+//! few IDs ahead of time and keeps them in a pool, one empty file each
+//! (`<store>/ids/<id>`). prepare-commit-msg takes one by removing its file,
+//! which one process wins, and so reads nothing of git's. A pooled ID
+//! stays unused on the branch: the branch only gains checkpoints whose IDs
+//! come from this pool or from a draw that skips it, or, when another
+//! clone's checkpoints are folded in, the pool is emptied ([`forget_pool`]).
 
 use std::fs;
 use std::io::Read;
+use std::path::PathBuf;
 
 use super::dir_of;
-use super::objects::CatFile;
+use super::objects::Objects;
 use crate::error::{Context, Error, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::session::{CheckpointId, Store};
@@ -22,73 +24,94 @@ use crate::session::{CheckpointId, Store};
 /// Collisions need 48 random bits to repeat; a few tries is already absurd.
 const MAX_TRIES: usize = 8;
 
-/// The reservation file, in the git common dir.
-const RESERVED: &str = "entire-next-checkpoint-id";
+/// IDs the writer keeps checked ahead: more than a burst of commits of one
+/// worktree makes before its writer runs again.
+const POOL_SIZE: usize = 8;
+
+fn pool_dir(repo: &Repo) -> PathBuf {
+    repo.store_dir().join("ids")
+}
 
 /// A fresh ID from `/dev/urandom`, unused on the branch and in the store:
-/// the reserved one when it still holds, else one checked now.
+/// a pooled one when there is one, else one checked now.
 pub fn new_id(repo: &Repo) -> Result<CheckpointId> {
     let store = Store::new(repo.store_dir());
-    let tip = repo.resolve_ref(CHECKPOINTS_REF);
-    if let Some(id) = take_reserved(repo, &store, tip.as_deref()) {
+    if let Some(id) = take_pooled(repo, &store) {
         return Ok(id);
     }
-    draw(repo, &store, tip.as_deref(), &mut random_bytes::<6>)
+    draw(repo, &store, &mut None, &mut random_bytes::<6>)
 }
 
-/// [`new_id`] with the random source supplied and no reservation, so that
-/// tests can drive the collision path.
+/// [`new_id`] with the random source supplied and no pool, so that tests
+/// can drive the collision path.
 pub fn new_id_with(repo: &Repo, random: &mut dyn FnMut() -> Result<[u8; 6]>) -> Result<CheckpointId> {
+    draw(repo, &Store::new(repo.store_dir()), &mut None, random)
+}
+
+/// Tops the pool up with IDs checked against the branch's tip now.
+/// Without a branch there is nothing to check: `new_id` reads nothing then.
+pub fn refill(repo: &Repo) -> Result<()> {
+    let dir = pool_dir(repo);
+    if pooled(repo).len() >= POOL_SIZE / 2 || repo.resolve_ref(CHECKPOINTS_REF).is_none() {
+        return Ok(());
+    }
+    crate::fsutil::private_dir(&dir)?;
     let store = Store::new(repo.store_dir());
-    draw(repo, &store, repo.resolve_ref(CHECKPOINTS_REF).as_deref(), random)
+    let mut objects = None;
+    for _ in pooled(repo).len()..POOL_SIZE {
+        let id = draw(repo, &store, &mut objects, &mut random_bytes::<6>)?;
+        fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(dir.join(id.as_str()))
+            .context(format_args!("adding to {}", dir.display()))?;
+    }
+    Ok(())
 }
 
-/// Draws the next commit's ID and checks it against the branch's tip now.
-/// Without a branch there is nothing to save: `new_id` starts no git then.
-pub fn reserve(repo: &Repo) -> Result<()> {
-    let store = Store::new(repo.store_dir());
-    let Some(tip) = repo.resolve_ref(CHECKPOINTS_REF) else { return Ok(()) };
-    let id = draw(repo, &store, Some(&tip), &mut random_bytes::<6>)?;
-    crate::fsutil::atomic_write_volatile(
-        &repo.common_dir.join(RESERVED),
-        format!("{id} {tip}\n").as_bytes(),
-        0o600,
-    )
+/// Empties the pool: the branch took in checkpoints from elsewhere, whose
+/// IDs the pool was not checked against.
+pub fn forget_pool(repo: &Repo) {
+    for id in pooled(repo) {
+        let _ = fs::remove_file(pool_dir(repo).join(id.as_str()));
+    }
 }
 
-/// Takes the reserved ID if it was checked against `tip`, the branch's tip
-/// now, and is not pending. Taking it is a rename, which one process wins;
-/// whatever was taken is used once or dropped.
-fn take_reserved(repo: &Repo, store: &Store, tip: Option<&str>) -> Option<CheckpointId> {
-    let path = repo.common_dir.join(RESERVED);
-    let taken = repo.common_dir.join(format!("{RESERVED}.{}", std::process::id()));
-    fs::rename(&path, &taken).ok()?;
-    let text = crate::fsutil::read_own(&taken, crate::fsutil::STATE_LINE_CAP);
-    let _ = fs::remove_file(&taken);
-    let text = String::from_utf8(text.ok()??).ok()?;
-    let (id, checked_at) = text.trim().split_once(' ')?;
-    let id = CheckpointId::parse(id)?;
-    (Some(checked_at) == tip && !store.is_pending(&id)).then_some(id)
+fn pooled(repo: &Repo) -> Vec<CheckpointId> {
+    let Ok(entries) = fs::read_dir(pool_dir(repo)) else { return Vec::new() };
+    entries.flatten().filter_map(|e| e.file_name().to_str().and_then(CheckpointId::parse)).collect()
 }
 
+/// Takes a pooled ID that is not pending. Whatever is taken is used once
+/// or dropped.
+fn take_pooled(repo: &Repo, store: &Store) -> Option<CheckpointId> {
+    let dir = pool_dir(repo);
+    pooled(repo)
+        .into_iter()
+        .find(|id| fs::remove_file(dir.join(id.as_str())).is_ok() && !store.is_pending(id))
+}
+
+/// A random ID neither pending, pooled nor on the branch; `objects` is
+/// opened on first need and kept for the next draw.
 fn draw(
     repo: &Repo,
     store: &Store,
-    tip: Option<&str>,
+    objects: &mut Option<Objects>,
     random: &mut dyn FnMut() -> Result<[u8; 6]>,
 ) -> Result<CheckpointId> {
-    let mut objects = None;
+    let tip = repo.resolve_ref(CHECKPOINTS_REF);
+    let pool = pooled(repo);
     for _ in 0..MAX_TRIES {
         let id = CheckpointId::from_bytes(random()?);
-        if store.is_pending(&id) {
+        if store.is_pending(&id) || pool.contains(&id) {
             continue;
         }
-        let Some(tip) = tip else { return Ok(id) };
-        let objects = match &mut objects {
+        let Some(tip) = &tip else { return Ok(id) };
+        let objects = match objects {
             Some(objects) => objects,
-            None => objects.insert(CatFile::spawn(repo)?),
+            None => objects.insert(Objects::open(repo)?),
         };
-        if objects.get(&format!("{tip}:{}", dir_of(&id)))?.is_none() {
+        if objects.at_path(tip, &dir_of(&id))?.is_none() {
             return Ok(id);
         }
     }

@@ -10,6 +10,7 @@ pub mod push;
 mod reader;
 mod record;
 pub mod remote;
+pub mod transcript;
 mod transcript_source;
 mod writer;
 
@@ -19,9 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::git::CommitId;
 use crate::session::{CheckpointId, Resolution, ResolvedBy, SessionId};
 
-pub use id::{new_id, new_id_with, reserve as reserve_id};
+pub use id::{new_id, new_id_with, refill as refill_ids};
 pub use merge::{conflicts, merge};
-pub(crate) use objects::update_ref;
 pub use reader::{Reader, for_commit, read};
 pub use record::{Attribution, record};
 pub use transcript_source::{SkipReason, agent_dirs, open_transcript};
@@ -56,6 +56,29 @@ pub struct Metadata {
     /// Anything else: "linked", "transcript_truncated"…
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A commit's message and the paths it changed (`Objects::commit_summary`).
+pub fn commit_summary(
+    repo: &crate::git::Repo,
+    sha: &str,
+) -> crate::error::Result<Option<(String, Vec<String>)>> {
+    objects::Objects::open(repo)?.commit_summary(sha)
+}
+
+/// Moves the branch to a tip that took in checkpoints from elsewhere
+/// (another clone's, fetched or merged), by compare-and-swap. The pool of
+/// IDs checked against the old tips goes, before and after.
+pub(crate) fn update_ref(
+    repo: &crate::git::Repo,
+    new: &str,
+    old: Option<&str>,
+    reflog: &str,
+) -> crate::error::Result<()> {
+    id::forget_pool(repo);
+    let moved = objects::update_ref(repo, new, old, reflog);
+    id::forget_pool(repo);
+    moved
 }
 
 /// `<id[0:2]>/<id[2:]>`: a checkpoint's directory on the branch.

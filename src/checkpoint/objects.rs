@@ -1,15 +1,16 @@
-//! The git plumbing the checkpoints branch is built with. `cat-file` and
-//! `mktree` run as long-lived `--batch` processes that answer many requests
-//! each, so a checkpoint write costs a handful of git processes however
-//! many trees it touches (hooks run on every commit).
+//! The object database and refs behind the checkpoints branch. Writes,
+//! and the reads a write needs, run in process ([`Objects`], gitoxide):
+//! the detached writer starts no git at all. Readers that are not on a
+//! commit's path (`explain`, the merge with a remote) talk to long-lived
+//! `git cat-file --batch` and `git mktree --batch` processes instead, each
+//! answering many requests.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use crate::error::{Error, Result};
-use crate::git::{CHECKPOINTS_REF, Repo, checked, command_line, failed, not_started};
+use crate::git::{CHECKPOINTS_REF, Repo, command_line, failed, not_started};
 
 pub const TREE_MODE: &str = "40000";
 pub const BLOB_MODE: &str = "100644";
@@ -218,90 +219,276 @@ fn parse_tree(mut data: &[u8], oid_len: usize) -> Result<Tree> {
     Ok(tree)
 }
 
-/// Writes files as blobs with one `hash-object` process; oids in order.
-/// Paths must not contain newlines (they are passed one per line).
-pub fn hash_files(repo: &Repo, paths: &[&Path]) -> Result<Vec<String>> {
-    let mut input = Vec::new();
-    for path in paths {
-        input.extend_from_slice(path.as_os_str().as_encoded_bytes());
-        input.push(b'\n');
-    }
-    let mut cmd = repo.git();
-    cmd.args(["hash-object", "-w", "--no-filters", "--stdin-paths"]);
-    // A few paths in, one short line out each: no pipe can fill up.
-    let out = feed(cmd, &mut input.as_slice())?;
-    let oids: Vec<String> = String::from_utf8_lossy(&out).lines().map(str::to_owned).collect();
-    if oids.len() != paths.len() {
-        return Err(Error::internal("git hash-object: unexpected output"));
-    }
-    Ok(oids)
+/// The object database and the refs of one repository, in process
+/// (gitoxide): blobs, trees and the commit of a checkpoint are written
+/// without starting git, and the ref moves by compare-and-swap under git's
+/// own lock file. Identity and configuration are read as git reads them.
+pub struct Objects {
+    repo: gix::Repository,
+    /// Set when the refs are in the reftable format, which gitoxide does
+    /// not write: the ref is then moved by `git update-ref`.
+    reftable: Option<Repo>,
 }
 
-/// Writes everything `reader` yields as one blob, streamed to git.
-pub fn hash_stream(repo: &Repo, reader: &mut dyn Read) -> Result<String> {
-    let mut cmd = repo.git();
-    cmd.args(["hash-object", "-w", "--stdin"]);
-    let out = feed(cmd, reader)?;
-    Ok(String::from_utf8_lossy(&out).trim().to_owned())
-}
-
-fn feed(cmd: Command, reader: &mut dyn Read) -> Result<Vec<u8>> {
-    let mut pipe = Pipe::spawn(cmd)?;
-    let mut stdin = pipe.stdin.take().expect("piped stdin");
-    if let Err(err) = std::io::copy(reader, &mut stdin) {
-        drop(stdin);
-        return Err(Error::internal(format!("feeding git: {err}; {}", pipe.failure())));
+impl Objects {
+    pub fn open(repo: &Repo) -> Result<Objects> {
+        let opened = gix::open(&repo.git_dir)
+            .map_err(|e| Error::internal(format!("opening {} with gitoxide: {e}", repo.git_dir.display())))?;
+        let reftable = repo.common_dir.join("reftable").is_dir().then(|| repo.clone());
+        Ok(Objects { repo: opened, reftable })
     }
-    drop(stdin);
-    let mut out = Vec::new();
-    let _ = pipe.stdout.read_to_end(&mut out);
-    let status = pipe.child.wait()?;
-    if !status.success() {
-        return Err(pipe.failure());
-    }
-    Ok(out)
-}
 
-/// `git commit-tree` as the repo's configured user, else as
-/// `entire <entire@localhost>`: a hook must not fail, nor use an identity
-/// git guessed from the host name, because nobody set `user.email`.
-pub fn commit_tree(repo: &Repo, tree: &str, parents: &[&str], message: &str) -> Result<String> {
-    let run = |fallback: bool| {
-        let mut cmd = repo.git();
-        cmd.args(["-c", "user.useConfigOnly=true", "commit-tree", "--no-gpg-sign", "-m", message]);
-        for parent in parents {
-            cmd.args(["-p", parent]);
+    fn oid(&self, hex: &str) -> Result<gix::ObjectId> {
+        gix::ObjectId::from_hex(hex.as_bytes())
+            .map_err(|_| Error::internal(format!("not an object name: {hex:?}")))
+    }
+
+    /// The object `oid` names; None when it is missing.
+    pub fn get(&self, oid: &str) -> Result<Option<Object>> {
+        let found = self.repo.try_find_object(self.oid(oid)?).map_err(|e| odb_error("reading", oid, e))?;
+        Ok(found.map(|object| Object {
+            kind: object.kind.to_string(),
+            oid: oid.to_owned(),
+            data: object.data.clone(),
+        }))
+    }
+
+    /// The object at `path` in `commit`'s tree (`""`: the root tree); None
+    /// when the commit or the path is missing.
+    pub fn at_path(&self, commit: &str, path: &str) -> Result<Option<Object>> {
+        let Some(commit) = self.commit_headers(commit)? else { return Ok(None) };
+        let mut object = self.get(&commit.tree)?;
+        for name in path.split('/').filter(|n| !n.is_empty()) {
+            let Some(entries) = object.map(|o| o.entries()).transpose()? else { return Ok(None) };
+            object = match entries.get(name.as_bytes()) {
+                Some(entry) => self.get(&entry.oid)?,
+                None => return Ok(None),
+            };
         }
-        cmd.arg(tree);
-        if fallback {
-            for (var, value) in [
-                ("GIT_AUTHOR_NAME", "entire"),
-                ("GIT_AUTHOR_EMAIL", "entire@localhost"),
-                ("GIT_COMMITTER_NAME", "entire"),
-                ("GIT_COMMITTER_EMAIL", "entire@localhost"),
-            ] {
-                if std::env::var_os(var).is_none() {
-                    cmd.env(var, value);
-                }
+        Ok(object)
+    }
+
+    /// A commit's tree, parents and message; None when it is missing.
+    fn commit_headers(&self, commit: &str) -> Result<Option<CommitHeaders>> {
+        let Some(object) = self.get(commit)?.filter(|o| o.kind == "commit") else { return Ok(None) };
+        let bad = || Error::internal(format!("malformed commit {commit}"));
+        let split = object.data.windows(2).position(|w| w == b"\n\n");
+        let (headers, message) = match split {
+            Some(at) => (&object.data[..at], &object.data[at + 2..]),
+            None => (&object.data[..], &[][..]),
+        };
+        let headers = std::str::from_utf8(headers).map_err(|_| bad())?;
+        let value = |key: &'static str| headers.lines().filter_map(move |l| l.strip_prefix(key));
+        Ok(Some(CommitHeaders {
+            tree: value("tree ").next().ok_or_else(bad)?.to_owned(),
+            parents: value("parent ").map(str::to_owned).collect(),
+            encoding: value("encoding ").next().map(str::to_owned),
+            message: String::from_utf8_lossy(message).into_owned(),
+        }))
+    }
+
+    /// A commit's message and the paths it changed against its first parent
+    /// (every path of a root commit), sorted as `git log -1 --name-only
+    /// --no-renames -m --first-parent` lists them, but never quoted. None
+    /// when the message is in an encoding other than UTF-8, which git
+    /// converts.
+    pub fn commit_summary(&self, commit: &str) -> Result<Option<(String, Vec<String>)>> {
+        let headers = self
+            .commit_headers(commit)?
+            .ok_or_else(|| Error::internal(format!("commit {commit} is not here")))?;
+        if headers
+            .encoding
+            .as_deref()
+            .is_some_and(|e| !e.eq_ignore_ascii_case("utf-8") && !e.eq_ignore_ascii_case("utf8"))
+        {
+            return Ok(None);
+        }
+        let mut files = Vec::new();
+        match headers.parents.first() {
+            None => self.diff_trees(None, Some(&headers.tree), "", &mut files)?,
+            Some(parent) => {
+                let parent = self
+                    .commit_headers(parent)?
+                    .ok_or_else(|| Error::internal(format!("parent {parent} of {commit} is not here")))?;
+                self.diff_trees(Some(&parent.tree), Some(&headers.tree), "", &mut files)?
             }
         }
-        checked(&mut cmd).map(|out| String::from_utf8_lossy(&out).trim().to_owned())
-    };
-    // Only an unconfigured identity makes the first try fail; anything
-    // else fails the second as well and is reported.
-    run(false).or_else(|_| run(true))
+        files.sort();
+        let files = files.into_iter().map(|p| String::from_utf8_lossy(&p).into_owned()).collect();
+        Ok(Some((headers.message, files)))
+    }
+
+    /// The paths under `prefix` whose files differ between two trees.
+    fn diff_trees(
+        &self,
+        old: Option<&str>,
+        new: Option<&str>,
+        prefix: &str,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<()> {
+        let entries = |tree: Option<&str>| -> Result<Tree> {
+            Ok(match tree {
+                Some(oid) => self.get(oid)?.map(|o| o.entries()).transpose()?.unwrap_or_default(),
+                None => Tree::new(),
+            })
+        };
+        let (old, new) = (entries(old)?, entries(new)?);
+        let names: std::collections::BTreeSet<&Vec<u8>> = old.keys().chain(new.keys()).collect();
+        for name in names {
+            let (a, b) = (old.get(name), new.get(name));
+            if a == b {
+                continue;
+            }
+            let path = [prefix.as_bytes(), name].concat();
+            let tree = |e: Option<&Entry>| e.filter(|e| e.is_tree()).map(|e| e.oid.clone());
+            let file = |e: Option<&Entry>| e.is_some_and(|e| !e.is_tree());
+            if file(a) || file(b) {
+                out.push(path.clone());
+            }
+            let (ta, tb) = (tree(a), tree(b));
+            if ta.is_some() || tb.is_some() {
+                let dir = format!("{}/", String::from_utf8_lossy(&path));
+                self.diff_trees(ta.as_deref(), tb.as_deref(), &dir, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The entries of the tree at `dir` in `commit`; empty when missing.
+    pub fn tree_at(&self, commit: &str, dir: &str) -> Result<Tree> {
+        self.at_path(commit, dir)?.map_or(Ok(Tree::new()), |object| object.entries())
+    }
+
+    pub fn blob(&self, bytes: &[u8]) -> Result<String> {
+        let id = self.repo.write_blob(bytes).map_err(|e| odb_error("writing", "a blob", e))?;
+        Ok(id.to_string())
+    }
+
+    /// A blob of `len` bytes read from `reader`, streamed to disk.
+    pub fn blob_from(&self, reader: &mut dyn Read, len: u64) -> Result<String> {
+        use gix::objs::Write as _;
+        let id = self
+            .repo
+            .objects
+            .write_stream(gix::objs::Kind::Blob, len, reader)
+            .map_err(|e| odb_error("writing", "a blob", e))?;
+        Ok(id.to_string())
+    }
+
+    /// Writes a tree in git's entry order.
+    pub fn write_tree(&self, tree: &Tree) -> Result<String> {
+        let mut entries = Vec::with_capacity(tree.len());
+        for (name, entry) in tree {
+            let mode = gix::objs::tree::EntryMode::from_bytes(entry.mode.as_bytes())
+                .ok_or_else(|| Error::internal(format!("bad tree entry mode {:?}", entry.mode)))?;
+            entries.push(gix::objs::tree::Entry {
+                mode,
+                filename: name.clone().into(),
+                oid: self.oid(&entry.oid)?,
+            });
+        }
+        entries.sort();
+        let id = self
+            .repo
+            .write_object(gix::objs::Tree { entries })
+            .map_err(|e| odb_error("writing", "a tree", e))?;
+        Ok(id.to_string())
+    }
+
+    /// A commit as the repository's configured user, else as `entire
+    /// <entire@localhost>`: never an identity guessed from the host name.
+    pub fn commit(&self, tree: &str, parents: &[&str], message: &str) -> Result<String> {
+        let now = gix::date::Time::now_local_or_utc();
+        let fallback = |name: &str, email: &str| gix::actor::Signature {
+            name: name.into(),
+            email: email.into(),
+            time: now,
+        };
+        let configured = |sig: Option<gix::Result<gix::actor::SignatureRef<'_>>>| {
+            sig.and_then(|s| s.ok())
+                .filter(|s| !s.name.is_empty() && !s.email.is_empty())
+                .and_then(|s| s.to_owned().ok())
+        };
+        let committer =
+            configured(self.repo.committer()).unwrap_or_else(|| fallback("entire", "entire@localhost"));
+        let author = configured(self.repo.author()).unwrap_or_else(|| committer.clone());
+        let commit = gix::objs::Commit {
+            tree: self.oid(tree)?,
+            parents: parents.iter().map(|p| self.oid(p)).collect::<Result<_>>()?,
+            author,
+            committer,
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        let id = self.repo.write_object(&commit).map_err(|e| odb_error("writing", "a commit", e))?;
+        Ok(id.to_string())
+    }
+
+    /// Compare-and-swap of `name`: moves it from `old` (None: it must not
+    /// exist yet) to `new`, or fails without touching it.
+    pub fn update_ref(&self, name: &str, new: &str, old: Option<&str>, reflog: &str) -> Result<()> {
+        use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+        if let Some(repo) = &self.reftable {
+            let zero = "0".repeat(new.len());
+            return repo.git_output(["update-ref", "-m", reflog, name, new, old.unwrap_or(&zero)]).map(drop);
+        }
+        let expected = match old {
+            Some(old) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(self.oid(old)?)),
+            None => PreviousValue::MustNotExist,
+        };
+        let edit = RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: reflog.into(),
+                },
+                expected,
+                new: gix::refs::Target::Object(self.oid(new)?),
+            },
+            name: name.try_into().map_err(|_| Error::internal(format!("bad ref name {name:?}")))?,
+            deref: false,
+        };
+        self.repo.edit_reference(edit).map(drop).map_err(|e| {
+            Error::internal(format!("moving {name} from {} to {new}: {e}", old.unwrap_or("nothing")))
+        })
+    }
+}
+
+struct CommitHeaders {
+    tree: String,
+    parents: Vec<String>,
+    encoding: Option<String>,
+    message: String,
+}
+
+fn odb_error(doing: &str, what: &str, err: impl std::fmt::Display) -> Error {
+    Error::internal(format!("{doing} {what} in the object database: {err}"))
+}
+
+/// Writes everything `reader` yields as one blob.
+pub fn hash_stream(repo: &Repo, reader: &mut dyn Read) -> Result<String> {
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes)?;
+    Objects::open(repo)?.blob(&bytes)
+}
+
+/// [`Objects::commit`] in a repository opened for it.
+pub fn commit_tree(repo: &Repo, tree: &str, parents: &[&str], message: &str) -> Result<String> {
+    Objects::open(repo)?.commit(tree, parents, message)
 }
 
 /// Compare-and-swap of the checkpoints ref: moves it from `old` (None: it
 /// must not exist yet) to `new`, or fails without touching it.
 pub fn update_ref(repo: &Repo, new: &str, old: Option<&str>, reflog: &str) -> Result<()> {
-    let zero = "0".repeat(new.len());
-    repo.git_output(["update-ref", "-m", reflog, CHECKPOINTS_REF, new, old.unwrap_or(&zero)]).map(drop)
+    Objects::open(repo)?.update_ref(CHECKPOINTS_REF, new, old, reflog)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::checked;
 
     #[test]
     fn parses_binary_tree_entries() {

@@ -18,14 +18,15 @@
 //! that a writer killed at any point loses nothing.
 //!
 //! Whatever reads checkpoints, or sessions' lists of them, first calls
-//! [`complete`], which waits for a running writer and writes what is left,
-//! including checkpoints whose post-commit never ran (killed): the
-//! worktree's reflog shows whether their git made the commit.
+//! [`complete`], which waits for a running writer while it makes progress
+//! (the writer, at the lowest priority, hands the rest over to it) and
+//! writes what is left, including checkpoints whose post-commit never ran
+//! (killed): the worktree's reflog shows whether their git made the commit.
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::unistd::{ForkResult, dup2_stderr, dup2_stdin, dup2_stdout, fork, setsid};
 
@@ -88,10 +89,10 @@ const WRITER_DEADLINE_SECS: u32 = 120;
 /// a session of its own (the terminal's signals are not for it), runs at
 /// the lowest priority (the rest of the commit and the user's next command
 /// come first), and has its stdio on /dev/null (whoever reads git's output
-/// does not wait for it). When it cannot be forked, the commit waits for
-/// the write.
+/// does not wait for it). When it cannot be forked, the caller (a commit,
+/// a reader) waits for the write.
 fn start_writer(repo: &Repo, store: &Store) {
-    let lock = match store.lock_writer(false) {
+    let lock = match store.lock_writer() {
         Ok(Some(lock)) => lock,
         Ok(None) => return,
         Err(err) => return warn(err),
@@ -99,8 +100,8 @@ fn start_writer(repo: &Repo, store: &Store) {
     let Ok(null) = File::options().read(true).write(true).open("/dev/null") else {
         return drain(repo, store, lock, Writer::Reader).into_iter().for_each(warn);
     };
-    // SAFETY: a hook process has a single thread, so the child finds the
-    // heap and every lock as the parent left them; it leaves by `_exit`,
+    // SAFETY: entire starts no thread (hooks and commands alike), so the
+    // child finds the heap and every lock as the parent left them; it leaves by `_exit`,
     // running none of the parent's exit handlers.
     match unsafe { fork() } {
         // The child shares the lock's open file: the lock stays held.
@@ -126,11 +127,12 @@ fn start_writer(repo: &Repo, store: &Store) {
 /// Who writes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Writer {
-    /// The detached writer: looks for new work before it stops, and, with
-    /// the branch just moved, reserves the next commit's checkpoint ID off
-    /// the commit's path.
+    /// The detached writer, at the lowest priority: leaves what is left to
+    /// a reader that waits, and, with the branch just moved, refills the
+    /// pool of checked checkpoint IDs off the commit's path.
     Detached,
-    /// A reader: writes what waits now.
+    /// A reader, at its own priority: writes what waits, and leaves what
+    /// came meanwhile to a detached writer.
     Reader,
 }
 
@@ -142,16 +144,55 @@ pub fn complete(repo: &Repo) {
     if !store.has_pending() {
         return;
     }
-    match store.lock_writer(true) {
-        Ok(Some(lock)) => drain(repo, &store, lock, Writer::Reader).into_iter().for_each(warn),
-        Ok(None) => {}
+    match wait_for_writer(&store) {
+        Ok(lock) => drain(repo, &store, lock, Writer::Reader).into_iter().for_each(warn),
         Err(err) => warn(err),
+    }
+}
+
+/// Takes the writer lock, waiting for its holder as long as it makes
+/// progress: gives up only after the lock patience passes with no pending
+/// checkpoint written. Meanwhile it tells the writer that a reader waits,
+/// and the detached writer, which runs at the lowest priority, stops
+/// before its next checkpoint and leaves the rest to this reader, which
+/// writes at its own.
+fn wait_for_writer(store: &Store) -> Result<File> {
+    if let Some(lock) = store.lock_writer()? {
+        return Ok(lock);
+    }
+    let patience = crate::fsutil::lock_patience();
+    let mut announced = None;
+    let mut seen = store.pending_names();
+    let mut progress_at = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if announced.is_none() {
+            announced = store.announce_reader()?;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+        if let Some(lock) = store.lock_writer()? {
+            return Ok(lock);
+        }
+        let now = store.pending_names();
+        if seen.iter().any(|name| !now.contains(name)) {
+            progress_at = Instant::now();
+        } else if progress_at.elapsed() >= patience {
+            return Err(Error::internal(format!(
+                "another process holds {} and wrote no checkpoint meanwhile; gave up after {} ms \
+                 without progress (what it has not written stays pending)",
+                store.dir().join("writer.lock").display(),
+                patience.as_millis()
+            )));
+        }
+        seen = now;
     }
 }
 
 /// Writes, oldest first, every pending checkpoint whose commit was made,
 /// holding `lock`; returns the failures. Each checkpoint is tried once per
-/// drain.
+/// drain. Before it stops, it looks again: a post-commit that found the
+/// lock held left its checkpoint to whoever holds it.
 fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
     let transcripts = match Settings::for_repo(repo) {
         Ok(settings) => settings.transcripts(),
@@ -168,9 +209,23 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
             if pending.committed.is_none() && git_alive(&pending) {
                 continue;
             }
-            if !tried.insert(pending.checkpoint_id.clone()) {
+            // Its git is gone: read the file again, for the commit line its
+            // post-commit wrote after this listing and before git exited.
+            let pending = match pending.committed {
+                Some(_) => pending,
+                None => match store.pending(&pending.checkpoint_id) {
+                    Ok(Some(again)) => again,
+                    _ => continue,
+                },
+            };
+            if tried.contains(&pending.checkpoint_id) {
                 continue;
             }
+            // A reader waits: it writes the rest at its own priority.
+            if writer == Writer::Detached && store.reader_waiting() {
+                return failures;
+            }
+            tried.insert(pending.checkpoint_id.clone());
             let id = pending.checkpoint_id.clone();
             match write_one(repo, store, pending, &transcripts) {
                 Ok(done) => wrote |= done,
@@ -178,19 +233,22 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
             }
         }
         if wrote && writer == Writer::Detached {
-            // Before the lock goes: a reader waiting for it finds the
-            // reservation made. Without one, the next commit starts git.
-            let _ = checkpoint::reserve_id(repo);
+            // Before the lock goes: a reader waiting for it finds the pool
+            // filled. Without one, the next commit checks an ID itself.
+            let _ = checkpoint::refill_ids(repo);
         }
         drop(lock);
-        if writer == Writer::Reader {
-            return failures;
-        }
-        // A post-commit that found this writer running left its checkpoint
-        // here, after marking it committed: look once more.
         let more =
             store.list_pending().iter().any(|p| p.committed.is_some() && !tried.contains(&p.checkpoint_id));
-        match store.lock_writer(false) {
+        if writer == Writer::Reader {
+            // A reader has its answer: it leaves them to a writer of their
+            // own rather than keep its caller waiting for later commits.
+            if more {
+                start_writer(repo, store);
+            }
+            return failures;
+        }
+        match store.lock_writer() {
             Ok(Some(again)) if more => lock = again,
             _ => return failures,
         }
@@ -397,8 +455,12 @@ struct Commit {
 }
 
 impl Commit {
-    /// Message and changed paths in one git call.
+    /// Message and changed paths: read in process, or in one git call for
+    /// a message in another encoding, which git converts.
     fn read(repo: &Repo, sha: &CommitId) -> Result<Commit> {
+        if let Some((message, files)) = checkpoint::commit_summary(repo, sha.as_str())? {
+            return Ok(Commit { id: sha.clone(), message, files });
+        }
         let out = repo.git_output([
             "log",
             "-1",

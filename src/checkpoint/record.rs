@@ -55,6 +55,7 @@ pub fn record(
             let mut record = current?;
             record.checkpoints.retain(|c| c.checkpoint_id != checkpoint_id);
             record.checkpoints.push(reference);
+            super::transcript::advance(&mut record, &checkpoint_id);
             Some(record)
         })?
         .ok_or_else(|| Error::internal(format!("session {session_id} has no record")))?;

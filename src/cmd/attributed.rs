@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::explain::{Relation, changed_files};
 use crate::agents::usage::{self, Usage};
-use crate::checkpoint::{Metadata, Reader, SLOT, TRANSCRIPT_FILE};
+use crate::checkpoint::{Metadata, Reader, SLOT, transcript};
 use crate::error::{Result, warn};
 use crate::git::{CommitId, Repo};
 use crate::session::{CheckpointId, Store};
@@ -15,11 +15,11 @@ use crate::session::{CheckpointId, Store};
 pub(super) use super::explain::named_checkpoints;
 
 /// Tokens and models of the turns up to a checkpoint's commit: from the
-/// transcript copied into it. Unknown when it has none.
+/// transcript as far as the checkpoint holds it (its portion and those
+/// before it). Unknown when it has none.
 pub fn checkpoint_usage(reader: &mut Reader, id: &CheckpointId) -> Usage {
-    match reader.file(id, &format!("{SLOT}/{TRANSCRIPT_FILE}")) {
-        Ok(Some(transcript)) => usage::read(&transcript),
-        Ok(None) => Usage::default(),
+    match transcript::reassemble(reader, id) {
+        Ok(transcript) => usage::read(&transcript),
         Err(err) => {
             warn(err);
             Usage::default()

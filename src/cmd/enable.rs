@@ -116,7 +116,7 @@ pub fn disable(args: DisableArgs) -> Result<i32> {
 
 /// `disable --purge`: everything entire keeps in the git common dir (all
 /// named `entire-*`: hooks, sessions and pending checkpoints, the clone's
-/// settings, the reserved checkpoint ID), this repository's entries in the
+/// settings), this repository's entries in the
 /// live registry, and with `branch` the local checkpoints branch. The
 /// committed `.entire/` stays: it is the team's.
 fn purge(repo: &Repo, branch: bool, out: &mut impl Write) -> Result<()> {

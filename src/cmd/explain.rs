@@ -30,6 +30,9 @@ pub fn run(args: ExplainArgs) -> Result<i32> {
         warn(format_args!("reading the remote checkpoints: {err:#}"));
     }
     let out = &mut std::io::stdout().lock();
+    if args.transcript {
+        return print_transcript(out, &repo, args.checkpoint.as_deref(), args.rev.or(args.commit).as_deref());
+    }
     let shape = match (args.format, args.json) {
         (Some(ExportFormat::AgentTrace), _) => Shape::AgentTrace,
         (None, true) => Shape::Json,
@@ -121,6 +124,45 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) ->
     }
     for (id, _) in &unreadable {
         writeln!(out, "\ncheckpoint {id}\n  unreadable:  see the warning above")?;
+    }
+    Ok(0)
+}
+
+/// `--transcript`: the transcript reassembled from its portions, as far as
+/// the checkpoint holds it, or each of the commit's checkpoints holds it.
+fn print_transcript(
+    out: &mut impl Write,
+    repo: &Repo,
+    checkpoint: Option<&str>,
+    rev: Option<&str>,
+) -> Result<i32> {
+    let Some(mut reader) = Reader::open(repo)? else {
+        return Err(Error::user(format!("the {BRANCH} branch that holds checkpoint metadata is not here"))
+            .with_hint(FETCH_HINT));
+    };
+    let ids = match (checkpoint, rev) {
+        (Some(id), _) => vec![CheckpointId::parse(id).ok_or_else(|| {
+            Error::usage(format!("not a checkpoint ID: {id:?}")).with_hint("12 lowercase hex characters")
+        })?],
+        (None, Some(rev)) => {
+            let sha = resolve_commit(repo, rev)?;
+            let named = trailers::values(&commit_message(repo, &sha)?, CHECKPOINT_KEY)
+                .iter()
+                .filter_map(|id| CheckpointId::parse(id))
+                .collect();
+            with_indexed(&mut reader, &sha, named)?
+        }
+        (None, None) => {
+            return Err(Error::usage("--transcript needs a commit or --checkpoint ID"));
+        }
+    };
+    if ids.is_empty() {
+        return Err(Error::user("no checkpoint: no agent session was attributed to this commit"));
+    }
+    for id in ids {
+        let whole = checkpoint::transcript::reassemble(&mut reader, &id)
+            .map_err(|e| e.context(format_args!("reassembling the transcript of checkpoint {id}")))?;
+        out.write_all(&whole)?;
     }
     Ok(0)
 }

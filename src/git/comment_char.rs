@@ -4,7 +4,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::{fs, str};
 
 use super::trailers::CommentChar;
@@ -66,9 +66,10 @@ fn config_env(env: Env) -> Vec<(String, Option<OsString>)> {
     vars
 }
 
-/// Whether some config source mentions `commentChar`/`commentString` or
-/// could include another file. Textual and conservative: a false alarm
-/// costs one git call.
+/// Whether some config source mentions `commentChar`/`commentString`, or
+/// includes a file that may (whatever the include's condition: entire's
+/// own hooks setup includes a file for linked worktrees). Textual and
+/// conservative: a false alarm costs one git call.
 fn config_may_set_comment(repo: &Repo, env: Env) -> bool {
     let mut files = vec![repo.common_dir.join("config"), repo.git_dir.join("config.worktree")];
     match env("GIT_CONFIG_GLOBAL") {
@@ -90,19 +91,67 @@ fn config_may_set_comment(repo: &Repo, env: Env) -> bool {
         .into_iter()
         .filter(|(name, _)| name == "GIT_CONFIG_PARAMETERS" || name.starts_with("GIT_CONFIG_KEY_"))
         .filter_map(|(_, value)| value)
-        .any(|text| mentions_comment_or_include(text.as_encoded_bytes()));
-    in_env
-        || files.iter().any(|file| match fs::read(file) {
-            Ok(text) => mentions_comment_or_include(&text),
-            Err(e) => e.kind() != ErrorKind::NotFound,
-        })
+        .any(|text| mentions(text.as_encoded_bytes(), &[b"commentchar", b"commentstring", b"include"]));
+    in_env || files.iter().any(|file| file_may_set_comment(file, env, MAX_INCLUDE_DEPTH))
 }
 
-fn mentions_comment_or_include(text: &[u8]) -> bool {
+/// Git's own limit on nested includes is 10.
+const MAX_INCLUDE_DEPTH: usize = 10;
+
+/// Whether a config file, or a file it includes, may set the comment
+/// character. A file that is missing sets nothing (git skips a missing
+/// include too); one that cannot be read, or an include path this scan
+/// cannot read for sure, may.
+fn file_may_set_comment(file: &Path, env: Env, depth: usize) -> bool {
+    let text = match fs::read(file) {
+        Ok(text) => text,
+        Err(e) => return e.kind() != ErrorKind::NotFound,
+    };
+    if mentions(&text, &[b"commentchar", b"commentstring"]) {
+        return true;
+    }
+    if !mentions(&text, &[b"include"]) {
+        return false;
+    }
+    let Ok(text) = str::from_utf8(&text) else { return true };
+    if depth == 0 {
+        return true;
+    }
+    let mut in_include = false;
+    for line in text.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[') {
+            in_include = header.to_ascii_lowercase().starts_with("include");
+            if header.contains(']') && !header.trim_end().ends_with(']') {
+                return true; // a key on the header's line
+            }
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else { continue };
+        if !in_include || !key.trim().eq_ignore_ascii_case("path") {
+            continue;
+        }
+        let value = value.trim();
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+        if value.is_empty() || value.contains(['"', '\\', '#', ';']) {
+            return true; // quoting, escapes or comments: leave it to git
+        }
+        let path = match value.strip_prefix("~/") {
+            Some(rest) => match env("HOME") {
+                Some(home) => PathBuf::from(home).join(rest),
+                None => return true,
+            },
+            None => file.parent().unwrap_or(Path::new("")).join(value),
+        };
+        if file_may_set_comment(&path, env, depth - 1) {
+            return true;
+        }
+    }
+    false
+}
+
+fn mentions(text: &[u8], words: &[&[u8]]) -> bool {
     let text = text.to_ascii_lowercase();
-    [&b"commentchar"[..], b"commentstring", b"include"]
-        .iter()
-        .any(|word| text.windows(word.len()).any(|window| window == *word))
+    words.iter().any(|word| text.windows(word.len()).any(|window| window == *word))
 }
 
 /// Git's boolean reading of an environment variable (`git_env_bool`).

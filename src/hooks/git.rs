@@ -32,6 +32,11 @@ pub fn run_with_stdin(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> i3
 }
 
 fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
+    // commit-msg has work only when the message holds our trailer: every
+    // other commit ends here, before the repository or settings are read.
+    if hook == "commit-msg" && args.first().is_some_and(|file| !may_hold_our_trailer(Path::new(file))) {
+        return Ok(());
+    }
     if hook != "pre-push" {
         // A commit waits for these: a lock held elsewhere costs a skip.
         crate::fsutil::set_lock_patience(crate::fsutil::HOOK_LOCK_PATIENCE);
@@ -192,6 +197,14 @@ fn keep_links(
         }
     }
     Ok(linked)
+}
+
+/// Whether the message file names `Entire-Checkpoint` in any case, or
+/// cannot be read (then the hook's own read reports it).
+fn may_hold_our_trailer(file: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(file) else { return true };
+    let key = CHECKPOINT_KEY.as_bytes();
+    bytes.windows(key.len()).any(|w| w.eq_ignore_ascii_case(key))
 }
 
 /// The checkpoints HEAD's message names.

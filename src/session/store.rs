@@ -3,6 +3,7 @@
 //! exclusive lock on `<id>.lock`. A file that does not parse is reported and
 //! left exactly as it is.
 
+use std::collections::HashSet;
 use std::fs::{self, File, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -191,22 +192,49 @@ impl Store {
     }
 
     /// The lock the one checkpoint writer of the repository holds while it
-    /// writes (`writer.lock`). None when another process holds it and
-    /// `wait` is false. Released when the returned file is closed in every
+    /// writes (`writer.lock`), taken without waiting: None when another
+    /// process holds it. Released when the returned file is closed in every
     /// process that shares it (a forked writer keeps it).
-    pub fn lock_writer(&self, wait: bool) -> Result<Option<File>> {
+    pub fn lock_writer(&self) -> Result<Option<File>> {
+        self.try_store_lock("writer.lock", File::try_lock)
+    }
+
+    /// Says that a reader waits for the writer lock, for as long as the
+    /// returned file stays open: a shared lock on `readers.lock`. None when
+    /// it cannot be taken at this instant (a writer looking, see
+    /// [`reader_waiting`](Self::reader_waiting)): ask again.
+    pub fn announce_reader(&self) -> Result<Option<File>> {
+        self.try_store_lock("readers.lock", File::try_lock_shared)
+    }
+
+    /// Whether a reader waits for the writer lock (holds `readers.lock`).
+    pub fn reader_waiting(&self) -> bool {
+        matches!(self.try_store_lock("readers.lock", File::try_lock), Ok(None))
+    }
+
+    /// Opens the store's lock file `name` and takes it with `take` without
+    /// waiting: None when another process holds it.
+    fn try_store_lock(
+        &self,
+        name: &str,
+        take: fn(&File) -> std::result::Result<(), TryLockError>,
+    ) -> Result<Option<File>> {
         let mode = self.ensure_dir(&self.dir)?;
-        let path = self.dir.join("writer.lock");
+        let path = self.dir.join(name);
         let file = open_lock(&path, mode)?;
-        if wait {
-            lock_with_deadline(&file, &path)?;
-        } else if let Err(err) = file.try_lock() {
-            return match err {
-                TryLockError::WouldBlock => Ok(None),
-                TryLockError::Error(e) => Err(Error::from(e).context(path.display())),
-            };
+        match take(&file) {
+            Ok(()) => Ok(Some(file)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => {
+                Err(Error::from(e).context(format_args!("locking {}", path.display())))
+            }
         }
-        Ok(Some(file))
+    }
+
+    /// The names of the pending checkpoint files (one directory read).
+    pub fn pending_names(&self) -> HashSet<std::ffi::OsString> {
+        let Ok(entries) = fs::read_dir(self.dir.join("pending")) else { return HashSet::new() };
+        entries.flatten().map(|e| e.file_name()).collect()
     }
 
     pub fn pending(&self, checkpoint_id: &CheckpointId) -> Result<Option<Pending>> {
@@ -369,10 +397,23 @@ mod tests {
     #[test]
     fn one_writer_at_a_time() {
         let (_tmp, store) = store();
-        let held = store.lock_writer(false).unwrap().expect("free");
+        let held = store.lock_writer().unwrap().expect("free");
         // flock is per open file: a second open, as another process makes, is refused.
-        assert!(store.lock_writer(false).unwrap().is_none(), "held elsewhere");
+        assert!(store.lock_writer().unwrap().is_none(), "held elsewhere");
         drop(held);
-        assert!(store.lock_writer(false).unwrap().is_some(), "released");
+        assert!(store.lock_writer().unwrap().is_some(), "released");
+    }
+
+    #[test]
+    fn a_writer_sees_a_waiting_reader_until_it_stops_waiting() {
+        let (_tmp, store) = store();
+        assert!(!store.reader_waiting());
+        let first = store.announce_reader().unwrap().expect("free");
+        let second = store.announce_reader().unwrap().expect("readers share it");
+        assert!(store.reader_waiting());
+        drop(first);
+        assert!(store.reader_waiting(), "one still waits");
+        drop(second);
+        assert!(!store.reader_waiting());
     }
 }

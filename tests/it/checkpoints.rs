@@ -768,3 +768,60 @@ fn end_to_end_an_agent_commit_is_explained_and_pushed_with_the_branch() {
     assert_eq!(remote_tip(&world, &remote), world.git(&dir, &["rev-parse", BRANCH]));
     assert!(agent.stop().success());
 }
+
+#[test]
+fn each_checkpoint_stores_what_the_transcript_gained_and_explain_reassembles_it() {
+    let world = World::new();
+    let dir = world.repo("r");
+    let agent = world.agent(&dir, "claude-code");
+    // Where Claude Code keeps transcripts: the only place they are copied from.
+    let transcript = world.path().join("home/.claude/projects/-r/growing.jsonl");
+    std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
+    std::fs::write(&transcript, "{\"n\":1}\n").unwrap();
+    let store = Store::new(repo_at(&dir).store_dir());
+    store
+        .modify(&sid(&agent.session_id), |r| {
+            Some(SessionRecord { transcript_path: Some(transcript.to_string_lossy().into()), ..r? })
+        })
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        agent.ok(&format!("git commit -q --allow-empty -m 'work {n}'"));
+        ids.push(crate::support::checkpoint_of(&world, &dir, "HEAD").expect("a trailer"));
+        let mut file = std::fs::File::options().append(true).open(&transcript).unwrap();
+        std::io::Write::write_all(&mut file, format!("{{\"n\":{}}}\n", n + 1).as_bytes()).unwrap();
+    }
+    assert!(agent.stop().success());
+    let explain = |args: &[&str]| {
+        stdout(world.entire(&dir).args(["explain", "--transcript"]).args(args).output().unwrap())
+    };
+
+    let portion = |id: &str| {
+        git_bytes(&world, &dir, &["show", &format!("{BRANCH}:{}/{}/0/full.jsonl", &id[..2], &id[2..])])
+    };
+    assert_eq!(portion(&ids[0]), b"{\"n\":1}\n");
+    assert_eq!(portion(&ids[1]), b"{\"n\":2}\n", "only what was added since");
+    assert_eq!(portion(&ids[2]), b"{\"n\":3}\n");
+    let third = checkpoint::read(&repo_at(&dir), &cid(&ids[2])).unwrap().unwrap();
+    assert_eq!(third.extra["transcript_offset"], 16);
+    assert_eq!(third.extra["transcript_previous"], ids[1].as_str());
+
+    assert_eq!(explain(&["HEAD"]), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}");
+    assert_eq!(explain(&["--checkpoint", &ids[1]]), "{\"n\":1}\n{\"n\":2}");
+    let out =
+        world.entire(&dir).args(["explain", "--transcript", "--checkpoint", "nothex"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_reftable_repository_gets_its_checkpoints() {
+    let world = World::new();
+    let dir = world.path().join("reftable");
+    world.git(world.path(), &["init", "-q", "--ref-format=reftable", dir.to_str().unwrap()]);
+    world.git(&dir, &["commit", "-q", "--allow-empty", "-m", "initial"]);
+    let repo = repo_at(&dir);
+    let first = write_new(&repo, &head(&world, &dir), &session("s1"));
+    let second = write_new(&repo, &head(&world, &dir), &session("s1"));
+    assert_eq!(checkpoint::for_commit(&repo, &head(&world, &dir)).unwrap(), vec![first, second]);
+    assert_eq!(world.git(&dir, &["rev-list", "--count", BRANCH]), "2");
+}

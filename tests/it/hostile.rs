@@ -519,6 +519,38 @@ fn the_launchers_wait_at_the_end_gives_way_to_sigterm() {
 }
 
 #[test]
+fn a_stopped_writer_costs_a_reader_one_warning_and_loses_nothing() {
+    let w = World::new();
+    let repo = w.repo("r");
+    // The writer lock held by a stopped process: it makes no progress.
+    fs::create_dir_all(w.store(&repo)).unwrap();
+    let held = Held::lock(&w, &w.store(&repo).join("writer.lock"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(held.0.id() as i32), nix::sys::signal::Signal::SIGSTOP)
+        .unwrap();
+    let job = "for n in 1 2 3; do echo $n > f && git add f && git commit -q -m c$n || exit 1; done";
+    // The launcher reads its session's checkpoints at its end: it gives up
+    // once, and returns.
+    let run = guarded(&w, &repo, entire_bin(), &["run", "--", "sh", "-c", job]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let warnings = crate::support::entire_lines(&stderr(&run)).join("\n");
+    assert_eq!(warnings.lines().count(), 1, "{}", stderr(&run));
+    assert!(warnings.contains("writer.lock") && warnings.contains("gave up after 5000 ms without progress"));
+    let pending = || fs::read_dir(w.store(&repo).join("pending")).map_or(0, |d| d.count());
+    assert_eq!(pending(), 3, "handed off, not written, not lost");
+
+    // The writer goes (its lock with it): the next reader writes them all.
+    drop(held);
+    let sessions = guarded(&w, &repo, entire_bin(), &["sessions", "--json"]);
+    assert_eq!(stderr(&sessions), "");
+    assert_eq!(pending(), 0);
+    for rev in ["HEAD~2", "HEAD~1", "HEAD"] {
+        let id = checkpoint_of(&w, &repo, rev).expect("tagged");
+        let explained = w.json(&repo, &["explain", "--commit", rev, "--json"]);
+        assert_eq!(explained["checkpoints"][0]["checkpoint_id"], id.as_str(), "{rev}: {explained:#}");
+    }
+}
+
+#[test]
 fn agents_killed_by_real_time_signals_pass_them_on_and_end_their_sessions() {
     let w = World::new();
     let repo = w.repo("r");

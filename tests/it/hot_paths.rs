@@ -1,6 +1,6 @@
 //! What the hot paths rely on: post-commit hands checkpoints to a detached
 //! writer, every reader completes the writes it finds handed off (once
-//! each, under a lock), the writer reserves the next checkpoint ID, and
+//! each, under a lock), the writer checks checkpoint IDs ahead, and
 //! nothing starts git where the files suffice (docs/performance.md).
 
 use std::path::Path;
@@ -11,7 +11,7 @@ use entire::git::Repo;
 use entire::session::{Committed, Pending, Resolution, ResolvedBy, SessionId, SessionRecord, Store};
 use serde_json::Value;
 
-use crate::support::{World, checkpoint_of, cid, oid, sid, stdout, wait_for, wait_for_file};
+use crate::support::{World, checkpoint_of, cid, oid, sid, stdout, wait_for};
 
 const BRANCH: &str = "entire/checkpoints/v1";
 
@@ -143,24 +143,35 @@ fn post_commit_takes_only_what_its_own_git_made_pending() {
     other.wait().unwrap();
 }
 
+/// The IDs in the repository's pool of checked checkpoint IDs.
+fn pooled(dir: &Path) -> Vec<String> {
+    let pool = dir.join(".git/entire-sessions/ids");
+    let mut ids: Vec<String> = std::fs::read_dir(pool)
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
 #[test]
-fn the_next_commit_takes_the_id_its_writer_reserved() {
+fn the_next_commit_takes_an_id_its_writer_checked_ahead() {
     let world = World::new();
     let dir = world.repo("r");
     let agent = world.agent(&dir, "claude-code");
     agent.ok("git commit -q --allow-empty -m first");
-    let reserved = dir.join(".git/entire-next-checkpoint-id");
-    let reservation = wait_for_file(&reserved);
-    let (id, tip) = reservation.split_once(' ').unwrap();
-    assert_eq!(world.git(&dir, &["rev-parse", BRANCH]), tip, "checked against the tip it made");
+    // The writer fills the pool after its drain, all of it.
+    wait_for("the writer to fill the pool", || pooled(&dir).len() == 8);
+    let before = pooled(&dir);
 
     agent.ok("git commit -q --allow-empty -m second");
-    assert_eq!(checkpoint_of(&world, &dir, "HEAD").as_deref(), Some(id));
+    let id = checkpoint_of(&world, &dir, "HEAD").expect("a trailer");
+    assert!(before.contains(&id), "{id} not from the pool {before:?}");
+    assert!(!pooled(&dir).contains(&id), "taken once");
     assert!(agent.stop().success());
 }
 
 #[test]
-fn a_reservation_is_used_only_against_the_tip_it_was_checked_against() {
+fn pooled_ids_are_taken_once_pending_ones_never_and_a_fold_empties_the_pool() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
@@ -179,27 +190,44 @@ fn a_reservation_is_used_only_against_the_tip_it_was_checked_against() {
         agent_session_id: None,
         extra: Default::default(),
     };
+    let rules = entire::settings::TranscriptRules { max_bytes: 1024, dirs: None };
+    checkpoint::write(&repo, &meta, &SessionRecord::new(sid("s1")), &rules).unwrap();
+    checkpoint::refill_ids(&repo).unwrap();
+    let pool = pooled(&dir);
+    assert_eq!(pool.len(), 8, "{pool:?}");
+    assert!(!pool.contains(&"0123456789ab".to_owned()), "checked against the branch");
+
+    let first = checkpoint::new_id(&repo).unwrap();
+    assert!(pool.contains(&first.to_string()));
+    assert_eq!(pooled(&dir).len(), 7, "taken once");
+
+    let next = pooled(&dir)[0].clone();
+    store.put_pending(&pending(&next, "s1", None)).unwrap();
+    let taken = pooled(&dir);
+    let second = checkpoint::new_id(&repo).unwrap();
+    assert_ne!(second.to_string(), next, "pending already");
+    assert!(taken.contains(&second.to_string()));
+
+    // The branch takes in another clone's checkpoints: the pool was not
+    // checked against them.
+    let other = world.plain_repo("other");
+    let other_repo = repo_at(&other);
+    let other_sha = world.git(&other, &["rev-parse", "HEAD"]);
     checkpoint::write(
-        &repo,
-        &meta,
+        &other_repo,
+        &Metadata { checkpoint_id: cid("0123456789ac"), commit: oid(&other_sha), ..meta },
         &SessionRecord::new(sid("s1")),
-        &entire::settings::TranscriptRules { max_bytes: 1024, dirs: None },
+        &rules,
     )
     .unwrap();
-    let tip = world.git(&dir, &["rev-parse", BRANCH]);
-    let reserved = dir.join(".git/entire-next-checkpoint-id");
+    world.git(
+        &dir,
+        &["fetch", "-q", other.to_str().unwrap(), &format!("{BRANCH}:refs/remotes/other/{BRANCH}")],
+    );
+    checkpoint::remote::adopt_remote(&repo).unwrap();
+    assert_eq!(pooled(&dir), Vec::<String>::new());
 
-    std::fs::write(&reserved, format!("aaaaaaaaaaaa {tip}\n")).unwrap();
-    assert_eq!(checkpoint::new_id(&repo).unwrap(), cid("aaaaaaaaaaaa"));
-    assert!(!reserved.exists(), "taken once");
-
-    std::fs::write(&reserved, format!("bbbbbbbbbbbb {sha}\n")).unwrap();
-    assert_ne!(checkpoint::new_id(&repo).unwrap(), cid("bbbbbbbbbbbb"), "checked against another tip");
-
-    store.put_pending(&pending("cccccccccccc", "s1", None)).unwrap();
-    std::fs::write(&reserved, format!("cccccccccccc {tip}\n")).unwrap();
-    assert_ne!(checkpoint::new_id(&repo).unwrap(), cid("cccccccccccc"), "pending already");
-    let mut draws = vec![[0xdd; 6], [0xcc; 6]];
+    let mut draws = vec![[0xdd; 6], [0x01, 0x23, 0x45, 0x67, 0x89, 0xab]];
     assert_eq!(
         checkpoint::new_id_with(&repo, &mut || Ok(draws.pop().unwrap())).unwrap(),
         cid("dddddddddddd")
@@ -214,4 +242,43 @@ fn outside_a_repository_no_git_is_started() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("entire: error: not a git repository"), "{stderr}");
+}
+
+/// The `start` events of every git process that wrote to a trace2 event
+/// file: the traced command's own, and any git started under it.
+fn git_starts(trace: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(trace).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["event"] == "start")
+        .map(|event| event["argv"].to_string())
+        .collect()
+}
+
+#[test]
+fn commits_under_a_session_start_no_git_in_their_hooks_or_their_writer() {
+    let world = World::new();
+    let dir = world.repo("r");
+    // git's own background maintenance is not entire's.
+    world.git(&dir, &["config", "maintenance.auto", "false"]);
+    let agent = world.agent(&dir, "claude-code");
+    // The first commit makes the branch (and the writer's pool of IDs).
+    agent.ok("git commit -q --allow-empty -m first");
+    let store = Store::new(repo_at(&dir).store_dir());
+    wait_for("the first checkpoint to be written", || !store.has_pending());
+    // git passes GIT_TRACE2_EVENT on to its hooks, so every git process a
+    // hook or the writer it forks would start writes its own start event.
+    let trace = world.path().join("trace.json");
+    agent.ok(&format!(
+        "export GIT_TRACE2_EVENT={}; for n in 1 2 3; do git commit -q --allow-empty -m \"back to back $n\"; done",
+        trace.display()
+    ));
+    wait_for("the checkpoints to be written", || !store.has_pending());
+    let starts = git_starts(&trace);
+    assert_eq!(starts.len(), 3, "git processes besides the three commits: {starts:#?}");
+    for rev in ["HEAD", "HEAD~1", "HEAD~2"] {
+        let id = checkpoint_of(&world, &dir, rev).expect("a trailer");
+        assert_eq!(writes_of(&world, &dir, &id), 1, "{rev}'s checkpoint on the branch");
+    }
+    assert!(agent.stop().success());
 }

@@ -75,6 +75,32 @@ fn skips_git_when_no_source_mentions_it() {
 }
 
 #[test]
+fn includes_are_followed_to_the_files_they_name() {
+    let fx = Fixture::new();
+    // What `entire enable` writes for linked worktrees, and a missing file.
+    fx.append(
+        &fx.repo_config(),
+        "[includeIf \"gitdir:./worktrees/\"]\n\tpath = entire-hooks/linked.config\n",
+    );
+    fx.append(&fx.repo.common_dir.join("entire-hooks/linked.config"), "[core]\n\thooksPath = /x\n");
+    fx.append(&fx.home.join(".gitconfig"), "[include]\n\tpath = ~/missing\n");
+    assert!(!fx.needs_git());
+    // One level further down, a file that sets it.
+    fx.append(&fx.repo.common_dir.join("entire-hooks/linked.config"), "[include]\n\tpath = deeper\n");
+    fx.append(&fx.repo.common_dir.join("entire-hooks/deeper"), SEMICOLON);
+    assert!(fx.needs_git());
+}
+
+#[test]
+fn include_paths_the_scan_cannot_read_for_sure_ask_git() {
+    for line in ["path = \"a\\\"b\"", "path = x # comment", "path ="] {
+        let fx = Fixture::new();
+        fx.append(&fx.repo_config(), &format!("[include]\n\t{line}\n"));
+        assert!(fx.needs_git(), "{line}");
+    }
+}
+
+#[test]
 fn every_config_source_is_scanned() {
     type Setup = fn(&mut Fixture);
     let sources: [(&str, Setup); 11] = [
@@ -97,7 +123,8 @@ fn every_config_source_is_scanned() {
         }),
         ("an unreadable file", |fx| fx.set("GIT_CONFIG_GLOBAL", fx.home.clone())),
         ("an include", |fx| {
-            fx.append(&fx.home.join(".gitconfig"), "[includeIf \"gitdir:~/\"]\n\tpath = x\n")
+            fx.append(&fx.home.join(".gitconfig"), "[includeIf \"gitdir:~/\"]\n\tpath = x\n");
+            fx.append(&fx.home.join("x"), SEMICOLON);
         }),
         ("git -c", |fx| fx.set("GIT_CONFIG_PARAMETERS", "'core.commentchar'=';'")),
         ("GIT_CONFIG_KEY_0", |fx| {
