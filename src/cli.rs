@@ -194,6 +194,12 @@ pub struct EnableArgs {
     /// Accepted for compatibility: agent hooks go into the local file by default
     #[arg(long, hide = true, conflicts_with = "project")]
     pub local: bool,
+    /// Send checkpoints (redacted) along when you push, in this clone
+    #[arg(long, conflicts_with = "no_push")]
+    pub push: bool,
+    /// Keep checkpoints in this clone (the default)
+    #[arg(long)]
+    pub no_push: bool,
 }
 
 #[derive(Args, Debug)]
@@ -393,6 +399,9 @@ pub enum HookCommand {
         #[arg(allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Copies stdin (a transcript: JSONL) to stdout with secrets redacted
+    /// as the checkpoint writer stores it, with this repository's rules
+    Redact,
     /// `<agent> <event>`: an agent's hook event (`claude-code stop`); the
     /// payload is read from stdin
     #[command(external_subcommand)]

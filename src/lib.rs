@@ -14,6 +14,7 @@ pub mod git;
 pub mod hookdir;
 pub mod hooks;
 pub mod process;
+pub mod redact;
 pub mod resolve;
 pub mod session;
 pub mod settings;

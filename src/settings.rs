@@ -45,6 +45,48 @@ pub struct Settings {
     /// `checkpoints.transcript_dirs`, read from the local settings file
     /// only: a committed file could widen what is copied to the branch.
     pub transcript_dirs: Option<Vec<PathBuf>>,
+    /// `checkpoints.push`: which remotes the branch may go to.
+    pub push: Push,
+    /// `checkpoints.remote`: where the branch goes instead of the remote
+    /// pushed to (a remote's name or a URL).
+    pub checkpoint_remote: Option<String>,
+    /// `redaction` as written (`{"rules": […], "allow": […]}`); its patterns
+    /// are checked where they are used, so that a mistake in one stops no
+    /// hook.
+    pub redaction: Value,
+}
+
+/// Consent to push the checkpoints branch (docs/privacy.md).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Push {
+    /// Not set anywhere: not pushed.
+    Unset,
+    Never,
+    Always,
+    /// To these remotes (names or URLs) only.
+    To(Vec<String>),
+}
+
+impl Push {
+    fn from_value(value: Option<&Value>) -> Push {
+        match value {
+            None => Push::Unset,
+            Some(Value::Bool(true)) => Push::Always,
+            Some(Value::Array(names)) => {
+                Push::To(names.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            }
+            Some(_) => Push::Never,
+        }
+    }
+
+    /// Whether the branch may go to `remote` (a name or URL).
+    pub fn allows(&self, remote: &str) -> bool {
+        match self {
+            Push::Always => true,
+            Push::To(names) => names.iter().any(|n| n == remote),
+            Push::Unset | Push::Never => false,
+        }
+    }
 }
 
 /// What the checkpoint writer needs to know about transcripts: how much to
@@ -65,6 +107,10 @@ enum Kind {
     Bool,
     Count,
     Object,
+    Text,
+    List,
+    /// `true`, `false` or a list of names.
+    BoolOrList,
     /// A list of absolute paths.
     Paths,
 }
@@ -77,10 +123,15 @@ const KEYS: &[(&str, Kind)] = &[
     ("checkpoints", Kind::Object),
     ("checkpoints.transcript_max_bytes", Kind::Count),
     ("checkpoints.transcript_dirs", Kind::Paths),
+    ("checkpoints.push", Kind::BoolOrList),
+    ("checkpoints.remote", Kind::Text),
     ("hooks", Kind::Object),
     ("hooks.repair", Kind::Bool),
     ("trailers", Kind::Object),
     ("trailers.assisted_by", Kind::Bool),
+    ("redaction", Kind::Object),
+    ("redaction.rules", Kind::List),
+    ("redaction.allow", Kind::List),
 ];
 
 /// Something wrong in a settings file.
@@ -166,12 +217,43 @@ impl Settings {
             enabled_from,
             problems,
             transcript_dirs,
+            push: Push::from_value(get("checkpoints", "push")),
+            checkpoint_remote: get("checkpoints", "remote")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+            redaction: merged.get("redaction").cloned().unwrap_or(Value::Null),
         })
     }
 
     /// What the checkpoint writer needs to know about transcripts.
     pub fn transcripts(&self) -> TranscriptRules {
         TranscriptRules { max_bytes: self.transcript_max_bytes, dirs: self.transcript_dirs.clone() }
+    }
+
+    /// The redaction rules: the built-in ones and the user's, compiled
+    /// once per process for the same settings (the writer drains many
+    /// checkpoints in one run).
+    pub fn redactor(&self) -> Result<std::sync::Arc<crate::redact::Redactor>> {
+        use std::sync::{Arc, Mutex};
+        static COMPILED: Mutex<Option<(Value, Arc<crate::redact::Redactor>)>> = Mutex::new(None);
+        let mut compiled = COMPILED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((value, redactor)) = compiled.as_ref()
+            && *value == self.redaction
+        {
+            return Ok(Arc::clone(redactor));
+        }
+        let user = match &self.redaction {
+            Value::Null => crate::redact::UserRules::default(),
+            value => serde_json::from_value(value.clone()).map_err(|e| {
+                Error::user(format!("\"redaction\" in the settings: {e}")).with_hint(
+                    "it reads {\"rules\": [{\"id\": \"…\", \"regex\": \"…\"}], \"allow\": [\"…\"]}",
+                )
+            })?,
+        };
+        let redactor = Arc::new(crate::redact::Redactor::new(&user)?);
+        *compiled = Some((self.redaction.clone(), Arc::clone(&redactor)));
+        Ok(redactor)
     }
 
     pub fn path(worktree: &Path) -> PathBuf {
@@ -210,10 +292,14 @@ fn check(file: &Path, prefix: &str, map: &mut Map<String, Value>, problems: &mut
             continue;
         };
         let value = map.get_mut(&key).expect("a key of the map");
+        let is_names = |v: &Value| v.as_array().is_some_and(|items| items.iter().all(Value::is_string));
         let fits = match kind {
             Kind::Bool => value.is_boolean(),
             Kind::Count => value.is_u64(),
             Kind::Object => value.is_object(),
+            Kind::Text => value.is_string(),
+            Kind::List => value.is_array(),
+            Kind::BoolOrList => value.is_boolean() || is_names(value),
             Kind::Paths => value.as_array().is_some_and(|list| {
                 list.iter().all(|p| p.as_str().is_some_and(|p| Path::new(p).is_absolute()))
             }),
@@ -223,6 +309,9 @@ fn check(file: &Path, prefix: &str, map: &mut Map<String, Value>, problems: &mut
                 Kind::Bool => "true or false",
                 Kind::Count => "a whole number of at least 0",
                 Kind::Object => "an object",
+                Kind::Text => "a string",
+                Kind::List => "a list",
+                Kind::BoolOrList => "true, false or a list of remote names",
                 Kind::Paths => "a list of absolute paths",
             };
             problems.push(Problem {
@@ -258,6 +347,20 @@ pub fn set_clone_enabled(common_dir: &Path, enabled: bool) -> Result<()> {
         return Ok(());
     }
     map.insert("enabled".into(), Value::Bool(enabled));
+    write_object(&path, map)
+}
+
+/// Sets `checkpoints.push` in this clone's settings (in the git common
+/// dir: every worktree of the clone pushes alike), keeping every other
+/// key. The team's `.entire/settings.json` is the default it overrides.
+pub fn set_clone_push(common_dir: &Path, push: Value) -> Result<()> {
+    let path = common_dir.join(CLONE_FILE);
+    let mut map = read_object(&path)?;
+    let checkpoints = map.entry("checkpoints").or_insert_with(|| json!({}));
+    if !checkpoints.is_object() {
+        *checkpoints = json!({});
+    }
+    checkpoints.as_object_mut().expect("an object").insert("push".into(), push);
     write_object(&path, map)
 }
 
@@ -371,6 +474,34 @@ mod tests {
     }
 
     #[test]
+    fn push_consent_and_the_clones_override() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(
+            tmp.path(),
+            FILE,
+            r#"{"enabled": true, "checkpoints": {"push": ["origin"], "remote": "logs"}, "redaction": {"allow": ["x"]}}"#,
+        );
+        let s = Settings::from_files(&layers(tmp.path())).unwrap();
+        assert_eq!(s.problems, []);
+        assert!(s.push.allows("origin") && !s.push.allows("fork"));
+        assert_eq!(s.checkpoint_remote.as_deref(), Some("logs"));
+        assert!(s.redactor().is_ok());
+        set_clone_push(tmp.path(), Value::Bool(false)).unwrap();
+        let s = Settings::from_files(&layers(tmp.path())).unwrap();
+        assert_eq!(s.push, Push::Never);
+        assert_eq!(s.checkpoint_remote.as_deref(), Some("logs"), "other keys kept");
+        write(tmp.path(), LOCAL_FILE, r#"{"checkpoints": {"push": "yes"}}"#);
+        let s = Settings::from_files(&layers(tmp.path())).unwrap();
+        assert_eq!(s.push, Push::Never, "a wrong type is left out: the clone's false applies");
+        assert_eq!(s.problems.len(), 1, "{s:?}");
+        std::fs::remove_file(tmp.path().join(CLONE_FILE)).unwrap();
+        write(tmp.path(), FILE, r#"{"enabled": true, "redaction": {"rules": [{"id": "x", "regex": "("}]}}"#);
+        let s = Settings::from_files(&layers(tmp.path())).unwrap();
+        assert_eq!(s.push, Push::Unset);
+        assert!(s.redactor().is_err(), "a pattern that does not compile");
+    }
+
+    #[test]
     fn a_syntax_error_names_line_and_column_and_the_file_is_left_out() {
         let tmp = tempfile::tempdir().unwrap();
         write(tmp.path(), FILE, "{\n  \"enabled\": true,\n  \"resolution\": {\"recency\" false}\n}\n");
@@ -398,7 +529,7 @@ mod tests {
                 r#""resolution.recency" is "false", but must be true or false; the default applies"#,
                 r#"unknown key "resolution.recncy" (known: recency)"#,
                 r#""checkpoints.transcript_max_bytes" is -1, but must be a whole number of at least 0; the default applies"#,
-                r#"unknown key "colour" (known: enabled, resolution, checkpoints, hooks, trailers)"#,
+                r#"unknown key "colour" (known: enabled, resolution, checkpoints, hooks, trailers, redaction)"#,
             ]
         );
         assert_eq!(s.problems.iter().filter(|p| p.changes_behaviour).count(), 2);

@@ -10,6 +10,7 @@ pub mod push;
 mod reader;
 mod record;
 pub mod remote;
+pub mod scan;
 pub mod transcript;
 mod transcript_source;
 mod writer;
@@ -27,8 +28,12 @@ pub use record::{Attribution, record};
 pub use transcript_source::{SkipReason, agent_dirs, open_transcript};
 pub use writer::write;
 
-/// The branch's short name, for messages.
+/// The branch's short name, for messages: git resolves it to the local
+/// `refs/entire/checkpoints/v1` (`crate::git::CHECKPOINTS_REF`).
 pub const BRANCH: &str = "entire/checkpoints/v1";
+
+/// The branch's name on remotes, where peers' tools look for it.
+pub const REMOTE_REF: &str = "refs/heads/entire/checkpoints/v1";
 
 /// What to run when the branch exists on the remote but not here.
 pub const FETCH_HINT: &str = "run `entire enable` (it makes `git fetch` bring the branch), then `git fetch`";

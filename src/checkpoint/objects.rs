@@ -364,17 +364,6 @@ impl Objects {
         Ok(id.to_string())
     }
 
-    /// A blob of `len` bytes read from `reader`, streamed to disk.
-    pub fn blob_from(&self, reader: &mut dyn Read, len: u64) -> Result<String> {
-        use gix::objs::Write as _;
-        let id = self
-            .repo
-            .objects
-            .write_stream(gix::objs::Kind::Blob, len, reader)
-            .map_err(|e| odb_error("writing", "a blob", e))?;
-        Ok(id.to_string())
-    }
-
     /// Writes a tree in git's entry order.
     pub fn write_tree(&self, tree: &Tree) -> Result<String> {
         let mut entries = Vec::with_capacity(tree.len());

@@ -10,6 +10,7 @@
 //! kept when the same checkpoint is written again, so a retry stores the
 //! same portion.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -18,10 +19,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::objects::Objects;
 use super::transcript_source::{SkipReason, open_transcript};
 use super::{Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::error::{Error, Result};
+use crate::redact::{NotText, Redactor};
 use crate::session::{CheckpointId, SessionRecord};
 use crate::settings::TranscriptRules;
 
@@ -57,10 +58,18 @@ pub fn advance(record: &mut SessionRecord, id: &CheckpointId) {
     if last.as_ref().is_some_and(|m| m.checkpoint_id == *id && m.path == path) {
         return;
     }
-    let Some(end) = std::fs::metadata(&path).ok().filter(|m| m.is_file()).map(|m| m.len()) else { return };
+    let Ok(file) = File::open(&path) else { return };
+    let Some(len) = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()) else { return };
     let (start, previous) = match last {
-        Some(last) if last.path == path && last.end <= end => (last.end, Some(last.checkpoint_id)),
+        Some(last) if last.path == path && last.end <= len => (last.end, Some(last.checkpoint_id)),
         _ => (0, None),
+    };
+    // JSON lines end on a whole line: one the agent is still writing goes
+    // to the next portion, so that redaction always sees a secret whole.
+    let end = match cut_point(&file, start, len - start) {
+        _ if !path.ends_with(".jsonl") => len,
+        cut if file_ends_line(&file, cut) => cut,
+        _ => start,
     };
     let mark = Mark { checkpoint_id: id.clone(), path, start, end, previous };
     record.extra.insert(MARK_KEY.to_owned(), serde_json::to_value(mark).expect("a mark serializes"));
@@ -116,6 +125,8 @@ impl Portion {
             meta.extra.insert("transcript_offset".into(), Value::from(self.start));
             meta.extra.insert("transcript_previous".into(), Value::from(previous.as_str()));
         }
+        // Redaction changes lengths: where the next portion must start.
+        meta.extra.insert("transcript_end".into(), Value::from(self.end));
         if self.truncated() {
             meta.extra.insert("transcript_truncated".into(), Value::Bool(true));
             meta.extra.insert("transcript_original_bytes".into(), Value::from(self.original));
@@ -123,13 +134,22 @@ impl Portion {
     }
 }
 
-/// The one place a transcript's bytes go to the branch: reads the portion
-/// and writes it as a blob.
-pub fn copy(objects: &Objects, portion: &Portion) -> Result<String> {
-    let mut bytes = Vec::with_capacity((portion.end - portion.start) as usize);
-    let mut reader = ReadAt { file: &portion.file, at: portion.start, end: portion.end };
-    reader.read_to_end(&mut bytes)?;
-    objects.blob(&bytes)
+impl Portion {
+    /// The one place a transcript's bytes are read for the branch: the
+    /// portion, secrets redacted; the reason when it is not stored at all
+    /// (not text), so that nothing is half-written.
+    pub fn redacted(&self, redactor: &Redactor) -> std::result::Result<Vec<u8>, &'static str> {
+        let mut bytes = Vec::with_capacity((self.end - self.start) as usize);
+        let mut reader = ReadAt { file: &self.file, at: self.start, end: self.end };
+        if reader.read_to_end(&mut bytes).is_err() {
+            return Err("unreadable");
+        }
+        match redactor.jsonl(&bytes) {
+            Ok(Cow::Borrowed(_)) => Ok(bytes),
+            Ok(Cow::Owned(redacted)) => Ok(redacted),
+            Err(NotText) => Err("not UTF-8 text"),
+        }
+    }
 }
 
 /// Reads `file` from `at` to `end`, whatever its current position.
@@ -146,6 +166,12 @@ impl Read for ReadAt<'_> {
         self.at += n as u64;
         Ok(n)
     }
+}
+
+/// Whether the byte before `at` ends a line.
+fn file_ends_line(file: &File, at: u64) -> bool {
+    let mut byte = [0];
+    at > 0 && file.read_exact_at(&mut byte, at - 1).is_ok() && byte[0] == b'\n'
 }
 
 /// Where to cut the bytes from `start` to at most `cap` of them: after the
@@ -184,18 +210,20 @@ pub fn reassemble(reader: &mut Reader, id: &CheckpointId) -> Result<Vec<u8>> {
             .ok_or_else(|| Error::internal(format!("checkpoint {id} is not on the branch")))?;
         let bytes = reader.file(&id, &format!("{SLOT}/{TRANSCRIPT_FILE}"))?.unwrap_or_default();
         let offset = meta.extra.get("transcript_offset").and_then(Value::as_u64).unwrap_or(0);
+        let end = meta.extra.get("transcript_end").and_then(Value::as_u64).unwrap_or(offset + bytes.len() as u64);
         next = meta.extra.get("transcript_previous").and_then(Value::as_str).and_then(CheckpointId::parse);
-        portions.push((id, offset, bytes));
+        portions.push((id, offset, end, bytes));
     }
     let mut whole = Vec::new();
-    for (id, offset, bytes) in portions.into_iter().rev() {
-        if offset != whole.len() as u64 {
+    let mut ended = 0;
+    for (id, offset, end, bytes) in portions.into_iter().rev() {
+        if offset != ended {
             return Err(Error::internal(format!(
-                "checkpoint {id}'s transcript starts at byte {offset}, but the portions before it end at {}",
-                whole.len()
+                "checkpoint {id}'s transcript starts at byte {offset}, but the portions before it end at {ended}"
             )));
         }
         whole.extend_from_slice(&bytes);
+        ended = end;
     }
     Ok(whole)
 }

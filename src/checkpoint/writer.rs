@@ -4,19 +4,26 @@
 //! never read or written. The ref moves by compare-and-swap; a writer that
 //! loses the race re-reads the tip and rebuilds on top of it, so concurrent
 //! writers lose nothing. No git process is started.
+//!
+//! Everything free-text is redacted here (`crate::redact`), in the
+//! detached writer, never while the commit waits: the argv, the first
+//! prompt and each transcript portion, which is not stored at all when it
+//! is not UTF-8 text.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::id::random_bytes;
 use super::objects::{Entry, Objects, Tree};
-use super::transcript::{self, Portion};
+use super::transcript::Portion;
 use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of};
 use crate::error::{Context, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::redact::Redactor;
 use crate::session::SessionRecord;
-use crate::settings::TranscriptRules;
+use crate::settings::{Settings, TranscriptRules};
 
 /// Enough for dozens of simultaneous writers; a writer that still loses
 /// after this many tries is facing something other than a race.
@@ -33,20 +40,28 @@ pub fn write(
     session: &SessionRecord,
     transcripts: &TranscriptRules,
 ) -> Result<()> {
+    let redactor = Settings::for_repo(repo)?.redactor()?;
     let objects = Objects::open(repo)?;
     let mut root_meta = meta.clone();
-    let portion = match Portion::of(session, &meta.checkpoint_id, transcripts) {
-        Some(Ok(portion)) => Some(portion),
+    let transcript = match Portion::of(session, &meta.checkpoint_id, transcripts) {
+        Some(Ok(portion)) => match portion.redacted(&redactor) {
+            Ok(bytes) => {
+                portion.describe(&mut root_meta);
+                Some(bytes)
+            }
+            Err(reason) => {
+                root_meta.extra.insert("transcript_skipped".into(), Value::from(reason));
+                None
+            }
+        },
         Some(Err(reason)) => {
             root_meta.extra.insert("transcript_skipped".into(), Value::from(reason.to_string()));
             None
         }
         None => None,
     };
-    if let Some(portion) = &portion {
-        portion.describe(&mut root_meta);
-    }
-    let blobs = Blobs::write(&objects, &root_meta, session, portion.as_ref())?;
+    let session = redacted_session(&redactor, session);
+    let blobs = Blobs::write(&objects, &root_meta, &session, transcript.as_deref())?;
     let writer = Writer { objects: &objects, meta };
     let checkpoint = writer.checkpoint_tree(&blobs)?;
     let message = format!(
@@ -78,6 +93,32 @@ fn backoff(attempt: u32) {
     std::thread::sleep(Duration::from_micros(ceiling_us * u64::from(jitter) / u64::from(u16::MAX)));
 }
 
+/// The session record as the branch holds it: its argv, first prompt and
+/// free-text fields of unknown keys redacted; IDs, paths and times as
+/// they are (other features key on them).
+fn redacted_session(redactor: &Redactor, session: &SessionRecord) -> SessionRecord {
+    let mut out = session.clone();
+    out.command = session.command.as_deref().map(|argv| redactor.argv(argv));
+    out.first_prompt = session.first_prompt.as_deref().map(|p| redactor.text(p).into_owned());
+    for value in out.extra.values_mut() {
+        redact_strings(redactor, value);
+    }
+    out
+}
+
+fn redact_strings(redactor: &Redactor, value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let Cow::Owned(redacted) = redactor.text(text) {
+                *text = redacted;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_strings(redactor, v)),
+        Value::Object(map) => map.values_mut().for_each(|v| redact_strings(redactor, v)),
+        _ => {}
+    }
+}
+
 /// The checkpoint's blobs, written before any look at the tip: they do not
 /// depend on it, so a retry reuses them.
 struct Blobs {
@@ -94,7 +135,7 @@ impl Blobs {
         objects: &Objects,
         root: &Metadata,
         session: &SessionRecord,
-        portion: Option<&Portion>,
+        transcript: Option<&[u8]>,
     ) -> Result<Blobs> {
         let prompt = session.first_prompt.as_deref().filter(|p| !p.is_empty());
         Ok(Blobs {
@@ -102,9 +143,7 @@ impl Blobs {
             session: objects.blob(&pretty(session)?)?,
             fresh_index: objects.blob(format!("{}\n", root.checkpoint_id).as_bytes())?,
             prompt: prompt.map(|p| objects.blob(p.as_bytes())).transpose()?,
-            transcript: portion
-                .map(|p| transcript::copy(objects, p).context("copying the transcript"))
-                .transpose()?,
+            transcript: transcript.map(|bytes| objects.blob(bytes).context("copying the transcript")).transpose()?,
         })
     }
 }

@@ -45,6 +45,8 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         }
         agent_settings(repo, &mut report);
         checkpoints_branch(repo, &mut report);
+        legacy_branch(repo, &mut report);
+        secrets_on_branch(repo, &mut report);
         pending_checkpoints(repo, &store, &mut report);
         remote_conflicts(repo, &mut report);
     }
@@ -292,6 +294,52 @@ fn checkpoints_branch(repo: &Repo, report: &mut Report<impl Write>) {
         Err(err) => format!("{err:#}"),
     };
     report.unfixable(format_args!("the checkpoints branch does not parse: {broken}"), hint);
+}
+
+/// The branch of an earlier version, still in `refs/heads`, where
+/// `git push --all` publishes it whatever `checkpoints.push` says.
+fn legacy_branch(repo: &Repo, report: &mut Report<impl Write>) {
+    if repo.resolve_ref(checkpoint::remote::LEGACY_REF).is_none() {
+        return;
+    }
+    let problem = format!(
+        "the checkpoints branch is still {}, where `git push --all` publishes it without consent",
+        checkpoint::remote::LEGACY_REF
+    );
+    report.fixable(problem, || {
+        checkpoint::remote::migrate_legacy_branch(repo)?;
+        checkpoint::remote::ensure_fetch(repo)?;
+        Ok(format!("moved it to {CHECKPOINTS_REF}, and fetch refspecs to refs/entire/remotes/"))
+    });
+}
+
+/// (g) secrets in checkpoints already on the branch, by the same rules
+/// the writer redacts with.
+fn secrets_on_branch(repo: &Repo, report: &mut Report<impl Write>) {
+    let Some(tip) = repo.resolve_ref(CHECKPOINTS_REF) else { return };
+    let found = Settings::for_repo(repo)
+        .and_then(|s| s.redactor())
+        .and_then(|redactor| checkpoint::scan::secrets(repo, &tip, &redactor));
+    let exposed = match found {
+        Ok(exposed) => exposed,
+        Err(err) => {
+            return report.unfixable(
+                format_args!("could not scan {} for secrets: {err:#}", checkpoint::BRANCH),
+                "fix what the message names, then run `entire doctor` again",
+            );
+        }
+    };
+    for file in exposed {
+        report.unfixable(
+            format_args!(
+                "{}:{} holds what looks like a secret ({})",
+                checkpoint::BRANCH,
+                file.path,
+                file.rules.join(", ")
+            ),
+            "only rewriting the branch removes it, here and on remotes: docs/privacy.md, \"Purging\"",
+        );
+    }
 }
 
 /// Checkpoints that a fetched remote branch holds with other content than

@@ -31,13 +31,21 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
     for line in done.lines() {
         writeln!(out, "{line}")?;
     }
-    let added = checkpoint::remote::ensure_fetch(&repo)?;
-    if !added.is_empty() {
-        hookdir::record_refspecs(&repo, &added)?;
-        for (remote, _) in &added {
-            writeln!(out, "git fetch from {remote} now brings {}", checkpoint::BRANCH)?;
+    if checkpoint::remote::migrate_legacy_branch(&repo)? {
+        writeln!(
+            out,
+            "moved the checkpoints branch to {} (git push --all no longer publishes it)",
+            CHECKPOINTS_REF
+        )?;
+    }
+    let fetch = checkpoint::remote::ensure_fetch(&repo)?;
+    if !fetch.added.is_empty() {
+        hookdir::record_refspecs(&repo, &fetch.added)?;
+        for (remote, _) in &fetch.added {
+            writeln!(out, "git fetch from {remote} now brings teammates' {}", checkpoint::BRANCH)?;
         }
     }
+    consent(&repo, &args, &mut out)?;
     for change in agent_changes {
         let done = if change.changes_file() { "installed in" } else { "already installed in" };
         let whose = match change.scope {
@@ -52,6 +60,77 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
     }
     writeln!(out, "entire is enabled in {} (hooks in {})", repo.worktree.display(), done.dir.display())?;
     Ok(0)
+}
+
+/// Whether checkpoints go along with pushes: `--push`/`--no-push`, else
+/// the question on a terminal, else what the settings say, and a hint
+/// when they say nothing (not pushed). The answer is this clone's, in
+/// `<git-common-dir>/entire-settings.json`; a team commits
+/// `checkpoints.push` in `.entire/settings.json`.
+fn consent(repo: &Repo, args: &EnableArgs, out: &mut impl Write) -> Result<()> {
+    let current = settings::Settings::for_repo(repo)?;
+    let remote = current.checkpoint_remote.clone().or_else(|| default_remote(repo));
+    let to = remote.as_deref().unwrap_or("a remote");
+    let answer = if args.push {
+        Some(true)
+    } else if args.no_push {
+        Some(false)
+    } else if current.push != settings::Push::Unset {
+        None
+    } else if remote.is_some() && on_terminal() {
+        Some(ask(&format!(
+            "share checkpoints with {to} when you push? prompts and transcripts are redacted [y/N] "
+        ))?)
+    } else {
+        writeln!(
+            out,
+            "checkpoints stay in this clone; `entire enable --push` sends them to {to} when you push (redacted)"
+        )?;
+        None
+    };
+    match answer {
+        Some(true) => {
+            let value = match &remote {
+                Some(remote) => serde_json::json!([remote]),
+                None => serde_json::Value::Bool(true),
+            };
+            settings::set_clone_push(&repo.common_dir, value)?;
+            checkpoint::push::forget_refusals(repo);
+            writeln!(out, "checkpoints go to {to} when you push, redacted (this clone's choice)")?;
+        }
+        Some(false) => {
+            settings::set_clone_push(&repo.common_dir, serde_json::Value::Bool(false))?;
+            writeln!(out, "checkpoints stay in this clone (this clone's choice)")?;
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// `origin`, else the only remote.
+fn default_remote(repo: &Repo) -> Option<String> {
+    let out = repo.git_output(["remote"]).ok()?;
+    let remotes: Vec<String> = String::from_utf8_lossy(&out).lines().map(str::to_owned).collect();
+    match remotes.iter().find(|r| *r == "origin") {
+        Some(origin) => Some(origin.clone()),
+        None if remotes.len() == 1 => remotes.into_iter().next(),
+        None => None,
+    }
+}
+
+fn on_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks on stderr; yes only for `y` or `yes`.
+fn ask(question: &str) -> Result<bool> {
+    let mut err = std::io::stderr().lock();
+    err.write_all(question.as_bytes())?;
+    err.flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
 /// Without `--agent`: the git hooks and every agent's hooks. With it: only

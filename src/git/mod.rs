@@ -17,8 +17,9 @@ use crate::error::{Error, Result};
 
 pub use commit_id::{CommitId, is_object_name};
 
-/// The ref that holds checkpoint metadata (docs/spec.md §7).
-pub const CHECKPOINTS_REF: &str = "refs/heads/entire/checkpoints/v1";
+/// The ref that holds checkpoint metadata (docs/spec.md §7): outside
+/// `refs/heads`, so that git never pushes it on its own.
+pub const CHECKPOINTS_REF: &str = "refs/entire/checkpoints/v1";
 
 #[derive(Clone, Debug)]
 pub struct Repo {

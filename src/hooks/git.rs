@@ -75,7 +75,7 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
                 }
             };
             checkpoint::pending::complete(&repo);
-            checkpoint::push::follow(&repo, remote, &refs)
+            checkpoint::push::follow(&repo, &settings, remote, &refs)
         }
         other => Err(Error::internal(format!("unknown git hook {other:?}"))),
     }

@@ -49,6 +49,7 @@ fn the_quick_benchmark_runs_and_prints_every_row() {
         "prepare-commit-msg  vs  true",
         "post-commit: checkpoint  vs  none",
         "  until it is on the branch  vs  none",
+        "redact a 50 MB transcript  vs  cat",
         "12 worktrees x 10 back to back (wall)",
         "  until every checkpoint is written",
         "back to back minus its floor",

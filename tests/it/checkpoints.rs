@@ -250,7 +250,7 @@ fn concurrent_writers_in_six_worktrees_lose_nothing() {
 }
 
 #[test]
-fn transcript_bytes_are_copied_exactly_even_when_not_utf8() {
+fn a_transcript_that_is_not_utf8_text_is_not_copied_and_says_so() {
     let world = World::new();
     let dir = world.plain_repo("r");
     let repo = repo_at(&dir);
@@ -259,9 +259,11 @@ fn transcript_bytes_are_copied_exactly_even_when_not_utf8() {
     std::fs::write(&path, &bytes).unwrap();
     let record = SessionRecord { transcript_path: Some(path.to_string_lossy().into()), ..session("s1") };
     let m = write_new(&repo, &head(&world, &dir), &record);
-    let spec = format!("{BRANCH}:{}/0/full.jsonl", checkpoint::dir_of(&m.checkpoint_id));
-    assert_eq!(git_bytes(&world, &dir, &["cat-file", "blob", &spec]), bytes);
-    assert_eq!(checkpoint::read(&repo, &m.checkpoint_id).unwrap().unwrap().extra, Default::default());
+    let paths = branch_paths(&world, &dir, BRANCH);
+    assert!(paths.contains(&format!("{}/0/metadata.json", checkpoint::dir_of(&m.checkpoint_id))));
+    assert!(!paths.iter().any(|p| p.ends_with("full.jsonl")), "{paths:?}");
+    let stored = checkpoint::read(&repo, &m.checkpoint_id).unwrap().unwrap();
+    assert_eq!(stored.extra["transcript_skipped"], "not UTF-8 text");
 }
 
 #[test]
@@ -524,8 +526,15 @@ fn remote_tip(world: &World, remote: &Path) -> String {
     world.git(remote, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{BRANCH}")])
 }
 
+/// pre-push's part, with consent to push anywhere.
 fn pre_push(repo: &Repo, remote: &str, stdin: &str) -> entire::error::Result<()> {
-    entire::checkpoint::push::follow(repo, remote, stdin.as_bytes())
+    let settings = repo.worktree.join(".entire/settings.json");
+    if !settings.exists() {
+        std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+        std::fs::write(&settings, r#"{"enabled": true, "checkpoints": {"push": true}}"#).unwrap();
+    }
+    let settings = entire::settings::Settings::for_repo(repo).unwrap();
+    entire::checkpoint::push::follow(repo, &settings, remote, stdin.as_bytes())
 }
 
 #[test]
@@ -579,7 +588,10 @@ fn pre_push_merges_a_diverged_remote_branch_keeping_both_sides() {
     // Another clone adds a checkpoint for the same commit and pushes first.
     let other_dir = world.path().join("other");
     world.git(world.path(), &["clone", "-q", remote.to_str().unwrap(), other_dir.to_str().unwrap()]);
-    world.git(&other_dir, &["fetch", "-q", "origin", &format!("{BRANCH}:{BRANCH}")]);
+    world.git(
+        &other_dir,
+        &["fetch", "-q", "origin", &format!("refs/heads/{BRANCH}:refs/entire/checkpoints/v1")],
+    );
     let other = repo_at(&other_dir);
     let theirs = write_new(&other, &sha, &session("s-theirs"));
     pre_push(&other, "origin", "").unwrap();
@@ -609,7 +621,9 @@ fn pre_push_to_an_unreachable_remote_is_an_error_not_a_panic() {
     let repo = repo_at(&dir);
     write_new(&repo, &head(&world, &dir), &session("s1"));
     let err = pre_push(&repo, "/nonexistent/remote.git", "").unwrap_err();
-    assert!(err.to_string().contains("pushing entire/checkpoints/v1"), "{err}");
+    let err = err.to_string();
+    assert!(err.starts_with("could not push entire/checkpoints/v1 to /nonexistent/remote.git: "), "{err}");
+    assert!(!err.contains("error: failed to push"), "no raw git lines: {err}");
 }
 
 /// The process that runs the tests: alive as recorded.
@@ -753,6 +767,7 @@ fn end_to_end_an_agent_commit_is_explained_and_pushed_with_the_branch() {
     let world = World::new();
     let dir = world.repo("r");
     let remote = with_remote(&world, &dir);
+    stdout(world.entire(&dir).args(["enable", "--push"]).output().unwrap());
     let agent = world.agent(&dir, "claude-code");
     agent.ok("echo x > a.txt && git add a.txt && git commit -q -m 'by the agent'");
     let sha = head(&world, &dir);
@@ -788,6 +803,9 @@ fn each_checkpoint_stores_what_the_transcript_gained_and_explain_reassembles_it(
     for n in 1..=3 {
         agent.ok(&format!("git commit -q --allow-empty -m 'work {n}'"));
         ids.push(crate::support::checkpoint_of(&world, &dir, "HEAD").expect("a trailer"));
+        // The writer copies what the transcript holds when it runs: a reader
+        // makes sure it ran before the transcript grows.
+        world.json(&dir, &["sessions", "--all", "--json"]);
         let mut file = std::fs::File::options().append(true).open(&transcript).unwrap();
         std::io::Write::write_all(&mut file, format!("{{\"n\":{}}}\n", n + 1).as_bytes()).unwrap();
     }

@@ -251,7 +251,7 @@ fn checkpoints_commit(world: &World, repo: &Path, tree: &str, parents: &[&str], 
     let mut args = vec!["commit-tree", tree, "-m", subject];
     parents.iter().for_each(|p| args.extend(["-p", p]));
     let commit = world.git(repo, &args);
-    world.git(repo, &["update-ref", "refs/heads/entire/checkpoints/v1", &commit]);
+    world.git(repo, &["update-ref", "refs/entire/checkpoints/v1", &commit]);
     commit
 }
 
@@ -293,12 +293,12 @@ fn a_checkpoints_branch_that_does_not_parse_is_reported_and_left_alone() {
     assert_eq!(world.git(&repo, &["rev-parse", "entire/checkpoints/v1"]), tip, "left alone");
 
     // A tip that is not a commit at all (git itself refuses to write one).
-    std::fs::write(repo.join(".git/refs/heads/entire/checkpoints/v1"), format!("{readme}\n")).unwrap();
+    std::fs::write(repo.join(".git/refs/entire/checkpoints/v1"), format!("{readme}\n")).unwrap();
     let (code, report) = doctor(&world, &repo, true);
     assert_eq!(code, 1, "{report}");
     assert!(report.contains(&format!("its tip {readme} is a blob object, not a commit")), "{report}");
 
-    std::fs::write(repo.join(".git/refs/heads/entire/checkpoints/v1"), "garbage\n").unwrap();
+    std::fs::write(repo.join(".git/refs/entire/checkpoints/v1"), "garbage\n").unwrap();
     let (code, report) = doctor(&world, &repo, false);
     assert_eq!(code, 1, "{report}");
     assert!(report.contains("does not hold an object ID"), "{report}");

@@ -580,6 +580,7 @@ fn a_remote_branch_never_rewrites_or_hides_a_local_checkpoint_nor_writes_to_the_
     w.git(w.path(), &["init", "-q", "--bare", remote.to_str().unwrap()]);
     let alice = w.repo("alice");
     w.git(&alice, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    crate::support::stdout(w.entire(&alice).args(["enable", "--push"]).output().unwrap());
     let agent = w.agent(&alice, "alpha");
     agent.ok("git commit -q --allow-empty -m 'by alpha'");
     let sha = w.git(&alice, &["rev-parse", "HEAD"]);

@@ -24,6 +24,7 @@ mod hot_paths;
 mod namespaces;
 mod never_silent;
 mod output;
+mod privacy;
 mod real_agents;
 mod run;
 mod shared_worktree;

@@ -12,6 +12,7 @@ fn team(w: &World) -> (PathBuf, PathBuf) {
     w.git(w.path(), &["init", "-q", "--bare", remote.to_str().unwrap()]);
     let alice = w.repo("alice");
     w.git(&alice, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    stdout(w.entire(&alice).args(["enable", "--push"]).output().unwrap());
     w.git(&alice, &["push", "-q", "-u", "origin", "main"]);
     agent_commit(w, &alice, "alice work");
     w.git(&alice, &["push", "-q"]);
@@ -76,7 +77,7 @@ fn two_clones_pushing_to_one_remote_keep_every_checkpoint() {
     let w = World::new();
     let (remote, alice) = team(&w);
     let bob = clone(&w, &remote, "bob", &[]);
-    stdout(w.entire(&bob).arg("enable").output().unwrap());
+    stdout(w.entire(&bob).args(["enable", "--push"]).output().unwrap());
     let mut ids = vec![checkpoint_of(&w, &alice, "HEAD").unwrap()];
     // Both commit on their own branches, push in turns: each push finds the
     // other's checkpoints on the remote first.
