@@ -113,8 +113,22 @@ pub enum Command {
         the first prompt, the files, and how the owner was found (env: ENTIRE_SESSION_ID named \
         it; pid: the commit ran in its process tree; recent: a guess by recency; post-hoc: the \
         agent's hooks linked it afterwards). Without REV, the last 20 commits of HEAD, one line \
-        each. With --session, the commits of one session; any unique prefix of its ID will do.")]
+        each. With --session, the commits of one session; any unique prefix of its ID will do. \
+        With --format agent-trace, the commit as an Agent Trace record (the lines it added, the \
+        sessions and models that wrote them).")]
     Explain(ExplainArgs),
+    /// Show each line of a file with the session and agent that wrote it
+    #[command(long_about = "Runs git blame on FILE (as of REV, else as it is in the working tree) \
+        and shows, for each line, its commit, the agent and a number for the session whose \
+        checkpoint that commit is; lines no session made say human. The sessions follow, with \
+        their IDs and first prompts. --json gives one object per line.")]
+    Blame(BlameArgs),
+    /// Count commits and lines per agent and session over a range
+    #[command(long_about = "Counts the commits of RANGE (merges left out) and the lines they added \
+        and removed, per agent and per session, and for the commits no session made (human). \
+        Without RANGE: the current branch since it left the default branch, else the last 100 \
+        commits of HEAD. --json also gives the tokens and models the transcripts tell.")]
+    Stats(StatsArgs),
     /// Find stale sessions and broken hooks; --fix repairs what is safe
     #[command(long_about = "Checks entire's git hooks, settings and session records here, and says \
         what is wrong and how to fix it. With --fix, repairs what is safe to repair and says what \
@@ -172,8 +186,13 @@ pub struct EnableArgs {
     /// Accepted for compatibility: hooks that were there are always chained
     #[arg(long, hide = true)]
     pub force: bool,
-    /// Write agent hooks into the agent's local (uncommitted) settings file
+    /// Write agent hooks into the agent's committed settings file, for
+    /// everyone (the command finds `entire` on PATH and does nothing where
+    /// it is not installed); without it they go into this clone's own
     #[arg(long)]
+    pub project: bool,
+    /// Accepted for compatibility: agent hooks go into the local file by default
+    #[arg(long, hide = true, conflicts_with = "project")]
     pub local: bool,
     /// Send checkpoints (redacted) along when you push, in this clone
     #[arg(long, conflicts_with = "no_push")]
@@ -239,6 +258,39 @@ pub struct ExplainArgs {
     /// List the commits of one session
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
+    /// Machine-readable output (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+    /// A standard export of one commit instead: `agent-trace` (Agent Trace 0.1)
+    #[arg(long, value_name = "FORMAT", value_enum, conflicts_with_all = ["json", "session"])]
+    pub format: Option<ExportFormat>,
+}
+
+/// `entire explain --format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    AgentTrace,
+}
+
+#[derive(Args, Debug)]
+pub struct BlameArgs {
+    /// The file, as git names it
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// The revision to blame from (default: the working tree's file)
+    #[arg(value_name = "REV")]
+    pub rev: Option<String>,
+    /// Machine-readable output (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// A revision range (`main..HEAD`); default: the current branch since it
+    /// left the default branch, else the last 100 commits of HEAD
+    #[arg(value_name = "RANGE")]
+    pub range: Option<String>,
     /// Machine-readable output (see docs/json.md)
     #[arg(long)]
     pub json: bool,

@@ -33,6 +33,8 @@ pub struct Settings {
     pub recency: bool,
     /// Cap on the transcript copied into a checkpoint.
     pub transcript_max_bytes: u64,
+    /// `trailers.assisted_by` (default false): add `Assisted-by: AGENT:MODEL`.
+    pub assisted_by: bool,
     /// `hooks.repair` (default false): `entire run` repairs entire's git
     /// hooks when git would not run them, instead of only saying so.
     pub hooks_repair: bool,
@@ -125,6 +127,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("checkpoints.remote", Kind::Text),
     ("hooks", Kind::Object),
     ("hooks.repair", Kind::Bool),
+    ("trailers", Kind::Object),
+    ("trailers.assisted_by", Kind::Bool),
     ("redaction", Kind::Object),
     ("redaction.rules", Kind::List),
     ("redaction.allow", Kind::List),
@@ -208,6 +212,7 @@ impl Settings {
             transcript_max_bytes: get("checkpoints", "transcript_max_bytes")
                 .and_then(Value::as_u64)
                 .unwrap_or(DEFAULT_TRANSCRIPT_MAX_BYTES),
+            assisted_by: flag(get("trailers", "assisted_by"), false),
             hooks_repair: flag(get("hooks", "repair"), false),
             enabled_from,
             problems,
@@ -524,7 +529,7 @@ mod tests {
                 r#""resolution.recency" is "false", but must be true or false; the default applies"#,
                 r#"unknown key "resolution.recncy" (known: recency)"#,
                 r#""checkpoints.transcript_max_bytes" is -1, but must be a whole number of at least 0; the default applies"#,
-                r#"unknown key "colour" (known: enabled, resolution, checkpoints, hooks, redaction)"#,
+                r#"unknown key "colour" (known: enabled, resolution, checkpoints, hooks, trailers, redaction)"#,
             ]
         );
         assert_eq!(s.problems.iter().filter(|p| p.changes_behaviour).count(), 2);

@@ -7,11 +7,13 @@
 //! git hooks; these hooks add the agent's own session ID, transcript,
 //! prompt and edited files, and make a session when there is no launcher.
 
+use super::hooks_json::JsonHooks;
 use super::{HookEvent, Spec, Turn};
 
 pub const SPEC: Spec = Spec {
     name: "claude-code",
     settings_dir: ".claude",
+    project_file: "settings.json",
     local_file: Some("settings.local.json"),
     events: &[
         HookEvent { native: "SessionStart", verb: "session-start", matcher: "", turn: Turn::Start },
@@ -32,7 +34,7 @@ pub const SPEC: Spec = Spec {
         ("MultiEdit", "file_path"),
         ("NotebookEdit", "notebook_path"),
     ],
-    named_entries: false,
-    enable_flag: None,
+    format: &JsonHooks { named_entries: false, enable_flag: None },
     post_hoc: false,
+    note: None,
 };

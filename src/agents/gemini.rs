@@ -5,11 +5,14 @@
 //! commits: no trailer, no checkpoint at commit time. Its own hooks make up
 //! for that after the fact (`post_hoc`, see `checkpoint::post_hoc`).
 
+use super::hooks_json::JsonHooks;
 use super::{HookEvent, Spec, Turn};
 
 pub const SPEC: Spec = Spec {
     name: "gemini",
     settings_dir: ".gemini",
+    project_file: "settings.json",
+    // None of its own: the project file, kept out of git, stands in.
     local_file: None,
     events: &[
         HookEvent { native: "SessionStart", verb: "session-start", matcher: "", turn: Turn::Start },
@@ -22,7 +25,8 @@ pub const SPEC: Spec = Spec {
         HookEvent { native: "SessionEnd", verb: "session-end", matcher: "", turn: Turn::End },
     ],
     file_tools: &[("write_file", "file_path"), ("replace", "file_path")],
-    named_entries: true,
-    enable_flag: Some(("hooksConfig", "enabled")),
+    // Gemini CLI runs no hook until `hooksConfig.enabled` is set.
+    format: &JsonHooks { named_entries: true, enable_flag: Some(("hooksConfig", "enabled")) },
     post_hoc: true,
+    note: None,
 };

@@ -4,9 +4,13 @@
 //! they mean, and their settings file formats.
 
 pub mod claude;
+pub mod codex;
 pub mod event;
 pub mod gemini;
+pub mod hooks_json;
+pub mod opencode;
 pub mod settings;
+pub mod usage;
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -26,10 +30,10 @@ pub struct Agent {
 
 pub const AGENTS: &[Agent] = &[
     Agent { command: "claude", name: claude::SPEC.name, hooks: Some(&claude::SPEC) },
-    Agent { command: "codex", name: "codex", hooks: None },
+    Agent { command: "codex", name: codex::SPEC.name, hooks: Some(&codex::SPEC) },
     Agent { command: "gemini", name: gemini::SPEC.name, hooks: Some(&gemini::SPEC) },
     Agent { command: "aider", name: "aider", hooks: None },
-    Agent { command: "opencode", name: "opencode", hooks: None },
+    Agent { command: "opencode", name: opencode::SPEC.name, hooks: Some(&opencode::SPEC) },
     Agent { command: "cursor-agent", name: "cursor-agent", hooks: None },
     Agent { command: "goose", name: "goose", hooks: None },
 ];
@@ -68,17 +72,63 @@ pub struct Spec {
     pub name: &'static str,
     /// The agent's settings directory, relative to the worktree.
     pub settings_dir: &'static str,
-    /// Its uncommitted per-user settings file, if it has one.
+    /// The file in it that holds the hooks for everyone (committed).
+    pub project_file: &'static str,
+    /// Its uncommitted per-user settings file, if it has one; without it,
+    /// the project file kept out of git stands in.
     pub local_file: Option<&'static str>,
     pub events: &'static [HookEvent],
     /// Tools that write a file, and the `tool_input` key naming it.
     pub file_tools: &'static [(&'static str, &'static str)],
-    /// Whether the agent's settings need a `name` on every hook entry.
-    pub named_entries: bool,
-    /// A boolean the agent needs set before it runs any hook.
-    pub enable_flag: Option<(&'static str, &'static str)>,
+    /// How the hooks are written into the file.
+    pub format: &'static dyn HooksFormat,
     /// Git hooks do not run for this agent's commits: link them post hoc.
     pub post_hoc: bool,
+    /// What the user must do before the agent runs them, said by `enable`.
+    pub note: Option<&'static str>,
+}
+
+/// An agent's hooks file format: adding, updating, finding and removing
+/// our hooks in the file's text. The file itself (reading, the saved
+/// original, writing) is `settings::SettingsFile`'s.
+pub trait HooksFormat: Sync + std::fmt::Debug {
+    /// `current` (None: no file) with our hooks added or brought up to
+    /// date, each running `command(event)`; None when nothing would
+    /// change. A file it cannot safely change is an error, and stays as it was.
+    fn install(
+        &self,
+        spec: &Spec,
+        current: Option<&[u8]>,
+        command: &dyn Fn(&HookEvent) -> String,
+    ) -> crate::error::Result<Option<Vec<u8>>>;
+
+    /// `current` without our hooks, and whatever ours needed (a switch)
+    /// put back as `before` had it.
+    fn uninstall(&self, spec: &Spec, current: &[u8], before: Before) -> crate::error::Result<Removed>;
+
+    /// The verbs of our hooks that `current` holds.
+    fn installed_verbs(&self, spec: &Spec, current: &[u8]) -> Vec<String>;
+
+    /// What stops our hooks in `current` from running, for `doctor`.
+    fn problems(&self, spec: &Spec, current: &[u8]) -> Vec<String>;
+}
+
+/// What a settings file held before `enable` first put our hooks in.
+#[derive(Clone, Copy)]
+pub enum Before<'a> {
+    /// Not known (it already had ours, or nothing was saved).
+    Unknown,
+    Absent,
+    Text(&'a [u8]),
+}
+
+/// A settings file once our hooks are taken out.
+pub enum Removed {
+    /// Exactly what it was before `enable`: put that back.
+    AsBefore,
+    Bytes(Vec<u8>),
+    /// Nothing is left: the file goes.
+    Delete,
 }
 
 #[derive(Debug)]
@@ -107,6 +157,18 @@ impl Spec {
     pub fn event(&self, verb: &str) -> Option<&HookEvent> {
         self.events.iter().find(|e| e.verb == verb)
     }
+
+    /// What marks a hook command as ours: ` hooks <agent> `.
+    pub fn marker(&self) -> String {
+        format!(" hooks {} ", self.name)
+    }
+
+    /// The verb of a command of ours: the word after the marker.
+    pub fn verb_of<'a>(&self, command: &'a str) -> Option<&'a str> {
+        let (_, rest) = command.split_once(&self.marker())?;
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(rest.len());
+        Some(&rest[..end])
+    }
 }
 
 #[cfg(test)]
@@ -129,6 +191,9 @@ mod tests {
         commands.sort();
         commands.dedup();
         assert_eq!((names.len(), commands.len()), (AGENTS.len(), AGENTS.len()));
-        assert_eq!(with_hooks().map(|s| s.name).collect::<Vec<_>>(), ["claude-code", "gemini"]);
+        assert_eq!(
+            with_hooks().map(|s| s.name).collect::<Vec<_>>(),
+            ["claude-code", "codex", "gemini", "opencode"]
+        );
     }
 }

@@ -1,33 +1,42 @@
-//! Installing agent hooks into the agent's own settings file
-//! (`.claude/settings.json`, `.gemini/settings.json`) and removing them.
+//! Installing agent hooks into the agent's own settings file and removing
+//! them; what is written into the file is the agent's format's
+//! (`Spec::format`).
 //!
-//! The file is the user's. Every key and entry they had is kept in place;
-//! ours are the hook entries whose command contains ` hooks <agent> `, and
-//! only those are added, updated or removed. A second `enable` writes
-//! nothing. A file that is not valid JSON is never touched.
+//! **Where.** By default the agent's local, uncommitted file
+//! (`.claude/settings.local.json`), or, for an agent without one, its
+//! project file kept out of git through `<git-common-dir>/info/exclude`;
+//! either way made sure git ignores it, and the command names this
+//! machine's entire by absolute path. With `--project`, the committed
+//! project file, whose command finds `entire` on PATH and does nothing
+//! where it is not installed: teammates without entire are not broken.
 //!
-//! Restoring byte for byte: when `enable` finds no entry of ours in a file,
-//! it saves the file's original bytes (or that there was no file) and the
-//! bytes it wrote, in `<git-dir>/entire-agent-settings/<agent>[.local].json`
+//! **Restoring byte for byte.** When `enable` finds no hook of ours in a
+//! file, it saves the file's original bytes (or that there was no file) and
+//! the bytes it wrote, in `<git-dir>/entire-agent-settings/<agent>[.local].json`
 //! (per worktree, never committed). `disable` puts the original back when
 //! the file is still exactly what `enable` wrote, or when removing our
-//! entries (and the switch we turned on) gives the original's JSON. When the
-//! user changed something else meanwhile, only our entries go, and the file
-//! is rewritten as formatted JSON.
+//! hooks gives the original's content. When the user changed something
+//! else meanwhile, only ours go.
 
-use std::collections::HashSet;
 use std::fs;
+use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 
-use super::{HookEvent, Spec, with_hooks};
+use super::{Before, HookEvent, Removed, Spec, with_hooks};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{Links, SETTINGS_CAP, atomic_write, read_capped};
 use crate::git::Repo;
 use crate::hookdir::shell_quote;
+
+/// Which settings file: this clone's own, or the one committed for everyone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Local,
+    Project,
+}
 
 /// Which agents have every hook of ours installed (in the project or the
 /// local settings file), for `entire status`.
@@ -38,82 +47,172 @@ pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
                 let Ok(Some(bytes)) = read_capped(&file.path, SETTINGS_CAP, Links::Follow) else {
                     return false;
                 };
-                let Ok(Value::Object(settings)) = serde_json::from_slice(&bytes) else { return false };
-                let present = ours(&settings, spec);
-                spec.events.iter().all(|e| present.contains(&(e.native.to_owned(), e.verb.to_owned())))
+                let verbs = spec.format.installed_verbs(spec, &bytes);
+                spec.events.iter().all(|e| verbs.iter().any(|v| v == e.verb))
             });
             (spec.name, complete)
         })
         .collect()
 }
 
+/// What keeps entire's agent hooks from running, as `(problem, hint)`, for
+/// `entire doctor`: only files that hold some of ours are looked at.
+pub fn problems(repo: &Repo) -> Vec<(String, String)> {
+    let complete = installed(repo);
+    let mut found = Vec::new();
+    for spec in with_hooks() {
+        let hint = format!("run `entire enable --agent {}`", spec.name);
+        let mut mentioned = false;
+        let mut unusable = false;
+        for file in SettingsFile::all(repo, spec) {
+            let Ok(Some(bytes)) = read_capped(&file.path, SETTINGS_CAP, Links::Follow) else { continue };
+            if !String::from_utf8_lossy(&bytes).contains(&spec.marker()) {
+                continue;
+            }
+            mentioned = true;
+            let shown = file.path.strip_prefix(&repo.worktree).unwrap_or(&file.path).display().to_string();
+            for problem in spec.format.problems(spec, &bytes) {
+                unusable |= spec.format.installed_verbs(spec, &bytes).is_empty();
+                found.push((format!("{shown} {problem}"), hint.clone()));
+            }
+        }
+        if mentioned && !unusable && complete.contains(&(spec.name, false)) {
+            found.push((format!("{} settings lost some of entire's hooks", spec.name), hint));
+        }
+    }
+    found
+}
+
 /// One agent settings file, and where its original is saved.
 pub struct SettingsFile {
     spec: &'static Spec,
+    scope: Scope,
     pub path: PathBuf,
+    /// The agent's settings directory, the last one removed with the file.
+    dir: PathBuf,
     saved: PathBuf,
+    /// `<git-common-dir>/info/exclude`, which keeps a local file out of git.
+    exclude_file: PathBuf,
 }
 
 impl SettingsFile {
-    pub fn new(repo: &Repo, spec: &'static Spec, local: bool) -> Result<SettingsFile> {
-        let name = match (local, spec.local_file) {
-            (false, _) => "settings.json",
-            (true, Some(name)) => name,
-            (true, None) => {
-                return Err(Error::user(format!("{} has no local settings file", spec.name))
-                    .with_hint(format!("run without --local to use {}/settings.json", spec.settings_dir)));
-            }
+    pub fn new(repo: &Repo, spec: &'static Spec, scope: Scope) -> SettingsFile {
+        let name = match scope {
+            Scope::Local => spec.local_file.unwrap_or(spec.project_file),
+            Scope::Project => spec.project_file,
         };
-        let suffix = if local { ".local" } else { "" };
-        Ok(SettingsFile {
+        let suffix = match (scope, spec.local_file) {
+            (Scope::Local, Some(_)) => ".local",
+            _ => "",
+        };
+        let dir = repo.worktree.join(spec.settings_dir);
+        SettingsFile {
             spec,
-            path: repo.worktree.join(spec.settings_dir).join(name),
+            scope,
+            path: dir.join(name),
+            dir,
             saved: repo.git_dir.join("entire-agent-settings").join(format!("{}{suffix}.json", spec.name)),
-        })
+            exclude_file: repo.common_dir.join("info/exclude"),
+        }
     }
 
-    /// The project file, and the local one when the agent has it.
+    /// The project file, and the local one when the agent has its own.
     pub fn all(repo: &Repo, spec: &'static Spec) -> Vec<SettingsFile> {
-        [false, true].into_iter().filter_map(|local| SettingsFile::new(repo, spec, local).ok()).collect()
+        let mut files = vec![SettingsFile::new(repo, spec, Scope::Project)];
+        if spec.local_file.is_some() {
+            files.push(SettingsFile::new(repo, spec, Scope::Local));
+        }
+        files
+    }
+
+    /// The command a hook runs: this machine's entire by absolute path in
+    /// a local file; in a committed one, whatever `entire` is on PATH, and
+    /// nothing (the payload read and dropped) where there is none.
+    fn command(&self, binary: &Path) -> impl Fn(&HookEvent) -> String + '_ {
+        let quoted = shell_quote(&binary.to_string_lossy());
+        move |event| match self.scope {
+            Scope::Local => format!("{quoted}{}{}", self.spec.marker(), event.verb),
+            Scope::Project => format!(
+                "command -v entire >/dev/null 2>&1 || exec cat >/dev/null; exec entire{}{}",
+                self.spec.marker(),
+                event.verb
+            ),
+        }
     }
 
     /// What `enable` would change; checks everything before anything is written.
-    pub fn plan_install(&self, binary: &Path) -> Result<Change> {
-        let current = read_capped(&self.path, SETTINGS_CAP, Links::Follow)?;
-        let mut settings = match &current {
-            Some(bytes) => self.parse(bytes)?,
-            None => Map::new(),
+    pub fn plan_install(&self, repo: &Repo, binary: &Path) -> Result<Change> {
+        let exclude = match self.scope {
+            Scope::Local => self.keep_out_of_git(repo)?.map(Exclude::Add),
+            Scope::Project => None,
         };
-        let had_ours = !ours(&settings, self.spec).is_empty();
-        merge(&mut settings, self.spec, binary).map_err(|e| self.shape_error(e))?;
-        if let Some(bytes) = &current
-            && self.parse(bytes)? == settings
-        {
-            return Ok(self.change(Write::Unchanged, Saved::Keep));
-        }
-        let bytes = pretty(&settings)?;
+        let added = match &exclude {
+            Some(Exclude::Add(line)) => Some(line.clone()),
+            _ => None,
+        };
+        let current = read_capped(&self.path, SETTINGS_CAP, Links::Follow)?;
+        let installed = self
+            .spec
+            .format
+            .install(self.spec, current.as_deref(), &self.command(binary))
+            .map_err(|e| self.shape_error(e))?;
+        let Some(bytes) = installed else {
+            return Ok(self.change(Write::Unchanged, Saved::Keep, exclude));
+        };
+        let had_ours =
+            current.as_deref().is_some_and(|c| String::from_utf8_lossy(c).contains(&self.spec.marker()));
         let saved = if had_ours {
-            // Only a file without our entries is worth restoring.
+            // Only a file without our hooks is worth restoring.
             match self.load_saved() {
-                Some(original) => Saved::Put(Original { installed: string(&bytes), ..original }),
+                Some(original) => Saved::Put(Original {
+                    installed: string(&bytes),
+                    excluded: added.or(original.excluded.clone()),
+                    ..original
+                }),
                 None => Saved::Keep,
             }
         } else {
-            Saved::Put(Original { original: current.as_deref().map(string), installed: string(&bytes) })
+            Saved::Put(Original {
+                original: current.as_deref().map(string),
+                installed: string(&bytes),
+                excluded: added,
+            })
         };
-        Ok(self.change(Write::Bytes(bytes), saved))
+        Ok(self.change(Write::Bytes(bytes), saved, exclude))
+    }
+
+    /// The line `info/exclude` needs so that git ignores this local file,
+    /// if it needs one. A file git tracks cannot be kept local.
+    fn keep_out_of_git(&self, repo: &Repo) -> Result<Option<String>> {
+        let relative =
+            self.path.strip_prefix(&repo.worktree).unwrap_or(&self.path).to_string_lossy().into_owned();
+        if repo.git_output(["ls-files", "--error-unmatch", "--", &relative]).is_ok() {
+            return Err(Error::user(format!(
+                "{relative} is committed, and {} has no settings file of its own for this clone",
+                self.spec.name
+            ))
+            .with_hint(format!(
+                "`entire enable --agent {} --project` puts the hooks in {relative} for everyone",
+                self.spec.name
+            )));
+        }
+        if repo.git_output(["check-ignore", "-q", "--no-index", "--", &relative]).is_ok() {
+            return Ok(None);
+        }
+        Ok(Some(format!("/{relative}")))
     }
 
     /// What `disable` would change.
     pub fn plan_uninstall(&self) -> Result<Change> {
         let Some(current) = read_capped(&self.path, SETTINGS_CAP, Links::Follow)? else {
-            return Ok(self.change(Write::Unchanged, Saved::Drop));
+            return Ok(self.change(Write::Unchanged, Saved::Drop, None));
         };
-        let marker = marker(self.spec);
-        if !String::from_utf8_lossy(&current).contains(&marker) {
-            return Ok(self.change(Write::Unchanged, Saved::Drop)); // not ours, maybe not even JSON
+        if !String::from_utf8_lossy(&current).contains(&self.spec.marker()) {
+            return Ok(self.change(Write::Unchanged, Saved::Drop, None)); // not ours, maybe not even JSON
         }
         let saved = self.load_saved();
+        // The ignore line `enable` added goes with the file.
+        let unexclude = saved.as_ref().and_then(|s| s.excluded.clone()).map(Exclude::Remove);
         let restore = |original: &Option<String>| match original {
             Some(text) => Write::Bytes(text.clone().into_bytes()),
             None => Write::Delete,
@@ -121,40 +220,33 @@ impl SettingsFile {
         if let Some(saved) = &saved
             && saved.installed.as_bytes() == current
         {
-            return Ok(self.change(restore(&saved.original), Saved::Drop));
+            return Ok(self.change(restore(&saved.original), Saved::Drop, unexclude));
         }
-        let mut settings = self.parse(&current)?;
-        strip(&mut settings, self.spec);
-        let Some(saved) = saved else {
-            return Ok(self.change(Write::Bytes(pretty(&settings)?), Saved::Drop));
+        let before = match &saved {
+            None => Before::Unknown,
+            Some(Original { original: None, .. }) => Before::Absent,
+            Some(Original { original: Some(text), .. }) => Before::Text(text.as_bytes()),
         };
-        let original = match &saved.original {
-            Some(text) => self.parse(text.as_bytes()).unwrap_or_default(),
-            None => Map::new(),
+        let removed =
+            self.spec.format.uninstall(self.spec, &current, before).map_err(|e| self.shape_error(e))?;
+        let write = match removed {
+            Removed::AsBefore => restore(&saved.expect("known before").original),
+            Removed::Bytes(bytes) => Write::Bytes(bytes),
+            Removed::Delete => Write::Delete,
         };
-        if let Some((section, key)) = self.spec.enable_flag {
-            revert_flag(&mut settings, &original, section, key);
-        }
-        let write =
-            if settings == original { restore(&saved.original) } else { Write::Bytes(pretty(&settings)?) };
-        Ok(self.change(write, Saved::Drop))
+        Ok(self.change(write, Saved::Drop, unexclude))
     }
 
-    fn change(&self, write: Write, saved: Saved) -> Change {
+    fn change(&self, write: Write, saved: Saved, exclude: Option<Exclude>) -> Change {
         Change {
             agent: self.spec.name,
+            scope: self.scope,
             path: self.path.clone(),
+            dir: self.dir.clone(),
             saved_path: self.saved.clone(),
             write,
             saved,
-        }
-    }
-
-    fn parse(&self, bytes: &[u8]) -> Result<Map<String, Value>> {
-        match serde_json::from_slice(bytes) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err(self.shape_error(Error::user("it is not a JSON object"))),
-            Err(e) => Err(self.shape_error(Error::user(format!("it is not valid JSON ({e})")))),
+            exclude: exclude.map(|e| (self.exclude_file.clone(), e)),
         }
     }
 
@@ -168,13 +260,22 @@ impl SettingsFile {
     }
 }
 
-/// What the user had before `enable` added our entries.
+/// What the user had before `enable` added our hooks.
 #[derive(Serialize, Deserialize, Clone)]
 struct Original {
     /// The file's text; None when there was no file.
     original: Option<String>,
     /// What `enable` wrote.
     installed: String,
+    /// The line `enable` added to `info/exclude`, if it added one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    excluded: Option<String>,
+}
+
+/// A line `info/exclude` gains or loses.
+enum Exclude {
+    Add(String),
+    Remove(String),
 }
 
 enum Write {
@@ -192,10 +293,14 @@ enum Saved {
 /// A planned change to one settings file.
 pub struct Change {
     pub agent: &'static str,
+    pub scope: Scope,
     pub path: PathBuf,
+    dir: PathBuf,
     saved_path: PathBuf,
     write: Write,
     saved: Saved,
+    /// `info/exclude`, and the line that keeps a local file out of git.
+    exclude: Option<(PathBuf, Exclude)>,
 }
 
 impl Change {
@@ -214,9 +319,17 @@ impl Change {
             }
             Write::Delete => {
                 fs::remove_file(&self.path).context(format_args!("removing {}", self.path.display()))?;
-                // The directory too, when the file was all it held.
-                let _ = fs::remove_dir(self.path.parent().expect("settings dir"));
+                // The directories too, up to the agent's, when the file was all they held.
+                let mut dir = self.path.parent();
+                while let Some(d) = dir.filter(|d| d.starts_with(&self.dir) && fs::remove_dir(d).is_ok()) {
+                    dir = d.parent();
+                }
             }
+        }
+        match &self.exclude {
+            Some((exclude, Exclude::Add(line))) => append_line(exclude, line)?,
+            Some((exclude, Exclude::Remove(line))) => remove_line(exclude, line)?,
+            None => {}
         }
         match &self.saved {
             Saved::Keep => {}
@@ -232,215 +345,29 @@ impl Change {
     }
 }
 
-/// What marks a hook command as ours.
-fn marker(spec: &Spec) -> String {
-    format!(" hooks {} ", spec.name)
+/// Appends `line` to `path` (created with its directory), on a line of its own.
+fn append_line(path: &Path, line: &str) -> Result<()> {
+    let current = read_capped(path, SETTINGS_CAP, Links::Follow)?.unwrap_or_default();
+    let what = format!("adding {line} to {}", path.display());
+    fs::create_dir_all(path.parent().expect("info dir")).context(&what)?;
+    let mut file = fs::OpenOptions::new().create(true).append(true).open(path).context(&what)?;
+    let newline = if current.is_empty() || current.ends_with(b"\n") { "" } else { "\n" };
+    writeln!(file, "{newline}{line}").context(&what)
 }
 
-fn command(spec: &Spec, event: &HookEvent, binary: &Path) -> String {
-    format!("{}{}{}", shell_quote(&binary.to_string_lossy()), marker(spec), event.verb)
-}
-
-/// Sets our fields on a hook entry, keeping any the user added (a timeout).
-fn fill(entry: &mut Map<String, Value>, spec: &Spec, event: &HookEvent, binary: &Path) {
-    if spec.named_entries {
-        entry.insert("name".into(), json!(format!("entire-{}", event.verb)));
+/// Removes the lines that are exactly `line` from `path`, if it has any.
+fn remove_line(path: &Path, line: &str) -> Result<()> {
+    let Some(current) = read_capped(path, SETTINGS_CAP, Links::Follow)? else { return Ok(()) };
+    let text = String::from_utf8_lossy(&current);
+    if !text.lines().any(|l| l == line) {
+        return Ok(());
     }
-    entry.insert("type".into(), json!("command"));
-    entry.insert("command".into(), json!(command(spec, event, binary)));
+    let kept: String = text.split_inclusive('\n').filter(|l| l.trim_end_matches('\n') != line).collect();
+    let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o777);
+    atomic_write(path, kept.as_bytes(), mode)
 }
 
-fn is_ours(entry: &Map<String, Value>, spec: &Spec) -> bool {
-    entry.get("command").and_then(Value::as_str).is_some_and(|c| c.contains(&marker(spec)))
-}
-
-fn verb(entry: &Map<String, Value>) -> &str {
-    entry.get("command").and_then(Value::as_str).and_then(|c| c.split_whitespace().last()).unwrap_or("")
-}
-
-/// Adds our entries, one per event, in a group of their own. Entries of
-/// ours are updated in place (a moved binary); stale or duplicate ones go.
-fn merge(settings: &mut Map<String, Value>, spec: &Spec, binary: &Path) -> Result<()> {
-    if let Some((section, key)) = spec.enable_flag {
-        object_at(settings, section)?.insert(key.into(), Value::Bool(true));
-    }
-    let hooks = object_at(settings, "hooks")?;
-    let mut present = HashSet::new();
-    retain_ours(hooks, spec, |native, entry| {
-        let wanted = spec.events.iter().find(|e| e.native == native && e.verb == verb(entry));
-        match wanted {
-            Some(event) if present.insert(event.verb) => {
-                fill(entry, spec, event, binary);
-                true
-            }
-            _ => false,
-        }
-    });
-    for event in spec.events.iter().filter(|e| !present.contains(e.verb)) {
-        let groups = hooks.entry(event.native).or_insert_with(|| json!([]));
-        let groups = groups
-            .as_array_mut()
-            .ok_or_else(|| Error::user(format!("`hooks.{}` is not a JSON array", event.native)))?;
-        let mut entry = Map::new();
-        fill(&mut entry, spec, event, binary);
-        groups.push(json!({"matcher": event.matcher, "hooks": [entry]}));
-    }
-    Ok(())
-}
-
-/// Removes every entry of ours, and what only ours filled.
-fn strip(settings: &mut Map<String, Value>, spec: &Spec) {
-    let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut) else { return };
-    if retain_ours(hooks, spec, |_, _| false) && hooks.is_empty() {
-        settings.shift_remove("hooks");
-    }
-}
-
-/// Puts `section.key` back as the original had it.
-fn revert_flag(settings: &mut Map<String, Value>, original: &Map<String, Value>, section: &str, key: &str) {
-    let Some(current) = settings.get_mut(section).and_then(Value::as_object_mut) else { return };
-    match original.get(section).and_then(|s| s.get(key)) {
-        Some(value) => {
-            current.insert(key.into(), value.clone());
-        }
-        None => {
-            current.shift_remove(key);
-            if current.is_empty() && !original.contains_key(section) {
-                settings.shift_remove(section);
-            }
-        }
-    }
-}
-
-/// Calls `keep(event, entry)` on each entry of ours and drops those it
-/// refuses, then the groups and event lists that this left empty. Returns
-/// whether anything was dropped.
-fn retain_ours(
-    hooks: &mut Map<String, Value>,
-    spec: &Spec,
-    mut keep: impl FnMut(&str, &mut Map<String, Value>) -> bool,
-) -> bool {
-    let mut dropped = false;
-    hooks.retain(|native, groups| {
-        let Some(groups) = groups.as_array_mut() else { return true };
-        let before = groups.len();
-        groups.retain_mut(|group| {
-            let Some(entries) = group.get_mut("hooks").and_then(Value::as_array_mut) else { return true };
-            let count = entries.len();
-            entries.retain_mut(|entry| match entry.as_object_mut() {
-                Some(entry) if is_ours(entry, spec) => keep(native, entry),
-                _ => true,
-            });
-            dropped |= entries.len() < count;
-            !(entries.is_empty() && count > 0)
-        });
-        !(groups.is_empty() && before > 0)
-    });
-    dropped
-}
-
-/// `(event, verb)` of every entry of ours.
-fn ours(settings: &Map<String, Value>, spec: &Spec) -> HashSet<(String, String)> {
-    let Some(hooks) = settings.get("hooks").and_then(Value::as_object) else { return HashSet::new() };
-    let mut found = HashSet::new();
-    for (native, groups) in hooks {
-        let entries =
-            groups.as_array().into_iter().flatten().filter_map(|g| g.get("hooks")?.as_array()).flatten();
-        for entry in entries.filter_map(Value::as_object).filter(|e| is_ours(e, spec)) {
-            found.insert((native.clone(), verb(entry).to_owned()));
-        }
-    }
-    found
-}
-
-fn object_at<'a>(map: &'a mut Map<String, Value>, key: &str) -> Result<&'a mut Map<String, Value>> {
-    map.entry(key)
-        .or_insert_with(|| json!({}))
-        .as_object_mut()
-        .ok_or_else(|| Error::user(format!("`{key}` is not a JSON object")))
-}
-
-fn pretty(settings: &Map<String, Value>) -> Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(settings)?;
-    bytes.push(b'\n');
-    Ok(bytes)
-}
-
-/// Text we parsed as JSON, hence UTF-8.
+/// Text we parsed, hence UTF-8.
 fn string(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::agents::{claude, gemini};
-
-    const BIN: &str = "/opt/my tools/entire";
-
-    fn merged(text: &str, spec: &Spec) -> Map<String, Value> {
-        let mut settings = serde_json::from_str(text).unwrap();
-        merge(&mut settings, spec, Path::new(BIN)).unwrap();
-        settings
-    }
-
-    #[test]
-    fn claude_entries_use_its_format_and_a_quoted_binary() {
-        let settings = merged("{}", &claude::SPEC);
-        let group = &settings["hooks"]["PostToolUse"][0];
-        assert_eq!(group["matcher"], "Write|Edit|MultiEdit|NotebookEdit|Bash");
-        assert_eq!(
-            group["hooks"][0],
-            json!({"type": "command", "command": "'/opt/my tools/entire' hooks claude-code post-tool-use"})
-        );
-        assert_eq!(settings["hooks"].as_object().unwrap().len(), 5);
-    }
-
-    #[test]
-    fn gemini_entries_are_named_and_hooks_switched_on() {
-        let settings = merged(r#"{"hooksConfig": {"notifications": false}}"#, &gemini::SPEC);
-        assert_eq!(settings["hooksConfig"], json!({"notifications": false, "enabled": true}));
-        assert_eq!(settings["hooks"]["AfterTool"][0]["matcher"], "*");
-        assert_eq!(settings["hooks"]["AfterTool"][0]["hooks"][0]["name"], "entire-after-tool");
-    }
-
-    #[test]
-    fn user_entries_stay_and_ours_are_updated_in_place() {
-        let user = r#"{"model": "x", "hooks": {"Stop": [
-            {"matcher": "", "hooks": [{"type": "command", "command": "notify-send done"}]},
-            {"matcher": "", "hooks": [{"type": "command", "command": "/old/entire hooks claude-code stop", "timeout": 5}]},
-            {"matcher": "", "hooks": [{"type": "command", "command": "/old/entire hooks claude-code pre-task"}]}
-        ]}}"#;
-        let settings = merged(user, &claude::SPEC);
-        let stop = settings["hooks"]["Stop"].as_array().unwrap();
-        assert_eq!(stop.len(), 2, "the stale pre-task entry and its group went: {stop:?}");
-        assert_eq!(stop[0]["hooks"][0]["command"], "notify-send done");
-        assert_eq!(stop[1]["hooks"][0]["command"], "'/opt/my tools/entire' hooks claude-code stop");
-        assert_eq!(stop[1]["hooks"][0]["timeout"], 5);
-        assert_eq!(settings.keys().next().map(String::as_str), Some("model"));
-    }
-
-    #[test]
-    fn strip_removes_only_ours_and_what_ours_filled() {
-        let user = r#"{"hooks": {"Stop": [{"matcher": "", "hooks": [{"type": "command", "command": "notify-send done"}]}]}}"#;
-        let mut settings = merged(user, &claude::SPEC);
-        strip(&mut settings, &claude::SPEC);
-        assert_eq!(Value::Object(settings), serde_json::from_str::<Value>(user).unwrap());
-        let mut settings = merged("{}", &claude::SPEC);
-        strip(&mut settings, &claude::SPEC);
-        assert!(settings.is_empty());
-    }
-
-    #[test]
-    fn wrong_shapes_are_errors() {
-        let cases = [
-            (&claude::SPEC, r#"{"hooks": []}"#),
-            (&claude::SPEC, r#"{"hooks": {"Stop": {}}}"#),
-            (&gemini::SPEC, r#"{"hooksConfig": true}"#),
-        ];
-        for (spec, text) in cases {
-            let mut settings = serde_json::from_str(text).unwrap();
-            assert!(merge(&mut settings, spec, Path::new(BIN)).is_err(), "{text}");
-        }
-    }
 }

@@ -11,16 +11,13 @@
 
 use std::fmt::Display;
 use std::io::Write;
-use std::path::PathBuf;
 
 use chrono::Utc;
-use serde_json::Value;
 
-use crate::agents::{self, settings::SettingsFile};
+use crate::agents;
 use crate::checkpoint;
 use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
-use crate::fsutil::is_executable;
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::hookdir;
 use crate::process::System;
@@ -277,56 +274,12 @@ fn settings_files(repo: &Repo, settings: &Settings, report: &mut Report<impl Wri
     }
 }
 
-/// (d) agent settings that hold entire's hooks (entries whose command has
-/// ` hooks <agent> `): they parse, none lost, none runs a binary that is
-/// gone. Only reported: `entire enable --agent` rewrites them.
+/// (d) agent settings that hold entire's hooks: they parse, none lost,
+/// none runs a binary that is gone. Only reported: `entire enable --agent`
+/// rewrites them.
 fn agent_settings(repo: &Repo, report: &mut Report<impl Write>) {
-    let complete: Vec<(&str, bool)> = agents::settings::installed(repo);
-    for spec in agents::with_hooks() {
-        let ours = format!(" hooks {} ", spec.name);
-        let hint = format!("run `entire enable --agent {}`", spec.name);
-        let (mut mentioned, mut unreadable) = (false, false);
-        for file in SettingsFile::all(repo, spec) {
-            let Ok(text) = std::fs::read_to_string(&file.path) else { continue };
-            if !text.contains(&ours) {
-                continue;
-            }
-            mentioned = true;
-            let shown = file.path.strip_prefix(&repo.worktree).unwrap_or(&file.path).display();
-            let Ok(settings) = serde_json::from_str::<Value>(&text) else {
-                unreadable = true;
-                let problem =
-                    format_args!("{shown} is not valid JSON, so {} runs none of its hooks", spec.name);
-                report.unfixable(problem, &format!("fix the file, then {hint}"));
-                continue;
-            };
-            let mut gone: Vec<PathBuf> =
-                hook_binaries(&settings, &ours).into_iter().filter(|b| !is_executable(b)).collect();
-            gone.dedup();
-            for binary in gone {
-                report.unfixable(format_args!("{shown} runs {}, which is gone", binary.display()), &hint);
-            }
-        }
-        if mentioned && !unreadable && complete.contains(&(spec.name, false)) {
-            report.unfixable(format_args!("{} settings lost some of entire's hooks", spec.name), &hint);
-        }
-    }
-}
-
-/// The absolute programs of every command string holding `ours`
-/// (` hooks <agent> `), quoted or not.
-fn hook_binaries(value: &Value, ours: &str) -> Vec<PathBuf> {
-    match value {
-        Value::String(command) => command
-            .split_once(ours)
-            .map(|(program, _)| program.trim().trim_matches(['\'', '"']))
-            .filter(|program| program.starts_with('/'))
-            .map(PathBuf::from)
-            .into_iter()
-            .collect(),
-        Value::Array(items) => items.iter().flat_map(|v| hook_binaries(v, ours)).collect(),
-        Value::Object(map) => map.values().flat_map(|v| hook_binaries(v, ours)).collect(),
-        _ => Vec::new(),
+    for (problem, hint) in agents::settings::problems(repo) {
+        report.unfixable(problem, &hint);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::agents::settings::{Change, SettingsFile};
+use crate::agents::settings::{Change, Scope, SettingsFile};
 use crate::agents::{self, Spec};
 use crate::checkpoint;
 use crate::cli::{DisableArgs, EnableArgs};
@@ -16,11 +16,12 @@ use crate::settings;
 pub fn enable(args: EnableArgs) -> Result<i32> {
     let repo = Repo::require(&super::current_dir()?)?;
     let binary = hookdir::current_binary()?;
-    let _ = args.force; // hooks that were there are always chained now
+    let _ = (args.force, args.local); // the defaults now
+    let scope = if args.project { Scope::Project } else { Scope::Local };
     // Every agent settings file is checked before anything is written.
     let agent_changes = specs(&args.agent)
         .into_iter()
-        .map(|spec| SettingsFile::new(&repo, spec, args.local)?.plan_install(&binary))
+        .map(|spec| SettingsFile::new(&repo, spec, scope).plan_install(&repo, &binary))
         .collect::<Result<Vec<_>>>()?;
     settings::set_enabled(&repo.worktree, true)?;
     settings::set_clone_enabled(&repo.common_dir, true)?;
@@ -47,7 +48,14 @@ pub fn enable(args: EnableArgs) -> Result<i32> {
     consent(&repo, &args, &mut out)?;
     for change in agent_changes {
         let done = if change.changes_file() { "installed in" } else { "already installed in" };
-        writeln!(out, "{}: hooks {done} {}", change.agent, relative(&repo, &change))?;
+        let whose = match change.scope {
+            Scope::Local => "not committed; `--project` installs them for everyone",
+            Scope::Project => "committed: they run entire for everyone who has it installed",
+        };
+        writeln!(out, "{}: hooks {done} {} ({whose})", change.agent, relative(&repo, &change))?;
+        if let Some(note) = agents::hooks_of(change.agent).and_then(|spec| spec.note) {
+            writeln!(out, "  {note}")?;
+        }
         change.apply()?;
     }
     writeln!(out, "entire is enabled in {} (hooks in {})", repo.worktree.display(), done.dir.display())?;

@@ -8,9 +8,11 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
+use super::agent_trace;
+use super::attributed::checkpoint_usage;
 use super::current_dir;
 use crate::checkpoint::{self, BRANCH, FETCH_HINT, Metadata, Reader, SLOT, TRANSCRIPT_FILE};
-use crate::cli::ExplainArgs;
+use crate::cli::{ExplainArgs, ExportFormat};
 use crate::error::{Error, Result, warn};
 use crate::git::trailers::{self, CHECKPOINT_KEY};
 use crate::git::{CommitId, Repo};
@@ -31,14 +33,31 @@ pub fn run(args: ExplainArgs) -> Result<i32> {
     if args.transcript {
         return print_transcript(out, &repo, args.checkpoint.as_deref(), args.rev.or(args.commit).as_deref());
     }
+    let shape = match (args.format, args.json) {
+        (Some(ExportFormat::AgentTrace), _) => Shape::AgentTrace,
+        (None, true) => Shape::Json,
+        (None, false) => Shape::Text,
+    };
     match (args.rev.or(args.commit), args.session) {
         (_, Some(session)) => explain_session(out, &repo, &session, args.json),
-        (Some(rev), None) => explain_commit(out, &repo, &rev, args.json),
+        (Some(rev), None) => explain_commit(out, &repo, &rev, shape),
+        (None, None) if shape == Shape::AgentTrace => {
+            Err(Error::usage("--format agent-trace exports one commit")
+                .with_hint("give it one: `entire explain HEAD --format agent-trace`"))
+        }
         (None, None) => log(out, &repo, args.json),
     }
 }
 
-fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> Result<i32> {
+/// How one commit is shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Text,
+    Json,
+    AgentTrace,
+}
+
+fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, shape: Shape) -> Result<i32> {
     let sha = match resolve_commit(repo, rev) {
         Ok(sha) => sha,
         Err(not_a_commit) => commit_of_checkpoint(repo, rev)?.ok_or(not_a_commit)?,
@@ -78,8 +97,17 @@ fn explain_commit(out: &mut impl Write, repo: &Repo, rev: &str, json: bool) -> R
     let files = if checkpoints.is_empty() { Vec::new() } else { changed_files(repo, &sha)? };
     let related: Vec<(Relation, Metadata)> =
         checkpoints.into_iter().map(|meta| (Relation::of(&meta, &sha, &files), meta)).collect();
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&commit_json(&sha, &related))?)?;
+    if shape == Shape::AgentTrace {
+        // Only the sessions whose work the commit is.
+        let own: Vec<Metadata> =
+            related.iter().filter(|(r, _)| *r != Relation::Unrelated).map(|(_, m)| m.clone()).collect();
+        let record = agent_trace::record(repo, reader.as_mut(), sha.as_str(), &own)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&record)?)?;
+        return Ok(0);
+    }
+    if shape == Shape::Json {
+        let value = commit_json(reader.as_mut(), &sha, &related);
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(0);
     }
     writeln!(out, "commit {sha}")?;
@@ -149,7 +177,7 @@ fn believed(reader: &mut Reader, id: &CheckpointId, sha: &CommitId, named: bool)
 
 /// How a checkpoint relates to the commit it is shown for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Relation {
+pub(super) enum Relation {
     /// Written for this commit.
     Written,
     /// Written for an earlier version of it: an amend, a rebase, a
@@ -161,7 +189,7 @@ enum Relation {
 }
 
 impl Relation {
-    fn of(meta: &Metadata, commit: &CommitId, files: &[String]) -> Relation {
+    pub(super) fn of(meta: &Metadata, commit: &CommitId, files: &[String]) -> Relation {
         if meta.commit == *commit {
             return Relation::Written;
         }
@@ -208,7 +236,7 @@ impl Relation {
 }
 
 /// The paths a commit changes (against its first parent), as named.
-fn changed_files(repo: &Repo, commit: &CommitId) -> Result<Vec<String>> {
+pub(super) fn changed_files(repo: &Repo, commit: &CommitId) -> Result<Vec<String>> {
     let out = repo.git_output([
         "diff-tree",
         "-r",
@@ -240,7 +268,7 @@ fn with_indexed(reader: &mut Reader, sha: &CommitId, named: Vec<CheckpointId>) -
 
 /// The checkpoints a message names on trailer lines, in any paragraph (a
 /// squash keeps each commit's), each once.
-fn named_checkpoints(message: &str) -> Vec<CheckpointId> {
+pub(super) fn named_checkpoints(message: &str) -> Vec<CheckpointId> {
     let mut named: Vec<CheckpointId> = Vec::new();
     for id in
         trailers::every_value(message, CHECKPOINT_KEY, None).iter().filter_map(|v| CheckpointId::parse(v))
@@ -253,9 +281,23 @@ fn named_checkpoints(message: &str) -> Vec<CheckpointId> {
 }
 
 /// `{"commit", "checkpoints"}`, the shape docs/json.md gives, each
-/// checkpoint with its relation to the commit.
-fn commit_json(sha: &CommitId, checkpoints: &[(Relation, Metadata)]) -> Value {
-    let checkpoints: Vec<Value> = checkpoints.iter().map(|(relation, meta)| relation.tag(meta)).collect();
+/// checkpoint with its relation to the commit, and the tokens and models
+/// its transcript tells.
+fn commit_json(
+    mut reader: Option<&mut Reader>,
+    sha: &CommitId,
+    checkpoints: &[(Relation, Metadata)],
+) -> Value {
+    let checkpoints: Vec<Value> = checkpoints
+        .iter()
+        .map(|(relation, meta)| {
+            let mut value = relation.tag(meta);
+            if let (Some(reader), Some(object)) = (reader.as_deref_mut(), value.as_object_mut()) {
+                checkpoint_usage(reader, &meta.checkpoint_id).annotate(object);
+            }
+            value
+        })
+        .collect();
     json!({"commit": sha, "checkpoints": checkpoints})
 }
 
@@ -295,6 +337,9 @@ fn print_checkpoint(out: &mut impl Write, reader: &mut Reader, store: &Store, me
             None => String::new(),
         };
         writeln!(out, "  transcript:  {BRANCH}:{}/{SLOT}/{TRANSCRIPT_FILE}{cut}", checkpoint::dir_of(id))?;
+        if let Some(summary) = checkpoint_usage(reader, id).summary() {
+            writeln!(out, "  tokens:      {summary}")?;
+        }
     }
     if let Some(reason) = meta.extra.get("transcript_skipped").and_then(Value::as_str) {
         writeln!(out, "  transcript:  not copied ({})", printable(reason))?;
@@ -405,7 +450,9 @@ struct Logged {
 fn log(out: &mut impl Write, repo: &Repo, json: bool) -> Result<i32> {
     let commits = if repo.head().is_some() { last_commits(repo)? } else { Vec::new() };
     if json {
-        let all: Vec<Value> = commits.iter().map(|c| commit_json(&c.sha, &c.found)).collect();
+        let mut reader = Reader::open(repo)?;
+        let all: Vec<Value> =
+            commits.iter().map(|c| commit_json(reader.as_mut(), &c.sha, &c.found)).collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
         return Ok(0);
     }

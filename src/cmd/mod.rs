@@ -1,5 +1,8 @@
 //! One file per subcommand. Each returns the process exit code.
 
+mod agent_trace;
+mod attributed;
+mod blame;
 mod clean;
 mod completions;
 mod demo;
@@ -11,6 +14,7 @@ mod man;
 mod run;
 mod sessions;
 mod shell;
+mod stats;
 mod status;
 
 use crate::cli::{Command, Invocation};
@@ -45,6 +49,8 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Status(args) => status::run(args),
         Command::Sessions(args) => sessions::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Blame(args) => blame::run(args),
+        Command::Stats(args) => stats::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Clean(args) => clean::run(args),
         Command::Shell(args) => shell::run(args),

@@ -1,16 +1,19 @@
 //! `entire sessions [--all] [--json]`: the sessions of this repository.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::path::Path;
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
 
+use crate::agents::usage;
 use crate::checkpoint;
 use crate::cli::SessionsArgs;
 use crate::error::{Result, warn};
 use crate::git::Repo;
 use crate::process::System;
 use crate::session::{SessionRecord, Store};
+use crate::settings::{Settings, TranscriptRules};
 use crate::style;
 
 pub fn run(args: SessionsArgs) -> Result<i32> {
@@ -31,7 +34,9 @@ pub fn run(args: SessionsArgs) -> Result<i32> {
     let mut out = std::io::stdout().lock();
 
     if args.json {
-        let json: Vec<Value> = rows.iter().map(|(r, live)| with_live(r, *live)).collect();
+        let rules = Settings::for_repo(&repo)?.transcripts();
+        let json: Vec<Value> =
+            rows.iter().map(|(r, live)| with_usage(with_live(r, *live), r, &rules)).collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
         return Ok(0);
     }
@@ -51,6 +56,23 @@ pub fn run(args: SessionsArgs) -> Result<i32> {
 /// are gone without a word — its last sign of life.
 fn ended_at(r: &SessionRecord) -> Option<chrono::DateTime<Utc>> {
     r.ended_at.or_else(|| r.activity_time())
+}
+
+/// `tokens` and `models` from the session's transcript, when it says; the
+/// transcript is opened as the checkpoint writer opens it (a regular file
+/// of the user's, under the agent's transcript directories).
+fn with_usage(mut value: Value, record: &SessionRecord, rules: &TranscriptRules) -> Value {
+    let Some(path) = record.transcript_path.as_deref() else { return value };
+    let Ok(mut file) = checkpoint::open_transcript(Path::new(path), record.agent.as_deref(), rules) else {
+        return value;
+    };
+    let mut transcript = Vec::new();
+    if file.read_to_end(&mut transcript).is_ok()
+        && let Some(object) = value.as_object_mut()
+    {
+        usage::read(&transcript).annotate(object);
+    }
+    value
 }
 
 /// A record as JSON with the added `live` boolean (docs/spec.md §8).

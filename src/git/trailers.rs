@@ -19,6 +19,8 @@ pub use super::comment_char::comment_char;
 
 /// The trailer that links a commit to its checkpoint.
 pub const CHECKPOINT_KEY: &str = "Entire-Checkpoint";
+/// The Linux kernel's `Assisted-by: AGENT:MODEL` (opt-in, next to ours).
+pub const ASSISTED_KEY: &str = "Assisted-by";
 
 /// What starts a comment line in a commit message (`core.commentChar` /
 /// `core.commentString`; git's default is `#`).
@@ -167,6 +169,15 @@ pub fn strip_if_only(
     comment: &CommentChar,
     ours: impl Fn(&str) -> bool,
 ) -> Option<String> {
+    strip_if_only_any(message, comment, |k, value| k.eq_ignore_ascii_case(key) && ours(value))
+}
+
+/// [`strip_if_only`] for the trailers `ours(key, value)` accepts.
+pub fn strip_if_only_any(
+    message: &str,
+    comment: &CommentChar,
+    ours: impl Fn(&str, &str) -> bool,
+) -> Option<String> {
     let comment = comment_str(comment, message);
     let cut = scissors(message, &comment).unwrap_or(message.len());
     let mut kept = String::with_capacity(message.len());
@@ -174,9 +185,7 @@ pub fn strip_if_only(
     for (_, line) in lines(&message[..cut]) {
         if is_nothing(line, &comment) || line.starts_with(SIGN_OFF) {
             kept.push_str(line);
-        } else if separator(line)
-            .is_some_and(|sep| trim(&line[..sep]).eq_ignore_ascii_case(key) && ours(trim(&line[sep + 1..])))
-        {
+        } else if separator(line).is_some_and(|sep| ours(trim(&line[..sep]), trim(&line[sep + 1..]))) {
             stripped = true;
         } else {
             return None;

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
+use crate::agents::usage;
 use crate::checkpoint;
 use crate::error::{Context, Error, Result, warn};
 use crate::git::Repo;
-use crate::git::trailers::{self, CHECKPOINT_KEY, CommentChar};
+use crate::git::trailers::{self, ASSISTED_KEY, CHECKPOINT_KEY, CommentChar};
 use crate::process::{ProcId, ProcessTable, System};
 use crate::resolve::{self, owner::OwnerLookup};
 use crate::session::{CheckpointId, Pending, Store};
@@ -112,7 +113,7 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
     if !linked && source == "message" && command.has("--amend") {
         // `--amend -m/-F`: the new message keeps the amended commit's link.
         for id in head_checkpoints(repo) {
-            message = cleanup.insert(&message, id.as_str());
+            message = cleanup.insert(&message, CHECKPOINT_KEY, id.as_str());
             linked = true;
         }
     }
@@ -126,7 +127,13 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
         found.verdict.notices.iter().for_each(warn);
         if let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) {
             let checkpoint_id = checkpoint::new_id(repo)?;
-            message = cleanup.insert(&message, checkpoint_id.as_str());
+            message = cleanup.insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str());
+            if settings.assisted_by
+                && let Some(agent) = &record.agent
+            {
+                message =
+                    cleanup.insert(&message, ASSISTED_KEY, &assisted_by(agent, &record.transcript_path));
+            }
             store.put_pending(&Pending {
                 checkpoint_id,
                 session_id: record.session_id,
@@ -143,6 +150,15 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
         original.write(file, &message)?;
     }
     Ok(())
+}
+
+/// `AGENT:MODEL`, the model from the transcript's last lines (bounded
+/// work), or the agent alone when they name none.
+fn assisted_by(agent: &str, transcript: &Option<String>) -> String {
+    match transcript.as_deref().and_then(|p| usage::last_model(Path::new(p))) {
+        Some(model) => format!("{agent}:{model}"),
+        None => agent.to_owned(),
+    }
 }
 
 /// Looks at the checkpoint trailers the message already has (an amend, `-c`/`-C`,
@@ -310,15 +326,20 @@ impl Cleanup {
         }
     }
 
-    fn insert(&self, message: &str, id: &str) -> String {
+    fn insert(&self, message: &str, key: &str, value: &str) -> String {
         let (kept, cut) = self.split(message);
-        trailers::insert(kept, CHECKPOINT_KEY, id, self.comments()) + cut
+        trailers::insert(kept, key, value, self.comments()) + cut
     }
 
+    /// Our checkpoint trailers and the `Assisted-by` next to them, when
+    /// they are all the message has.
     fn strip_if_only(&self, message: &str) -> Option<String> {
         let (kept, cut) = self.split(message);
-        let ours = |value: &str| CheckpointId::parse(value).is_some();
-        trailers::strip_if_only(kept, CHECKPOINT_KEY, self.comments(), ours).map(|stripped| stripped + cut)
+        let ours = |key: &str, value: &str| {
+            (key.eq_ignore_ascii_case(CHECKPOINT_KEY) && CheckpointId::parse(value).is_some())
+                || key.eq_ignore_ascii_case(ASSISTED_KEY)
+        };
+        trailers::strip_if_only_any(kept, self.comments(), ours).map(|stripped| stripped + cut)
     }
 }
 
@@ -442,7 +463,7 @@ mod tests {
     fn scissors_keeps_the_cut_part_out_of_the_trailer_block() {
         let cleanup = Cleanup::Scissors(CommentChar::default());
         let message = "#123 fix\n# ------------------------ >8 ------------------------\ndiff\n";
-        let tagged = cleanup.insert(message, "0123456789ab");
+        let tagged = cleanup.insert(message, CHECKPOINT_KEY, "0123456789ab");
         assert_eq!(
             tagged,
             "#123 fix\n\nEntire-Checkpoint: 0123456789ab\n# ------------------------ >8 ------------------------\ndiff\n"
@@ -456,7 +477,7 @@ mod tests {
         let file = dir.path().join("msg");
         std::fs::write(&file, b"caf\xe9\n").unwrap();
         let message = Message::read(&file).unwrap();
-        let tagged = Cleanup::Keep.insert(&message.text, "0123456789ab");
+        let tagged = Cleanup::Keep.insert(&message.text, CHECKPOINT_KEY, "0123456789ab");
         message.write(&file, &tagged).unwrap();
         assert_eq!(std::fs::read(&file).unwrap(), b"caf\xe9\n\nEntire-Checkpoint: 0123456789ab\n");
     }

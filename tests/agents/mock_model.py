@@ -110,7 +110,8 @@ def anthropic(body):
         stop = "end_turn"
     model = body.get("model", "claude-mock")
     usage = {"input_tokens": 10, "output_tokens": 1}
-    message = {"id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+    # One ID per turn, as the real API gives: transcripts count usage per message ID.
+    message = {"id": "msg_mock_%d" % done, "type": "message", "role": "assistant", "model": model,
                "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}
     if not body.get("stream"):
         final = dict(block)

@@ -182,7 +182,8 @@ fn claude_hooks_under_the_launcher_land_on_its_session() {
     let w = World::new();
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
-    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", CLAUDE_WORK);
+    let agent =
+        FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.local.json"), "sh", CLAUDE_WORK);
     let transcript = w.path().join("transcript.jsonl");
     fs::write(&transcript, "{\"type\":\"user\"}\n").unwrap();
     let sid = "b96016db-f06d-4f86-99bc-a9e41140c9ea";
@@ -209,7 +210,8 @@ fn transcript_is_copied_into_the_checkpoint() {
     let w = World::new();
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
-    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", CLAUDE_WORK);
+    let agent =
+        FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.local.json"), "sh", CLAUDE_WORK);
     let transcript = claude_transcript(&w, "claude-session-1");
     let lines = "{\"type\":\"user\",\"message\":\"fix the bug\"}\n{\"type\":\"assistant\"}\n";
     fs::write(&transcript, lines).unwrap();
@@ -226,7 +228,8 @@ fn concurrent_agents_without_launcher_own_their_commits_by_pid() {
     let w = World::new();
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
-    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", CLAUDE_WORK);
+    let agent =
+        FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.local.json"), "sh", CLAUDE_WORK);
     let transcript = w.path().join("t.jsonl");
     let start = |sid: &str| {
         Paused::start(agent.alone(&w, &repo, sid, &transcript), w.path().join(format!("go-{sid}")))
@@ -260,7 +263,7 @@ fn a_hook_made_session_is_live_while_its_agent_runs() {
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
     let body = "hook SessionStart '\"source\":\"startup\"'\npause\n";
-    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", body);
+    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.local.json"), "sh", body);
     let agent = Paused::start(agent.alone(&w, &repo, "s1", &w.path().join("t.jsonl")), w.path().join("go"));
 
     let status = w.json(&repo, &["status", "--json"]);
@@ -281,14 +284,17 @@ fn enable_agent_twice_changes_nothing_the_second_time() {
         let first = stdout(enable_agent(&w, &repo, &["--agent", agent]));
         assert!(first.contains(&format!("{agent}: hooks installed in")), "{first}");
     }
-    let claude = fs::read(repo.join(".claude/settings.json")).unwrap();
+    let claude = fs::read(repo.join(".claude/settings.local.json")).unwrap();
     let gemini = fs::read(repo.join(".gemini/settings.json")).unwrap();
     let second = stdout(enable_agent(&w, &repo, &["--agent", "claude-code", "--agent", "gemini"]));
     assert!(second.contains("claude-code: hooks already installed"), "{second}");
-    assert_eq!(fs::read(repo.join(".claude/settings.json")).unwrap(), claude);
+    assert_eq!(fs::read(repo.join(".claude/settings.local.json")).unwrap(), claude);
     assert_eq!(fs::read(repo.join(".gemini/settings.json")).unwrap(), gemini);
+    let exclude = fs::read_to_string(repo.join(".git/info/exclude")).unwrap();
+    assert_eq!(exclude.matches("/.claude/settings.local.json\n").count(), 1, "{exclude}");
+    assert_eq!(exclude.matches("/.gemini/settings.json\n").count(), 1, "{exclude}");
 
-    let settings = read_json(&repo.join(".claude/settings.json"));
+    let settings = read_json(&repo.join(".claude/settings.local.json"));
     let events: Vec<&String> = settings["hooks"].as_object().unwrap().keys().collect();
     assert_eq!(events, ["SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "SessionEnd"]);
     let command = settings["hooks"]["SessionStart"][0]["hooks"][0]["command"].as_str().unwrap();
@@ -298,7 +304,10 @@ fn enable_agent_twice_changes_nothing_the_second_time() {
     assert_eq!(gemini["hooks"]["AfterTool"][0]["hooks"][0]["name"], "entire-after-tool");
 
     let status = w.json(&repo, &["status", "--json"]);
-    assert_eq!(status["agent_hooks"], serde_json::json!({"claude-code": true, "gemini": true}));
+    assert_eq!(
+        status["agent_hooks"],
+        serde_json::json!({"claude-code": true, "codex": false, "gemini": true, "opencode": false})
+    );
 }
 
 #[test]
@@ -313,7 +322,8 @@ fn disable_restores_the_users_settings_byte_for_byte() {
     fs::write(repo.join(".claude/settings.json"), claude).unwrap();
     fs::write(repo.join(".gemini/settings.json"), gemini).unwrap();
 
-    stdout(enable_agent(&w, &repo, &["--agent", "claude-code", "--agent", "gemini"]));
+    let project = ["--agent", "claude-code", "--agent", "gemini", "--project"];
+    stdout(enable_agent(&w, &repo, &project));
     let installed = read_json(&repo.join(".claude/settings.json"));
     assert_eq!(installed["model"], "opus");
     assert_eq!(installed["hooks"]["Stop"].as_array().unwrap().len(), 2, "theirs and ours");
@@ -333,7 +343,7 @@ fn disable_deletes_a_settings_file_that_enable_created() {
     let w = World::new();
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
-    assert!(repo.join(".claude/settings.json").is_file());
+    assert!(repo.join(".claude/settings.local.json").is_file());
     stdout(w.entire(&repo).arg("disable").output().unwrap());
     assert!(!repo.join(".claude").exists(), "the file and the directory made for it are gone");
 }
@@ -363,21 +373,68 @@ fn disable_after_user_edits_removes_only_ours() {
     );
 }
 
+/// By default hooks go where git does not look: Claude's own local file,
+/// or, for an agent without one, its project file kept out of git. With
+/// `--project` they are committed, and their command names no path of
+/// this machine and does nothing where entire is not installed.
 #[test]
-fn local_flag_writes_the_local_settings_file() {
+fn agent_hooks_stay_local_unless_project() {
     let w = World::new();
     let repo = w.repo("r");
-    stdout(enable_agent(&w, &repo, &["--agent", "claude-code", "--local"]));
+    w.git(&repo, &["add", ".entire"]);
+    w.git(&repo, &["commit", "-q", "-m", "entire"]);
+    let out = stdout(enable_agent(&w, &repo, &["--agent", "claude-code", "--agent", "gemini"]));
+    assert!(
+        out.contains("claude-code: hooks installed in .claude/settings.local.json (not committed;"),
+        "{out}"
+    );
     assert!(!repo.join(".claude/settings.json").exists());
-    let local = read_json(&repo.join(".claude/settings.local.json"));
-    assert!(local["hooks"]["UserPromptSubmit"].is_array());
+    assert_eq!(w.git(&repo, &["status", "--porcelain", "--untracked-files=all"]), "", "git sees nothing new");
     assert_eq!(w.json(&repo, &["status", "--json"])["agent_hooks"]["claude-code"], true);
+    let exclude = || fs::read_to_string(repo.join(".git/info/exclude")).unwrap();
+    assert!(exclude().lines().any(|l| l == "/.gemini/settings.json"), "{}", exclude());
 
-    let out = enable_agent(&w, &repo, &["--agent", "gemini", "--local"]);
+    // A project file git tracks cannot be made local: say so, change nothing.
+    stdout(w.entire(&repo).args(["disable", "--agent", "gemini"]).output().unwrap());
+    assert!(!exclude().contains("/.gemini/settings.json"), "disable takes back the line enable added");
+    fs::create_dir_all(repo.join(".gemini")).unwrap();
+    fs::write(repo.join(".gemini/settings.json"), "{}\n").unwrap();
+    w.git(&repo, &["add", "-f", ".gemini/settings.json"]);
+    w.git(&repo, &["commit", "-q", "-m", "gemini settings"]);
+    let out = enable_agent(&w, &repo, &["--agent", "gemini"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("hint:"));
-    stdout(w.entire(&repo).args(["disable", "--agent", "claude-code"]).output().unwrap());
-    assert!(!repo.join(".claude").exists());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(".gemini/settings.json is committed") && stderr.contains("--project"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read_to_string(repo.join(".gemini/settings.json")).unwrap(), "{}\n");
+
+    stdout(enable_agent(&w, &repo, &["--agent", "claude-code", "--project"]));
+    let settings = fs::read_to_string(repo.join(".claude/settings.json")).unwrap();
+    assert!(!settings.contains(w.path().to_str().unwrap()), "no path of this machine: {settings}");
+    let command = read_json(&repo.join(".claude/settings.json"))["hooks"]["Stop"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A teammate without entire: the agent's write succeeds, the hook does nothing.
+    let mut hook = w.cmd("sh", &repo);
+    hook.args(["-c", &command]).env("PATH", "/usr/bin:/bin").stdin(std::process::Stdio::piped());
+    let mut child =
+        hook.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&vec![b'x'; 1 << 20]).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    // With entire on PATH it runs: the Stop of a session the agent hook makes.
+    let bin_dir = crate::support::entire_bin().parent().unwrap().to_owned();
+    let path = format!("{}:/usr/bin:/bin", bin_dir.display());
+    let payload = r#"{"session_id":"teammate-1","cwd":"/"}"#;
+    let mut hook = w.cmd("sh", &repo);
+    hook.args(["-c", &command]).env("PATH", path).stdin(std::process::Stdio::piped());
+    let mut child = hook.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(record(&repo, "teammate-1")["agent"], "claude-code");
 }
 
 #[test]
@@ -388,7 +445,7 @@ fn invalid_settings_are_left_untouched_with_an_error() {
     let broken = "{\"hooks\": {\"Stop\": [ // a comment\n";
     fs::write(repo.join(".claude/settings.json"), broken).unwrap();
 
-    let out = enable_agent(&w, &repo, &["--agent", "claude-code"]);
+    let out = enable_agent(&w, &repo, &["--agent", "claude-code", "--project"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("entire: error:") && stderr.contains(".claude/settings.json"), "{stderr}");
@@ -583,7 +640,7 @@ git add "$SID.txt"
 env -i PATH="$PATH" HOME="$HOME" git commit -q -m "work of $SID"
 hook SessionEnd '"reason":"other"'
 "#;
-    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", body);
+    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.local.json"), "sh", body);
     let transcript = w.path().join("t.jsonl");
     let mut cmd = agent.alone(&w, &repo, "hook-session", &transcript);
     cmd.env("ENTIRE_STATE_DIR", w.path().join("state-elsewhere"));
@@ -609,7 +666,7 @@ fn a_nested_agent_gets_a_child_session_and_its_own_commits() {
     let w = World::new();
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
-    let settings = repo.join(".claude/settings.json");
+    let settings = repo.join(".claude/settings.local.json");
     let inner = FakeAgent::new(&w, "fake-inner", &settings, "sh", CLAUDE_WORK);
     let outer_body = r#"
 hook SessionStart '"source":"startup"'
@@ -649,7 +706,8 @@ fn an_agent_behind_a_wrapper_reports_into_the_launchers_session() {
     let w = World::new();
     let repo = w.repo("r");
     stdout(enable_agent(&w, &repo, &["--agent", "claude-code"]));
-    let agent = FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.json"), "sh", CLAUDE_WORK);
+    let agent =
+        FakeAgent::new(&w, "fake-claude", &repo.join(".claude/settings.local.json"), "sh", CLAUDE_WORK);
     let npx = w.path().join("npx");
     script(&npx, &format!("#!/bin/sh\n{} \"$@\"\n", agent.script.display()));
     let transcript = w.path().join("t.jsonl");

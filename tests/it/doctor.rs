@@ -207,7 +207,7 @@ fn agent_settings_whose_entire_hooks_are_broken_are_reported_and_left_alone() {
     let world = World::new();
     let repo = world.repo("r");
     std::fs::create_dir_all(repo.join(".claude")).unwrap();
-    let claude = repo.join(".claude/settings.json");
+    let claude = repo.join(".claude/settings.local.json");
     std::fs::write(&claude, r#"{"permissions": {"allow": ["Bash(ls)"]}}"#).unwrap();
     assert_eq!(doctor(&world, &repo, false).0, 0, "settings without entire's hooks are not ours to check");
     stdout(world.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
@@ -240,7 +240,7 @@ fn agent_settings_whose_entire_hooks_are_broken_are_reported_and_left_alone() {
     let (code, report) = doctor(&world, &repo, true);
     assert_eq!(code, 1, "{report}");
     assert!(
-        report.contains(&format!(".claude/settings.json runs {}, which is gone", copy.display())),
+        report.contains(&format!(".claude/settings.local.json runs {}, which is gone", copy.display())),
         "{report}"
     );
     assert!(report.contains(".gemini/settings.json is not valid JSON"), "{report}");

@@ -32,5 +32,6 @@ mod shell;
 mod signals;
 mod stripped_env;
 mod support;
+mod team_reads;
 mod teams;
 mod trailers;

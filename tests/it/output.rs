@@ -15,7 +15,7 @@ use crate::support::{World, stdout};
 /// other IDs numbered: `[SESSION-n]` (UUIDs), `[SHA-n]`, `[CP-n]`
 /// (checkpoint IDs); `[TIME]` (`YYYY-MM-DD HH:MM[:SS] UTC`) and `[AGE]`
 /// (`3s ago`).
-fn redact(text: &str, tmp: &Path, commits: &[String]) -> String {
+pub fn redact(text: &str, tmp: &Path, commits: &[String]) -> String {
     let text = text
         .replace(&crate::support::entire_bin().display().to_string(), "[ENTIRE]")
         .replace(&tmp.display().to_string(), "[TMP]");
@@ -96,7 +96,7 @@ fn entire(w: &World, repo: &Path, args: &[&str]) -> String {
     redacted(w, repo, &stdout(w.entire(repo).args(args).output().unwrap()))
 }
 
-fn redacted(w: &World, repo: &Path, text: &str) -> String {
+pub fn redacted(w: &World, repo: &Path, text: &str) -> String {
     let commits: Vec<String> = w.git(repo, &["log", "--format=%H"]).lines().map(str::to_owned).collect();
     redact(text, w.path(), &commits)
 }
@@ -148,7 +148,7 @@ fn explain_status_and_sessions_read_as_pinned() {
           post-commit          installed
           pre-push             installed
           prepare-commit-msg   installed
-          agent hooks          none (entire enable --agent claude-code|gemini)
+          agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode)
         Live sessions:
         SESSION                               AGENT        STATE  STARTED  COMMITS  PROMPT
         [SESSION-1]  claude-code  live   [AGE]   1
@@ -168,7 +168,7 @@ fn explain_status_and_sessions_read_as_pinned() {
           post-commit          installed
           pre-push             installed
           prepare-commit-msg   installed
-          agent hooks          none (entire enable --agent claude-code|gemini)
+          agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode)
         No live sessions.
     ");
 }
@@ -183,7 +183,7 @@ fn status_of_a_repository_not_enabled() {
           post-commit          missing
           pre-push             missing
           prepare-commit-msg   missing
-          agent hooks          none (entire enable --agent claude-code|gemini)
+          agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode)
         hint: run `entire enable` to attribute commits here
         No live sessions.
     ");

@@ -330,6 +330,17 @@ fn owned(w: &World, repo: &Path, subject: &str) -> Owned {
     Owned { sha, checkpoint, session }
 }
 
+/// `session` as `sessions --json` shows it in a shell where the agent's
+/// own directory variable is set, as in the user's: entire reads
+/// transcripts only under the agent's directories.
+fn session_seen_with(w: &World, repo: &Path, session: &Value, var: &str, value: &Path) -> Value {
+    let mut cmd = w.entire(repo);
+    cmd.args(["sessions", "--all", "--json"]).env(var, value);
+    let all: Value = serde_json::from_str(&stdout(cmd.output().unwrap())).unwrap();
+    let found = all.as_array().unwrap().iter().find(|s| s["session_id"] == session["session_id"]);
+    found.unwrap_or_else(|| panic!("{all:#}")).clone()
+}
+
 impl Owned {
     fn assert(&self, agent: &str, resolved_by: &str) {
         assert_eq!(self.checkpoint["agent"], agent, "{:#}", self.checkpoint);
@@ -433,10 +444,16 @@ fn claude_print_under_the_launcher_is_attributed_by_env() {
     );
     second.assert_transcript_copied(&w, &repo);
     assert!(second.session["ended_at"].is_string(), "the launcher ended it");
+    // Tokens from Claude's own transcript: the mock answers each of the
+    // three turns (write, shell, final) with 10 input and 5 output tokens.
+    let seen =
+        session_seen_with(&w, &repo, &second.session, "CLAUDE_CONFIG_DIR", &w.path().join("claude-config"));
+    assert_eq!(seen["tokens"], json!({"input": 30, "output": 15, "cache_read": 0, "cache_write": 0}));
+    assert_eq!(seen["models"].as_array().map(Vec::len), Some(1), "{seen:#}");
 }
 
-/// Plain `claude -p`, no launcher: the project's `.claude/settings.json`
-/// hooks make the session (ID = Claude's), and the git hook finds it by
+/// Plain `claude -p`, no launcher: the hooks `enable --project` commits in
+/// `.claude/settings.json` (entire found on PATH) make the session (ID = Claude's), and the git hook finds it by
 /// walking up to the `claude` process.
 #[test]
 #[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
@@ -444,11 +461,17 @@ fn plain_claude_with_project_hooks_is_attributed_by_pid() {
     let claude = claude();
     let w = World::new();
     let repo = w.repo("r");
-    stdout(w.entire(&repo).args(["enable", "--agent", "claude-code"]).output().unwrap());
+    stdout(w.entire(&repo).args(["enable", "--agent", "claude-code", "--project"]).output().unwrap());
     let mock = Mock::start(&w, "plain", &commit_command("a.txt", "plain claude"), &[]);
     let mut cmd = w.cmd(&claude, &repo);
     cmd.args(["-p", "Commit a.txt", "--allowedTools", "Bash", "--output-format", "json"]);
     claude_env(&w, &mut cmd, &mock, &repo);
+    // The committed hooks find entire on PATH, as a teammate's would.
+    let bin_dir = crate::support::entire_bin().parent().unwrap().to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    );
+    cmd.env("PATH", path.unwrap());
     let agent = Running::spawn(cmd, "claude -p");
     let pid = agent.pid;
     let claude_sid = claude_session_id(&agent.finish());
@@ -538,6 +561,80 @@ fn codex_under_the_launcher_by_env_and_with_core_policy_by_pid() {
     }
 }
 
+/// Codex loads a project's `.codex/` layer only in a trusted project and
+/// runs a hook only once it is trusted: here a trust entry for the project
+/// and `--dangerously-bypass-hook-trust`, as automation that vetted the
+/// hooks would (entire never trusts them for the user).
+fn trust_codex_hooks(w: &World, name: &str, repo: &Path, cmd: &mut Command) {
+    let config = w.path().join(format!("codex-{name}/config.toml"));
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[projects.{:?}]\ntrust_level = \"trusted\"\n", repo.display().to_string()));
+    std::fs::write(&config, text).unwrap();
+    cmd.arg("--dangerously-bypass-hook-trust");
+}
+
+/// The hooks `entire enable --agent codex` installs (`.codex/hooks.json`,
+/// kept out of git) run in the real Codex: plain `codex exec` gets a
+/// hook-made session whose commit the git hook finds by PID; under the
+/// launcher they add Codex's session ID, prompt and transcript, whose
+/// tokens `sessions --json` reads.
+#[test]
+#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
+fn codex_runs_the_hooks_enable_installs() {
+    let codex = codex();
+    let w = World::new();
+    let repo = w.repo("r");
+    let out = stdout(w.entire(&repo).args(["enable", "--agent", "codex"]).output().unwrap());
+    assert!(out.contains("codex: hooks installed in .codex/hooks.json") && out.contains("/hooks"), "{out}");
+
+    let mock = Mock::start(&w, "plain", &commit_command("p.txt", "plain codex"), &[]);
+    let mut cmd = w.cmd(&codex, &repo);
+    cmd.arg("exec");
+    codex_env(&w, &mut cmd, &mock, "plain");
+    trust_codex_hooks(&w, "plain", &repo, &mut cmd);
+    cmd.args(["--dangerously-bypass-approvals-and-sandbox", "Commit p.txt"]);
+    let agent = Running::spawn(cmd, "codex exec");
+    let pid = agent.pid;
+    agent.finish();
+    mock.expect("tool");
+    mock.expect("final");
+    let plain = owned(&w, &repo, "plain codex");
+    plain.assert("codex", "pid");
+    assert_eq!(plain.session["source"], "agent-hook");
+    assert_eq!(plain.session["agent_session_id"], plain.session["session_id"]);
+    // The native `codex` process, the child of the npm wrapper we started.
+    let agent_pid = plain.session["agent_pid"].as_u64().expect("the agent process") as i32;
+    assert_ne!(agent_pid, pid as i32);
+    assert_eq!(plain.session["first_prompt"], "Commit p.txt");
+    assert!(plain.session["ended_at"].is_string(), "SessionEnd ended it");
+    plain.assert_transcript_copied(&w, &repo);
+
+    let mock = Mock::start(&w, "launched", &commit_command("l.txt", "launched codex"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&codex).arg("exec");
+    codex_env(&w, &mut cmd, &mock, "launched");
+    trust_codex_hooks(&w, "launched", &repo, &mut cmd);
+    cmd.args(["--dangerously-bypass-approvals-and-sandbox", "Commit l.txt"]);
+    run(cmd, "entire run -- codex exec");
+    mock.expect("tool");
+    mock.expect("final");
+    let launched = owned(&w, &repo, "launched codex");
+    launched.assert("codex", "env");
+    assert_eq!(launched.session["source"], "launcher");
+    assert!(launched.session["agent_session_id"].is_string(), "{:#}", launched.session);
+    assert_eq!(launched.session["first_prompt"], "Commit l.txt");
+    // The mock answers each of the two turns with 5 output tokens.
+    let seen =
+        session_seen_with(&w, &repo, &launched.session, "CODEX_HOME", &w.path().join("codex-launched"));
+    assert_eq!(seen["tokens"]["output"], 10, "{seen:#}");
+    assert_eq!(seen["models"], json!(["mock-model"]));
+    assert_eq!(
+        w.git(&repo, &["status", "--porcelain", "--", ".codex"]),
+        "",
+        "the hooks file stays out of git"
+    );
+}
+
 /// Two Codex sessions live at once in one worktree, the variable stripped
 /// from both: each commit goes to its own launcher's session.
 #[test]
@@ -612,6 +709,9 @@ fn gemini_commit_bypasses_git_hooks_and_is_linked_post_hoc() {
     assert!(owned.session["agent_session_id"].is_string(), "{:#}", owned.session);
     assert_eq!(owned.checkpoint["agent_session_id"], owned.session["agent_session_id"]);
     owned.assert_transcript_copied(&w, &repo);
+    // Gemini's per-message tokens: three turns of 10 input and 5 output.
+    assert_eq!(owned.session["tokens"], json!({"input": 30, "output": 15, "cache_read": 0}));
+    assert_eq!(owned.session["models"].as_array().map(Vec::len), Some(1), "{:#}", owned.session);
 }
 
 // ------------------------------------------------------------ Claude's TUI
@@ -759,17 +859,13 @@ fn plain_gemini_gets_a_hook_made_session_linked_post_hoc() {
 
 // ------------------------------------------------------------ opencode
 
-/// `entire run -- opencode run`: no agent hooks of ours, its `bash` tool
-/// keeps `ENTIRE_SESSION_ID`, the git hooks attribute the commit by `env`.
-/// Its config comes inline (`OPENCODE_CONFIG_CONTENT`): with a config
-/// directory it would install its plugin package there from npm first.
-#[test]
-#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
-fn opencode_under_the_launcher_is_attributed_by_env() {
-    let opencode = cli("opencode", "opencode-ai");
-    let w = World::new();
-    let repo = w.repo("r");
-    let mock = Mock::start(&w, "opencode", &commit_command("o.txt", "by opencode"), &[]);
+/// opencode pointed at `mock`: config inline (`OPENCODE_CONFIG_CONTENT`),
+/// no update, sharing, models.dev or LSP downloads. A project `.opencode/`
+/// directory (where our plugin goes) makes it install its plugin SDK there
+/// from the npm registry first: pointed at a closed port on loopback, with
+/// no retries (npm's back-off would hold opencode for over a minute), that
+/// fails at once and opencode goes on.
+fn opencode_env(cmd: &mut Command, mock: &Mock) {
     let config = json!({
         "autoupdate": false,
         "share": "disabled",
@@ -780,12 +876,25 @@ fn opencode_under_the_launcher_is_attributed_by_env() {
         "model": "openai/mock-model",
         "permission": {"bash": "allow", "edit": "allow"},
     });
-    let mut cmd = w.entire(&repo);
-    cmd.args(["run", "--"]).arg(&opencode).args(["run", "Commit o.txt"]);
     cmd.env("OPENCODE_CONFIG_CONTENT", config.to_string());
     for off in ["AUTOUPDATE", "SHARE", "MODELS_FETCH", "LSP_DOWNLOAD", "DEFAULT_PLUGINS", "CLAUDE_CODE"] {
         cmd.env(format!("OPENCODE_DISABLE_{off}"), "1");
     }
+    cmd.env("NPM_CONFIG_REGISTRY", "http://127.0.0.1:9/").env("NPM_CONFIG_FETCH_RETRIES", "0");
+}
+
+/// `entire run -- opencode run`, no plugin: its `bash` tool keeps
+/// `ENTIRE_SESSION_ID`, the git hooks attribute the commit by `env`.
+#[test]
+#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
+fn opencode_under_the_launcher_is_attributed_by_env() {
+    let opencode = cli("opencode", "opencode-ai");
+    let w = World::new();
+    let repo = w.repo("r");
+    let mock = Mock::start(&w, "opencode", &commit_command("o.txt", "by opencode"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&opencode).args(["run", "Commit o.txt"]);
+    opencode_env(&mut cmd, &mock);
     let agent = Running::spawn(cmd, "entire run -- opencode run");
     let launcher = agent.pid;
     agent.finish();
@@ -797,6 +906,54 @@ fn opencode_under_the_launcher_is_attributed_by_env() {
     assert!(checkpoint_of(&w, &repo, &owned.sha).is_some(), "the trailer");
     assert_eq!(owned.session["launcher_pid"], launcher);
     assert_eq!(owned.session["source"], "launcher");
+}
+
+/// The plugin `entire enable --agent opencode` writes
+/// (`.opencode/plugins/entire.js`, kept out of git) runs in the real
+/// opencode: plain `opencode run` gets a hook-made session (ID =
+/// opencode's) whose commit the git hook finds by PID; under the launcher
+/// it adds opencode's session ID and the prompt to the launcher's session.
+#[test]
+#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
+fn opencode_runs_the_plugin_enable_installs() {
+    let opencode = cli("opencode", "opencode-ai");
+    let w = World::new();
+    let repo = w.repo("r");
+    let out = stdout(w.entire(&repo).args(["enable", "--agent", "opencode"]).output().unwrap());
+    assert!(out.contains("opencode: hooks installed in .opencode/plugins/entire.js"), "{out}");
+
+    let mock = Mock::start(&w, "plain", &commit_command("p.txt", "plain opencode"), &[]);
+    let mut cmd = w.cmd(&opencode, &repo);
+    cmd.args(["run", "Commit p.txt"]);
+    opencode_env(&mut cmd, &mock);
+    run(cmd, "opencode run");
+    mock.expect("tool");
+    mock.expect("final");
+    let plain = owned(&w, &repo, "plain opencode");
+    plain.assert("opencode", "pid");
+    assert_eq!(plain.session["source"], "agent-hook");
+    let sid = plain.session["session_id"].as_str().unwrap().to_owned();
+    assert!(sid.starts_with("ses_"), "opencode's own session ID: {sid}");
+    assert_eq!(plain.session["agent_session_id"], sid.as_str());
+    assert!(plain.session["first_prompt"].as_str().unwrap().contains("Commit p.txt"), "{:#}", plain.session);
+
+    let mock = Mock::start(&w, "launched", &commit_command("l.txt", "launched opencode"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&opencode).args(["run", "Commit l.txt"]);
+    opencode_env(&mut cmd, &mock);
+    run(cmd, "entire run -- opencode run");
+    mock.expect("tool");
+    mock.expect("final");
+    let launched = owned(&w, &repo, "launched opencode");
+    launched.assert("opencode", "env");
+    assert_eq!(launched.session["source"], "launcher");
+    assert!(launched.session["agent_session_id"].as_str().is_some_and(|s| s.starts_with("ses_")));
+    assert!(launched.session["first_prompt"].as_str().unwrap().contains("Commit l.txt"));
+    assert_eq!(
+        w.git(&repo, &["status", "--porcelain", "--", ".opencode"]),
+        "",
+        "the plugin stays out of git"
+    );
 }
 
 // ------------------------------------------------------------ sandboxes
