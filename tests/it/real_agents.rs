@@ -602,9 +602,16 @@ fn codex_runs_the_hooks_enable_installs() {
     plain.assert("codex", "pid");
     assert_eq!(plain.session["source"], "agent-hook");
     assert_eq!(plain.session["agent_session_id"], plain.session["session_id"]);
-    // The native `codex` process, the child of the npm wrapper we started.
+    // The native `codex` process: the npm wrapper we started execs into it
+    // where node has `process.execve` (node 22), else spawns it as a child.
     let agent_pid = plain.session["agent_pid"].as_u64().expect("the agent process") as i32;
-    assert_ne!(agent_pid, pid as i32);
+    let node_execs = w
+        .cmd("node", &repo)
+        .args(["-e", "process.exit(typeof process.execve === 'function' ? 0 : 1)"])
+        .status()
+        .unwrap()
+        .success();
+    assert_eq!(agent_pid == pid as i32, node_execs, "agent {agent_pid}, wrapper {pid}");
     assert_eq!(plain.session["first_prompt"], "Commit p.txt");
     assert!(plain.session["ended_at"].is_string(), "SessionEnd ended it");
     plain.assert_transcript_copied(&w, &repo);
