@@ -177,6 +177,15 @@ fn check_manager(w: &World, repo: &Path, files: &[&str], names: &str, reinstall:
     assert_manager_decides(w, repo, "after disable");
 }
 
+/// The user's own husky commit-msg hook: rejects a message starting "bad".
+fn husky_rejects_bad_messages(repo: &Path) {
+    std::fs::write(
+        repo.join(".husky/commit-msg"),
+        "if grep -q '^bad' \"$1\"; then echo 'husky: rejected'; exit 1; fi\n",
+    )
+    .unwrap();
+}
+
 #[test]
 #[ignore = "needs the hook managers (npm and PyPI): run scripts/test"]
 fn husky_v9() {
@@ -185,11 +194,7 @@ fn husky_v9() {
     let repo = w.plain_repo("husky");
     run_ok(&w, &tools, &repo, &["husky"]);
     assert_eq!(hooks_path(&w, &repo).as_deref(), Some(".husky/_"));
-    std::fs::write(
-        repo.join(".husky/commit-msg"),
-        "if grep -q '^bad' \"$1\"; then echo 'husky: rejected'; exit 1; fi\n",
-    )
-    .unwrap();
+    husky_rejects_bad_messages(&repo);
     let reinstall = || {
         // `npx husky` (the package's `prepare` script) points core.hooksPath back at .husky/_.
         run_ok(&w, &tools, &repo, &["husky"]);
@@ -301,11 +306,7 @@ fn husky_reinstalled_by_npm_install_is_caught_by_the_next_entire_run() {
     }
     npm_install();
     assert_eq!(hooks_path(&w, &repo).as_deref(), Some(".husky/_"), "npm install ran husky");
-    std::fs::write(
-        repo.join(".husky/commit-msg"),
-        "if grep -q '^bad' \"$1\"; then echo 'husky: rejected'; exit 1; fi\n",
-    )
-    .unwrap();
+    husky_rejects_bad_messages(&repo);
     stdout(w.entire(&repo).arg("enable").output().unwrap());
     let (ok, said) = agent_commit(&w, &repo, "agent work");
     assert!(ok && !said.contains("entire:"), "{said}");
