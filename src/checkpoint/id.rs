@@ -39,27 +39,32 @@ pub fn new_id(repo: &Repo) -> Result<CheckpointId> {
     if let Some(id) = take_pooled(repo, &store) {
         return Ok(id);
     }
-    draw(repo, &store, &mut None, &mut random_bytes::<6>)
+    draw(repo, &store, None, &mut random_bytes::<6>)
 }
 
 /// [`new_id`] with the random source supplied and no pool, so that tests
 /// can drive the collision path.
 pub fn new_id_with(repo: &Repo, random: &mut dyn FnMut() -> Result<[u8; 6]>) -> Result<CheckpointId> {
-    draw(repo, &Store::new(repo.store_dir()), &mut None, random)
+    draw(repo, &Store::new(repo.store_dir()), None, random)
 }
 
 /// Tops the pool up with IDs checked against the branch's tip now.
 /// Without a branch there is nothing to check: `new_id` reads nothing then.
 pub fn refill(repo: &Repo) -> Result<()> {
+    refill_with(repo, &Objects::open(repo)?)
+}
+
+/// [`refill`] in the writer's object database, which holds the tip's
+/// trees it has just written.
+pub fn refill_with(repo: &Repo, objects: &Objects) -> Result<()> {
     let dir = pool_dir(repo);
     if pooled(repo).len() >= POOL_SIZE / 2 || repo.resolve_ref(CHECKPOINTS_REF).is_none() {
         return Ok(());
     }
     crate::fsutil::private_dir(&dir)?;
     let store = Store::new(repo.store_dir());
-    let mut objects = None;
     for _ in pooled(repo).len()..POOL_SIZE {
-        let id = draw(repo, &store, &mut objects, &mut random_bytes::<6>)?;
+        let id = draw(repo, &store, Some(objects), &mut random_bytes::<6>)?;
         fs::File::options()
             .write(true)
             .create_new(true)
@@ -91,25 +96,26 @@ fn take_pooled(repo: &Repo, store: &Store) -> Option<CheckpointId> {
         .find(|id| fs::remove_file(dir.join(id.as_str())).is_ok() && !store.is_pending(id))
 }
 
-/// A random ID neither pending, pooled nor on the branch; `objects` is
-/// opened on first need and kept for the next draw.
+/// A random ID neither pending, pooled nor on the branch; without
+/// `objects`, the object database is opened on first need.
 fn draw(
     repo: &Repo,
     store: &Store,
-    objects: &mut Option<Objects>,
+    objects: Option<&Objects>,
     random: &mut dyn FnMut() -> Result<[u8; 6]>,
 ) -> Result<CheckpointId> {
     let tip = repo.resolve_ref(CHECKPOINTS_REF);
     let pool = pooled(repo);
+    let mut opened = None;
     for _ in 0..MAX_TRIES {
         let id = CheckpointId::from_bytes(random()?);
         if store.is_pending(&id) || pool.contains(&id) {
             continue;
         }
         let Some(tip) = &tip else { return Ok(id) };
-        let objects = match objects {
-            Some(objects) => objects,
-            None => objects.insert(Objects::open(repo)?),
+        let objects = match (objects, &opened) {
+            (Some(objects), _) | (None, Some(objects)) => objects,
+            (None, None) => opened.insert(Objects::open(repo)?),
         };
         if objects.at_path(tip, &dir_of(&id))?.is_none() {
             return Ok(id);

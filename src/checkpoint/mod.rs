@@ -21,12 +21,12 @@ use serde::{Deserialize, Serialize};
 use crate::git::CommitId;
 use crate::session::{CheckpointId, Resolution, ResolvedBy, SessionId};
 
-pub use id::{new_id, new_id_with, refill as refill_ids};
+pub use id::{new_id, new_id_with, refill as refill_ids, refill_with as refill_ids_with};
 pub use merge::{conflicts, merge};
 pub use reader::{Reader, for_commit, read};
 pub use record::{Attribution, record};
 pub use transcript_source::{SkipReason, agent_dirs, open_transcript};
-pub use writer::write;
+pub use writer::{Batch, write};
 
 /// The branch's short name, for messages: git resolves it to the local
 /// `refs/entire/checkpoints/v1` (`crate::git::CHECKPOINTS_REF`).
@@ -61,14 +61,6 @@ pub struct Metadata {
     /// Anything else: "linked", "transcript_truncated"…
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-/// A commit's message and the paths it changed (`Objects::commit_summary`).
-pub fn commit_summary(
-    repo: &crate::git::Repo,
-    sha: &str,
-) -> crate::error::Result<Option<(String, Vec<String>)>> {
-    objects::Objects::open(repo)?.commit_summary(sha)
 }
 
 /// Moves the branch to a tip that took in checkpoints from elsewhere

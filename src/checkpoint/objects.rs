@@ -5,8 +5,11 @@
 //! `git cat-file --batch` and `git mktree --batch` processes instead, each
 //! answering many requests.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use crate::error::{Error, Result};
@@ -201,6 +204,16 @@ impl MkTree {
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
 /// Git's binary tree format: `<octal mode> <name>\0<raw oid>`, repeated.
 fn parse_tree(mut data: &[u8], oid_len: usize) -> Result<Tree> {
     let bad = || Error::internal("malformed tree object on the checkpoints branch");
@@ -212,7 +225,7 @@ fn parse_tree(mut data: &[u8], oid_len: usize) -> Result<Tree> {
             return Err(bad());
         }
         let mode = String::from_utf8_lossy(&data[..space]).into_owned();
-        let oid = data[nul + 1..nul + 1 + oid_len].iter().map(|b| format!("{b:02x}")).collect();
+        let oid = hex(&data[nul + 1..nul + 1 + oid_len]);
         tree.insert(data[space + 1..nul].to_vec(), Entry { mode, oid });
         data = &data[nul + 1 + oid_len..];
     }
@@ -223,11 +236,119 @@ fn parse_tree(mut data: &[u8], oid_len: usize) -> Result<Tree> {
 /// (gitoxide): blobs, trees and the commit of a checkpoint are written
 /// without starting git, and the ref moves by compare-and-swap under git's
 /// own lock file. Identity and configuration are read as git reads them.
+///
+/// One is opened per writer run, not per checkpoint: it keeps the trees it
+/// read or wrote (a drain reads the tip's root and commit index once, and
+/// the next checkpoint finds them as the last one wrote them) and one
+/// compressor for the loose objects it writes.
 pub struct Objects {
     repo: gix::Repository,
     /// Set when the refs are in the reftable format, which gitoxide does
     /// not write: the ref is then moved by `git update-ref`.
     reftable: Option<Repo>,
+    loose: Option<LooseWriter>,
+    trees: RefCell<HashMap<String, Rc<Tree>>>,
+    /// The root tree of each commit this process wrote.
+    commit_trees: RefCell<HashMap<String, String>>,
+}
+
+/// Writes loose objects as git does (zlib at `core.looseCompression`,
+/// default level 1; a temp file renamed into place; no fsync, as git's
+/// default `core.fsync` does not sync loose objects), with one compressor
+/// reset between objects where gitoxide allocates and zeroes a new one
+/// (about 400 KB) per object. The temp files are named as git names its
+/// own, so that `git gc` removes one a killed writer left.
+struct LooseWriter {
+    dir: PathBuf,
+    compress: RefCell<gix::zlib::stream::deflate::Compress>,
+    buffer: RefCell<Vec<u8>>,
+}
+
+impl LooseWriter {
+    /// None when the repository asks for permissions of its own
+    /// (`core.sharedRepository`): gitoxide's writer applies them.
+    fn new(repo: &gix::Repository) -> Option<LooseWriter> {
+        let config = repo.config_snapshot();
+        if config.string("core.sharedRepository").is_some() {
+            return None;
+        }
+        let level = ["core.looseCompression", "core.compression"]
+            .iter()
+            .find_map(|key| config.integer(key))
+            .and_then(|level| i32::try_from(level).ok())
+            .and_then(|level| gix::zlib::Compression::new(if level == -1 { 1 } else { level }))
+            .unwrap_or(gix::zlib::Compression::BEST_SPEED);
+        Some(LooseWriter {
+            dir: repo.objects.store_ref().path().to_path_buf(),
+            compress: RefCell::new(gix::zlib::stream::deflate::Compress::new(level)),
+            buffer: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// A new file for an object being written: named after this process
+    /// and a count of its own (threads included), which a file a killed
+    /// process of the same PID left may already hold.
+    fn temp_file(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let n = COUNT.fetch_add(1, Ordering::Relaxed);
+            let tmp = dir.join(format!("tmp_obj_entire_{}_{n}", std::process::id()));
+            match std::fs::File::options().write(true).create_new(true).mode(0o444).open(&tmp) {
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                opened => return opened.map(|file| (tmp, file)),
+            }
+        }
+    }
+
+    fn write(&self, kind: gix::objs::Kind, data: &[u8], id: &gix::ObjectId) -> std::io::Result<()> {
+        use gix::zlib::stream::deflate::FlushCompress;
+        let hex = id.to_string();
+        let path = self.dir.join(&hex[..2]).join(&hex[2..]);
+        if path.exists() {
+            return Ok(()); // the same content: a retry, or an index file seen before
+        }
+        let header = gix::objs::encode::loose_header(kind, data.len() as u64);
+        let input = [&header[..], data].concat();
+        let mut compress = self.compress.borrow_mut();
+        let mut out = self.buffer.borrow_mut();
+        compress.reset();
+        out.clear();
+        let (in_before, out_before) = (compress.total_in(), compress.total_out());
+        loop {
+            let consumed = usize::try_from(compress.total_in() - in_before).unwrap_or(usize::MAX);
+            let produced = usize::try_from(compress.total_out() - out_before).unwrap_or(usize::MAX);
+            out.resize(produced + input.len() - consumed + 64, 0);
+            let status = compress
+                .compress(&input[consumed..], &mut out[produced..], FlushCompress::Finish)
+                .map_err(std::io::Error::other)?;
+            if status == gix::zlib::Status::StreamEnd {
+                let produced = usize::try_from(compress.total_out() - out_before).unwrap_or(usize::MAX);
+                out.truncate(produced);
+                break;
+            }
+        }
+        let (tmp, mut file) = Self::temp_file(&self.dir)?;
+        let placed = (|| {
+            file.write_all(&out)?;
+            drop(file);
+            match std::fs::rename(&tmp, &path) {
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    match std::fs::create_dir(path.parent().expect("a fan-out dir")) {
+                        Err(err) if err.kind() != std::io::ErrorKind::AlreadyExists => return Err(err),
+                        _ => {}
+                    }
+                    std::fs::rename(&tmp, &path)
+                }
+                other => other,
+            }
+        })();
+        if placed.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        placed
+    }
 }
 
 impl Objects {
@@ -235,7 +356,28 @@ impl Objects {
         let opened = gix::open(&repo.git_dir)
             .map_err(|e| Error::internal(format!("opening {} with gitoxide: {e}", repo.git_dir.display())))?;
         let reftable = repo.common_dir.join("reftable").is_dir().then(|| repo.clone());
-        Ok(Objects { repo: opened, reftable })
+        Ok(Objects {
+            loose: LooseWriter::new(&opened),
+            repo: opened,
+            reftable,
+            trees: RefCell::default(),
+            commit_trees: RefCell::default(),
+        })
+    }
+
+    /// Writes one object unless it is there; returns its name.
+    fn write_object(&self, kind: gix::objs::Kind, data: &[u8], what: &str) -> Result<String> {
+        let written = match &self.loose {
+            Some(loose) => gix::objs::compute_hash(self.repo.object_hash(), kind, data)
+                .map_err(|e| odb_error("hashing", what, e))
+                .and_then(|id| {
+                    loose.write(kind, data, &id).map(|()| id).map_err(|e| odb_error("writing", what, e))
+                }),
+            None => {
+                gix::objs::Write::write_buf(&self.repo, kind, data).map_err(|e| odb_error("writing", what, e))
+            }
+        };
+        written.map(|id| id.to_string())
     }
 
     fn oid(&self, hex: &str) -> Result<gix::ObjectId> {
@@ -256,16 +398,52 @@ impl Objects {
     /// The object at `path` in `commit`'s tree (`""`: the root tree); None
     /// when the commit or the path is missing.
     pub fn at_path(&self, commit: &str, path: &str) -> Result<Option<Object>> {
-        let Some(commit) = self.commit_headers(commit)? else { return Ok(None) };
-        let mut object = self.get(&commit.tree)?;
-        for name in path.split('/').filter(|n| !n.is_empty()) {
-            let Some(entries) = object.map(|o| o.entries()).transpose()? else { return Ok(None) };
-            object = match entries.get(name.as_bytes()) {
-                Some(entry) => self.get(&entry.oid)?,
-                None => return Ok(None),
-            };
+        let Some(root) = self.root_of(commit)? else { return Ok(None) };
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((dir, name)) => (dir, name),
+            None if path.is_empty() => return self.get(&root),
+            None => ("", path),
+        };
+        let Some(entries) = self.entries_at(&root, dir)? else { return Ok(None) };
+        match entries.get(name.as_bytes()) {
+            Some(entry) => self.get(&entry.oid),
+            None => Ok(None),
         }
-        Ok(object)
+    }
+
+    /// The root tree of a commit; None when the commit is missing.
+    fn root_of(&self, commit: &str) -> Result<Option<String>> {
+        if let Some(tree) = self.commit_trees.borrow().get(commit) {
+            return Ok(Some(tree.clone()));
+        }
+        Ok(self.commit_headers(commit)?.map(|headers| headers.tree))
+    }
+
+    /// The entries of the tree `oid`, as read or written before; None when
+    /// it is missing, empty when it is not a tree.
+    fn entries(&self, oid: &str) -> Result<Option<Rc<Tree>>> {
+        if let Some(tree) = self.trees.borrow().get(oid) {
+            return Ok(Some(Rc::clone(tree)));
+        }
+        let Some(object) = self.get(oid)? else { return Ok(None) };
+        let tree = Rc::new(object.entries()?);
+        self.trees.borrow_mut().insert(oid.to_owned(), Rc::clone(&tree));
+        Ok(Some(tree))
+    }
+
+    /// The entries of the tree at `dir` below the tree `root`; None when a
+    /// directory on the way is missing.
+    fn entries_at(&self, root: &str, dir: &str) -> Result<Option<Rc<Tree>>> {
+        let Some(mut tree) = self.entries(root)? else { return Ok(None) };
+        for name in dir.split('/').filter(|n| !n.is_empty()) {
+            let Some(entry) = tree.get(name.as_bytes()).filter(|e| e.is_tree()) else { return Ok(None) };
+            let oid = entry.oid.clone();
+            match self.entries(&oid)? {
+                Some(next) => tree = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(tree))
     }
 
     /// A commit's tree, parents and message; None when it is missing.
@@ -356,16 +534,17 @@ impl Objects {
 
     /// The entries of the tree at `dir` in `commit`; empty when missing.
     pub fn tree_at(&self, commit: &str, dir: &str) -> Result<Tree> {
-        self.at_path(commit, dir)?.map_or(Ok(Tree::new()), |object| object.entries())
+        let Some(root) = self.root_of(commit)? else { return Ok(Tree::new()) };
+        Ok(self.entries_at(&root, dir)?.map(|tree| (*tree).clone()).unwrap_or_default())
     }
 
     pub fn blob(&self, bytes: &[u8]) -> Result<String> {
-        let id = self.repo.write_blob(bytes).map_err(|e| odb_error("writing", "a blob", e))?;
-        Ok(id.to_string())
+        self.write_object(gix::objs::Kind::Blob, bytes, "a blob")
     }
 
     /// Writes a tree in git's entry order.
     pub fn write_tree(&self, tree: &Tree) -> Result<String> {
+        use gix::objs::WriteTo;
         let mut entries = Vec::with_capacity(tree.len());
         for (name, entry) in tree {
             let mode = gix::objs::tree::EntryMode::from_bytes(entry.mode.as_bytes())
@@ -377,11 +556,11 @@ impl Objects {
             });
         }
         entries.sort();
-        let id = self
-            .repo
-            .write_object(gix::objs::Tree { entries })
-            .map_err(|e| odb_error("writing", "a tree", e))?;
-        Ok(id.to_string())
+        let mut data = Vec::new();
+        gix::objs::Tree { entries }.write_to(&mut data).map_err(|e| odb_error("encoding", "a tree", e))?;
+        let oid = self.write_object(gix::objs::Kind::Tree, &data, "a tree")?;
+        self.trees.borrow_mut().insert(oid.clone(), Rc::new(tree.clone()));
+        Ok(oid)
     }
 
     /// A commit as the repository's configured user, else as `entire
@@ -410,8 +589,11 @@ impl Objects {
             message: message.into(),
             extra_headers: Vec::new(),
         };
-        let id = self.repo.write_object(&commit).map_err(|e| odb_error("writing", "a commit", e))?;
-        Ok(id.to_string())
+        let mut data = Vec::new();
+        gix::objs::WriteTo::write_to(&commit, &mut data).map_err(|e| odb_error("encoding", "a commit", e))?;
+        let oid = self.write_object(gix::objs::Kind::Commit, &data, "a commit")?;
+        self.commit_trees.borrow_mut().insert(oid.clone(), tree.to_owned());
+        Ok(oid)
     }
 
     /// Compare-and-swap of `name`: moves it from `old` (None: it must not

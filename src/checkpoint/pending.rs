@@ -194,8 +194,8 @@ fn wait_for_writer(store: &Store) -> Result<File> {
 /// drain. Before it stops, it looks again: a post-commit that found the
 /// lock held left its checkpoint to whoever holds it.
 fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
-    let transcripts = match Settings::for_repo(repo) {
-        Ok(settings) => settings.transcripts(),
+    let batch = match Settings::for_repo(repo).and_then(|settings| checkpoint::Batch::open(repo, &settings)) {
+        Ok(batch) => batch,
         Err(err) => return vec![err],
     };
     sweep_orphans(repo, store, false);
@@ -227,7 +227,7 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
             }
             tried.insert(pending.checkpoint_id.clone());
             let id = pending.checkpoint_id.clone();
-            match write_one(repo, store, pending, &transcripts) {
+            match write_one(repo, store, pending, &batch) {
                 Ok(done) => wrote |= done,
                 Err(err) => failures.push(err.context(format_args!("writing checkpoint {id}"))),
             }
@@ -235,7 +235,7 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
         if wrote && writer == Writer::Detached {
             // Before the lock goes: a reader waiting for it finds the pool
             // filled. Without one, the next commit checks an ID itself.
-            let _ = checkpoint::refill_ids(repo);
+            let _ = checkpoint::refill_ids_with(repo, batch.objects());
         }
         drop(lock);
         let more =
@@ -263,13 +263,8 @@ fn git_alive(pending: &Pending) -> bool {
 /// Writes one checkpoint whose commit can be found: records it in the
 /// session, writes it to the branch, removes the pending file. False when
 /// its commit was never made (nothing written).
-fn write_one(
-    repo: &Repo,
-    store: &Store,
-    pending: Pending,
-    transcripts: &crate::settings::TranscriptRules,
-) -> Result<bool> {
-    let Some((commit, branch)) = locate(repo, &pending)? else { return Ok(false) };
+fn write_one(repo: &Repo, store: &Store, pending: Pending, batch: &checkpoint::Batch) -> Result<bool> {
+    let Some((commit, branch)) = locate(repo, batch, &pending)? else { return Ok(false) };
     let checkpoint_id = pending.checkpoint_id.clone();
     let attribution = Attribution {
         checkpoint_id: checkpoint_id.clone(),
@@ -282,7 +277,7 @@ fn write_one(
         files_changed: commit.files,
         extra: Default::default(),
     };
-    checkpoint::record(repo, store, attribution, transcripts)?;
+    checkpoint::record(repo, store, attribution, batch)?;
     store.remove_pending(&checkpoint_id);
     Ok(true)
 }
@@ -293,15 +288,19 @@ fn write_one(
 /// Without (post-commit never ran): the oldest commit carrying it in the
 /// worktree's HEAD reflog; None when there is none, the commit was never
 /// made.
-fn locate(repo: &Repo, pending: &Pending) -> Result<Option<(Commit, Option<String>)>> {
+fn locate(
+    repo: &Repo,
+    batch: &checkpoint::Batch,
+    pending: &Pending,
+) -> Result<Option<(Commit, Option<String>)>> {
     let id = &pending.checkpoint_id;
     let git_dir = pending.git_dir.as_deref();
     let Some(committed) = &pending.committed else {
         let Some(sha) = commit_carrying(repo, git_dir, id)? else { return Ok(None) };
         let branch = git_dir.map_or_else(|| repo.branch(), branch_of);
-        return Ok(Some((Commit::read(repo, &sha)?, branch)));
+        return Ok(Some((Commit::read(repo, batch, &sha)?, branch)));
     };
-    let head = Commit::read(repo, &committed.commit)?;
+    let head = Commit::read(repo, batch, &committed.commit)?;
     if carries(&head.message, id) {
         return Ok(Some((head, committed.branch.clone())));
     }
@@ -311,7 +310,7 @@ fn locate(repo: &Repo, pending: &Pending) -> Result<Option<(Commit, Option<Strin
         None => commit_carrying(repo, git_dir, id)?,
     };
     match found {
-        Some(sha) => Ok(Some((Commit::read(repo, &sha)?, committed.branch.clone()))),
+        Some(sha) => Ok(Some((Commit::read(repo, batch, &sha)?, committed.branch.clone()))),
         None => Err(Error::internal(format!("no commit near {} carries its trailer", committed.commit))),
     }
 }
@@ -457,8 +456,8 @@ struct Commit {
 impl Commit {
     /// Message and changed paths: read in process, or in one git call for
     /// a message in another encoding, which git converts.
-    fn read(repo: &Repo, sha: &CommitId) -> Result<Commit> {
-        if let Some((message, files)) = checkpoint::commit_summary(repo, sha.as_str())? {
+    fn read(repo: &Repo, batch: &checkpoint::Batch, sha: &CommitId) -> Result<Commit> {
+        if let Some((message, files)) = batch.objects().commit_summary(sha.as_str())? {
             return Ok(Commit { id: sha.clone(), message, files });
         }
         let out = repo.git_output([

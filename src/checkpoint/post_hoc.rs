@@ -221,7 +221,7 @@ fn link(
         files_changed: commit.files.clone(),
         extra: serde_json::Map::from_iter([("linked".to_owned(), json!(ResolvedBy::PostHoc))]),
     };
-    checkpoint::record(repo, store, attribution, &settings.transcripts())
+    checkpoint::record(repo, store, attribution, &checkpoint::Batch::open(repo, settings)?)
 }
 
 #[derive(Debug, PartialEq)]

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::Metadata;
+use super::writer::Batch;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 use crate::session::{CheckpointId, CheckpointRef, Resolution, ResolvedBy, SessionId, Store};
-use crate::settings::TranscriptRules;
 
 /// A commit attributed to a session, to record as a checkpoint.
 pub struct Attribution {
@@ -27,12 +27,7 @@ pub struct Attribution {
 
 /// Adds the checkpoint to its session's record (replacing an earlier entry
 /// with its ID: a retried write), then writes it to the branch.
-pub fn record(
-    repo: &Repo,
-    store: &Store,
-    attribution: Attribution,
-    transcripts: &TranscriptRules,
-) -> Result<()> {
+pub fn record(repo: &Repo, store: &Store, attribution: Attribution, batch: &Batch) -> Result<()> {
     let Attribution {
         checkpoint_id,
         commit,
@@ -72,5 +67,5 @@ pub fn record(
         agent_session_id: record.agent_session_id.clone(),
         extra,
     };
-    super::write(repo, &meta, &record, transcripts)
+    batch.write(repo, &meta, record)
 }

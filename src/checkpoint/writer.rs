@@ -11,6 +11,7 @@
 //! is not UTF-8 text.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,6 +30,29 @@ use crate::settings::{Settings, TranscriptRules};
 /// after this many tries is facing something other than a race.
 const MAX_ATTEMPTS: u32 = 40;
 
+/// What one writer run keeps from checkpoint to checkpoint: the object
+/// database opened once (with the trees it read and wrote), the redaction
+/// and transcript rules read once.
+pub struct Batch {
+    objects: Objects,
+    redactor: Arc<Redactor>,
+    transcripts: TranscriptRules,
+}
+
+impl Batch {
+    pub fn open(repo: &Repo, settings: &Settings) -> Result<Batch> {
+        Ok(Batch {
+            objects: Objects::open(repo)?,
+            redactor: settings.redactor()?,
+            transcripts: settings.transcripts(),
+        })
+    }
+
+    pub(super) fn objects(&self) -> &Objects {
+        &self.objects
+    }
+}
+
 /// Writes one checkpoint (root `metadata.json`, and in slot `0/` the
 /// session record as `metadata.json`, `prompt.txt` when the first prompt is
 /// known, and `full.jsonl`, the transcript's portion since the session's
@@ -40,49 +64,62 @@ pub fn write(
     session: &SessionRecord,
     transcripts: &TranscriptRules,
 ) -> Result<()> {
-    let redactor = Settings::for_repo(repo)?.redactor()?;
-    let objects = Objects::open(repo)?;
-    let mut root_meta = meta.clone();
-    let transcript = match Portion::of(session, &meta.checkpoint_id, transcripts) {
-        Some(Ok(portion)) => match portion.redacted(&redactor) {
-            Ok(bytes) => {
-                portion.describe(&mut root_meta, bytes.len());
-                Some(bytes)
-            }
-            Err(reason) => {
-                root_meta.extra.insert("transcript_skipped".into(), Value::from(reason));
+    let batch = Batch {
+        objects: Objects::open(repo)?,
+        redactor: Settings::for_repo(repo)?.redactor()?,
+        transcripts: transcripts.clone(),
+    };
+    batch.write(repo, meta, session.clone())
+}
+
+impl Batch {
+    /// [`write`] with this run's objects and rules.
+    pub fn write(&self, repo: &Repo, meta: &Metadata, session: SessionRecord) -> Result<()> {
+        let Batch { objects, redactor, transcripts } = self;
+        let mut root_meta = meta.clone();
+        let transcript = match Portion::of(&session, &meta.checkpoint_id, transcripts) {
+            Some(Ok(portion)) => match portion.redacted(redactor) {
+                Ok(bytes) => {
+                    portion.describe(&mut root_meta, bytes.len());
+                    Some(bytes)
+                }
+                Err(reason) => {
+                    root_meta.extra.insert("transcript_skipped".into(), Value::from(reason));
+                    None
+                }
+            },
+            Some(Err(reason)) => {
+                root_meta.extra.insert("transcript_skipped".into(), Value::from(reason.to_string()));
                 None
             }
-        },
-        Some(Err(reason)) => {
-            root_meta.extra.insert("transcript_skipped".into(), Value::from(reason.to_string()));
-            None
-        }
-        None => None,
-    };
-    let session = redacted_session(&redactor, session);
-    let blobs = Blobs::write(&objects, &root_meta, &session, transcript.as_deref())?;
-    let writer = Writer { objects: &objects, meta };
-    let checkpoint = writer.checkpoint_tree(&blobs)?;
-    let message = format!(
-        "Checkpoint: {}\n\nEntire-Session: {}\nEntire-Strategy: manual-commit\n",
-        meta.checkpoint_id, meta.session_id
-    );
-    let reflog = format!("entire: checkpoint {}", meta.checkpoint_id);
-    let mut attempt = 0;
-    loop {
-        let tip = repo.resolve_ref(CHECKPOINTS_REF);
-        let tree = writer.root_tree(tip.as_deref(), &checkpoint, &blobs.fresh_index)?;
-        let commit = objects.commit(&tree, tip.as_deref().as_slice(), &message)?;
-        match objects.update_ref(CHECKPOINTS_REF, &commit, tip.as_deref(), &reflog) {
-            Ok(()) => return Ok(()),
-            Err(err) if attempt + 1 >= MAX_ATTEMPTS => {
-                return Err(err.context(format_args!("moving {CHECKPOINTS_REF} after {MAX_ATTEMPTS} tries")));
+            None => None,
+        };
+        let session = redacted_session(redactor, session);
+        let blobs = Blobs::write(objects, &root_meta, &session, transcript.as_deref())?;
+        let writer = Writer { objects, meta };
+        let checkpoint = writer.checkpoint_tree(&blobs)?;
+        let message = format!(
+            "Checkpoint: {}\n\nEntire-Session: {}\nEntire-Strategy: manual-commit\n",
+            meta.checkpoint_id, meta.session_id
+        );
+        let reflog = format!("entire: checkpoint {}", meta.checkpoint_id);
+        let mut attempt = 0;
+        loop {
+            let tip = repo.resolve_ref(CHECKPOINTS_REF);
+            let tree = writer.root_tree(tip.as_deref(), &checkpoint, &blobs.fresh_index)?;
+            let commit = objects.commit(&tree, tip.as_deref().as_slice(), &message)?;
+            match objects.update_ref(CHECKPOINTS_REF, &commit, tip.as_deref(), &reflog) {
+                Ok(()) => return Ok(()),
+                Err(err) if attempt + 1 >= MAX_ATTEMPTS => {
+                    return Err(
+                        err.context(format_args!("moving {CHECKPOINTS_REF} after {MAX_ATTEMPTS} tries"))
+                    );
+                }
+                // Another writer moved the tip (or holds its lock): rebuild on top.
+                Err(_) => backoff(attempt),
             }
-            // Another writer moved the tip (or holds its lock): rebuild on top.
-            Err(_) => backoff(attempt),
+            attempt += 1;
         }
-        attempt += 1;
     }
 }
 
@@ -95,11 +132,18 @@ fn backoff(attempt: u32) {
 
 /// The session record as the branch holds it: its argv, first prompt and
 /// free-text fields of unknown keys redacted; IDs, paths and times as
-/// they are (other features key on them).
-fn redacted_session(redactor: &Redactor, session: &SessionRecord) -> SessionRecord {
-    let mut out = session.clone();
-    out.command = session.command.as_deref().map(|argv| redactor.argv(argv));
-    out.first_prompt = session.first_prompt.as_deref().map(|p| redactor.text(p).into_owned());
+/// they are (other features key on them); no list of checkpoints (the
+/// branch holds them, one commit each: a copy of the list in each would
+/// make a session's checkpoints cost the square of their number).
+fn redacted_session(redactor: &Redactor, session: SessionRecord) -> SessionRecord {
+    let mut out = session;
+    out.checkpoints = Vec::new();
+    out.command = out.command.as_deref().map(|argv| redactor.argv(argv));
+    if let Some(prompt) = out.first_prompt.as_mut()
+        && let Cow::Owned(redacted) = redactor.text(prompt)
+    {
+        *prompt = redacted;
+    }
     for value in out.extra.values_mut() {
         redact_strings(redactor, value);
     }
