@@ -46,7 +46,7 @@ pub fn record(repo: &Repo, store: &Store, attribution: Attribution, batch: &Batc
         created_at,
     };
     let record = store
-        .modify(&session_id, |current| {
+        .modify_kept(&session_id, &mut batch.kept(), |current| {
             let mut record = current?;
             record.checkpoints.retain(|c| c.checkpoint_id != checkpoint_id);
             record.checkpoints.push(reference);

@@ -11,6 +11,7 @@
 //! is not UTF-8 text.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of};
 use crate::error::{Context, Result};
 use crate::git::{CHECKPOINTS_REF, Repo};
 use crate::redact::Redactor;
-use crate::session::SessionRecord;
+use crate::session::{Kept, SessionRecord};
 use crate::settings::{Settings, TranscriptRules};
 
 /// Enough for dozens of simultaneous writers; a writer that still loses
@@ -32,11 +33,12 @@ const MAX_ATTEMPTS: u32 = 40;
 
 /// What one writer run keeps from checkpoint to checkpoint: the object
 /// database opened once (with the trees it read and wrote), the redaction
-/// and transcript rules read once.
+/// and transcript rules read once, the session record it last wrote.
 pub struct Batch {
     objects: Objects,
     redactor: Arc<Redactor>,
     transcripts: TranscriptRules,
+    kept: RefCell<Kept>,
 }
 
 impl Batch {
@@ -45,11 +47,16 @@ impl Batch {
             objects: Objects::open(repo)?,
             redactor: settings.redactor()?,
             transcripts: settings.transcripts(),
+            kept: RefCell::default(),
         })
     }
 
     pub(super) fn objects(&self) -> &Objects {
         &self.objects
+    }
+
+    pub(super) fn kept(&self) -> std::cell::RefMut<'_, Kept> {
+        self.kept.borrow_mut()
     }
 }
 
@@ -68,6 +75,7 @@ pub fn write(
         objects: Objects::open(repo)?,
         redactor: Settings::for_repo(repo)?.redactor()?,
         transcripts: transcripts.clone(),
+        kept: RefCell::default(),
     };
     batch.write(repo, meta, session.clone())
 }
@@ -75,7 +83,7 @@ pub fn write(
 impl Batch {
     /// [`write`] with this run's objects and rules.
     pub fn write(&self, repo: &Repo, meta: &Metadata, session: SessionRecord) -> Result<()> {
-        let Batch { objects, redactor, transcripts } = self;
+        let Batch { objects, redactor, transcripts, .. } = self;
         let mut root_meta = meta.clone();
         let transcript = match Portion::of(&session, &meta.checkpoint_id, transcripts) {
             Some(Ok(portion)) => match portion.redacted(redactor) {

@@ -60,6 +60,31 @@ pub struct Store {
     dir: PathBuf,
 }
 
+/// The record [`Store::modify_kept`] last wrote, with the identity of the
+/// file it wrote (device, inode, size, modification time): a file another
+/// process wrote since is a new file (records are replaced by rename) or
+/// one with another size or time.
+#[derive(Default)]
+pub struct Kept(Option<(PathBuf, (u64, u64, u64, i64, i64), SessionRecord)>);
+
+impl Kept {
+    fn stamp(path: &Path) -> Option<(u64, u64, u64, i64, i64)> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        Some((meta.dev(), meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec()))
+    }
+
+    /// The kept record when it is still what `path` holds.
+    fn take(&mut self, path: &Path) -> Option<SessionRecord> {
+        let (kept_path, stamp, record) = self.0.take()?;
+        (kept_path == path && Self::stamp(path) == Some(stamp)).then_some(record)
+    }
+
+    fn keep(&mut self, path: &Path, record: &SessionRecord) {
+        self.0 = Self::stamp(path).map(|stamp| (path.to_path_buf(), stamp, record.clone()));
+    }
+}
+
 impl Store {
     pub fn new(dir: PathBuf) -> Store {
         Store { dir }
@@ -105,13 +130,43 @@ impl Store {
         id: &SessionId,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
+        self.modify_with(id, None, f)
+    }
+
+    /// [`modify`](Self::modify) for a process that modifies the same
+    /// records again and again (the checkpoint writer, one checkpoint after
+    /// another): `kept` holds the last record it wrote, which stands for
+    /// the file as long as no other process replaced it, so that a record
+    /// listing many checkpoints is not parsed again for each.
+    pub fn modify_kept(
+        &self,
+        id: &SessionId,
+        kept: &mut Kept,
+        f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
+    ) -> Result<Option<SessionRecord>> {
+        self.modify_with(id, Some(kept), f)
+    }
+
+    fn modify_with(
+        &self,
+        id: &SessionId,
+        mut kept: Option<&mut Kept>,
+        f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
+    ) -> Result<Option<SessionRecord>> {
         let mode = self.ensure_dir(&self.dir)?;
         let lock_path = self.dir.join(format!("{id}.lock"));
         let lock = open_lock(&lock_path, mode)?;
         lock_with_deadline(&lock, &lock_path)?;
-        let current = self.load(id)?;
+        let path = self.record_path(id);
+        let current = match kept.as_deref_mut().and_then(|kept| kept.take(&path)) {
+            Some(record) => Some(record),
+            None => self.load(id)?,
+        };
         let Some(next) = f(current) else { return Ok(None) };
         self.write_unlocked(&next)?;
+        if let Some(kept) = kept {
+            kept.keep(&path, &next);
+        }
         Ok(Some(next))
     }
 
@@ -296,6 +351,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().join("entire-sessions"));
         (dir, store)
+    }
+
+    #[test]
+    fn a_kept_record_stands_for_its_file_until_another_process_replaces_it() {
+        let (_dir, store) = store();
+        let id = SessionId::parse("s1").unwrap();
+        store.create(&SessionRecord::new(id.clone())).unwrap();
+        let mut kept = Kept::default();
+        let set = |cwd: &'static str| {
+            move |r: Option<SessionRecord>| Some(SessionRecord { cwd: Some(cwd.into()), ..r.unwrap() })
+        };
+        store.modify_kept(&id, &mut kept, set("/a")).unwrap();
+        // What the file holds is not read again while it is the one kept...
+        assert!(kept.take(&store.record_path(&id)).is_some());
+        store.modify_kept(&id, &mut kept, set("/b")).unwrap();
+        // ...and is once another writer replaced it.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        store.modify(&id, |r| Some(SessionRecord { agent: Some("codex".into()), ..r.unwrap() })).unwrap();
+        let seen = store.modify_kept(&id, &mut kept, |r| r).unwrap().unwrap();
+        assert_eq!((seen.cwd.as_deref(), seen.agent.as_deref()), (Some("/b"), Some("codex")));
     }
 
     /// A pending checkpoint of session s1, not yet committed.
