@@ -65,10 +65,13 @@ pub struct Store {
 /// process wrote since is a new file (records are replaced by rename) or
 /// one with another size or time.
 #[derive(Default)]
-pub struct Kept(Option<(PathBuf, (u64, u64, u64, i64, i64), SessionRecord)>);
+pub struct Kept(Option<(PathBuf, FileStamp, SessionRecord)>);
+
+/// Device, inode, size, modification time (seconds, nanoseconds).
+type FileStamp = (u64, u64, u64, i64, i64);
 
 impl Kept {
-    fn stamp(path: &Path) -> Option<(u64, u64, u64, i64, i64)> {
+    fn stamp(path: &Path) -> Option<FileStamp> {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::symlink_metadata(path).ok()?;
         Some((meta.dev(), meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec()))
