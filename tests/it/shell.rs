@@ -316,6 +316,25 @@ fn bash_without_hashing_still_records() {
     );
 }
 
+/// The name the bash wrapper starts the launcher under: `claude.entire
+/// ARGS…` is `entire run -- claude ARGS…`, every argument the agent's.
+#[test]
+fn a_name_ending_in_dot_entire_runs_that_agent() {
+    let world = agent_world();
+    let link = world.path().join("claude.entire");
+    std::os::unix::fs::symlink(entire_bin(), &link).expect("link");
+    let output = Shell::Bash
+        .command(&world, false, "\"$LINK\" --help -- '' run || echo status=$?")
+        .env("LINK", &link)
+        .output()
+        .expect("run bash");
+    assert_eq!(stdout(output), "status=7");
+    let calls = agent_calls(&world);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].live_agents, ["claude-code"]);
+    assert_eq!(calls[0].args, ["--help", "--", "", "run"]);
+}
+
 #[test]
 fn init_scripts_are_pinned() {
     let exe = Path::new(&entire_bin()).canonicalize().expect("entire path");
