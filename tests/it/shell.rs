@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{World, entire_bin, script, stdout};
+use crate::support::{World, copy_entire, entire_bin, script, stdout};
 
 /// What `entire shell init` wraps without `--agents`.
 const DEFAULT_AGENTS: [&str; 7] = ["claude", "codex", "gemini", "aider", "opencode", "cursor-agent", "goose"];
@@ -278,7 +278,7 @@ fn missing_binary_runs_agent_with_one_warning(shell: Shell) {
     let dir = world.path().join(r#"it's "odd" $HOME \' \\ dir"#);
     std::fs::create_dir(&dir).expect("odd dir");
     let copy = dir.join("entire");
-    std::fs::copy(entire_bin(), &copy).expect("copy entire");
+    copy_entire(&copy);
     let warnings = world.path().join("warnings");
     let status = shell.status();
     let script = format!(
