@@ -671,7 +671,11 @@ impl Objects {
             name: name.try_into().map_err(|_| Error::internal(format!("bad ref name {name:?}")))?,
             deref: false,
         };
-        self.repo.edit_reference(edit).map(drop).map_err(|e| {
+        // The reflog's identity as the commit's: gitoxide's own would read
+        // the time zone database (see `signatures`).
+        let (committer, _) = self.signatures();
+        let mut time = gix::date::parse::TimeBuf::default();
+        self.repo.edit_references_as([edit], Some(committer.to_ref(&mut time))).map(drop).map_err(|e| {
             Error::internal(format!("moving {name} from {} to {new}: {e}", old.unwrap_or("nothing")))
         })
     }
