@@ -120,7 +120,7 @@ impl JsonHooks {
     }
 }
 
-fn parse(bytes: &[u8]) -> Result<Map<String, Value>> {
+pub(super) fn parse(bytes: &[u8]) -> Result<Map<String, Value>> {
     match serde_json::from_slice(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Error::user("it is not a JSON object")),
@@ -200,7 +200,7 @@ fn ours(settings: &Map<String, Value>, spec: &Spec) -> HashSet<(String, String)>
 
 /// The absolute programs of every command string holding `marker`, quoted
 /// or not. A command that finds entire on PATH names no program.
-fn programs(value: &Value, marker: &str) -> Vec<PathBuf> {
+pub(super) fn programs(value: &Value, marker: &str) -> Vec<PathBuf> {
     match value {
         Value::String(command) => command
             .split_once(marker)
@@ -215,14 +215,17 @@ fn programs(value: &Value, marker: &str) -> Vec<PathBuf> {
     }
 }
 
-fn object_at<'a>(map: &'a mut Map<String, Value>, key: &str) -> Result<&'a mut Map<String, Value>> {
+pub(super) fn object_at<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+) -> Result<&'a mut Map<String, Value>> {
     map.entry(key)
         .or_insert_with(|| json!({}))
         .as_object_mut()
         .ok_or_else(|| Error::user(format!("`{key}` is not a JSON object")))
 }
 
-fn pretty(settings: &Map<String, Value>) -> Result<Vec<u8>> {
+pub(super) fn pretty(settings: &Map<String, Value>) -> Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(settings)?;
     bytes.push(b'\n');
     Ok(bytes)

@@ -1,4 +1,4 @@
-//! The real agents, end to end: Claude Code, Codex, Gemini CLI and opencode, at the
+//! The real agents, end to end: Claude Code, Codex, Gemini CLI, opencode and Copilot CLI, at the
 //! versions pinned in tests/agents/package.json (`scripts/install-agents`
 //! installs them into tests/agents/node_modules). Each one talks to a mock
 //! model server on loopback (tests/agents/mock_model.py) that answers the
@@ -961,6 +961,92 @@ fn opencode_runs_the_plugin_enable_installs() {
         "",
         "the plugin stays out of git"
     );
+}
+
+// ------------------------------------------------------------ Copilot CLI
+
+fn copilot() -> PathBuf {
+    cli("copilot", "@github/copilot")
+}
+
+/// `-p <prompt>` for Copilot CLI, pointed at `mock` (its BYOK provider, the OpenAI
+/// Responses dialect) and offline: no GitHub login, telemetry or update
+/// check. `--trust-folder` stands for the user's answer to its folder-trust
+/// question, without which it runs none of the repository's hooks. Its
+/// runtime, unpacked on first start, comes from the cache
+/// `scripts/install-agents` filled.
+fn copilot_prompt(cmd: &mut Command, mock: &Mock, prompt: &str) {
+    cmd.args(["-p", prompt, "--allow-all-tools", "--trust-folder", "--no-auto-update"]);
+    cmd.env("COPILOT_OFFLINE", "true")
+        .env("COPILOT_PROVIDER_BASE_URL", format!("{}/v1", mock.url()))
+        .env("COPILOT_PROVIDER_WIRE_API", "responses")
+        .env("COPILOT_PROVIDER_API_KEY", "test")
+        .env("COPILOT_MODEL", "mock-model")
+        .env("XDG_CACHE_HOME", agents_dir().join("node_modules/.cache"));
+}
+
+/// The hooks `entire enable --agent copilot` writes
+/// (`.github/copilot/settings.local.json`, kept out of git) run in the real
+/// Copilot CLI: plain `copilot -p` gets a hook-made session (ID =
+/// Copilot's) whose commit the git hook finds by PID, with the transcript
+/// from Copilot's session state; under the launcher they add Copilot's
+/// session ID and the prompt to the launcher's session.
+#[test]
+#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
+fn copilot_runs_the_hooks_enable_installs() {
+    let copilot = copilot();
+    let w = World::new();
+    let repo = w.repo("r");
+    let out = stdout(w.entire(&repo).args(["enable", "--agent", "copilot"]).output().unwrap());
+    assert!(
+        out.contains("copilot: hooks installed in .github/copilot/settings.local.json")
+            && out.contains("trust"),
+        "{out}"
+    );
+
+    let mock = Mock::start(&w, "plain", &commit_command("p.txt", "plain copilot"), &[]);
+    let mut cmd = w.cmd(&copilot, &repo);
+    copilot_prompt(&mut cmd, &mock, "Commit p.txt");
+    let agent = Running::spawn(cmd, "copilot -p");
+    let wrapper = agent.pid;
+    agent.finish();
+    mock.expect("tool");
+    mock.expect("final");
+    let plain = owned(&w, &repo, "plain copilot");
+    plain.assert("copilot", "pid");
+    assert_eq!(plain.session["source"], "agent-hook");
+    assert_eq!(plain.session["agent_session_id"], plain.session["session_id"]);
+    // The native `copilot` process, which the npm wrapper runs as its child.
+    assert_ne!(plain.session["agent_pid"], wrapper, "{:#}", plain.session);
+    assert!(plain.session["agent_pid"].is_u64(), "{:#}", plain.session);
+    assert_eq!(plain.session["first_prompt"], "Commit p.txt");
+    assert!(plain.session["ended_at"].is_string(), "sessionEnd ended it");
+    let transcript = plain.session["transcript_path"].as_str().unwrap_or_default();
+    assert!(
+        transcript.starts_with(w.path().join("home/.copilot/session-state").to_str().unwrap()),
+        "{transcript}"
+    );
+    plain.assert_transcript_copied(&w, &repo);
+
+    let mock = Mock::start(&w, "launched", &commit_command("l.txt", "launched copilot"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&copilot);
+    copilot_prompt(&mut cmd, &mock, "Commit l.txt");
+    run(cmd, "entire run -- copilot -p");
+    mock.expect("tool");
+    mock.expect("final");
+    let launched = owned(&w, &repo, "launched copilot");
+    launched.assert("copilot", "env");
+    assert_eq!(launched.session["source"], "launcher");
+    assert!(launched.session["agent_session_id"].is_string(), "{:#}", launched.session);
+    assert_eq!(launched.session["first_prompt"], "Commit l.txt");
+    // The mock answers each of the two turns with 10 input and 5 output tokens.
+    assert_eq!(
+        launched.session["tokens"],
+        json!({"input": 20, "output": 10, "cache_read": 0, "cache_write": 0})
+    );
+    assert_eq!(launched.session["models"], json!(["mock-model"]));
+    assert_eq!(w.git(&repo, &["status", "--porcelain", "--", ".github"]), "", "the hooks stay out of git");
 }
 
 // ------------------------------------------------------------ sandboxes
