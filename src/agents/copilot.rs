@@ -91,10 +91,11 @@ impl HooksFormat for FlatHooks {
 
     fn uninstall(&self, spec: &Spec, current: &[u8], before: Before) -> Result<Removed> {
         let mut settings = parse(current)?;
-        if let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut) {
-            if retain_ours(hooks, spec, |_, _| false) && hooks.is_empty() {
-                settings.shift_remove("hooks");
-            }
+        if let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut)
+            && retain_ours(hooks, spec, |_, _| false)
+            && hooks.is_empty()
+        {
+            settings.shift_remove("hooks");
         }
         let original = match before {
             Before::Unknown => return pretty(&settings).map(Removed::Bytes),
