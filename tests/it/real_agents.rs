@@ -466,12 +466,7 @@ fn plain_claude_with_project_hooks_is_attributed_by_pid() {
     let mut cmd = w.cmd(&claude, &repo);
     cmd.args(["-p", "Commit a.txt", "--allowedTools", "Bash", "--output-format", "json"]);
     claude_env(&w, &mut cmd, &mock, &repo);
-    // The committed hooks find entire on PATH, as a teammate's would.
-    let bin_dir = crate::support::entire_bin().parent().unwrap().to_owned();
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    );
-    cmd.env("PATH", path.unwrap());
+    put_entire_on_path(&mut cmd);
     let agent = Running::spawn(cmd, "claude -p");
     let pid = agent.pid;
     let claude_sid = claude_session_id(&agent.finish());
@@ -486,6 +481,15 @@ fn plain_claude_with_project_hooks_is_attributed_by_pid() {
     assert_eq!(owned.session["first_prompt"], "Commit a.txt");
     assert!(owned.session["ended_at"].is_string(), "SessionEnd ended it");
     owned.assert_transcript_copied(&w, &repo);
+}
+
+/// The committed hooks find entire on PATH, as a teammate's would.
+fn put_entire_on_path(cmd: &mut Command) {
+    let bin_dir = crate::support::entire_bin().parent().unwrap().to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    );
+    cmd.env("PATH", path.unwrap());
 }
 
 /// The seed case: two plain `claude` processes live at once in one repo;
@@ -1047,6 +1051,44 @@ fn copilot_runs_the_hooks_enable_installs() {
     );
     assert_eq!(launched.session["models"], json!(["mock-model"]));
     assert_eq!(w.git(&repo, &["status", "--porcelain", "--", ".github"]), "", "the hooks stay out of git");
+}
+
+/// The hooks `enable --agent copilot --project` writes for the team
+/// (`.github/copilot/settings.json`) run entire where it is on PATH, as
+/// for a teammate who has it: plain `copilot -p` gets a hook-made session
+/// that owns its commit by PID. Where entire is not installed they do
+/// nothing, and Copilot commits as it would without them.
+#[test]
+#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
+fn copilot_runs_the_project_hooks_where_entire_is_installed() {
+    let copilot = copilot();
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(w.entire(&repo).args(["enable", "--agent", "copilot", "--project"]).output().unwrap());
+    assert_eq!(w.git(&repo, &["status", "--porcelain", "--", ".github"]), "?? .github/", "to be committed");
+
+    let mock = Mock::start(&w, "teammate", &commit_command("t.txt", "teammate copilot"), &[]);
+    let mut cmd = w.cmd(&copilot, &repo);
+    copilot_prompt(&mut cmd, &mock, "Commit t.txt");
+    put_entire_on_path(&mut cmd);
+    run(cmd, "copilot -p");
+    mock.expect("tool");
+    mock.expect("final");
+    let owned = owned(&w, &repo, "teammate copilot");
+    owned.assert("copilot", "pid");
+    assert_eq!(owned.session["source"], "agent-hook");
+    assert_eq!(owned.session["first_prompt"], "Commit t.txt");
+
+    let mock = Mock::start(&w, "without", &commit_command("n.txt", "copilot alone"), &[]);
+    let mut cmd = w.cmd(&copilot, &repo);
+    copilot_prompt(&mut cmd, &mock, "Commit n.txt");
+    run(cmd, "copilot -p");
+    mock.expect("tool");
+    mock.expect("final");
+    let log = w.git(&repo, &["log", "--format=%s"]);
+    assert!(log.starts_with("copilot alone\n"), "{log}");
+    let sessions = w.json(&repo, &["sessions", "--all", "--json"]);
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "no session of its own: {sessions:#}");
 }
 
 // ------------------------------------------------------------ sandboxes
