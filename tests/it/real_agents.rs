@@ -352,8 +352,14 @@ impl Owned {
     fn assert_transcript_copied(&self, w: &World, repo: &Path) {
         let transcript = self.session["transcript_path"].as_str().expect("a transcript path");
         let id = self.checkpoint["checkpoint_id"].as_str().unwrap();
-        let copy =
-            w.git(repo, &["show", &format!("entire/checkpoints/v1:{}/{}/0/full.jsonl", &id[..2], &id[2..])]);
+        let at = |file: &str| format!("entire/checkpoints/v1:{}/{}/{file}", &id[..2], &id[2..]);
+        let shown = w.cmd("git", repo).args(["show", &at("0/full.jsonl")]).output().unwrap();
+        if !shown.status.success() {
+            // Why not, as the writer recorded it (`transcript_skipped`).
+            let metadata = w.git(repo, &["show", &at("metadata.json")]);
+            panic!("no transcript copy in checkpoint {id}: {metadata}\nsession: {:#}", self.session);
+        }
+        let copy = stdout(shown);
         assert!(!copy.is_empty(), "the transcript was copied");
         for line in copy.lines() {
             serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
@@ -992,8 +998,8 @@ fn copilot_prompt(cmd: &mut Command, mock: &Mock, prompt: &str) {
 /// The hooks `entire enable --agent copilot` writes
 /// (`.github/copilot/settings.local.json`, kept out of git) run in the real
 /// Copilot CLI: plain `copilot -p` gets a hook-made session (ID =
-/// Copilot's) whose commit the git hook finds by PID, with the transcript
-/// from Copilot's session state; under the launcher they add Copilot's
+/// Copilot's) whose commit the git hook finds by PID, with the file its
+/// `create` tool wrote and the transcript from Copilot's session state; under the launcher they add Copilot's
 /// session ID and the prompt to the launcher's session.
 #[test]
 #[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
@@ -1008,18 +1014,29 @@ fn copilot_runs_the_hooks_enable_installs() {
         "{out}"
     );
 
-    let mock = Mock::start(&w, "plain", &commit_command("p.txt", "plain copilot"), &[]);
+    let variable = w.path().join("copilot-session-variable");
+    let command = format!(
+        "printenv COPILOT_AGENT_SESSION_ID > '{}' && git add notes.txt && {}",
+        variable.display(),
+        commit_command("p.txt", "plain copilot")
+    );
+    let mock = Mock::start_writing(&w, "plain", Some(&repo.join("notes.txt")), &command, &[]);
     let mut cmd = w.cmd(&copilot, &repo);
     copilot_prompt(&mut cmd, &mock, "Commit p.txt");
     let agent = Running::spawn(cmd, "copilot -p");
     let wrapper = agent.pid;
     agent.finish();
+    mock.expect("write");
     mock.expect("tool");
     mock.expect("final");
     let plain = owned(&w, &repo, "plain copilot");
+    assert_eq!(plain.session["files_touched"], json!(["notes.txt"]), "its `create` tool's path");
     plain.assert("copilot", "pid");
     assert_eq!(plain.session["source"], "agent-hook");
     assert_eq!(plain.session["agent_session_id"], plain.session["session_id"]);
+    // What the agent-variable step matches where no process tree reaches.
+    let exported = std::fs::read_to_string(&variable).unwrap();
+    assert_eq!(exported.trim(), plain.session["session_id"].as_str().unwrap());
     // The native `copilot` process, which the npm wrapper runs as its child.
     assert_ne!(plain.session["agent_pid"], wrapper, "{:#}", plain.session);
     assert!(plain.session["agent_pid"].is_u64(), "{:#}", plain.session);
