@@ -20,10 +20,9 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
-use super::hooks_json::{object_at, parse, pretty, programs};
+use super::hooks_json::{edited, json_problems, object_at, parse, removed};
 use super::{Before, HookEvent, HooksFormat, Removed, Spec, Turn};
 use crate::error::{Error, Result};
-use crate::fsutil::is_executable;
 use crate::session::SessionId;
 
 pub const SPEC: Spec = Spec {
@@ -80,13 +79,7 @@ impl HooksFormat for FlatHooks {
         current: Option<&[u8]>,
         command: &dyn Fn(&HookEvent) -> String,
     ) -> Result<Option<Vec<u8>>> {
-        let before = current.map(parse).transpose()?;
-        let mut settings = before.clone().unwrap_or_default();
-        merge(&mut settings, spec, command)?;
-        if before.as_ref() == Some(&settings) {
-            return Ok(None);
-        }
-        pretty(&settings).map(Some)
+        edited(current, |settings| merge(settings, spec, command))
     }
 
     fn uninstall(&self, spec: &Spec, current: &[u8], before: Before) -> Result<Removed> {
@@ -97,12 +90,7 @@ impl HooksFormat for FlatHooks {
         {
             settings.shift_remove("hooks");
         }
-        let original = match before {
-            Before::Unknown => return pretty(&settings).map(Removed::Bytes),
-            Before::Absent => Map::new(),
-            Before::Text(text) => parse(text).unwrap_or_default(),
-        };
-        if settings == original { Ok(Removed::AsBefore) } else { pretty(&settings).map(Removed::Bytes) }
+        removed(settings, before, |_, _| {})
     }
 
     fn installed_verbs(&self, spec: &Spec, current: &[u8]) -> Vec<String> {
@@ -122,18 +110,12 @@ impl HooksFormat for FlatHooks {
     }
 
     fn problems(&self, spec: &Spec, current: &[u8]) -> Vec<String> {
-        let Ok(settings) = serde_json::from_slice::<Value>(current) else {
-            return vec![format!("is not valid JSON, so {} runs none of its hooks", spec.name)];
-        };
-        let mut problems = Vec::new();
-        if settings.get("disableAllHooks") == Some(&Value::Bool(true)) {
-            problems.push(format!("sets disableAllHooks, so {} runs none of its hooks", spec.name));
-        }
-        let mut gone: Vec<PathBuf> =
-            programs(&settings, &spec.marker()).into_iter().filter(|p| !is_executable(p)).collect();
-        gone.dedup();
-        problems.extend(gone.into_iter().map(|p| format!("runs {}, which is gone", p.display())));
-        problems
+        json_problems(spec, current, |settings| {
+            let off = settings.get("disableAllHooks") == Some(&Value::Bool(true));
+            off.then(|| format!("sets disableAllHooks, so {} runs none of its hooks", spec.name))
+                .into_iter()
+                .collect()
+        })
     }
 }
 
