@@ -12,8 +12,9 @@
 //! the native `copilot` process, with a one-line JSON payload in camelCase:
 //! `sessionId`, `cwd`, `timestamp`, plus `prompt` on userPromptSubmitted
 //! and `toolName`/`toolArgs` on postToolUse. Only agentStop names the
-//! transcript (`transcriptPath`); it is there from the session's start, as
-//! `$COPILOT_HOME/session-state/<sessionId>/events.jsonl`. Its shell runs
+//! transcript (`transcriptPath`), always
+//! `$COPILOT_HOME/session-state/<sessionId>/events.jsonl`: every event
+//! records that. Its shell runs
 //! git with the repository's hooks, so the git hooks attribute its commits.
 
 use std::path::PathBuf;
@@ -55,12 +56,13 @@ pub const SPEC: Spec = Spec {
     note: Some("Copilot CLI runs them in a folder you trust: it asks when it first starts here"),
 };
 
-/// Where Copilot CLI writes the events of session `id`, once it has.
+/// Where Copilot CLI writes the events of session `id`. Not checked for
+/// existence: its first hooks may run before it has written them, and the
+/// checkpoint says when a transcript is not found.
 fn transcript(id: &SessionId) -> Option<String> {
     let env = |name: &str| std::env::var_os(name).map(PathBuf::from);
     let dir = crate::checkpoint::agent_dirs(SPEC.name, env).into_iter().next()?;
-    let path = dir.join(id.as_str()).join("events.jsonl");
-    path.is_file().then(|| path.to_string_lossy().into_owned())
+    Some(dir.join(id.as_str()).join("events.jsonl").to_string_lossy().into_owned())
 }
 
 /// Copilot CLI's hooks: a flat list of entries per event. The rest of the
