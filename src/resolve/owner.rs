@@ -203,7 +203,7 @@ impl<'a> OwnerLookup<'a> {
     }
 
     fn learn_id(&mut self, id: &SessionId) {
-        match self.store.load(id) {
+        match self.store.load_without_checkpoints(id) {
             Ok(Some(record)) => {
                 let known = Known::new(record, true, FoundIn::Store);
                 self.known.insert(known.record.session_id.clone(), known);
@@ -262,7 +262,7 @@ impl<'a> OwnerLookup<'a> {
             if self.known.contains_key(&id) || !tried.insert(id.clone()) {
                 continue;
             }
-            let stored = match self.store.load(&id) {
+            let stored = match self.store.load_without_checkpoints(&id) {
                 Ok(stored) => stored,
                 Err(err) => {
                     warn(err);
@@ -305,7 +305,7 @@ impl<'a> OwnerLookup<'a> {
     /// that has one: a session started here, or one adopted here before
     /// (which otherwise would be adopted, and written, at every commit).
     fn learn_entry(&mut self, entry: LiveEntry, found_in: FoundIn) {
-        let stored = self.store.load(&entry.session.session_id).ok().flatten();
+        let stored = self.store.load_without_checkpoints(&entry.session.session_id).ok().flatten();
         let known = match stored {
             Some(record) => Known::new(record, true, found_in),
             None => Known::new(entry.session, false, found_in),
