@@ -42,6 +42,9 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
     }
     let cwd = std::env::current_dir().context("current directory")?;
     let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
+    if hook == "post-commit" && !Store::new(repo.store_dir()).has_pending() {
+        return Ok(()); // a commit outside any session: no settings to read
+    }
     let settings = Settings::for_repo(&repo)?;
     if hook == "prepare-commit-msg" {
         say_why_not_as_configured(&settings);
