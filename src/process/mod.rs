@@ -117,6 +117,8 @@ pub trait ProcessTable {
 /// session that owns it, and each walk reads one `/proc` file per ancestor.
 /// Read as far as asked, once: the chain is a snapshot, as one walk's is.
 struct Walk {
+    /// The process that walked (`getpid`): a forked child starts over.
+    walker: u32,
     chain: Vec<ProcId>,
     /// The stat of the last ancestor read; None before the first.
     last: Option<ProcStat>,
@@ -168,8 +170,13 @@ impl Walk {
     }
 }
 
-static OWN_WALK: std::sync::Mutex<Walk> =
-    std::sync::Mutex::new(Walk { chain: Vec::new(), last: None, done: false });
+impl Walk {
+    const fn new(walker: u32) -> Walk {
+        Walk { walker, chain: Vec::new(), last: None, done: false }
+    }
+}
+
+static OWN_WALK: std::sync::Mutex<Walk> = std::sync::Mutex::new(Walk::new(0));
 
 /// This process's ancestors, nearest first (its parent is depth 1), up to
 /// and including the first that `stop` accepts, at most `limit`; all of
@@ -177,6 +184,10 @@ static OWN_WALK: std::sync::Mutex<Walk> =
 /// Each ancestor is read once per process, however often this is asked.
 pub fn own_ancestors_until(limit: usize, mut stop: impl FnMut(ProcId) -> bool) -> Vec<ProcId> {
     let mut walk = OWN_WALK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let me = std::process::id();
+    if walk.walker != me {
+        *walk = Walk::new(me);
+    }
     let n = walk.until(&System, limit, &mut stop);
     walk.chain[..n].to_vec()
 }
@@ -260,7 +271,7 @@ mod tests {
     #[test]
     fn a_shared_walk_reads_each_ancestor_once_and_no_further_than_asked() {
         let table = Chain(Cell::new(0));
-        let mut walk = Walk { chain: Vec::new(), last: None, done: false };
+        let mut walk = Walk::new(1);
         let stat = |pid| ProcStat { pid, ppid: pid - 1, start_time: pid as u64 * 10, zombie: false, tty: 0 };
         // "This process" is 20 to the table: its own stat, then its parents.
         struct Own<'a>(&'a Chain);
