@@ -22,6 +22,9 @@ pub enum Invocation {
     },
 }
 
+/// `COMMAND.entire ARGS…` (an `argv[0]` ending in this) is `entire run -- COMMAND ARGS…`.
+pub const WRAPPER_SUFFIX: &str = ".entire";
+
 /// The command line, or the end of the process as clap would end it: help
 /// and version on stdout (exit 0), a usage error on stderr as
 /// `entire: error: …` like every other error of ours (exit 2).
@@ -31,6 +34,12 @@ pub fn parse() -> Invocation {
     if let Some(hook) = name.filter(|name| hookdir::is_entire_hook(name)).map(str::to_owned) {
         let argv0 = args.remove(0);
         return Invocation::GitHook { argv0, hook, args };
+    }
+    // Started by the bash wrapper as `claude.entire ARGS…` (docs/shell.md): the
+    // agent's name comes first on the command line, so bash names the job after it.
+    if let Some(command) = name.and_then(|name| name.strip_suffix(WRAPPER_SUFFIX)).filter(|c| !c.is_empty()) {
+        let run = ["entire", "run", "--", command].map(OsString::from);
+        args.splice(..1, run);
     }
     if let Some(hook) = hook_command(&args) {
         return Invocation::Hook(hook);
