@@ -9,7 +9,8 @@ use std::process::Command;
 use crate::support::{World, copy_entire, entire_bin, script, stdout};
 
 /// What `entire shell init` wraps without `--agents`.
-const DEFAULT_AGENTS: [&str; 7] = ["claude", "codex", "gemini", "aider", "opencode", "cursor-agent", "goose"];
+const DEFAULT_AGENTS: [&str; 8] =
+    ["claude", "codex", "gemini", "aider", "opencode", "cursor-agent", "copilot", "goose"];
 
 /// Appends one call to $AGENT_LOG: its session, the live registry while it
 /// runs (names and records), its argv. Exits 7, which nothing else returns.
