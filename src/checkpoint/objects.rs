@@ -592,11 +592,8 @@ impl Objects {
     /// library index the whole zoneinfo directory (about 600 directory
     /// reads, 3 M instructions) in every writer process.
     fn signatures(&self) -> (gix::actor::Signature, gix::actor::Signature) {
-        let fallback = |time| gix::actor::Signature {
-            name: "entire".into(),
-            email: "entire@localhost".into(),
-            time,
-        };
+        let fallback =
+            |time| gix::actor::Signature { name: "entire".into(), email: "entire@localhost".into(), time };
         let (committer_date, author_date) = (raw_date("GIT_COMMITTER_DATE"), raw_date("GIT_AUTHOR_DATE"));
         let (Some(committer_date), Some(author_date)) = (committer_date, author_date) else {
             let configured = |sig: Option<gix::Result<gix::actor::SignatureRef<'_>>>| {
