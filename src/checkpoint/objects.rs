@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::rc::Rc;
 
@@ -262,6 +262,8 @@ struct LooseWriter {
     dir: PathBuf,
     compress: RefCell<gix::zlib::stream::deflate::Compress>,
     buffer: RefCell<Vec<u8>>,
+    /// This process's, for the temp files' names (opened after the fork).
+    pid: u32,
 }
 
 impl LooseWriter {
@@ -282,19 +284,20 @@ impl LooseWriter {
             dir: repo.objects.store_ref().path().to_path_buf(),
             compress: RefCell::new(gix::zlib::stream::deflate::Compress::new(level)),
             buffer: RefCell::new(Vec::new()),
+            pid: std::process::id(),
         })
     }
 
     /// A new file for an object being written: named after this process
     /// and a count of its own (threads included), which a file a killed
     /// process of the same PID left may already hold.
-    fn temp_file(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    fn temp_file(&self) -> std::io::Result<(PathBuf, std::fs::File)> {
         use std::os::unix::fs::OpenOptionsExt;
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNT: AtomicU64 = AtomicU64::new(0);
         loop {
             let n = COUNT.fetch_add(1, Ordering::Relaxed);
-            let tmp = dir.join(format!("tmp_obj_entire_{}_{n}", std::process::id()));
+            let tmp = self.dir.join(format!("tmp_obj_entire_{}_{n}", self.pid));
             match std::fs::File::options().write(true).create_new(true).mode(0o444).open(&tmp) {
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 opened => return opened.map(|file| (tmp, file)),
@@ -329,7 +332,7 @@ impl LooseWriter {
                 break;
             }
         }
-        let (tmp, mut file) = Self::temp_file(&self.dir)?;
+        let (tmp, mut file) = self.temp_file()?;
         let placed = (|| {
             file.write_all(&out)?;
             drop(file);
