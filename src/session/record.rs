@@ -50,7 +50,50 @@ pub struct CheckpointRef {
     pub checkpoint_id: CheckpointId,
     pub commit: crate::git::CommitId,
     pub resolved_by: ResolvedBy,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
+}
+
+/// A UTC time as chrono's serde writes it (RFC 3339, `Z`, fractional
+/// seconds in 0, 3, 6 or 9 digits, as few as hold them), without its
+/// formatting machinery: a record lists every checkpoint of its session
+/// and the checkpoint writer writes it once per checkpoint.
+fn rfc3339<S: serde::Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    use chrono::{Datelike, Timelike};
+    let (year, nano) = (time.year(), time.nanosecond());
+    let Some(year) = u32::try_from(year).ok().filter(|y| *y <= 9999) else {
+        return time.serialize(serializer); // a year that takes a sign
+    };
+    if nano >= 1_000_000_000 {
+        return time.serialize(serializer); // a leap second
+    }
+    let mut out = [0u8; 30];
+    let mut len = 0;
+    let mut put = |prefix: Option<u8>, value: u32, digits: u32| {
+        if let Some(byte) = prefix {
+            out[len] = byte;
+            len += 1;
+        }
+        for i in (0..digits).rev() {
+            out[len] = b'0' + u8::try_from(value / 10u32.pow(i) % 10).expect("a digit");
+            len += 1;
+        }
+    };
+    put(None, year, 4);
+    put(Some(b'-'), time.month(), 2);
+    put(Some(b'-'), time.day(), 2);
+    put(Some(b'T'), time.hour(), 2);
+    put(Some(b':'), time.minute(), 2);
+    put(Some(b':'), time.second(), 2);
+    if nano % 1_000_000 == 0 && nano != 0 {
+        put(Some(b'.'), nano / 1_000_000, 3);
+    } else if nano % 1_000 == 0 && nano != 0 {
+        put(Some(b'.'), nano / 1_000, 6);
+    } else if nano != 0 {
+        put(Some(b'.'), nano, 9);
+    }
+    put(Some(b'Z'), 0, 0);
+    serializer.serialize_str(std::str::from_utf8(&out[..len]).expect("ASCII"))
 }
 
 /// How a commit was attributed to its session (docs/spec.md §5, §7).
@@ -224,6 +267,29 @@ impl SessionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoint_times_are_written_as_chrono_writes_them() {
+        use chrono::TimeZone;
+        let mut seconds: i64 = -62_235_596_800; // before year 1
+        let mut times = vec![Utc.timestamp_opt(1_483_228_799, 1_250_000_000).unwrap()]; // a leap second
+        for step in 0..4000u32 {
+            seconds += 7_919_993 + i64::from(step) * 104_729;
+            let nano = [0, 5_000_000, 123_000, 7, 999_999_999, 10][step as usize % 6];
+            times.push(Utc.timestamp_opt(seconds, nano).unwrap());
+        }
+        for time in times {
+            let ours = serde_json::to_string(&CheckpointRef {
+                checkpoint_id: CheckpointId::parse("0123456789ab").unwrap(),
+                commit: crate::git::CommitId::parse(&"a".repeat(40)).unwrap(),
+                resolved_by: ResolvedBy::Env,
+                created_at: time,
+            })
+            .unwrap();
+            let chrono = serde_json::to_string(&time).unwrap();
+            assert!(ours.contains(&format!("\"created_at\":{chrono}")), "{ours} vs {chrono}");
+        }
+    }
 
     #[test]
     fn unknown_fields_survive_a_round_trip() {
