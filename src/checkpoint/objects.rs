@@ -546,10 +546,10 @@ impl Objects {
     }
 
     /// Writes a tree in git's entry order.
-    pub fn write_tree(&self, tree: &Tree) -> Result<String> {
+    pub fn write_tree(&self, tree: Tree) -> Result<String> {
         use gix::objs::WriteTo;
         let mut entries = Vec::with_capacity(tree.len());
-        for (name, entry) in tree {
+        for (name, entry) in &tree {
             let mode = gix::objs::tree::EntryMode::from_bytes(entry.mode.as_bytes())
                 .ok_or_else(|| Error::internal(format!("bad tree entry mode {:?}", entry.mode)))?;
             entries.push(gix::objs::tree::Entry {
@@ -562,7 +562,7 @@ impl Objects {
         let mut data = Vec::new();
         gix::objs::Tree { entries }.write_to(&mut data).map_err(|e| odb_error("encoding", "a tree", e))?;
         let oid = self.write_object(gix::objs::Kind::Tree, &data, "a tree")?;
-        self.trees.borrow_mut().insert(oid.clone(), Rc::new(tree.clone()));
+        self.trees.borrow_mut().insert(oid.clone(), Rc::new(tree));
         Ok(oid)
     }
 

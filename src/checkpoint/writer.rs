@@ -223,8 +223,8 @@ impl Writer<'_> {
         if let Some(transcript) = &blobs.transcript {
             slot.insert(TRANSCRIPT_FILE.as_bytes().to_vec(), Entry::blob(transcript));
         }
-        let slot = self.objects.write_tree(&slot)?;
-        self.objects.write_tree(&Tree::from([
+        let slot = self.objects.write_tree(slot)?;
+        self.objects.write_tree(Tree::from([
             (b"metadata.json".to_vec(), Entry::blob(&blobs.root)),
             (SLOT.as_bytes().to_vec(), Entry::tree(&slot)),
         ]))
@@ -255,7 +255,7 @@ impl Writer<'_> {
             None => Tree::new(),
         };
         tree.extend(changes.map(|(name, entry)| (name.as_bytes().to_vec(), entry)));
-        self.objects.write_tree(&tree)
+        self.objects.write_tree(tree)
     }
 
     /// The commit's index file with this checkpoint's ID: the fresh one,
