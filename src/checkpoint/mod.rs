@@ -22,6 +22,7 @@ use crate::git::CommitId;
 use crate::session::{CheckpointId, Resolution, ResolvedBy, SessionId};
 
 pub use id::{new_id, new_id_with, refill as refill_ids};
+pub use objects::Objects;
 pub use merge::{conflicts, merge};
 pub use reader::{Reader, for_commit, read};
 pub use record::{Attribution, record};

@@ -261,10 +261,14 @@ fn check_hooks(repo: &Repo, repair: bool) {
 /// Commits the worktree gained during the session without a checkpoint:
 /// one line, so that a session whose hooks did not run is never silent.
 fn report_untagged(repo: &Repo, reflog_at_start: u64) {
-    let untagged = crate::git::reflog::without_checkpoint(
-        repo,
-        &crate::git::reflog::commits_since(repo, reflog_at_start),
-    );
+    let commits = crate::git::reflog::commits_since(repo, reflog_at_start);
+    if commits.is_empty() {
+        return;
+    }
+    // In process: a `git log` would cost more than the launcher's start.
+    let Ok(objects) = checkpoint::Objects::open(repo) else { return };
+    let untagged =
+        crate::git::reflog::without_checkpoint(&commits, |sha| objects.message(sha).ok().flatten());
     if untagged.is_empty() {
         return;
     }
