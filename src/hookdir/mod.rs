@@ -100,9 +100,15 @@ pub fn our_dir(repo: &Repo) -> PathBuf {
 /// costs more than the rest of the launcher's start); git is asked for
 /// anything else, with every config scope and expansion it knows.
 pub fn hooks_dir(repo: &Repo) -> Result<PathBuf> {
-    let ours = our_dir(repo);
-    if repo_hooks_path(repo).is_some_and(|dir| dir.canonicalize().is_ok_and(|dir| dir == ours)) {
-        return Ok(ours);
+    hooks_dir_given(repo, &our_dir(repo))
+}
+
+/// [`hooks_dir`], given [`our_dir`].
+fn hooks_dir_given(repo: &Repo, ours: &Path) -> Result<PathBuf> {
+    // `ours` is canonical: a path that spells it is it, with no link to resolve.
+    if repo_hooks_path(repo).is_some_and(|dir| dir == ours || dir.canonicalize().is_ok_and(|dir| dir == ours))
+    {
+        return Ok(ours.to_path_buf());
     }
     // Not `repo.git()`: that one turns hooks off, and we want the real path.
     let mut cmd = Command::new("git");
