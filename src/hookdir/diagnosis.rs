@@ -33,17 +33,22 @@ pub fn states(repo: &Repo) -> Result<Vec<(&'static str, HookState)>> {
 }
 
 /// The state of each of our hooks in `dir`, entire's directory or not.
+/// The private copy is looked at once: a hook that is a hard link to it
+/// (the usual case) is it.
 fn states_in(dir: &Path, ours: bool) -> Vec<(&'static str, HookState)> {
+    let copy = dir.join(COPY);
+    let copy = fs::symlink_metadata(&copy).ok().filter(|_| ours && is_binary_copy(&copy));
     HOOKS
         .iter()
         .map(|&hook| {
             let path = dir.join(hook);
-            let state = if fs::symlink_metadata(&path).is_err() {
-                HookState::Missing
-            } else if ours && is_our_hook(dir, &path) {
-                HookState::Installed
-            } else {
-                HookState::Foreign
+            let state = match fs::symlink_metadata(&path) {
+                Err(_) => HookState::Missing,
+                Ok(meta) if copy.as_ref().is_some_and(|c| (c.dev(), c.ino()) == (meta.dev(), meta.ino())) => {
+                    HookState::Installed
+                }
+                Ok(_) if ours && is_our_hook(dir, &path) => HookState::Installed,
+                Ok(_) => HookState::Foreign,
             };
             (hook, state)
         })
