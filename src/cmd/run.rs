@@ -12,7 +12,9 @@ use crate::error::{Error, Result, warn};
 use crate::fsutil::is_executable;
 use crate::git::Repo;
 use crate::process::{ProcessTable, System};
-use crate::session::{self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
+use crate::session::{
+    self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionLock, SessionRecord, Source, Store,
+};
 use crate::settings::Settings;
 use crate::supervise::{self, Supervisor};
 
@@ -44,6 +46,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
             return Err(cannot_run(err));
         }
     };
+    if let Some(launch) = &mut launch {
+        launch.agent_running();
+    }
     let exit = supervisor.wait(pid).map_err(|e| Error::internal(format!("waiting for the agent: {e}")))?;
     if let Some(launch) = launch {
         launch.finish(exit);
@@ -96,6 +101,9 @@ struct Launch {
     /// Held until the launcher exits: hooks in other PID namespaces probe
     /// them to tell that the session is live.
     locks: Vec<std::fs::File>,
+    /// The record's lock file, opened while the agent runs so that the
+    /// session's end creates no file.
+    end_lock: Option<SessionLock>,
     /// Where HEAD's reflog ended when the session started.
     reflog_at_start: u64,
     warned: bool,
@@ -141,6 +149,7 @@ impl Launch {
             repo: enabled_repo,
             store,
             locks: Vec::new(),
+            end_lock: None,
             reflog_at_start,
             warned: false,
         };
@@ -176,6 +185,11 @@ impl Launch {
         }
     }
 
+    /// While the agent runs: what the end would otherwise create first.
+    fn agent_running(&mut self) {
+        self.end_lock = self.store.as_ref().and_then(|s| s.session_lock(&self.record.session_id).ok());
+    }
+
     fn finish(mut self, exit: supervise::Exit) {
         self.record.ended_at = Some(Utc::now());
         match exit {
@@ -188,12 +202,18 @@ impl Launch {
                 (self.record.ended_at, self.record.exit_code, self.record.exit_signal);
             // Hooks may have added checkpoints and prompts meanwhile: merge
             // into the stored record rather than overwrite it.
-            let result = store.modify(&id, |current| {
-                let mut rec = current.unwrap_or_else(|| self.record.clone());
-                rec.ended_at = ended_at;
-                rec.exit_code = exit_code;
-                rec.exit_signal = exit_signal;
-                Some(rec)
+            let lock = match self.end_lock.take() {
+                Some(lock) => Ok(lock),
+                None => store.session_lock(&id),
+            };
+            let result = lock.and_then(|lock| {
+                store.modify_with(lock, &id, |current| {
+                    let mut rec = current.unwrap_or_else(|| self.record.clone());
+                    rec.ended_at = ended_at;
+                    rec.exit_code = exit_code;
+                    rec.exit_signal = exit_signal;
+                    Some(rec)
+                })
             });
             if let Err(err) = result {
                 self.warn(&format!("could not record the end of the session: {err:#}"));

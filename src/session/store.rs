@@ -55,6 +55,14 @@ pub struct Committed {
     pub branch: Option<String>,
 }
 
+/// A session's lock file, open; taken by [`Store::modify_with`] and let go
+/// when dropped.
+#[derive(Debug)]
+pub struct SessionLock {
+    file: File,
+    path: PathBuf,
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     dir: PathBuf,
@@ -105,10 +113,26 @@ impl Store {
         id: &SessionId,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
+        self.modify_with(self.session_lock(id)?, id, f)
+    }
+
+    /// The session's lock file, opened (created if need be) but not taken:
+    /// for a [`modify_with`](Self::modify_with) later, which then creates
+    /// no file (the launcher opens it while its agent runs, for the end).
+    pub fn session_lock(&self, id: &SessionId) -> Result<SessionLock> {
         let mode = self.ensure_dir(&self.dir)?;
-        let lock_path = self.dir.join(format!("{id}.lock"));
-        let lock = open_lock(&lock_path, mode)?;
-        lock_with_deadline(&lock, &lock_path)?;
+        let path = self.dir.join(format!("{id}.lock"));
+        Ok(SessionLock { file: open_lock(&path, mode)?, path })
+    }
+
+    /// [`modify`](Self::modify) with the session's lock file already open.
+    pub fn modify_with(
+        &self,
+        lock: SessionLock,
+        id: &SessionId,
+        f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
+    ) -> Result<Option<SessionRecord>> {
+        lock_with_deadline(&lock.file, &lock.path)?;
         let current = self.load(id)?;
         let Some(next) = f(current) else { return Ok(None) };
         self.write_unlocked(&next)?;
