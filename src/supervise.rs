@@ -237,6 +237,7 @@ impl Drop for Held {
 /// and torn down at its `exec`, which a `fork` of the launcher would cost
 /// (about three times the CPU of the system calls involved, measured). The
 /// launcher does not free `image` before the child has exec'd or exited.
+/// Under Valgrind, which runs no such clone, and elsewhere: a `fork`.
 ///
 /// # Safety
 /// Single-threaded launcher, every signal blocked.
@@ -246,15 +247,16 @@ unsafe fn spawn_child(image: &mut ChildImage) -> libc::pid_t {
         unsafe { run_child(&*(image as *const ChildImage)) }
     }
     #[cfg(target_os = "linux")]
-    // SAFETY: the stack is ours and outlives the child's use of it; the
-    // child never returns (it execs or exits).
-    unsafe {
-        // The child's stack: untouched capacity, paged in as it is used.
-        let top = image.stack.as_mut_ptr().add(image.stack.capacity());
-        let top = top.sub(top as usize % 16);
-        libc::clone(child, top.cast(), libc::CLONE_VM | libc::SIGCHLD, (image as *mut ChildImage).cast())
+    if !under_valgrind() {
+        // SAFETY: the stack is ours and outlives the child's use of it; the
+        // child never returns (it execs or exits).
+        return unsafe {
+            // The child's stack: untouched capacity, paged in as it is used.
+            let top = image.stack.as_mut_ptr().add(image.stack.capacity());
+            let top = top.sub(top as usize % 16);
+            libc::clone(child, top.cast(), libc::CLONE_VM | libc::SIGCHLD, (image as *mut ChildImage).cast())
+        };
     }
-    #[cfg(not(target_os = "linux"))]
     // SAFETY: after a fork of a single-threaded process the child may make
     // system calls on its copy of `image`.
     unsafe {
@@ -264,6 +266,12 @@ unsafe fn spawn_child(image: &mut ChildImage) -> libc::pid_t {
         }
         pid
     }
+}
+
+/// Valgrind preloads its own library into the programs it runs.
+#[cfg(target_os = "linux")]
+fn under_valgrind() -> bool {
+    std::env::var_os("LD_PRELOAD").is_some_and(|v| v.as_bytes().windows(9).any(|w| w == b"vgpreload"))
 }
 
 /// Waits until `fd` can be read, for at most `timeout` (None: for as long
