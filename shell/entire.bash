@@ -40,7 +40,11 @@ if [[ $- == *i* && -z ${__entire_shell_loaded-} && ${ENTIRE_SHELL_NO_WRAP-} != 1
     }
 
     # One per agent. The `function` keyword keeps an alias of the same name
-    # from being expanded into the definition. The launcher's command line
-    # names the agent, so that a stopped one is `fg %?claude`.
-    function @CMD@ { if __entire_direct @CMD@; then \command @CMD@ "$@"; else "${__entire_bin}" run --agent @AGENT@ -- @CMD@ "$@"; fi; }
+    # from being expanded into the definition. bash names a stopped job after
+    # the command inside the function, so the launcher is started under a
+    # name that begins with the agent's (entire run dispatches on it), found
+    # through bash's hash table: `jobs` lists `claude.entire`, `fg %claude`
+    # matches it, and PATH stays as it is. With hashing off (`set +h`) the
+    # launcher is called by its path.
+    function @CMD@ { if __entire_direct @CMD@; then \command @CMD@ "$@"; elif \builtin hash -p "${__entire_bin}" @CMD@.entire 2>/dev/null; then @CMD@.entire "$@"; else "${__entire_bin}" run --agent @AGENT@ -- @CMD@ "$@"; fi; }
 fi

@@ -22,6 +22,9 @@ pub enum Invocation {
     },
 }
 
+/// `COMMAND.entire ARGS…` (an `argv[0]` ending in this) is `entire run -- COMMAND ARGS…`.
+pub const WRAPPER_SUFFIX: &str = ".entire";
+
 /// The command line, or the end of the process as clap would end it: help
 /// and version on stdout (exit 0), a usage error on stderr as
 /// `entire: error: …` like every other error of ours (exit 2).
@@ -31,6 +34,15 @@ pub fn parse() -> Invocation {
     if let Some(hook) = name.filter(|name| hookdir::is_entire_hook(name)).map(str::to_owned) {
         let argv0 = args.remove(0);
         return Invocation::GitHook { argv0, hook, args };
+    }
+    // Started by the bash wrapper as `claude.entire ARGS…` (docs/shell.md): the
+    // agent's name comes first on the command line, so bash names the job after it.
+    if let Some(command) = name.and_then(|name| name.strip_suffix(WRAPPER_SUFFIX)).filter(|c| !c.is_empty()) {
+        let run = ["entire", "run", "--", command].map(OsString::from);
+        args.splice(..1, run);
+    }
+    if let Some(hook) = hook_command(&args) {
+        return Invocation::Hook(hook);
     }
     let parsed = match args.get(1) {
         Some(first) if first == "hooks" => {
@@ -55,6 +67,24 @@ pub fn parse() -> Invocation {
         }
         std::process::exit(err.exit_code())
     })
+}
+
+/// `entire hooks git <hook> …` and `entire hooks <agent> <event>` as the
+/// installed hooks write them, read without building a parser: they run on
+/// every commit and every agent event. Anything else goes to clap.
+fn hook_command(args: &[OsString]) -> Option<HookCommand> {
+    let word =
+        |i: usize| args.get(i).and_then(|a| a.to_str()).filter(|a| !a.is_empty() && !a.starts_with('-'));
+    if word(1)? != "hooks" {
+        return None;
+    }
+    match (word(2)?, word(3)?) {
+        ("git", hook) => Some(HookCommand::Git { hook: hook.to_owned(), args: args[4..].to_vec() }),
+        (agent, event) if args.len() == 4 && agents::hooks_of(agent).is_some() => {
+            Some(HookCommand::Agent(vec![agent.to_owned(), event.to_owned()]))
+        }
+        _ => None,
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -420,6 +450,26 @@ mod tests {
         assert_eq!(parse_age("0s"), Ok(chrono::TimeDelta::zero()));
         for bad in ["30", "d", "-1d", "1.5h", "1y", "99999999999999999999d"] {
             assert!(parse_age(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hook_commands_skip_the_parser_as_clap_would_read_them() {
+        let os = |words: &str| words.split(' ').map(OsString::from).collect::<Vec<_>>();
+        for line in [
+            "entire hooks git prepare-commit-msg .git/COMMIT_EDITMSG message",
+            "entire hooks git post-commit",
+            "entire hooks git pre-push origin -x",
+            "entire hooks claude-code stop",
+        ] {
+            let fast = hook_command(&os(line)).unwrap_or_else(|| panic!("{line}"));
+            let parsed = HooksCli::try_parse_from(&os(line)[1..]).unwrap().command;
+            assert_eq!(format!("{fast:?}"), format!("{parsed:?}"), "{line}");
+        }
+        for line in
+            ["entire hooks git --help", "entire hooks redact", "entire hooks git", "entire run hooks git x"]
+        {
+            assert!(hook_command(&os(line)).is_none(), "{line}");
         }
     }
 

@@ -34,6 +34,7 @@ pub const SPEC: Spec = Spec {
         ("MultiEdit", "file_path"),
         ("NotebookEdit", "notebook_path"),
     ],
+    transcript_of: None,
     format: &JsonHooks { named_entries: false, enable_flag: None },
     post_hoc: false,
     note: None,

@@ -29,6 +29,7 @@ pub const SPEC: Spec = Spec {
         HookEvent { native: "SessionEnd", verb: "session-end", matcher: "", turn: Turn::End },
     ],
     file_tools: &[],
+    transcript_of: None,
     format: &JsonHooks { named_entries: false, enable_flag: None },
     post_hoc: false,
     note: Some(

@@ -27,16 +27,34 @@ use crate::resolve::{self, owner::OwnerLookup};
 use crate::session::{LiveEntry, LiveRegistry, SessionId, SessionRecord, Source, Store};
 use crate::settings::Settings;
 
-/// An event's JSON payload, as the agents send it on stdin.
+/// An event's JSON payload, as the agents send it on stdin: Claude Code's
+/// snake_case keys, or Copilot CLI's camelCase ones.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct Payload {
+    #[serde(alias = "sessionId")]
     session_id: Option<String>,
+    #[serde(alias = "transcriptPath")]
     transcript_path: Option<String>,
     cwd: Option<String>,
     prompt: Option<String>,
+    #[serde(alias = "toolName")]
     tool_name: Option<String>,
+    #[serde(alias = "toolArgs", deserialize_with = "object_or_its_text")]
     tool_input: Value,
+}
+
+/// A JSON value, or the one a string holds: Copilot CLI's documented
+/// `toolArgs` is JSON text, where the CLI itself sends an object.
+fn object_or_its_text<'de, D>(deserializer: D) -> std::result::Result<Value, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(match &value {
+        Value::String(text) => serde_json::from_str(text).unwrap_or(value),
+        _ => value,
+    })
 }
 
 /// Records `event` of the agent `spec` in the session that owns it, in a
@@ -197,7 +215,9 @@ impl Hook<'_> {
 
     /// What the payload says about the session, validated.
     fn facts(&self, turn: Turn, payload: &Payload, agent_session: &SessionId) -> Facts {
-        let transcript_path = payload.transcript_path.as_deref().filter(|raw| {
+        let derived =
+            payload.transcript_path.is_none().then(|| self.spec.transcript_of?(agent_session)).flatten();
+        let transcript_path = payload.transcript_path.as_deref().or(derived.as_deref()).filter(|raw| {
             // It is copied into the checkpoints branch, which gets pushed.
             let path = Path::new(raw);
             let ok = path.is_absolute()
@@ -424,6 +444,22 @@ mod tests {
         wrapped.extra.insert(HOOKED_AGENT.into(), serde_json::json!(inner_agent));
         assert!(!nested(&wrapped, inner_agent));
         assert!(!nested_in(&wrapped, claude, None, &sid("claude-2")), "no agent process known");
+    }
+
+    #[test]
+    fn copilot_payloads_are_read_in_camel_case() {
+        let payload: Payload = serde_json::from_str(
+            r#"{"sessionId":"596cea3a","timestamp":1,"cwd":"/r","toolName":"edit","toolArgs":"{\"path\":\"a.rs\"}"}"#,
+        )
+        .unwrap();
+        assert_eq!(payload.session_id.as_deref(), Some("596cea3a"));
+        assert_eq!(payload.tool_name.as_deref(), Some("edit"));
+        assert_eq!(payload.tool_input["path"], "a.rs", "toolArgs as JSON text");
+        let payload: Payload =
+            serde_json::from_str(r#"{"sessionId":"s","transcriptPath":"/t.jsonl","toolArgs":{"path":"b"}}"#)
+                .unwrap();
+        assert_eq!(payload.transcript_path.as_deref(), Some("/t.jsonl"));
+        assert_eq!(payload.tool_input["path"], "b");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub const SPEC: Spec = Spec {
         HookEvent { native: "SessionEnd", verb: "session-end", matcher: "", turn: Turn::End },
     ],
     file_tools: &[("write_file", "file_path"), ("replace", "file_path")],
+    transcript_of: None,
     // Gemini CLI runs no hook until `hooksConfig.enabled` is set.
     format: &JsonHooks { named_entries: true, enable_flag: Some(("hooksConfig", "enabled")) },
     post_hoc: true,

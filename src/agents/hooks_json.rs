@@ -31,27 +31,17 @@ impl HooksFormat for JsonHooks {
         current: Option<&[u8]>,
         command: &dyn Fn(&HookEvent) -> String,
     ) -> Result<Option<Vec<u8>>> {
-        let before = current.map(parse).transpose()?;
-        let mut settings = before.clone().unwrap_or_default();
-        self.merge(&mut settings, spec, command)?;
-        if before.as_ref() == Some(&settings) {
-            return Ok(None);
-        }
-        pretty(&settings).map(Some)
+        edited(current, |settings| self.merge(settings, spec, command))
     }
 
     fn uninstall(&self, spec: &Spec, current: &[u8], before: Before) -> Result<Removed> {
         let mut settings = parse(current)?;
         strip(&mut settings, spec);
-        let original = match before {
-            Before::Unknown => return pretty(&settings).map(Removed::Bytes),
-            Before::Absent => Map::new(),
-            Before::Text(text) => parse(text).unwrap_or_default(),
-        };
-        if let Some((section, key)) = self.enable_flag {
-            revert_flag(&mut settings, &original, section, key);
-        }
-        if settings == original { Ok(Removed::AsBefore) } else { pretty(&settings).map(Removed::Bytes) }
+        removed(settings, before, |settings, original| {
+            if let Some((section, key)) = self.enable_flag {
+                revert_flag(settings, original, section, key);
+            }
+        })
     }
 
     fn installed_verbs(&self, spec: &Spec, current: &[u8]) -> Vec<String> {
@@ -64,14 +54,57 @@ impl HooksFormat for JsonHooks {
     }
 
     fn problems(&self, spec: &Spec, current: &[u8]) -> Vec<String> {
-        let Ok(settings) = serde_json::from_slice::<Value>(current) else {
-            return vec![format!("is not valid JSON, so {} runs none of its hooks", spec.name)];
-        };
-        let mut gone: Vec<PathBuf> =
-            programs(&settings, &spec.marker()).into_iter().filter(|p| !is_executable(p)).collect();
-        gone.dedup();
-        gone.into_iter().map(|p| format!("runs {}, which is gone", p.display())).collect()
+        json_problems(spec, current, |_| Vec::new())
     }
+}
+
+/// `current` (None: no file) as `change` leaves it; None when that
+/// changes nothing.
+pub(super) fn edited(
+    current: Option<&[u8]>,
+    change: impl FnOnce(&mut Map<String, Value>) -> Result<()>,
+) -> Result<Option<Vec<u8>>> {
+    let before = current.map(parse).transpose()?;
+    let mut settings = before.clone().unwrap_or_default();
+    change(&mut settings)?;
+    if before.as_ref() == Some(&settings) {
+        return Ok(None);
+    }
+    pretty(&settings).map(Some)
+}
+
+/// `settings`, ours taken out, against what the file held `before`:
+/// `revert(settings, original)` first puts back what ours needed.
+pub(super) fn removed(
+    mut settings: Map<String, Value>,
+    before: Before,
+    revert: impl FnOnce(&mut Map<String, Value>, &Map<String, Value>),
+) -> Result<Removed> {
+    let original = match before {
+        Before::Unknown => return pretty(&settings).map(Removed::Bytes),
+        Before::Absent => Map::new(),
+        Before::Text(text) => parse(text).unwrap_or_default(),
+    };
+    revert(&mut settings, &original);
+    if settings == original { Ok(Removed::AsBefore) } else { pretty(&settings).map(Removed::Bytes) }
+}
+
+/// What stops the hooks in a JSON file from running: not JSON, what
+/// `switched_off` finds in it, each program of ours that is gone.
+pub(super) fn json_problems(
+    spec: &Spec,
+    current: &[u8],
+    switched_off: impl FnOnce(&Value) -> Vec<String>,
+) -> Vec<String> {
+    let Ok(settings) = serde_json::from_slice::<Value>(current) else {
+        return vec![format!("is not valid JSON, so {} runs none of its hooks", spec.name)];
+    };
+    let mut problems = switched_off(&settings);
+    let mut gone: Vec<PathBuf> =
+        programs(&settings, &spec.marker()).into_iter().filter(|p| !is_executable(p)).collect();
+    gone.dedup();
+    problems.extend(gone.into_iter().map(|p| format!("runs {}, which is gone", p.display())));
+    problems
 }
 
 impl JsonHooks {
@@ -120,7 +153,7 @@ impl JsonHooks {
     }
 }
 
-fn parse(bytes: &[u8]) -> Result<Map<String, Value>> {
+pub(super) fn parse(bytes: &[u8]) -> Result<Map<String, Value>> {
     match serde_json::from_slice(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Error::user("it is not a JSON object")),
@@ -215,7 +248,10 @@ fn programs(value: &Value, marker: &str) -> Vec<PathBuf> {
     }
 }
 
-fn object_at<'a>(map: &'a mut Map<String, Value>, key: &str) -> Result<&'a mut Map<String, Value>> {
+pub(super) fn object_at<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+) -> Result<&'a mut Map<String, Value>> {
     map.entry(key)
         .or_insert_with(|| json!({}))
         .as_object_mut()

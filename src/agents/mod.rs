@@ -5,6 +5,7 @@
 
 pub mod claude;
 pub mod codex;
+pub mod copilot;
 pub mod event;
 pub mod gemini;
 pub mod hooks_json;
@@ -16,6 +17,8 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
+
+use crate::session::SessionId;
 
 /// An agent entire knows by name.
 #[derive(Debug)]
@@ -35,6 +38,7 @@ pub const AGENTS: &[Agent] = &[
     Agent { command: "aider", name: "aider", hooks: None },
     Agent { command: "opencode", name: opencode::SPEC.name, hooks: Some(&opencode::SPEC) },
     Agent { command: "cursor-agent", name: "cursor-agent", hooks: None },
+    Agent { command: "copilot", name: copilot::SPEC.name, hooks: Some(&copilot::SPEC) },
     Agent { command: "goose", name: "goose", hooks: None },
 ];
 
@@ -80,6 +84,9 @@ pub struct Spec {
     pub events: &'static [HookEvent],
     /// Tools that write a file, and the `tool_input` key naming it.
     pub file_tools: &'static [(&'static str, &'static str)],
+    /// Where the agent keeps the transcript of its session of this ID,
+    /// for the events whose payloads do not say.
+    pub transcript_of: Option<fn(&SessionId) -> Option<String>>,
     /// How the hooks are written into the file.
     pub format: &'static dyn HooksFormat,
     /// Git hooks do not run for this agent's commits: link them post hoc.
@@ -193,7 +200,7 @@ mod tests {
         assert_eq!((names.len(), commands.len()), (AGENTS.len(), AGENTS.len()));
         assert_eq!(
             with_hooks().map(|s| s.name).collect::<Vec<_>>(),
-            ["claude-code", "codex", "gemini", "opencode"]
+            ["claude-code", "codex", "gemini", "opencode", "copilot"]
         );
     }
 }

@@ -27,6 +27,7 @@ pub const SPEC: Spec = Spec {
         HookEvent { native: "session.deleted", verb: "session-end", matcher: "", turn: Turn::End },
     ],
     file_tools: &[("write", "filePath"), ("edit", "filePath")],
+    transcript_of: None,
     format: &Plugin,
     post_hoc: false,
     note: None,

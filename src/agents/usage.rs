@@ -14,6 +14,9 @@
 //! - Gemini CLI: `gemini` messages carry `tokens` (`input` including
 //!   `cached`, `output`, `thoughts`) and `model`; a message is appended
 //!   again when its tokens arrive, so each `id` counts once, the last wins.
+//! - Copilot CLI: a `session.usage_record` event per model call carries
+//!   `data.usage` (`inputTokens` including `cacheReadTokens`,
+//!   `outputTokens`, `cacheWriteTokens`) and its `model`.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -104,12 +107,13 @@ impl Usage {
 }
 
 /// The model a line names: Claude's `message.model`, Gemini's `model`,
-/// Codex's `turn_context` `payload.model`.
+/// Codex's `turn_context` `payload.model`, Copilot's usage records'.
 fn model_of(value: &Value) -> Option<&str> {
     let model = match value.get("type").and_then(Value::as_str)? {
         "assistant" => value["message"].get("model"),
         "gemini" => value.get("model"),
         "turn_context" => value["payload"].get("model"),
+        "session.usage_record" => value["data"]["usage"].get("model"),
         _ => None,
     };
     model.and_then(Value::as_str).filter(|m| !m.is_empty())
@@ -178,6 +182,23 @@ pub fn read(transcript: &[u8]) -> Usage {
                     output,
                     cache_read: cached,
                     cache_write: None,
+                };
+                (
+                    value
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| format!("line {n}"), str::to_owned),
+                    tokens,
+                )
+            }
+            Some("session.usage_record") => {
+                let Some(u) = value["data"].get("usage").filter(|u| u.is_object()) else { continue };
+                let cached = count(u, "cacheReadTokens");
+                let tokens = Tokens {
+                    input: count(u, "inputTokens").map(|i| i.saturating_sub(cached.unwrap_or(0))),
+                    output: count(u, "outputTokens"),
+                    cache_read: cached,
+                    cache_write: count(u, "cacheWriteTokens"),
                 };
                 (
                     value
@@ -262,6 +283,21 @@ not json
             usage.tokens,
             Some(Tokens { input: Some(30), output: Some(12), cache_read: Some(20), cache_write: None })
         );
+    }
+
+    #[test]
+    fn copilot_usage_sums_its_records() {
+        let text = br#"{"type":"session.start","data":{"selectedModel":"gpt-5.4"},"id":"e0"}
+{"type":"session.usage_record","data":{"usage":{"model":"gpt-5.4","inputTokens":10,"outputTokens":5,"cacheReadTokens":3,"cacheWriteTokens":0,"reasoningTokens":0}},"id":"e1"}
+{"type":"assistant.message","data":{"model":"gpt-5.4","content":"Done."},"id":"e2"}
+{"type":"session.usage_record","data":{"usage":{"model":"claude-sonnet-4.6","inputTokens":20,"outputTokens":7,"cacheReadTokens":0,"cacheWriteTokens":4}},"id":"e3"}
+"#;
+        let usage = read(text);
+        assert_eq!(
+            usage.tokens,
+            Some(Tokens { input: Some(27), output: Some(12), cache_read: Some(3), cache_write: Some(4) })
+        );
+        assert_eq!(usage.models, ["gpt-5.4", "claude-sonnet-4.6"]);
     }
 
     #[test]

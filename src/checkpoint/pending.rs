@@ -55,9 +55,12 @@ const ORPHAN_AGE: Duration = Duration::from_secs(600);
 /// (a hook may run under a shell), else the parent. prepare-commit-msg and
 /// post-commit of one commit find the same one.
 pub fn committing_git() -> Option<ProcId> {
-    let ancestors = System.own_ancestors(3);
-    let git = ancestors.iter().find(|p| System.name(p.pid).as_deref() == Some("git"));
-    git.or(ancestors.first()).copied()
+    let mut git = None;
+    let ancestors = crate::process::own_ancestors_until(3, |p| {
+        git = git.or((System.name(p.pid).as_deref() == Some("git")).then_some(p));
+        git.is_some()
+    });
+    git.or(ancestors.first().copied())
 }
 
 /// The hook: marks the checkpoints this commit's `git` process made pending

@@ -40,13 +40,14 @@ impl std::fmt::Display for SkipReason {
 }
 
 /// The agents whose transcript directories entire knows.
-const AGENTS_WITH_TRANSCRIPTS: [&str; 3] = ["claude-code", "codex", "gemini"];
+const AGENTS_WITH_TRANSCRIPTS: [&str; 4] = ["claude-code", "codex", "gemini", "copilot"];
 
 /// Where each agent keeps its transcripts, from the real CLIs: Claude Code
 /// under `$CLAUDE_CONFIG_DIR/projects` (default `~/.claude`), Codex under
 /// `$CODEX_HOME/sessions` (default `~/.codex`), Gemini CLI under
 /// `$GEMINI_CLI_HOME/.gemini/tmp` (default home), or `~/.cache/.gemini/tmp`
-/// in its macOS sandbox. `var` looks an environment variable up.
+/// in its macOS sandbox, Copilot CLI under `$COPILOT_HOME/session-state`
+/// (default `~/.copilot`). `var` looks an environment variable up.
 pub fn agent_dirs(agent: &str, var: impl Fn(&str) -> Option<PathBuf>) -> Vec<PathBuf> {
     let var = |name: &str| var(name).filter(|p| p.is_absolute());
     let home = var("HOME");
@@ -68,6 +69,11 @@ pub fn agent_dirs(agent: &str, var: impl Fn(&str) -> Option<PathBuf>) -> Vec<Pat
             dirs.extend(under_home(".cache/.gemini/tmp"));
             dirs
         }
+        "copilot" => var("COPILOT_HOME")
+            .or_else(|| under_home(".copilot"))
+            .map(|d| d.join("session-state"))
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -167,6 +173,11 @@ mod tests {
         assert_eq!(
             agent_dirs("gemini", vars(&[("HOME", "/h"), ("GEMINI_CLI_HOME", "/g")])),
             [PathBuf::from("/g/.gemini/tmp"), PathBuf::from("/h/.cache/.gemini/tmp")]
+        );
+        assert_eq!(agent_dirs("copilot", vars(&home)), [PathBuf::from("/h/.copilot/session-state")]);
+        assert_eq!(
+            agent_dirs("copilot", vars(&[("HOME", "/h"), ("COPILOT_HOME", "/p")])),
+            [PathBuf::from("/p/session-state")]
         );
         assert!(agent_dirs("aider", vars(&home)).is_empty());
         // A relative value is no directory of the agent's.

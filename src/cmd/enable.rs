@@ -16,7 +16,7 @@ use crate::settings;
 pub fn enable(args: EnableArgs) -> Result<i32> {
     let repo = Repo::require(&super::current_dir()?)?;
     let binary = hookdir::current_binary()?;
-    let _ = (args.force, args.local); // the defaults now
+    let _ = (args.force, args.local); // what entire does anyway: accepted, nothing to do
     let scope = if args.project { Scope::Project } else { Scope::Local };
     // Every agent settings file is checked before anything is written.
     let agent_changes = specs(&args.agent)

@@ -9,7 +9,7 @@ use std::io::Write;
 use serde_json::{Value, json};
 
 use super::agent_trace;
-use super::attributed::checkpoint_usage;
+use super::attributed::{Relation, changed_files, checkpoint_usage, named_checkpoints};
 use super::current_dir;
 use crate::checkpoint::{self, BRANCH, FETCH_HINT, Metadata, Reader, SLOT, TRANSCRIPT_FILE};
 use crate::cli::{ExplainArgs, ExportFormat};
@@ -175,84 +175,6 @@ fn believed(reader: &mut Reader, id: &CheckpointId, sha: &CommitId, named: bool)
     Ok(reader.metadata(id)?.filter(|meta| named || meta.commit == *sha))
 }
 
-/// How a checkpoint relates to the commit it is shown for.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Relation {
-    /// Written for this commit.
-    Written,
-    /// Written for an earlier version of it: an amend, a rebase, a
-    /// cherry-pick or a squash that changes some of the same files.
-    Rewritten,
-    /// The commit touches none of the checkpoint's files: its trailer was
-    /// copied here. Never counted as this commit's session.
-    Unrelated,
-}
-
-impl Relation {
-    pub(super) fn of(meta: &Metadata, commit: &CommitId, files: &[String]) -> Relation {
-        if meta.commit == *commit {
-            return Relation::Written;
-        }
-        let overlaps = if meta.files_changed.is_empty() {
-            files.is_empty() // an empty commit, rewritten as one
-        } else {
-            meta.files_changed.iter().any(|f| files.contains(f))
-        };
-        if overlaps { Relation::Rewritten } else { Relation::Unrelated }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Relation::Written => "written",
-            Relation::Rewritten => "rewritten",
-            Relation::Unrelated => "unrelated",
-        }
-    }
-
-    /// The checkpoint's metadata with `"relation"` added.
-    fn tag(self, meta: &Metadata) -> Value {
-        let mut value = serde_json::to_value(meta).unwrap_or(Value::Null);
-        if let Value::Object(fields) = &mut value {
-            fields.insert("relation".into(), Value::from(self.as_str()));
-        }
-        value
-    }
-
-    /// What the text says when the checkpoint was not written for this
-    /// commit.
-    fn describe(self, meta: &Metadata) -> Option<String> {
-        let original = meta.commit.short(12);
-        match self {
-            Relation::Written => None,
-            Relation::Rewritten => Some(format!(
-                "rewritten: written for {original}, which this commit rewrites (amend, rebase, squash)"
-            )),
-            Relation::Unrelated => Some(format!(
-                "unrelated: written for {original}; this commit touches none of its files, so its trailer was \
-                 copied here and the session is not this commit's"
-            )),
-        }
-    }
-}
-
-/// The paths a commit changes (against its first parent), as named.
-pub(super) fn changed_files(repo: &Repo, commit: &CommitId) -> Result<Vec<String>> {
-    let out = repo.git_output([
-        "diff-tree",
-        "-r",
-        "-z",
-        "-m",
-        "--first-parent",
-        "--root",
-        "--no-commit-id",
-        "--name-only",
-        "--no-renames",
-        commit.as_str(),
-        "--",
-    ])?;
-    Ok(String::from_utf8_lossy(&out).split('\0').filter(|f| !f.is_empty()).map(str::to_owned).collect())
-}
-
 /// The checkpoints a commit's trailers name, then those the commit index
 /// lists for its SHA: an amended or cherry-picked commit has a new SHA but
 /// keeps its trailer, and a commit linked after the fact has no trailer.
@@ -264,20 +186,6 @@ fn with_indexed(reader: &mut Reader, sha: &CommitId, named: Vec<CheckpointId>) -
         }
     }
     Ok(ids)
-}
-
-/// The checkpoints a message names on trailer lines, in any paragraph (a
-/// squash keeps each commit's), each once.
-pub(super) fn named_checkpoints(message: &str) -> Vec<CheckpointId> {
-    let mut named: Vec<CheckpointId> = Vec::new();
-    for id in
-        trailers::every_value(message, CHECKPOINT_KEY, None).iter().filter_map(|v| CheckpointId::parse(v))
-    {
-        if !named.contains(&id) {
-            named.push(id);
-        }
-    }
-    named
 }
 
 /// `{"commit", "checkpoints"}`, the shape docs/json.md gives, each
@@ -537,30 +445,4 @@ fn last_commits(repo: &Repo) -> Result<Vec<Logged>> {
         commits.push(logged);
     }
     Ok(commits)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn meta(commit: &str, files: &[&str]) -> Metadata {
-        serde_json::from_value(json!({
-            "checkpoint_id": "0123456789ab", "commit": commit, "session_id": "s1", "agent": null,
-            "resolved_by": "env", "resolution": {"method": "env", "depth": null, "env_rejected": null},
-            "created_at": "2025-01-02T03:04:05Z", "branch": null, "files_changed": files, "agent_session_id": null,
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn relation_by_commit_then_by_files() {
-        let (a, b) = (CommitId::parse(&"a".repeat(40)).unwrap(), CommitId::parse(&"b".repeat(40)).unwrap());
-        let files = ["x".to_owned(), "y".to_owned()];
-        assert_eq!(Relation::of(&meta(a.as_str(), &["z"]), &a, &files), Relation::Written);
-        assert_eq!(Relation::of(&meta(a.as_str(), &["y"]), &b, &files), Relation::Rewritten);
-        assert_eq!(Relation::of(&meta(a.as_str(), &["z"]), &b, &files), Relation::Unrelated);
-        assert_eq!(Relation::of(&meta(a.as_str(), &[]), &b, &[]), Relation::Rewritten, "empty, amended");
-        assert_eq!(Relation::of(&meta(a.as_str(), &[]), &b, &files), Relation::Unrelated);
-        assert_eq!(Relation::Unrelated.tag(&meta(a.as_str(), &[]))["relation"], "unrelated");
-    }
 }

@@ -12,6 +12,7 @@ mod explain;
 mod hooks;
 mod man;
 mod run;
+mod session_rows;
 mod sessions;
 mod shell;
 mod stats;

@@ -6,6 +6,7 @@ use std::path::Path;
 use chrono::{Duration, Utc};
 use serde_json::Value;
 
+use super::session_rows::{print_table, with_live};
 use crate::agents::usage;
 use crate::checkpoint;
 use crate::cli::SessionsArgs;
@@ -14,7 +15,6 @@ use crate::git::Repo;
 use crate::process::System;
 use crate::session::{SessionRecord, Store};
 use crate::settings::{Settings, TranscriptRules};
-use crate::style;
 
 pub fn run(args: SessionsArgs) -> Result<i32> {
     let repo = Repo::require(&super::current_dir()?)?;
@@ -73,30 +73,4 @@ fn with_usage(mut value: Value, record: &SessionRecord, rules: &TranscriptRules)
         usage::read(&transcript).annotate(object);
     }
     value
-}
-
-/// A record as JSON with the added `live` boolean (docs/spec.md §8).
-pub fn with_live(record: &SessionRecord, live: bool) -> Value {
-    let mut value = serde_json::to_value(record).expect("records serialize");
-    value["live"] = Value::Bool(live);
-    value
-}
-
-pub fn print_table(out: &mut impl Write, rows: &[(SessionRecord, bool)]) -> Result<()> {
-    let mut table = style::Table::new(&["SESSION", "AGENT", "STATE", "STARTED", "COMMITS", "PROMPT"]);
-    for (r, live) in rows {
-        let state: (String, style::Paint) =
-            if *live { ("live".into(), style::green) } else { ("ended".into(), style::dim) };
-        let prompt: String = r.first_prompt.as_deref().unwrap_or("").chars().take(40).collect();
-        table.painted_row([
-            (r.session_id.to_string(), style::plain as style::Paint),
-            (style::printable(r.agent.as_deref().unwrap_or("-")).into_owned(), style::plain),
-            state,
-            (style::age(r.started_at), style::plain),
-            (r.checkpoints.len().to_string(), style::plain),
-            (style::printable(&prompt).into_owned(), style::plain),
-        ]);
-    }
-    table.write(out)?;
-    Ok(())
 }

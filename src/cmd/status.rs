@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
+use super::session_rows;
 use crate::agents;
 use crate::checkpoint;
 use crate::cli::StatusArgs;
@@ -39,7 +40,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
 
     let mut out = std::io::stdout().lock();
     if args.json {
-        let sessions: Vec<Value> = live.iter().map(|r| super::sessions::with_live(r, true)).collect();
+        let sessions: Vec<Value> = live.iter().map(|r| session_rows::with_live(r, true)).collect();
         let status = json!({
             "enabled": enabled,
             "hooks": hooks,
@@ -86,7 +87,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     } else {
         writeln!(out, "Live sessions:")?;
         let rows: Vec<_> = live.into_iter().map(|r| (r, true)).collect();
-        super::sessions::print_table(&mut out, &rows)?;
+        session_rows::print_table(&mut out, &rows)?;
     }
     Ok(0)
 }

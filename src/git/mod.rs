@@ -206,21 +206,31 @@ fn discover_from_files(cwd: &Path) -> Found {
     let env_git_dir = std::env::var_os("GIT_DIR").map(|d| fs::canonicalize(cwd.join(d)));
     for dir in cwd.ancestors() {
         let dot_git = dir.join(".git");
-        let git_dir = match fs::metadata(&dot_git) {
-            Ok(meta) if meta.is_dir() => dot_git,
-            Ok(_) => {
-                let Ok(text) = fs::read_to_string(&dot_git) else { return Found::AskGit };
-                let Some(target) = text.trim().strip_prefix("gitdir: ") else { return Found::AskGit };
-                dir.join(target)
-            }
-            Err(_) => continue,
+        let Ok(meta) = fs::symlink_metadata(&dot_git) else { continue };
+        // A plain `.git` directory is resolved with the worktree: one path
+        // resolved (a `readlink` per component) instead of two, per hook.
+        let plain_dir = meta.is_dir();
+        let meta = if meta.is_symlink() {
+            let Ok(target) = fs::metadata(&dot_git) else { continue };
+            target
+        } else {
+            meta
+        };
+        let git_dir = if meta.is_dir() {
+            dot_git
+        } else {
+            let Ok(text) = fs::read_to_string(&dot_git) else { return Found::AskGit };
+            let Some(target) = text.trim().strip_prefix("gitdir: ") else { return Found::AskGit };
+            dir.join(target)
         };
         if !git_dir.join("HEAD").is_file() {
             return Found::AskGit;
         }
         let linked_common =
             fs::read_to_string(git_dir.join("commondir")).ok().map(|rel| git_dir.join(rel.trim()));
-        let Ok(git_dir) = fs::canonicalize(&git_dir) else { return Found::AskGit };
+        let Ok(worktree) = fs::canonicalize(dir) else { return Found::AskGit };
+        let git_dir = if plain_dir { Ok(worktree.join(".git")) } else { fs::canonicalize(&git_dir) };
+        let Ok(git_dir) = git_dir else { return Found::AskGit };
         if env_git_dir.is_some_and(|env| env.ok().as_ref() != Some(&git_dir)) {
             return Found::AskGit;
         }
@@ -230,9 +240,7 @@ fn discover_from_files(cwd: &Path) -> Found {
             Some(common) => fs::canonicalize(common),
             None => Ok(git_dir.clone()),
         };
-        let (Ok(common_dir), Ok(worktree)) = (common_dir, fs::canonicalize(dir)) else {
-            return Found::AskGit;
-        };
+        let Ok(common_dir) = common_dir else { return Found::AskGit };
         return Found::Repo(Repo { git_dir, common_dir, worktree });
     }
     if env_git_dir.is_some() { Found::AskGit } else { Found::Nothing }

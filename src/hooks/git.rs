@@ -32,10 +32,9 @@ pub fn run_with_stdin(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> i3
 }
 
 fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
-    // commit-msg has work only when the message holds our trailer: every
-    // other commit ends here, before the repository or settings are read.
-    if hook == "commit-msg" && args.first().is_some_and(|file| !may_hold_our_trailer(Path::new(file))) {
-        return Ok(());
+    if hook == "commit-msg" {
+        let file = args.first().ok_or_else(|| Error::internal("missing message file argument"))?;
+        return commit_msg(Path::new(file));
     }
     if hook != "pre-push" {
         // A commit waits for these: a lock held elsewhere costs a skip.
@@ -43,6 +42,9 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
     }
     let cwd = std::env::current_dir().context("current directory")?;
     let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
+    if hook == "post-commit" && !Store::new(repo.store_dir()).has_pending() {
+        return Ok(()); // a commit outside any session: no settings to read
+    }
     let settings = Settings::for_repo(&repo)?;
     if hook == "prepare-commit-msg" {
         say_why_not_as_configured(&settings);
@@ -56,10 +58,6 @@ fn dispatch(hook: &str, args: &[OsString], stdin: Option<&[u8]>) -> Result<()> {
             let file = arg(0).ok_or_else(|| Error::internal("missing message file argument"))?;
             let source = args.get(1).and_then(|s| s.to_str()).unwrap_or("");
             prepare_commit_msg(&repo, &settings, &cwd.join(file), source)
-        }
-        "commit-msg" => {
-            let file = arg(0).ok_or_else(|| Error::internal("missing message file argument"))?;
-            commit_msg(&repo, &cwd.join(file))
         }
         "post-commit" => checkpoint::pending::hand_off(&repo),
         "pre-push" => {
@@ -199,14 +197,6 @@ fn keep_links(
     Ok(linked)
 }
 
-/// Whether the message file names `Entire-Checkpoint` in any case, or
-/// cannot be read (then the hook's own read reports it).
-fn may_hold_our_trailer(file: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(file) else { return true };
-    let key = CHECKPOINT_KEY.as_bytes();
-    bytes.windows(key.len()).any(|w| w.eq_ignore_ascii_case(key))
-}
-
 /// The checkpoints HEAD's message names.
 fn head_checkpoints(repo: &Repo) -> Vec<CheckpointId> {
     let Ok(out) = repo.git_output(["log", "-1", "--encoding=UTF-8", "--format=%B", "HEAD", "--"]) else {
@@ -227,18 +217,30 @@ fn concludes_a_replay(repo: &Repo, source: &str) -> bool {
     exists("CHERRY_PICK_HEAD") || (source == "merge" && exists("REBASE_HEAD") && !exists("MERGE_HEAD"))
 }
 
-fn commit_msg(repo: &Repo, file: &Path) -> Result<()> {
+/// Removes our trailers from a message that has nothing else, so that git
+/// aborts the commit as empty. Decided from the message and git's command
+/// line (and, when an editor opened, the comment character): the
+/// repository and settings are read only for a message to rewrite, which
+/// most commits never have.
+fn commit_msg(file: &Path) -> Result<()> {
     let original = Message::read(file)?;
-    // Most messages never mention the trailer: no process to look at.
-    if !original.text.to_ascii_lowercase().contains(&CHECKPOINT_KEY.to_ascii_lowercase()) {
+    let key = CHECKPOINT_KEY.as_bytes();
+    if !original.text.as_bytes().windows(key.len()).any(|w| w.eq_ignore_ascii_case(key)) {
+        return Ok(()); // a commit outside any session
+    }
+    let cwd = std::env::current_dir().context("current directory")?;
+    let comment = || match Repo::discover(&cwd) {
+        Ok(Some(repo)) => trailers::comment_char(&repo),
+        _ => CommentChar::default(),
+    };
+    let cleanup = GitCommand::of(checkpoint::pending::committing_git()).cleanup(comment);
+    let Some(stripped) = cleanup.strip_if_only(&original.text) else { return Ok(()) };
+    let Some(repo) = Repo::discover(&cwd)? else { return Ok(()) };
+    crate::fsutil::set_lock_patience(crate::fsutil::HOOK_LOCK_PATIENCE);
+    if !Settings::for_repo(&repo)?.enabled {
         return Ok(());
     }
-    let cleanup =
-        GitCommand::of(checkpoint::pending::committing_git()).cleanup(|| trailers::comment_char(repo));
-    if let Some(stripped) = cleanup.strip_if_only(&original.text) {
-        original.write(file, &stripped)?;
-    }
-    Ok(())
+    original.write(file, &stripped)
 }
 
 /// The command line of the `git` process running the hook.

@@ -1,5 +1,6 @@
 //! Linux: `/proc/<pid>/stat`.
 
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
 use super::{Environ, ProcStat, ProcessTable};
@@ -11,12 +12,11 @@ impl ProcessTable for System {
         if pid <= 0 {
             return None;
         }
-        let raw = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-        parse_stat(&raw)
+        parse_stat(read_proc(&format!("/proc/{pid}/stat"), &mut [0; STAT_BUF])?)
     }
 
     fn own_stat(&self) -> Option<ProcStat> {
-        parse_stat(&std::fs::read("/proc/self/stat").ok()?)
+        parse_stat(read_proc("/proc/self/stat", &mut [0; STAT_BUF])?)
     }
 
     fn pid_namespace(&self) -> Option<u64> {
@@ -24,8 +24,9 @@ impl ProcessTable for System {
     }
 
     fn name(&self, pid: i32) -> Option<String> {
-        let raw = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        Some(raw.trim_end_matches('\n').to_owned())
+        let mut buf = [0; 64];
+        let raw = read_proc(&format!("/proc/{pid}/comm"), &mut buf)?;
+        Some(String::from_utf8_lossy(raw.strip_suffix(b"\n").unwrap_or(raw)).into_owned())
     }
 
     fn cmdline(&self, pid: i32) -> Option<Vec<String>> {
@@ -50,6 +51,30 @@ impl ProcessTable for System {
         }
         std::fs::read(format!("/proc/{pid}/environ")).ok().map(Environ)
     }
+}
+
+/// Room for any `/proc/<pid>/stat`: 52 numbers and a name of at most 64 bytes.
+const STAT_BUF: usize = 2048;
+
+/// A small `/proc` file whose text ends in a newline, read into `buf`: the
+/// kernel builds it whole at the first read, so that is one `read` where
+/// `fs::read` makes six (such a file's size is 0 to `stat`, so it grows its
+/// buffer from 32 bytes) after a `statx`. Hooks read several per commit.
+fn read_proc<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+        if buf[len - 1] == b'\n' {
+            break;
+        }
+    }
+    Some(&buf[..len])
 }
 
 /// Parses `/proc/<pid>/stat`. The command name (field 2) may hold spaces

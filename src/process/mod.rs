@@ -112,6 +112,86 @@ pub trait ProcessTable {
     }
 }
 
+/// This process's ancestors as far as they were read, shared by everything
+/// in the process that asks: a hook asks for its `git` and then for the
+/// session that owns it, and each walk reads one `/proc` file per ancestor.
+/// Read as far as asked, once: the chain is a snapshot, as one walk's is.
+struct Walk {
+    /// The process that walked (`getpid`): a forked child starts over.
+    walker: u32,
+    chain: Vec<ProcId>,
+    /// The stat of the last ancestor read; None before the first.
+    last: Option<ProcStat>,
+    /// PID 1, a vanished process or the cap was reached.
+    done: bool,
+}
+
+impl Walk {
+    /// How many of the ancestors to hand out: up to and including the
+    /// first that `stop` accepts (asked once each), at most `limit`, all
+    /// when none is accepted. Reads what was not read yet.
+    fn until(
+        &mut self,
+        table: &dyn ProcessTable,
+        limit: usize,
+        stop: &mut dyn FnMut(ProcId) -> bool,
+    ) -> usize {
+        let limit = limit.min(MAX_ANCESTRY);
+        let mut i = 0;
+        while i < limit {
+            if i == self.chain.len() && !self.read_next(table) {
+                break;
+            }
+            if stop(self.chain[i]) {
+                return i + 1;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// Reads the next ancestor; false when the chain ends.
+    fn read_next(&mut self, table: &dyn ProcessTable) -> bool {
+        if self.done {
+            return false;
+        }
+        let parent = self.last.or_else(|| table.own_stat()).and_then(|stat| {
+            let parent = (stat.ppid > 1).then(|| table.stat(stat.ppid)).flatten()?;
+            Some((ProcId { pid: stat.ppid, start_time: parent.start_time }, parent))
+        });
+        let Some((proc, stat)) = parent else {
+            self.done = true;
+            return false;
+        };
+        self.chain.push(proc);
+        self.last = Some(stat);
+        self.done = self.chain.len() == MAX_ANCESTRY;
+        true
+    }
+}
+
+impl Walk {
+    const fn new(walker: u32) -> Walk {
+        Walk { walker, chain: Vec::new(), last: None, done: false }
+    }
+}
+
+static OWN_WALK: std::sync::Mutex<Walk> = std::sync::Mutex::new(Walk::new(0));
+
+/// This process's ancestors, nearest first (its parent is depth 1), up to
+/// and including the first that `stop` accepts, at most `limit`; all of
+/// them, as [`ProcessTable::ancestry`] reads them, when none is accepted.
+/// Each ancestor is read once per process, however often this is asked.
+pub fn own_ancestors_until(limit: usize, mut stop: impl FnMut(ProcId) -> bool) -> Vec<ProcId> {
+    let mut walk = OWN_WALK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let me = std::process::id();
+    if walk.walker != me {
+        *walk = Walk::new(me);
+    }
+    let n = walk.until(&System, limit, &mut stop);
+    walk.chain[..n].to_vec()
+}
+
 /// A process's initial environment: `NAME=value` entries, NUL-separated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Environ(pub Vec<u8>);
@@ -186,6 +266,39 @@ mod tests {
             [19, 18, 17].map(|pid| ProcId { pid, start_time: pid as u64 * 10 })
         );
         assert_eq!(table.0.get(), 4);
+    }
+
+    #[test]
+    fn a_shared_walk_reads_each_ancestor_once_and_no_further_than_asked() {
+        let table = Chain(Cell::new(0));
+        let mut walk = Walk::new(1);
+        let stat = |pid| ProcStat { pid, ppid: pid - 1, start_time: pid as u64 * 10, zombie: false, tty: 0 };
+        // "This process" is 20 to the table: its own stat, then its parents.
+        struct Own<'a>(&'a Chain);
+        impl ProcessTable for Own<'_> {
+            fn stat(&self, pid: i32) -> Option<ProcStat> {
+                self.0.stat(pid)
+            }
+            fn own_stat(&self) -> Option<ProcStat> {
+                self.0.stat(20)
+            }
+            fn name(&self, _: i32) -> Option<String> {
+                None
+            }
+            fn cmdline(&self, _: i32) -> Option<Vec<String>> {
+                None
+            }
+        }
+        let own = Own(&table);
+        assert_eq!(walk.until(&own, 3, &mut |p| p.pid == 18), 2);
+        assert_eq!(table.0.replace(0), 3, "itself, 19 and 18");
+        assert_eq!(walk.until(&own, 1, &mut |_| false), 1);
+        assert_eq!(walk.until(&own, 2, &mut |p| p.pid == 18), 2);
+        assert_eq!(table.0.get(), 0, "nothing read twice");
+        assert_eq!(walk.until(&own, MAX_ANCESTRY, &mut |_| false), 18);
+        assert_eq!(table.0.replace(0), 16, "17 down to 2; 1 is never read");
+        assert_eq!(walk.chain, table.ancestry(20));
+        assert_eq!(walk.last, Some(stat(2)));
     }
 
     #[test]

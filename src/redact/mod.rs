@@ -294,9 +294,34 @@ pub fn entropy(value: &[u8]) -> f64 {
         .filter(|&&c| c > 0)
         .map(|&c| {
             let p = f64::from(c) / len;
-            -p * p.log2()
+            -p * log2(p)
         })
         .sum()
+}
+
+/// The base-2 logarithm of a positive normal `x`, without libm: this is
+/// the only function of libm entire used, and loading a library costs each
+/// start of the binary (each hook) about 30 k instructions and 6 page
+/// faults (docs/performance.md). Exact for powers of two, within a few ulps
+/// elsewhere: `x = m·2^e` with `m` in [√½, √2), and `ln m = 2·atanh(s)`,
+/// `s = (m−1)/(m+1)`, whose series has converged to f64 precision by the
+/// 12th term since |s| < 0.172.
+fn log2(x: f64) -> f64 {
+    debug_assert!(x.is_normal() && x > 0.0, "{x}");
+    let bits = x.to_bits();
+    let mut e = ((bits >> 52) & 0x7ff) as f64 - 1023.0;
+    let mut m = f64::from_bits((bits & ((1 << 52) - 1)) | (1023 << 52));
+    if m > std::f64::consts::SQRT_2 {
+        m /= 2.0;
+        e += 1.0;
+    }
+    let s = (m - 1.0) / (m + 1.0);
+    let (s2, mut power, mut atanh) = (s * s, s, 0.0);
+    for k in 0..12 {
+        atanh += power / f64::from(2 * k + 1);
+        power *= s2;
+    }
+    e + 2.0 * atanh * std::f64::consts::LOG2_E
 }
 
 /// The findings of a valid JSON line moved inside its string literals: each

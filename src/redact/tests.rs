@@ -283,3 +283,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn log2_without_libm_matches_the_standard_one() {
+    for k in -60..=60 {
+        assert_eq!(super::log2(2f64.powi(k)), f64::from(k), "2^{k}");
+    }
+    let mut x = 1e-9;
+    while x < 1e9 {
+        let (ours, std) = (super::log2(x), x.log2());
+        assert!((ours - std).abs() <= 4.0 * f64::EPSILON * std.abs().max(1.0), "{x}: {ours} vs {std}");
+        x *= 1.0137;
+    }
+    for n in 1..=300u32 {
+        for c in 1..=n {
+            let p = f64::from(c) / f64::from(n);
+            assert!(
+                (super::log2(p) - p.log2()).abs() <= 4.0 * f64::EPSILON * p.log2().abs().max(1.0),
+                "{c}/{n}"
+            );
+        }
+    }
+}

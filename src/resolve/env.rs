@@ -56,7 +56,8 @@ impl Step for Env {
             }
             Liveness::Live => {}
         }
-        let ancestry = ctx.ancestry();
+        // Only the ancestors below the session's own process can be another's.
+        let ancestry = ctx.ancestry_until(|p| named.runs_as(p));
         let own_depth = pid::depth_of(&ancestry, &named);
         let candidates = ctx.candidates();
         let nearer = pid::nearest(&ancestry, &candidates, own_depth.map_or(MAX_ANCESTRY, |d| d - 1));

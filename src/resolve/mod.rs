@@ -78,6 +78,12 @@ pub trait Evidence {
     fn named(&mut self, id: &SessionId) -> Option<Candidate>;
     /// The hook's ancestors, nearest (its parent) first.
     fn ancestry(&mut self) -> Vec<ProcId>;
+    /// The same up to and including the first that `stop` accepts (all of
+    /// them when none does): a step that looks only below a session's own
+    /// process need not walk to init.
+    fn ancestry_until(&mut self, stop: &mut dyn FnMut(ProcId) -> bool) -> Vec<ProcId> {
+        up_to(self.ancestry(), stop)
+    }
     /// Every candidate, for the PID, agent-variable and recency steps.
     fn candidates(&mut self) -> Vec<Candidate>;
     /// Session variables that agents publish to their commands
@@ -273,9 +279,25 @@ impl Context<'_> {
         self.ancestry.get_or_insert_with(|| self.evidence.ancestry()).clone()
     }
 
+    /// [`Evidence::ancestry_until`], from the whole chain when a step read it.
+    pub fn ancestry_until(&mut self, mut stop: impl FnMut(ProcId) -> bool) -> Vec<ProcId> {
+        match &self.ancestry {
+            Some(all) => up_to(all.clone(), &mut stop),
+            None => self.evidence.ancestry_until(&mut stop),
+        }
+    }
+
     pub fn candidates(&mut self) -> Vec<Candidate> {
         self.candidates.get_or_insert_with(|| self.evidence.candidates()).clone()
     }
+}
+
+/// `chain` up to and including the first process that `stop` accepts.
+fn up_to(mut chain: Vec<ProcId>, stop: &mut dyn FnMut(ProcId) -> bool) -> Vec<ProcId> {
+    if let Some(found) = chain.iter().position(|&p| stop(p)) {
+        chain.truncate(found + 1);
+    }
+    chain
 }
 
 /// [`resolve_from`] with the git hooks' policy over in-memory evidence.

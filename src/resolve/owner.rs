@@ -10,12 +10,13 @@
 //! `ENTIRE_SESSION_ID`: an agent that clears its commands' variables still
 //! started with it (docs/design.md).
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 
 use crate::error::warn;
 use crate::git::Repo;
-use crate::process::{MAX_ANCESTRY, ProcId, ProcessTable, System};
+use crate::process::{MAX_ANCESTRY, ProcId, ProcessTable, System, own_ancestors_until};
 use crate::resolve::{self, Candidate, Liveness, Policy, Verdict, agent_var::AGENT_SESSION_VARS};
 use crate::session::{
     FoundIn, LiveEntry, LiveRegistry, LockState, ResolvedBy, SESSION_ENV, SessionId, SessionRecord, Source,
@@ -27,6 +28,14 @@ struct Known {
     record: SessionRecord,
     in_store: bool,
     found_in: FoundIn,
+    /// Its liveness, told once per lookup: each check reads its processes.
+    liveness: Cell<Option<Liveness>>,
+}
+
+impl Known {
+    fn new(record: SessionRecord, in_store: bool, found_in: FoundIn) -> Known {
+        Known { record, in_store, found_in, liveness: Cell::new(None) }
+    }
 }
 
 pub struct OwnerLookup<'a> {
@@ -45,8 +54,6 @@ struct Lazy<'l, 'a, F> {
     worktree: String,
     recency: bool,
     staged: Option<F>,
-    /// Read once, by the PID step's evidence.
-    ancestry: Option<Vec<ProcId>>,
     /// What the walk of the ancestors' environments found, for the trace.
     notes: Vec<String>,
 }
@@ -60,19 +67,26 @@ impl<F: FnOnce() -> Option<Vec<String>>> resolve::Evidence for Lazy<'_, '_, F> {
         self.lookup.known.get(id).map(|k| self.lookup.candidate(k))
     }
     fn ancestry(&mut self) -> Vec<ProcId> {
-        self.ancestry.get_or_insert_with(|| System.own_ancestors(MAX_ANCESTRY)).clone()
+        own_ancestors_until(MAX_ANCESTRY, |_| false)
+    }
+    fn ancestry_until(&mut self, stop: &mut dyn FnMut(ProcId) -> bool) -> Vec<ProcId> {
+        own_ancestors_until(MAX_ANCESTRY, stop)
     }
     /// The repo's index, then the registry; when no session there owns an
     /// ancestor, the sessions named in the ancestors' initial environments.
+    /// The ancestors are walked only as far as the first that a known live
+    /// session owns.
     fn candidates(&mut self) -> Vec<Candidate> {
         let index = LiveRegistry::repo_index(self.lookup.store);
         self.lookup.learn_live(&index, FoundIn::RepoIndex);
         if let Some(registry) = self.lookup.registry.clone() {
             self.lookup.learn_live(&registry, FoundIn::Registry);
         }
-        let ancestry = self.ancestry();
-        if !self.lookup.on_ancestry(&ancestry) {
-            self.notes = self.lookup.learn_from_environ(&ancestry);
+        let lookup = &*self.lookup;
+        let owned = |p: ProcId| lookup.known.values().any(|k| lookup.owns_one_of(k, &[p]));
+        let to_owner = own_ancestors_until(MAX_ANCESTRY, owned);
+        if !to_owner.last().is_some_and(|&p| owned(p)) {
+            self.notes = self.lookup.learn_from_environ(&to_owner);
         }
         self.lookup.candidates()
     }
@@ -125,7 +139,6 @@ impl<'a> OwnerLookup<'a> {
             worktree: self.repo.worktree_str(),
             recency,
             staged: Some(staged),
-            ancestry: None,
             notes: Vec::new(),
             lookup: &mut self,
         };
@@ -149,7 +162,7 @@ impl<'a> OwnerLookup<'a> {
             session_id: r.session_id.clone(),
             launcher: r.launcher(),
             agent: r.agent_proc(),
-            liveness: self.liveness(r),
+            liveness: self.liveness_of(known),
             worktree_path: r.worktree_path.clone(),
             last_interaction_time: r.last_interaction_time,
             started_at: r.started_at,
@@ -158,6 +171,15 @@ impl<'a> OwnerLookup<'a> {
             terminal: r.terminal,
             found_in: known.found_in,
         }
+    }
+
+    fn liveness_of(&self, known: &Known) -> Liveness {
+        if let Some(told) = known.liveness.get() {
+            return told;
+        }
+        let told = self.liveness(&known.record);
+        known.liveness.set(Some(told));
+        told
     }
 
     /// Live when not ended and its launcher or agent is alive as recorded,
@@ -180,16 +202,10 @@ impl<'a> OwnerLookup<'a> {
         if elsewhere { Liveness::Unseen } else { Liveness::Ended }
     }
 
-    /// Whether a known live session's launcher or agent is one of `ancestry`
-    /// (as recorded: PID and start time), so the PID step will find it.
-    fn on_ancestry(&self, ancestry: &[ProcId]) -> bool {
-        self.known.values().any(|k| self.owns_one_of(&k.record, ancestry))
-    }
-
     fn learn_id(&mut self, id: &SessionId) {
-        match self.store.load(id) {
+        match self.store.load_without_checkpoints(id) {
             Ok(Some(record)) => {
-                let known = Known { record, in_store: true, found_in: FoundIn::Store };
+                let known = Known::new(record, true, FoundIn::Store);
                 self.known.insert(known.record.session_id.clone(), known);
                 return;
             }
@@ -207,15 +223,18 @@ impl<'a> OwnerLookup<'a> {
     /// Every entry of a live registry (or of this repo's index) whose
     /// session is not known yet.
     fn learn_live(&mut self, registry: &LiveRegistry, found_in: FoundIn) {
-        let (entries, warnings) = registry.list();
+        let (entries, warnings) = registry.list_except(|id| self.known.contains_key(id));
         warnings.into_iter().for_each(warn);
         for entry in entries {
             // Launcher and agent both gone as recorded: a leftover for
             // `entire clean`, which can own nothing; its record is not worth
             // reading (after a crash there may be thousands).
+            if self.known.contains_key(&entry.session.session_id) {
+                continue;
+            }
             let gone =
                 entry.session.agent_proc().is_some() && self.liveness(&entry.session) == Liveness::Ended;
-            if !gone && !self.known.contains_key(&entry.session.session_id) {
+            if !gone {
                 self.learn_entry(entry, found_in);
             }
         }
@@ -243,7 +262,7 @@ impl<'a> OwnerLookup<'a> {
             if self.known.contains_key(&id) || !tried.insert(id.clone()) {
                 continue;
             }
-            let stored = match self.store.load(&id) {
+            let stored = match self.store.load_without_checkpoints(&id) {
                 Ok(stored) => stored,
                 Err(err) => {
                     warn(err);
@@ -252,7 +271,7 @@ impl<'a> OwnerLookup<'a> {
             };
             let learned = match stored {
                 Some(record) => {
-                    let known = Known { record, in_store: true, found_in: FoundIn::AncestorEnviron };
+                    let known = Known::new(record, true, FoundIn::AncestorEnviron);
                     self.known.insert(id.clone(), known);
                     "this repository's store".to_owned()
                 }
@@ -275,7 +294,7 @@ impl<'a> OwnerLookup<'a> {
                 "ancestor {} was started with ENTIRE_SESSION_ID={id}, found in {learned}",
                 ancestor.pid
             ));
-            if self.known.get(&id).is_some_and(|k| self.owns_one_of(&k.record, ancestry)) {
+            if self.known.get(&id).is_some_and(|k| self.owns_one_of(k, ancestry)) {
                 break;
             }
         }
@@ -286,10 +305,10 @@ impl<'a> OwnerLookup<'a> {
     /// that has one: a session started here, or one adopted here before
     /// (which otherwise would be adopted, and written, at every commit).
     fn learn_entry(&mut self, entry: LiveEntry, found_in: FoundIn) {
-        let stored = self.store.load(&entry.session.session_id).ok().flatten();
+        let stored = self.store.load_without_checkpoints(&entry.session.session_id).ok().flatten();
         let known = match stored {
-            Some(record) => Known { record, in_store: true, found_in },
-            None => Known { record: entry.session, in_store: false, found_in },
+            Some(record) => Known::new(record, true, found_in),
+            None => Known::new(entry.session, false, found_in),
         };
         self.known.insert(known.record.session_id.clone(), known);
     }
@@ -326,9 +345,11 @@ impl<'a> OwnerLookup<'a> {
         Some(record)
     }
 
-    /// Whether `record` is live and its launcher or agent is one of `ancestry`.
-    fn owns_one_of(&self, record: &SessionRecord, ancestry: &[ProcId]) -> bool {
-        let procs = [record.launcher(), record.agent_proc()];
-        procs.iter().flatten().any(|p| ancestry.contains(p)) && self.liveness(record) == Liveness::Live
+    /// Whether `known` is live and its launcher or agent is one of
+    /// `ancestry` (as recorded: PID and start time), so the PID step will
+    /// find it.
+    fn owns_one_of(&self, known: &Known, ancestry: &[ProcId]) -> bool {
+        let procs = [known.record.launcher(), known.record.agent_proc()];
+        procs.iter().flatten().any(|p| ancestry.contains(p)) && self.liveness_of(known) == Liveness::Live
     }
 }

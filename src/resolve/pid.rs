@@ -14,7 +14,8 @@ impl Step for Pid {
 
     fn run(&self, ctx: &mut Context<'_>) -> Outcome {
         let candidates = ctx.candidates();
-        let ancestry = ctx.ancestry();
+        // Up to the nearest ancestor a live session owns: no further is read.
+        let ancestry = ctx.ancestry_until(|p| candidates.iter().any(|c| c.live() && c.runs_as(p)));
         match nearest(&ancestry, &candidates, MAX_ANCESTRY) {
             Some((depth, owner)) => Outcome::Owner {
                 owner: Owner::of(owner, ResolvedBy::Pid, Some(depth)),

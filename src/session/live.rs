@@ -141,9 +141,20 @@ impl LiveRegistry {
 
     /// Every parseable entry, and one warning per file that was skipped.
     pub fn list(&self) -> (Vec<LiveEntry>, Vec<String>) {
+        self.list_except(|_| false)
+    }
+
+    /// The same, leaving unread the entries of the sessions `known` accepts
+    /// (by the file name, `<session-id>.json`): a hook has read its own
+    /// session already.
+    pub fn list_except(&self, known: impl Fn(&SessionId) -> bool) -> (Vec<LiveEntry>, Vec<String>) {
         let mut entries = Vec::new();
         let mut warnings = Vec::new();
         for path in json_files(&self.dir) {
+            let id = path.file_stem().and_then(|stem| stem.to_str()).and_then(SessionId::parse);
+            if id.is_some_and(|id| known(&id)) {
+                continue;
+            }
             match read_entry(&path) {
                 Ok(entry) => entries.extend(entry),
                 Err(err) => warnings.push(format!("{err:#}")),

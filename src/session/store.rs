@@ -102,7 +102,32 @@ impl Store {
 
     pub fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         let path = self.record_path(id);
-        read_own(&path, RECORD_CAP)?.map(|bytes| parse_record(&path, &bytes)).transpose()
+        read_own(&path, RECORD_CAP)?.map(|bytes| parse_record::<SessionRecord>(&path, &bytes)).transpose()
+    }
+
+    /// The record with its `checkpoints` skipped unparsed (left empty): what
+    /// a hook reads to resolve a commit, at a cost that barely grows with
+    /// the session's commits (each parsed reference costs more than the
+    /// rest of the record). Never to be written back: [`modify`](Self::modify)
+    /// reads the whole.
+    pub fn load_without_checkpoints(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
+        /// `checkpoints` taken out before the record sees it.
+        #[derive(serde::Deserialize)]
+        struct WithoutCheckpoints {
+            #[serde(flatten)]
+            record: SessionRecord,
+            #[serde(default, rename = "checkpoints")]
+            _skipped: serde::de::IgnoredAny,
+        }
+        impl From<WithoutCheckpoints> for SessionRecord {
+            fn from(parsed: WithoutCheckpoints) -> SessionRecord {
+                parsed.record
+            }
+        }
+        let path = self.record_path(id);
+        read_own(&path, RECORD_CAP)?
+            .map(|bytes| parse_record::<WithoutCheckpoints>(&path, &bytes))
+            .transpose()
     }
 
     /// Read-modify-write under the session's lock. `f` sees the current
@@ -164,7 +189,9 @@ impl Store {
         let mut records = Vec::new();
         let mut warnings = Vec::new();
         for path in json_files(&self.dir) {
-            match read_own(&path, RECORD_CAP).and_then(|b| parse_record(&path, &b.unwrap_or_default())) {
+            match read_own(&path, RECORD_CAP)
+                .and_then(|b| parse_record::<SessionRecord>(&path, &b.unwrap_or_default()))
+            {
                 Ok(record) => records.push(record),
                 Err(err) => warnings.push(format!("{err:#}")),
             }
@@ -297,9 +324,14 @@ fn parse_pending(bytes: &[u8]) -> Result<Pending> {
     Ok(pending)
 }
 
-fn parse_record(path: &Path, bytes: &[u8]) -> Result<SessionRecord> {
-    let record: SessionRecord = serde_json::from_slice(bytes)
+/// A record file parsed as `R` (the record, or a lighter read of it).
+fn parse_record<R>(path: &Path, bytes: &[u8]) -> Result<SessionRecord>
+where
+    R: serde::de::DeserializeOwned + Into<SessionRecord>,
+{
+    let parsed: R = serde_json::from_slice(bytes)
         .map_err(|e| Error::internal(format!("skipping unreadable session file {}: {e}", path.display())))?;
+    let record = parsed.into();
     let stem = path.file_stem().map(|s| s.to_string_lossy());
     if stem.as_deref() != Some(record.session_id.as_str()) {
         return Err(Error::internal(format!(
@@ -342,6 +374,25 @@ mod tests {
 
     fn record(id: &str) -> SessionRecord {
         SessionRecord::new(SessionId::parse(id).unwrap())
+    }
+
+    #[test]
+    fn a_lookup_reads_the_record_but_its_checkpoints() {
+        let (_dir, store) = store();
+        let id = SessionId::parse("s1").unwrap();
+        std::fs::create_dir_all(store.dir()).unwrap();
+        let raw = r#"{"session_id":"s1","agent":"codex","future":{"x":1},"checkpoints":[
+            {"checkpoint_id":"0123456789ab","commit":"0123456789abcdef0123456789abcdef01234567",
+             "resolved_by":"env","created_at":"2025-01-01T00:10:00Z"}],"launcher_pid":7}"#;
+        std::fs::write(store.dir().join("s1.json"), raw).unwrap();
+        let whole = store.load(&id).unwrap().unwrap();
+        assert_eq!(whole.checkpoints.len(), 1);
+        let light = store.load_without_checkpoints(&id).unwrap().unwrap();
+        assert!(light.checkpoints.is_empty());
+        assert!(!light.extra.contains_key("checkpoints"), "not kept as an unknown field");
+        assert_eq!(SessionRecord { checkpoints: whole.checkpoints.clone(), ..light }, whole);
+        std::fs::write(store.dir().join("s1.json"), raw.replace("\"s1\"", "\"s2\"")).unwrap();
+        assert!(store.load_without_checkpoints(&id).is_err(), "checked against its name as a load is");
     }
 
     #[test]

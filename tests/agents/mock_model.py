@@ -5,14 +5,15 @@ Speaks the three APIs the agents use, in their streaming forms:
 
 - Anthropic Messages (Claude Code): POST /v1/messages, SSE when "stream".
 - OpenAI Responses (Codex, a `model_providers` entry with
-  `wire_api = "responses"`): POST <base>/responses, SSE.
+  `wire_api = "responses"`; Copilot CLI, COPILOT_PROVIDER_WIRE_API):
+  POST <base>/responses, SSE.
 - Gemini (Gemini CLI, GOOGLE_GEMINI_BASE_URL):
   POST /v1beta/models/<model>:streamGenerateContent?alt=sse, and
   :generateContent / :countTokens for its side requests.
 
 A conversation request that offers a shell tool is answered, by the number
 of tool results it carries, with: a file write with the agent's file tool
-(only with --write; Claude and Gemini), one shell tool call running
+(only with --write; Claude, Gemini and Copilot's `create`), one shell tool call running
 --command, then a final text. Anything else (titles, classifiers, token
 counts) gets a short harmless answer.
 
@@ -138,11 +139,15 @@ def responses(body):
     tools = body.get("tools") or []
     names = [t.get("name") or t.get("type") for t in tools]
     items = body.get("input") or []
-    has_result = any(isinstance(i, dict) and i.get("type", "").endswith("_output") for i in items)
+    done = sum(1 for i in items if isinstance(i, dict) and i.get("type", "").endswith("_output"))
     shell = next((n for n in ("exec_command", "shell_command", "shell", "bash", "local_shell") if n in names), None)
-    if shell and not has_result:
-        hold("tool")
-        say("tool")
+    step = next_step(done) if shell else None
+    if step == "write":
+        arguments = json.dumps({"path": ARGS.write_path, "file_text": "written by the agent\n"})
+        item = {"type": "function_call", "id": "fc_mock_0", "call_id": "call_mock_0", "name": "create",
+                "arguments": arguments, "status": "completed"}
+        return "text/event-stream", response_events(item, [], dict(item, arguments="", status="in_progress"))
+    if step:
         args = {
             "exec_command": {"cmd": ARGS.command},
             "shell_command": {"command": ARGS.command},
@@ -301,7 +306,7 @@ def main():
     parser.add_argument("--command", required=True)
     parser.add_argument("--log")
     parser.add_argument("--write", dest="write_path",
-                        help="Claude and Gemini: first write this file (absolute path) with the file tool")
+                        help="Claude, Gemini and Copilot: first write this file (absolute path) with the file tool")
     parser.add_argument("--hold", default="", type=lambda s: s.split(","),
                         help="turns to hold until a line on stdin: tool, final or tool,final")
     ARGS = parser.parse_args()

@@ -306,7 +306,7 @@ fn enable_agent_twice_changes_nothing_the_second_time() {
     let status = w.json(&repo, &["status", "--json"]);
     assert_eq!(
         status["agent_hooks"],
-        serde_json::json!({"claude-code": true, "codex": false, "gemini": true, "opencode": false})
+        serde_json::json!({"claude-code": true, "codex": false, "gemini": true, "opencode": false, "copilot": false})
     );
 }
 

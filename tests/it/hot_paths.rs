@@ -282,3 +282,77 @@ fn commits_under_a_session_start_no_git_in_their_hooks_or_their_writer() {
     }
     assert!(agent.stop().success());
 }
+
+/// The files each of entire's hooks opened during one commit made inside
+/// a session, as `strace` saw the hook process itself (not the writer it
+/// forks), in order, without the dynamic loader's.
+fn files_opened_by_hooks(
+    world: &World,
+    dir: &Path,
+    agent: &crate::support::Agent,
+) -> Vec<(String, Vec<String>)> {
+    let ours = dir.join(world.git(dir, &["config", "core.hooksPath"]));
+    let traced = world.path().join("traced-hooks");
+    std::fs::create_dir_all(&traced).unwrap();
+    let hooks = ["prepare-commit-msg", "commit-msg", "post-commit"];
+    for hook in hooks {
+        let script = format!(
+            "#!/bin/sh\nexec strace -f -qq -e trace=openat,open -o {trace} {hook_path} \"$@\"\n",
+            trace = traced.join(format!("{hook}.strace")).display(),
+            hook_path = ours.join(hook).display(),
+        );
+        let path = traced.join(hook);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    agent.ok(&format!("git -c core.hooksPath={} commit -q --allow-empty -m traced", traced.display()));
+    hooks
+        .iter()
+        .map(|hook| {
+            let text =
+                std::fs::read_to_string(traced.join(format!("{hook}.strace"))).expect("strace's output");
+            let hook_pid = text.split_whitespace().next().unwrap_or_default().to_owned();
+            let files = text
+                .lines()
+                .filter(|line| line.split_whitespace().next() == Some(hook_pid.as_str()))
+                .filter_map(|line| Some(line.split_once('"')?.1.split_once('"')?.0.to_owned()))
+                .filter(|path| {
+                    !path.starts_with("/etc/ld.so") && !path.contains("/lib/") && !path.contains("/lib64/")
+                })
+                .collect();
+            (hook.to_string(), files)
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs strace: run scripts/test"]
+fn hooks_read_each_process_once_and_commit_msg_reads_only_its_message() {
+    let world = World::new();
+    let dir = world.repo("r");
+    let agent = world.agent(&dir, "claude-code");
+    agent.ok("git commit -q --allow-empty -m first");
+    let store = Store::new(repo_at(&dir).store_dir());
+    wait_for("the first checkpoint to be written", || !store.has_pending());
+
+    let opened: std::collections::BTreeMap<_, _> =
+        files_opened_by_hooks(&world, &dir, &agent).into_iter().collect();
+    let trailer = checkpoint_of(&world, &dir, "HEAD");
+    assert!(trailer.is_some(), "the traced commit is attributed");
+    for (hook, files) in &opened {
+        let procs: Vec<&String> = files.iter().filter(|f| f.starts_with("/proc/")).collect();
+        let mut once = procs.clone();
+        once.sort();
+        once.dedup();
+        assert_eq!(once.len(), procs.len(), "{hook} read a process twice: {files:#?}");
+        // The launcher's parent (this test) is above the session: no walk goes there.
+        let above = format!("/proc/{}/", std::process::id());
+        assert!(!files.iter().any(|f| f.starts_with(&above)), "{hook} walked past the session: {files:#?}");
+    }
+    // commit-msg: the message, and git's command line to know it needs no rewriting.
+    let commit_msg: Vec<&String> = opened["commit-msg"].iter().filter(|f| !f.starts_with("/proc/")).collect();
+    assert_eq!(commit_msg.len(), 2, "{commit_msg:#?}");
+    assert!(commit_msg[0].ends_with("/entire-hooks/state.json"), "{commit_msg:#?}");
+    assert!(commit_msg[1].ends_with("COMMIT_EDITMSG"), "{commit_msg:#?}");
+    assert!(agent.stop().success());
+}

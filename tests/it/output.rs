@@ -148,7 +148,7 @@ fn explain_status_and_sessions_read_as_pinned() {
           post-commit          installed
           pre-push             installed
           prepare-commit-msg   installed
-          agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode)
+          agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode|copilot)
         Live sessions:
         SESSION                               AGENT        STATE  STARTED  COMMITS  PROMPT
         [SESSION-1]  claude-code  live   [AGE]   1
@@ -168,7 +168,7 @@ fn explain_status_and_sessions_read_as_pinned() {
           post-commit          installed
           pre-push             installed
           prepare-commit-msg   installed
-          agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode)
+          agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode|copilot)
         No live sessions.
     ");
 }
@@ -183,7 +183,7 @@ fn status_of_a_repository_not_enabled() {
           post-commit          missing
           pre-push             missing
           prepare-commit-msg   missing
-          agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode)
+          agent hooks          none (entire enable --agent claude-code|codex|gemini|opencode|copilot)
         hint: run `entire enable` to attribute commits here
         No live sessions.
     ");

@@ -1,4 +1,4 @@
-//! The real agents, end to end: Claude Code, Codex, Gemini CLI and opencode, at the
+//! The real agents, end to end: Claude Code, Codex, Gemini CLI, opencode and Copilot CLI, at the
 //! versions pinned in tests/agents/package.json (`scripts/install-agents`
 //! installs them into tests/agents/node_modules). Each one talks to a mock
 //! model server on loopback (tests/agents/mock_model.py) that answers the
@@ -352,8 +352,14 @@ impl Owned {
     fn assert_transcript_copied(&self, w: &World, repo: &Path) {
         let transcript = self.session["transcript_path"].as_str().expect("a transcript path");
         let id = self.checkpoint["checkpoint_id"].as_str().unwrap();
-        let copy =
-            w.git(repo, &["show", &format!("entire/checkpoints/v1:{}/{}/0/full.jsonl", &id[..2], &id[2..])]);
+        let at = |file: &str| format!("entire/checkpoints/v1:{}/{}/{file}", &id[..2], &id[2..]);
+        let shown = w.cmd("git", repo).args(["show", &at("0/full.jsonl")]).output().unwrap();
+        if !shown.status.success() {
+            // Why not, as the writer recorded it (`transcript_skipped`).
+            let metadata = w.git(repo, &["show", &at("metadata.json")]);
+            panic!("no transcript copy in checkpoint {id}: {metadata}\nsession: {:#}", self.session);
+        }
+        let copy = stdout(shown);
         assert!(!copy.is_empty(), "the transcript was copied");
         for line in copy.lines() {
             serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
@@ -466,12 +472,7 @@ fn plain_claude_with_project_hooks_is_attributed_by_pid() {
     let mut cmd = w.cmd(&claude, &repo);
     cmd.args(["-p", "Commit a.txt", "--allowedTools", "Bash", "--output-format", "json"]);
     claude_env(&w, &mut cmd, &mock, &repo);
-    // The committed hooks find entire on PATH, as a teammate's would.
-    let bin_dir = crate::support::entire_bin().parent().unwrap().to_owned();
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    );
-    cmd.env("PATH", path.unwrap());
+    put_entire_on_path(&mut cmd);
     let agent = Running::spawn(cmd, "claude -p");
     let pid = agent.pid;
     let claude_sid = claude_session_id(&agent.finish());
@@ -486,6 +487,15 @@ fn plain_claude_with_project_hooks_is_attributed_by_pid() {
     assert_eq!(owned.session["first_prompt"], "Commit a.txt");
     assert!(owned.session["ended_at"].is_string(), "SessionEnd ended it");
     owned.assert_transcript_copied(&w, &repo);
+}
+
+/// The committed hooks find entire on PATH, as a teammate's would.
+fn put_entire_on_path(cmd: &mut Command) {
+    let bin_dir = crate::support::entire_bin().parent().unwrap().to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    );
+    cmd.env("PATH", path.unwrap());
 }
 
 /// The seed case: two plain `claude` processes live at once in one repo;
@@ -961,6 +971,141 @@ fn opencode_runs_the_plugin_enable_installs() {
         "",
         "the plugin stays out of git"
     );
+}
+
+// ------------------------------------------------------------ Copilot CLI
+
+fn copilot() -> PathBuf {
+    cli("copilot", "@github/copilot")
+}
+
+/// `-p <prompt>` for Copilot CLI, pointed at `mock` (its BYOK provider, the OpenAI
+/// Responses dialect) and offline: no GitHub login, telemetry or update
+/// check. `--trust-folder` stands for the user's answer to its folder-trust
+/// question, without which it runs none of the repository's hooks. Its
+/// runtime, unpacked on first start, comes from the cache
+/// `scripts/install-agents` filled.
+fn copilot_prompt(cmd: &mut Command, mock: &Mock, prompt: &str) {
+    cmd.args(["-p", prompt, "--allow-all-tools", "--trust-folder", "--no-auto-update"]);
+    cmd.env("COPILOT_OFFLINE", "true")
+        .env("COPILOT_PROVIDER_BASE_URL", format!("{}/v1", mock.url()))
+        .env("COPILOT_PROVIDER_WIRE_API", "responses")
+        .env("COPILOT_PROVIDER_API_KEY", "test")
+        .env("COPILOT_MODEL", "mock-model")
+        .env("XDG_CACHE_HOME", agents_dir().join("node_modules/.cache"));
+}
+
+/// The hooks `entire enable --agent copilot` writes
+/// (`.github/copilot/settings.local.json`, kept out of git) run in the real
+/// Copilot CLI: plain `copilot -p` gets a hook-made session (ID =
+/// Copilot's) whose commit the git hook finds by PID, with the file its
+/// `create` tool wrote and the transcript from Copilot's session state; under the launcher they add Copilot's
+/// session ID and the prompt to the launcher's session.
+#[test]
+#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
+fn copilot_runs_the_hooks_enable_installs() {
+    let copilot = copilot();
+    let w = World::new();
+    let repo = w.repo("r");
+    let out = stdout(w.entire(&repo).args(["enable", "--agent", "copilot"]).output().unwrap());
+    assert!(
+        out.contains("copilot: hooks installed in .github/copilot/settings.local.json")
+            && out.contains("trust"),
+        "{out}"
+    );
+
+    let variable = w.path().join("copilot-session-variable");
+    let command = format!(
+        "printenv COPILOT_AGENT_SESSION_ID > '{}' && git add notes.txt && {}",
+        variable.display(),
+        commit_command("p.txt", "plain copilot")
+    );
+    let mock = Mock::start_writing(&w, "plain", Some(&repo.join("notes.txt")), &command, &[]);
+    let mut cmd = w.cmd(&copilot, &repo);
+    copilot_prompt(&mut cmd, &mock, "Commit p.txt");
+    let agent = Running::spawn(cmd, "copilot -p");
+    let wrapper = agent.pid;
+    agent.finish();
+    mock.expect("write");
+    mock.expect("tool");
+    mock.expect("final");
+    let plain = owned(&w, &repo, "plain copilot");
+    assert_eq!(plain.session["files_touched"], json!(["notes.txt"]), "its `create` tool's path");
+    plain.assert("copilot", "pid");
+    assert_eq!(plain.session["source"], "agent-hook");
+    assert_eq!(plain.session["agent_session_id"], plain.session["session_id"]);
+    // What the agent-variable step matches where no process tree reaches.
+    let exported = std::fs::read_to_string(&variable).unwrap();
+    assert_eq!(exported.trim(), plain.session["session_id"].as_str().unwrap());
+    // The native `copilot` process, which the npm wrapper runs as its child.
+    assert_ne!(plain.session["agent_pid"], wrapper, "{:#}", plain.session);
+    assert!(plain.session["agent_pid"].is_u64(), "{:#}", plain.session);
+    assert_eq!(plain.session["first_prompt"], "Commit p.txt");
+    assert!(plain.session["ended_at"].is_string(), "sessionEnd ended it");
+    let transcript = plain.session["transcript_path"].as_str().unwrap_or_default();
+    assert!(
+        transcript.starts_with(w.path().join("home/.copilot/session-state").to_str().unwrap()),
+        "{transcript}"
+    );
+    plain.assert_transcript_copied(&w, &repo);
+
+    let mock = Mock::start(&w, "launched", &commit_command("l.txt", "launched copilot"), &[]);
+    let mut cmd = w.entire(&repo);
+    cmd.args(["run", "--"]).arg(&copilot);
+    copilot_prompt(&mut cmd, &mock, "Commit l.txt");
+    run(cmd, "entire run -- copilot -p");
+    mock.expect("tool");
+    mock.expect("final");
+    let launched = owned(&w, &repo, "launched copilot");
+    launched.assert("copilot", "env");
+    assert_eq!(launched.session["source"], "launcher");
+    assert!(launched.session["agent_session_id"].is_string(), "{:#}", launched.session);
+    assert_eq!(launched.session["first_prompt"], "Commit l.txt");
+    // The mock answers each of the two turns with 10 input and 5 output tokens.
+    assert_eq!(
+        launched.session["tokens"],
+        json!({"input": 20, "output": 10, "cache_read": 0, "cache_write": 0})
+    );
+    assert_eq!(launched.session["models"], json!(["mock-model"]));
+    assert_eq!(w.git(&repo, &["status", "--porcelain", "--", ".github"]), "", "the hooks stay out of git");
+}
+
+/// The hooks `enable --agent copilot --project` writes for the team
+/// (`.github/copilot/settings.json`) run entire where it is on PATH, as
+/// for a teammate who has it: plain `copilot -p` gets a hook-made session
+/// that owns its commit by PID. Where entire is not installed they do
+/// nothing, and Copilot commits as it would without them.
+#[test]
+#[ignore = "needs node >= 22, python3 and the pinned agent CLIs: run scripts/test"]
+fn copilot_runs_the_project_hooks_where_entire_is_installed() {
+    let copilot = copilot();
+    let w = World::new();
+    let repo = w.repo("r");
+    stdout(w.entire(&repo).args(["enable", "--agent", "copilot", "--project"]).output().unwrap());
+    assert_eq!(w.git(&repo, &["status", "--porcelain", "--", ".github"]), "?? .github/", "to be committed");
+
+    let mock = Mock::start(&w, "teammate", &commit_command("t.txt", "teammate copilot"), &[]);
+    let mut cmd = w.cmd(&copilot, &repo);
+    copilot_prompt(&mut cmd, &mock, "Commit t.txt");
+    put_entire_on_path(&mut cmd);
+    run(cmd, "copilot -p");
+    mock.expect("tool");
+    mock.expect("final");
+    let owned = owned(&w, &repo, "teammate copilot");
+    owned.assert("copilot", "pid");
+    assert_eq!(owned.session["source"], "agent-hook");
+    assert_eq!(owned.session["first_prompt"], "Commit t.txt");
+
+    let mock = Mock::start(&w, "without", &commit_command("n.txt", "copilot alone"), &[]);
+    let mut cmd = w.cmd(&copilot, &repo);
+    copilot_prompt(&mut cmd, &mock, "Commit n.txt");
+    run(cmd, "copilot -p");
+    mock.expect("tool");
+    mock.expect("final");
+    let log = w.git(&repo, &["log", "--format=%s"]);
+    assert!(log.starts_with("copilot alone\n"), "{log}");
+    let sessions = w.json(&repo, &["sessions", "--all", "--json"]);
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "no session of its own: {sessions:#}");
 }
 
 // ------------------------------------------------------------ sandboxes

@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{World, entire_bin, script, stdout};
+use crate::support::{World, copy_entire, entire_bin, script, stdout};
 
 /// What `entire shell init` wraps without `--agents`.
-const DEFAULT_AGENTS: [&str; 7] = ["claude", "codex", "gemini", "aider", "opencode", "cursor-agent", "goose"];
+const DEFAULT_AGENTS: [&str; 8] =
+    ["claude", "codex", "gemini", "aider", "opencode", "cursor-agent", "copilot", "goose"];
 
 /// Appends one call to $AGENT_LOG: its session, the live registry while it
 /// runs (names and records), its argv. Exits 7, which nothing else returns.
@@ -278,7 +279,7 @@ fn missing_binary_runs_agent_with_one_warning(shell: Shell) {
     let dir = world.path().join(r#"it's "odd" $HOME \' \\ dir"#);
     std::fs::create_dir(&dir).expect("odd dir");
     let copy = dir.join("entire");
-    std::fs::copy(entire_bin(), &copy).expect("copy entire");
+    copy_entire(&copy);
     let warnings = world.path().join("warnings");
     let status = shell.status();
     let script = format!(
@@ -298,6 +299,41 @@ fn missing_binary_runs_agent_with_one_warning(shell: Shell) {
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert_eq!(calls[0].live.len(), 1, "the copy starts a session: {calls:?}");
     assert_eq!(calls[1], AgentCall { args: vec!["second".into()], ..AgentCall::default() });
+}
+
+/// With hashing off (`set +h`) the bash wrapper cannot name the launcher
+/// after the agent; it calls it by its path, and the agent is still recorded.
+#[test]
+fn bash_without_hashing_still_records() {
+    let world = agent_world();
+    let script = format!("set +h\n{}\nclaude x\necho wrapped=$?", Shell::Bash.init(""));
+    let output = Shell::Bash.command(&world, true, &script).output().expect("run bash");
+    assert_eq!(stdout(output), "wrapped=7");
+    let calls = agent_calls(&world);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        (&calls[0].live_agents[..], &calls[0].args[..]),
+        (&["claude-code".to_owned()][..], &["x".to_owned()][..])
+    );
+}
+
+/// The name the bash wrapper starts the launcher under: `claude.entire
+/// ARGS…` is `entire run -- claude ARGS…`, every argument the agent's.
+#[test]
+fn a_name_ending_in_dot_entire_runs_that_agent() {
+    let world = agent_world();
+    let link = world.path().join("claude.entire");
+    std::os::unix::fs::symlink(entire_bin(), &link).expect("link");
+    let output = Shell::Bash
+        .command(&world, false, "\"$LINK\" --help -- '' run || echo status=$?")
+        .env("LINK", &link)
+        .output()
+        .expect("run bash");
+    assert_eq!(stdout(output), "status=7");
+    let calls = agent_calls(&world);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].live_agents, ["claude-code"]);
+    assert_eq!(calls[0].args, ["--help", "--", "", "run"]);
 }
 
 #[test]
@@ -323,8 +359,8 @@ exit 7
 
 /// Ctrl-Z stops a wrapped agent and `fg` brings it back, in a real
 /// interactive shell in a terminal; the agent's exit status is the
-/// shell's `$?` afterwards. In bash the stopped job names the agent (`fg
-/// %?claude`); zsh shows a stopped function's job without a name.
+/// shell's `$?` afterwards; `fg %claude` finds it among other stopped jobs.
+/// bash lists the job under the agent's name; zsh without a name.
 fn ctrl_z_and_fg_keep_the_agent_status(shell: Shell) {
     let world = World::new();
     std::fs::create_dir(world.path().join("bin")).expect("bin dir");
@@ -358,17 +394,22 @@ fn ctrl_z_and_fg_keep_the_agent_status(shell: Shell) {
     sh.exp_string("ready").expect("the agent started");
     sh.send_control('z').unwrap();
     sh.wait_for_prompt().expect("the prompt after Ctrl-Z");
-    let resume = match shell {
-        Shell::Bash => {
-            sh.send_line("jobs").unwrap();
-            let jobs = sh.wait_for_prompt().unwrap();
-            assert!(jobs.contains("Stopped") && jobs.contains("claude-code -- claude"), "{jobs}");
-            "fg %?claude"
-        }
-        _ => "fg",
-    };
+    // A second stopped job, so that `fg %claude` has to pick.
+    sh.send_line("sh -c 'echo up-$((6 * 7)); exec sleep 60'").unwrap();
+    sh.exp_string("up-42").expect("the second job started");
+    sh.send_control('z').unwrap();
+    sh.wait_for_prompt().expect("the prompt after the second Ctrl-Z");
+    sh.send_line("jobs").unwrap();
+    let jobs = sh.wait_for_prompt().unwrap();
+    let first = jobs.lines().find(|line| line.starts_with("[1]")).unwrap_or_default();
+    match shell {
+        // bash names the job after the command inside the function.
+        Shell::Bash => assert!(first.contains("Stopped") && first.contains("claude.entire \"$@\""), "{jobs}"),
+        // zsh shows the stopped launcher's text, which it never sets inside a function.
+        _ => assert_eq!(first.trim_end(), "[1]  - suspended", "{jobs}"),
+    }
     std::fs::write(&go, "").unwrap();
-    sh.send_line(resume).unwrap();
+    sh.send_line("fg %claude").unwrap();
     sh.exp_string("done").expect("the agent resumed");
     sh.wait_for_prompt().unwrap();
     sh.send_line("echo \"rc=$?\"").unwrap();

@@ -10,7 +10,7 @@ use crate::attribution::{commit_outside, commit_snippet, each_owns_its_commits};
 use crate::support::{Agent, World, checkpoint_of, owner_of};
 
 /// `snippet` with the environment cleared to PATH and HOME, as
-/// `env -i PATH="$PATH" HOME="$HOME"` in the issue, tracing resolution.
+/// `env -i PATH="$PATH" HOME="$HOME"`, tracing resolution.
 fn stripped(snippet: &str) -> String {
     format!("env -i PATH=\"$PATH\" HOME=\"$HOME\" ENTIRE_DEBUG=1 sh -c \"{snippet}\"")
 }

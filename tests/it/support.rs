@@ -351,23 +351,23 @@ impl Agent {
     }
 }
 
+/// Copies the entire binary to `dest`, ready to run. Another test thread
+/// that forks before the copy's write descriptor is closed holds it until
+/// its child execs: meanwhile exec says busy. Once one exec succeeds, none
+/// is left.
+pub fn copy_entire(dest: &Path) {
+    std::fs::copy(entire_bin(), dest).unwrap();
+    while let Err(e) = Command::new(dest).arg("--version").output() {
+        assert_eq!(e.kind(), std::io::ErrorKind::ExecutableFileBusy, "{e}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Copies the entire binary to `dest` and runs `entire enable` in `repo`
 /// with that copy, so that the hooks point at it.
 pub fn enable_with_copy(world: &World, repo: &Path, dest: &Path) {
-    std::fs::copy(entire_bin(), dest).unwrap();
-    // Another test thread that forks before our copy's write descriptor is
-    // closed holds it until its child execs: meanwhile exec says busy.
-    loop {
-        match world.cmd(dest, repo).arg("enable").output() {
-            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            done => {
-                stdout(done.unwrap());
-                return;
-            }
-        }
-    }
+    copy_entire(dest);
+    stdout(world.cmd(dest, repo).arg("enable").output().unwrap());
 }
 
 /// `entire run -- git commit --allow-empty -m <message>`: whether it
