@@ -60,13 +60,14 @@ pub struct Held {
     /// The child writes `errno` here when its `exec` fails; closed (by the
     /// `exec`) when it succeeds.
     errors: OwnedFd,
-    /// What the child reads until its `exec`: on Linux it shares the
-    /// launcher's memory, so this lives until the child is past it.
+    /// What the child reads until its `exec` (its own copy, after the
+    /// fork); kept with the handle so that the child's view and ours are
+    /// the same allocation's.
     _image: Box<ChildImage>,
 }
 
-/// Everything the child needs, prepared before it is created: it makes
-/// system calls only, on this memory and its own stack.
+/// Everything the child needs, prepared before the fork: after it, the
+/// child makes system calls only, on its copy of this.
 struct ChildImage {
     path: CString,
     _argv: Vec<CString>,
@@ -79,8 +80,6 @@ struct ChildImage {
     gate: i32,
     errors: i32,
     errors_write: i32,
-    #[cfg(target_os = "linux")]
-    stack: Vec<u8>,
 }
 
 impl Supervisor {
@@ -120,7 +119,7 @@ impl Supervisor {
         let envp_ptrs = envp.iter().map(|e| e.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         let (gate_read, gate) = cloexec_pipe()?;
         let (errors, errors_write) = cloexec_pipe()?;
-        let mut image = Box::new(ChildImage {
+        let image = Box::new(ChildImage {
             path,
             _argv: argv,
             _envp: envp,
@@ -130,20 +129,17 @@ impl Supervisor {
             gate: gate.as_raw_fd(),
             errors: errors.as_raw_fd(),
             errors_write: errors_write.as_raw_fd(),
-            #[cfg(target_os = "linux")]
-            stack: Vec::with_capacity(64 * 1024),
         });
 
         // Every signal blocked across the fork: none may run the launcher's
         // handlers in the child before it resets them.
-        // SAFETY: plain libc calls on sigsets we own; the child is given
-        // memory that outlives it (see `spawn_child`).
+        // SAFETY: plain libc calls on sigsets we own; see `spawn_child`.
         let pid = unsafe {
             let mut all: libc::sigset_t = std::mem::zeroed();
             let mut old: libc::sigset_t = std::mem::zeroed();
             libc::sigfillset(&mut all);
             libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            let pid = spawn_child(&mut image);
+            let pid = spawn_child(&image);
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
             pid
         };
@@ -231,47 +227,24 @@ impl Drop for Held {
     }
 }
 
-/// Creates the child, which runs [`run_child`] on `image`. On Linux it
-/// shares the launcher's memory (`clone(CLONE_VM)`, as `posix_spawn` does,
-/// but without suspending the launcher): nothing is copied at its creation
-/// and torn down at its `exec`, which a `fork` of the launcher would cost
-/// (about three times the CPU of the system calls involved, measured). The
-/// launcher does not free `image` before the child has exec'd or exited.
-/// Under Valgrind, which runs no such clone, and elsewhere: a `fork`.
+/// Forks the child, which runs [`run_child`] on its copy of `image`. A
+/// plain `fork`, not a child sharing the launcher's memory (`CLONE_VM`):
+/// that saves about 0.1 ms of CPU per session, but the child would then run
+/// alongside the launcher on the launcher's thread-local state (`errno`),
+/// which `posix_spawn` avoids only by suspending its caller.
 ///
 /// # Safety
 /// Single-threaded launcher, every signal blocked.
-unsafe fn spawn_child(image: &mut ChildImage) -> libc::pid_t {
-    extern "C" fn child(image: *mut libc::c_void) -> libc::c_int {
-        // SAFETY: `image` is the live ChildImage handed to clone/fork.
-        unsafe { run_child(&*(image as *const ChildImage)) }
-    }
-    #[cfg(target_os = "linux")]
-    if !under_valgrind() {
-        // SAFETY: the stack is ours and outlives the child's use of it; the
-        // child never returns (it execs or exits).
-        return unsafe {
-            // The child's stack: untouched capacity, paged in as it is used.
-            let top = image.stack.as_mut_ptr().add(image.stack.capacity());
-            let top = top.sub(top as usize % 16);
-            libc::clone(child, top.cast(), libc::CLONE_VM | libc::SIGCHLD, (image as *mut ChildImage).cast())
-        };
-    }
+unsafe fn spawn_child(image: &ChildImage) -> libc::pid_t {
     // SAFETY: after a fork of a single-threaded process the child may make
-    // system calls on its copy of `image`.
+    // system calls on its copy of `image`; it never returns.
     unsafe {
         let pid = libc::fork();
         if pid == 0 {
-            child((image as *mut ChildImage).cast());
+            run_child(image);
         }
         pid
     }
-}
-
-/// Valgrind preloads its own library into the programs it runs.
-#[cfg(target_os = "linux")]
-fn under_valgrind() -> bool {
-    std::env::var_os("LD_PRELOAD").is_some_and(|v| v.as_bytes().windows(9).any(|w| w == b"vgpreload"))
 }
 
 /// Waits until `fd` can be read, for at most `timeout` (None: for as long
@@ -316,8 +289,8 @@ fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// The child: resets its signals, waits for the go byte, `exec`s. Never
-/// returns. Touches nothing of the launcher's but `image`: on Linux it runs
-/// in the launcher's memory, while the launcher goes on.
+/// returns. Touches nothing but `image`: system calls only, as after any
+/// fork.
 ///
 /// # Safety
 /// Only in the child [`spawn_child`] makes.
