@@ -13,13 +13,18 @@
 //! waiting on a launcher that is still running. (Model: sudo-rs
 //! `exec/no_pty.rs`.)
 
+use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::process::{Child, Command};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, SigHandler, Signal};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
-use signal_hook::iterator::SignalsInfo;
+use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::low_level::siginfo::{Cause, Origin};
 
@@ -27,6 +32,11 @@ use crate::process::{ProcessTable, System};
 
 /// Signals that are forwarded when another process sends them to us.
 const RELAYED: [i32; 7] = [SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH];
+
+/// How long the agent runs before the launcher gives back the memory its
+/// start-up used ([`release_startup_pages`]): longer than a command that
+/// only does something quick, short next to any agent's session.
+const SETTLED: Duration = Duration::from_millis(100);
 
 /// How the agent ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +46,40 @@ pub enum Exit {
 }
 
 pub struct Supervisor {
-    signals: SignalsInfo<WithOrigin>,
+    signals: SignalDelivery<UnixStream, WithOrigin>,
+}
+
+/// The agent's process, forked and held before its `exec`: its PID (and
+/// start time, which the `exec` keeps) can be recorded before it runs any
+/// of its own code, so the agent's first commit already finds its session,
+/// and the launcher writes the session once rather than again after a spawn.
+pub struct Held {
+    pid: Pid,
+    /// Writing a byte lets the child `exec`; closed without one, it exits.
+    gate: Option<OwnedFd>,
+    /// The child writes `errno` here when its `exec` fails; closed (by the
+    /// `exec`) when it succeeds.
+    errors: OwnedFd,
+    /// What the child reads until its `exec` (its own copy, after the
+    /// fork); kept with the handle so that the child's view and ours are
+    /// the same allocation's.
+    _image: Box<ChildImage>,
+}
+
+/// Everything the child needs, prepared before the fork: after it, the
+/// child makes system calls only, on its copy of this.
+struct ChildImage {
+    path: CString,
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
+    /// The child's descriptors, by number: it has its own table, a copy
+    /// of the launcher's when it was made.
+    gate_read: i32,
+    gate: i32,
+    errors: i32,
+    errors_write: i32,
 }
 
 impl Supervisor {
@@ -46,32 +89,263 @@ impl Supervisor {
     pub fn new() -> io::Result<Supervisor> {
         let mut wanted = RELAYED.to_vec();
         wanted.push(SIGCHLD);
-        Ok(Supervisor { signals: SignalsInfo::<WithOrigin>::new(&wanted)? })
+        let (read, write) = UnixStream::pair()?;
+        Ok(Supervisor { signals: SignalDelivery::with_pipe(read, write, WithOrigin::default(), &wanted)? })
     }
 
-    pub fn spawn(&self, cmd: &mut Command) -> io::Result<Child> {
-        cmd.spawn()
+    /// Forks the agent: `program` (a path) run with `argv` (`argv[0]`
+    /// first) and `env` added to ours. The child waits for
+    /// [`Held::release`]. As `std::process::Command` does, the child gets
+    /// every signal at its default action (SIGPIPE included, which Rust
+    /// ignores) and an empty signal mask.
+    pub fn fork_held(&self, program: &Path, argv: &[OsString], env: &[(&str, &str)]) -> io::Result<Held> {
+        let c =
+            |s: &OsStr| CString::new(s.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
+        let path = c(program.as_os_str())?;
+        let argv = argv.iter().map(|a| c(a)).collect::<io::Result<Vec<_>>>()?;
+        let mut envp = Vec::new();
+        for (key, value) in std::env::vars_os() {
+            if env.iter().all(|(k, _)| OsStr::new(k) != key) {
+                let mut pair = key;
+                pair.push("=");
+                pair.push(value);
+                envp.push(c(&pair)?);
+            }
+        }
+        for (key, value) in env {
+            envp.push(c(OsStr::new(&format!("{key}={value}")))?);
+        }
+        let argv_ptrs = argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let envp_ptrs = envp.iter().map(|e| e.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let (gate_read, gate) = cloexec_pipe()?;
+        let (errors, errors_write) = cloexec_pipe()?;
+        let image = Box::new(ChildImage {
+            path,
+            _argv: argv,
+            _envp: envp,
+            argv_ptrs,
+            envp_ptrs,
+            gate_read: gate_read.as_raw_fd(),
+            gate: gate.as_raw_fd(),
+            errors: errors.as_raw_fd(),
+            errors_write: errors_write.as_raw_fd(),
+        });
+
+        // Every signal blocked across the fork: none may run the launcher's
+        // handlers in the child before it resets them.
+        // SAFETY: plain libc calls on sigsets we own; see `spawn_child`.
+        let pid = unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            let pid = spawn_child(&image);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            pid
+        };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The child's ends, which the launcher closes: the `exec` then
+        // closes the last writer of `errors`.
+        drop((gate_read, errors_write));
+        Ok(Held { pid: Pid::from_raw(pid), gate: Some(gate), errors, _image: image })
     }
 
-    /// Relays signals until the agent exits, and reports how.
-    pub fn wait(&mut self, child: Child) -> io::Result<Exit> {
-        let pid = Pid::from_raw(child.id() as i32);
-        // std's Child would reap on drop of nothing, but we wait ourselves.
-        drop(child);
+    /// Relays signals until the agent exits, and reports how. Once the
+    /// agent has run for [`SETTLED`], the launcher gives back the pages of
+    /// its start-up code ([`release_startup_pages`]).
+    pub fn wait(&mut self, pid: Pid) -> io::Result<Exit> {
         if let Some(exit) = reap(pid)? {
             return Ok(exit);
         }
-        for origin in self.signals.forever() {
-            if origin.signal == SIGCHLD {
-                if let Some(exit) = reap(pid)? {
-                    return Ok(exit);
+        let settled_at = Instant::now() + SETTLED;
+        let mut settled = false;
+        loop {
+            let timeout = (!settled).then(|| settled_at.saturating_duration_since(Instant::now()));
+            if !readable(self.signals.get_read().as_raw_fd(), timeout) && !settled {
+                settled = true;
+                release_startup_pages();
+                continue;
+            }
+            for origin in self.signals.pending() {
+                if origin.signal == SIGCHLD {
+                    if let Some(exit) = reap(pid)? {
+                        return Ok(exit);
+                    }
+                } else if should_forward(&origin, pid) {
+                    // The agent may already be gone; its exit arrives as SIGCHLD.
+                    let _ = signal::kill(pid, Signal::try_from(origin.signal).ok());
                 }
-            } else if should_forward(&origin, pid) {
-                // The agent may already be gone; its exit arrives as SIGCHLD.
-                let _ = signal::kill(pid, Signal::try_from(origin.signal).ok());
             }
         }
-        unreachable!("the signal iterator only ends when closed")
+    }
+}
+
+impl Held {
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// Lets the agent `exec`. An error when it could not (the child is
+    /// then reaped).
+    pub fn release(mut self) -> io::Result<Pid> {
+        let gate = self.gate.take().expect("released once");
+        let go = [1u8];
+        // SAFETY: writes one byte from a live buffer to a pipe we own.
+        unsafe { libc::write(gate.as_raw_fd(), go.as_ptr().cast(), 1) };
+        drop(gate);
+        let mut errno = [0u8; 4];
+        let mut got = 0;
+        while got < errno.len() {
+            // SAFETY: reads into the rest of a live buffer.
+            let n = unsafe {
+                libc::read(self.errors.as_raw_fd(), errno[got..].as_mut_ptr().cast(), errno.len() - got)
+            };
+            match n {
+                0 => break,
+                -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                -1 => return Err(io::Error::last_os_error()),
+                n => got += n as usize,
+            }
+        }
+        if got == 0 {
+            return Ok(self.pid); // closed by a successful exec
+        }
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+        Err(io::Error::from_raw_os_error(i32::from_ne_bytes(errno)))
+    }
+}
+
+impl Drop for Held {
+    /// Never let go: the child exits without running the agent, and is
+    /// reaped before the memory it reads is freed.
+    fn drop(&mut self) {
+        if self.gate.take().is_some() {
+            let _ = nix::sys::wait::waitpid(self.pid, None);
+        }
+    }
+}
+
+/// Forks the child, which runs [`run_child`] on its copy of `image`. A
+/// plain `fork`, not a child sharing the launcher's memory (`CLONE_VM`):
+/// that saves about 0.1 ms of CPU per session, but the child would then run
+/// alongside the launcher on the launcher's thread-local state (`errno`),
+/// which `posix_spawn` avoids only by suspending its caller.
+///
+/// # Safety
+/// Single-threaded launcher, every signal blocked.
+unsafe fn spawn_child(image: &ChildImage) -> libc::pid_t {
+    // SAFETY: after a fork of a single-threaded process the child may make
+    // system calls on its copy of `image`; it never returns.
+    unsafe {
+        let pid = libc::fork();
+        if pid == 0 {
+            run_child(image);
+        }
+        pid
+    }
+}
+
+/// Waits until `fd` can be read, for at most `timeout` (None: for as long
+/// as it takes); false when the time ran out. Interrupted by a signal, it
+/// says true: the caller looks at what arrived.
+fn readable(fd: i32, timeout: Option<Duration>) -> bool {
+    let mut poll = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    #[cfg(target_os = "linux")]
+    let ready = {
+        let limit = timeout.map(|t| libc::timespec {
+            tv_sec: t.as_secs() as libc::time_t,
+            tv_nsec: t.subsec_nanos() as libc::c_long,
+        });
+        let limit = limit.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: one pollfd and an optional timespec, both live across the call.
+        unsafe { libc::ppoll(&mut poll, 1, limit, std::ptr::null()) }
+    };
+    #[cfg(not(target_os = "linux"))]
+    // SAFETY: one pollfd that lives across the call.
+    let ready = unsafe { libc::poll(&mut poll, 1, timeout.map_or(-1, |t| t.as_millis().max(1) as i32)) };
+    ready != 0
+}
+
+/// A pipe whose ends the agent does not inherit. (Set apart from the
+/// opening where `pipe2` is missing: the launcher has no other thread to
+/// fork in between.)
+fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    #[cfg(target_os = "linux")]
+    {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        Ok((read, write))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+        let (read, write) = nix::unistd::pipe()?;
+        for fd in [&read, &write] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+        }
+        Ok((read, write))
+    }
+}
+
+/// The child: resets its signals, waits for the go byte, `exec`s. Never
+/// returns. Touches nothing but `image`: system calls only, as after any
+/// fork.
+///
+/// # Safety
+/// Only in the child [`spawn_child`] makes.
+unsafe fn run_child(image: &ChildImage) -> ! {
+    // SAFETY: system calls only, on `image` and this stack.
+    unsafe {
+        for sig in RELAYED.iter().chain(&[SIGCHLD, libc::SIGPIPE]) {
+            libc::signal(*sig, libc::SIG_DFL);
+        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        libc::close(image.gate);
+        libc::close(image.errors);
+        let mut go = 0u8;
+        // No handler runs here any more, so nothing interrupts the read.
+        if libc::read(image.gate_read, (&mut go as *mut u8).cast(), 1) != 1 {
+            libc::_exit(127); // the launcher is gone: no session, no agent
+        }
+        libc::execve(image.path.as_ptr(), image.argv_ptrs.as_ptr(), image.envp_ptrs.as_ptr());
+        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOEXEC).to_ne_bytes();
+        libc::write(image.errors_write, errno.as_ptr().cast(), errno.len());
+        libc::_exit(127)
+    }
+}
+
+/// Gives back the pages of code the launcher ran to start the session
+/// (entire's own and the libraries', about 4 MB of its resident memory
+/// once started) while it only waits: they are still in the page cache,
+/// and the little that waiting and ending the session runs maps back in.
+/// Only executable, read-only mappings of files are dropped, whose pages
+/// are never written, so what maps back is what was there.
+fn release_startup_pages() {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
+        for line in maps.lines() {
+            let mut fields = line.split_whitespace();
+            let (Some(range), Some(perms), Some(_offset), Some(_dev), Some(inode)) =
+                (fields.next(), fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if perms != "r-xp" || inode == "0" {
+                continue;
+            }
+            let Some((start, end)) = range.split_once('-') else { continue };
+            let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16))
+            else {
+                continue;
+            };
+            // SAFETY: a private, read-only, executable file mapping: its
+            // pages are the file's, and fault back in from it unchanged.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        }
     }
 }
 

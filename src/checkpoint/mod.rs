@@ -23,6 +23,7 @@ use crate::session::{CheckpointId, Resolution, ResolvedBy, SessionId};
 
 pub use id::{new_id, new_id_with, refill as refill_ids, refill_with as refill_ids_with};
 pub use merge::{conflicts, merge};
+pub use objects::Objects;
 pub use reader::{Reader, for_commit, read};
 pub use record::{Attribution, record};
 pub use transcript_source::{SkipReason, agent_dirs, open_transcript};

@@ -449,6 +449,11 @@ impl Objects {
         Ok(Some(tree))
     }
 
+    /// A commit's message; None when it is missing.
+    pub fn message(&self, commit: &str) -> Result<Option<String>> {
+        Ok(self.commit_headers(commit)?.map(|headers| headers.message))
+    }
+
     /// A commit's tree, parents and message; None when it is missing.
     fn commit_headers(&self, commit: &str) -> Result<Option<CommitHeaders>> {
         let Some(object) = self.get(commit)?.filter(|o| o.kind == "commit") else { return Ok(None) };

@@ -1,9 +1,7 @@
 //! `entire run [--agent NAME] [--] CMD [ARGS…]` (docs/spec.md §4).
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::Utc;
 
@@ -14,32 +12,44 @@ use crate::error::{Error, Result, warn};
 use crate::fsutil::is_executable;
 use crate::git::Repo;
 use crate::process::{ProcessTable, System};
-use crate::session::{self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionRecord, Source, Store};
+use crate::session::{
+    self, LiveEntry, LiveRegistry, SESSION_ENV, SessionId, SessionLock, SessionRecord, Source, Store,
+};
 use crate::settings::Settings;
 use crate::supervise::{self, Supervisor};
 
 pub fn run(args: RunArgs) -> Result<i32> {
-    let (program, rest) = args.command.split_first().expect("clap requires CMD");
+    let (program, _) = args.command.split_first().expect("clap requires CMD");
     let path = find_program(program)?;
     let agent = args.agent.unwrap_or_else(|| agents::session_name(program));
 
     let mut supervisor =
         Supervisor::new().map_err(|e| Error::internal(format!("installing signal handlers: {e}")))?;
     let mut launch = Launch::begin(agent, &args.command);
-
-    let mut cmd = Command::new(&path);
-    cmd.arg0(program).args(rest);
-    if let Some(launch) = &launch {
-        cmd.env(SESSION_ENV, launch.record.session_id.as_str());
-    }
-    let child = supervisor.spawn(&mut cmd).map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::PermissionDenied { 126 } else { 127 };
-        Error::internal(format!("cannot run {}: {e}", program.to_string_lossy())).with_code(code)
-    })?;
+    let id = launch.as_ref().map(|l| l.record.session_id.clone());
+    let env: Vec<(&str, &str)> = id.iter().map(|id| (SESSION_ENV, id.as_str())).collect();
+    let code = |e: &std::io::Error| if e.kind() == std::io::ErrorKind::PermissionDenied { 126 } else { 127 };
+    let cannot_run = |e: std::io::Error| {
+        Error::internal(format!("cannot run {}: {e}", program.to_string_lossy())).with_code(code(&e))
+    };
+    let held = supervisor.fork_held(&path, &args.command, &env).map_err(cannot_run)?;
+    // Everything a hook of the agent reads is in place before its exec.
     if let Some(launch) = &mut launch {
-        launch.agent_started(child.id() as i32);
+        launch.start(held.pid());
     }
-    let exit = supervisor.wait(child).map_err(|e| Error::internal(format!("waiting for the agent: {e}")))?;
+    let pid = match held.release() {
+        Ok(pid) => pid,
+        Err(err) => {
+            if let Some(launch) = launch {
+                launch.finish(supervise::Exit::Code(code(&err)));
+            }
+            return Err(cannot_run(err));
+        }
+    };
+    if let Some(launch) = &mut launch {
+        launch.agent_running();
+    }
+    let exit = supervisor.wait(pid).map_err(|e| Error::internal(format!("waiting for the agent: {e}")))?;
     if let Some(launch) = launch {
         launch.finish(exit);
     }
@@ -91,6 +101,9 @@ struct Launch {
     /// Held until the launcher exits: hooks in other PID namespaces probe
     /// them to tell that the session is live.
     locks: Vec<std::fs::File>,
+    /// The record's lock file, opened while the agent runs so that the
+    /// session's end creates no file.
+    end_lock: Option<SessionLock>,
     /// Where HEAD's reflog ended when the session started.
     reflog_at_start: u64,
     warned: bool,
@@ -136,6 +149,7 @@ impl Launch {
             repo: enabled_repo,
             store,
             locks: Vec::new(),
+            end_lock: None,
             reflog_at_start,
             warned: false,
         };
@@ -143,9 +157,17 @@ impl Launch {
             launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded; running the agent anyway");
             return None;
         }
-        launch.save();
-        launch.hold_locks();
         Some(launch)
+    }
+
+    /// Records the session with its agent, forked and not yet exec'd as
+    /// `pid`, and takes the launcher's locks: the one write of the session
+    /// before the agent runs.
+    fn start(&mut self, pid: i32) {
+        self.record.agent_pid = Some(pid);
+        self.record.agent_start_time = System.start_time(pid);
+        self.save();
+        self.hold_locks();
     }
 
     /// Locks next to the live entries, in the repository's index and in
@@ -163,10 +185,9 @@ impl Launch {
         }
     }
 
-    fn agent_started(&mut self, pid: i32) {
-        self.record.agent_pid = Some(pid);
-        self.record.agent_start_time = System.start_time(pid);
-        self.save();
+    /// While the agent runs: what the end would otherwise create first.
+    fn agent_running(&mut self) {
+        self.end_lock = self.store.as_ref().and_then(|s| s.session_lock(&self.record.session_id).ok());
     }
 
     fn finish(mut self, exit: supervise::Exit) {
@@ -181,12 +202,18 @@ impl Launch {
                 (self.record.ended_at, self.record.exit_code, self.record.exit_signal);
             // Hooks may have added checkpoints and prompts meanwhile: merge
             // into the stored record rather than overwrite it.
-            let result = store.modify(&id, |current| {
-                let mut rec = current.unwrap_or_else(|| self.record.clone());
-                rec.ended_at = ended_at;
-                rec.exit_code = exit_code;
-                rec.exit_signal = exit_signal;
-                Some(rec)
+            let lock = match self.end_lock.take() {
+                Some(lock) => Ok(lock),
+                None => store.session_lock(&id),
+            };
+            let result = lock.and_then(|lock| {
+                store.modify_with(lock, &id, |current| {
+                    let mut rec = current.unwrap_or_else(|| self.record.clone());
+                    rec.ended_at = ended_at;
+                    rec.exit_code = exit_code;
+                    rec.exit_signal = exit_signal;
+                    Some(rec)
+                })
             });
             if let Err(err) = result {
                 self.warn(&format!("could not record the end of the session: {err:#}"));
@@ -210,21 +237,11 @@ impl Launch {
 
     /// Writes the record (when entire is enabled here) first, then the live
     /// entries that point to it (the repository's index, the registry): a
-    /// launcher killed in between leaves no entry ahead of its record.
+    /// launcher killed in between leaves no entry ahead of its record. The
+    /// ID is fresh (no hook can know it before the agent runs), so nothing
+    /// to merge and no lock to take.
     fn save(&mut self) {
-        let stored = self.store.as_ref().map(|s| {
-            if self.record.agent_pid.is_none() {
-                // Before the spawn: a fresh ID that no hook can know yet,
-                // so no lock to take (the agent waits for this write).
-                return s.create(&self.record).map(|()| None);
-            }
-            s.modify(&self.record.session_id, |current| {
-                let mut rec = current.unwrap_or_else(|| self.record.clone());
-                rec.agent_pid = self.record.agent_pid;
-                rec.agent_start_time = self.record.agent_start_time;
-                Some(rec)
-            })
-        });
+        let stored = self.store.as_ref().map(|s| s.create(&self.record)).transpose();
         let entry = LiveEntry {
             store: self.store.as_ref().map(|s| s.dir().to_path_buf()),
             session: self.record.clone(),
@@ -233,7 +250,7 @@ impl Launch {
         // session there whatever their environment says (docs/design.md).
         let indexed = self.store.as_ref().map(|s| LiveRegistry::repo_index(s).put(&entry)).transpose();
         let live = self.registry.as_ref().map(|r| r.put(&entry)).transpose();
-        if let Err(err) = stored.transpose().map(drop).and(indexed).and(live) {
+        if let Err(err) = stored.and(indexed).and(live) {
             self.warn(&format!("could not record the session: {err:#}; running the agent anyway"));
         }
     }
@@ -261,10 +278,14 @@ fn check_hooks(repo: &Repo, repair: bool) {
 /// Commits the worktree gained during the session without a checkpoint:
 /// one line, so that a session whose hooks did not run is never silent.
 fn report_untagged(repo: &Repo, reflog_at_start: u64) {
-    let untagged = crate::git::reflog::without_checkpoint(
-        repo,
-        &crate::git::reflog::commits_since(repo, reflog_at_start),
-    );
+    let commits = crate::git::reflog::commits_since(repo, reflog_at_start);
+    if commits.is_empty() {
+        return;
+    }
+    // In process: a `git log` would cost more than the launcher's start.
+    let Ok(objects) = checkpoint::Objects::open(repo) else { return };
+    let untagged =
+        crate::git::reflog::without_checkpoint(&commits, |sha| objects.message(sha).ok().flatten());
     if untagged.is_empty() {
         return;
     }

@@ -34,19 +34,13 @@ pub fn commits_since(repo: &Repo, start: u64) -> Vec<String> {
     commits
 }
 
-/// Those of `commits` whose message has no `Entire-Checkpoint` line (in any
-/// paragraph, as readers count them; one git process for all of them).
-pub fn without_checkpoint(repo: &Repo, commits: &[String]) -> Vec<String> {
-    if commits.is_empty() {
-        return Vec::new();
-    }
-    let mut args = vec!["log", "--no-walk=unsorted", "--encoding=UTF-8", "--format=%H%x1f%B%x1e"];
-    args.extend(commits.iter().map(String::as_str));
-    let Ok(out) = repo.git_output(args) else { return Vec::new() };
-    String::from_utf8_lossy(&out)
-        .split('\x1e')
-        .filter_map(|entry| entry.trim_start_matches('\n').split_once('\x1f'))
-        .filter(|(_, message)| every_value(message, CHECKPOINT_KEY, None).is_empty())
-        .map(|(sha, _)| sha.to_owned())
+/// Those of `commits` whose message (as `message` reads it) has no
+/// `Entire-Checkpoint` line, in any paragraph, as readers count them. A
+/// commit whose message cannot be read is left out.
+pub fn without_checkpoint(commits: &[String], message: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    commits
+        .iter()
+        .filter(|sha| message(sha).is_some_and(|m| every_value(&m, CHECKPOINT_KEY, None).is_empty()))
+        .cloned()
         .collect()
 }

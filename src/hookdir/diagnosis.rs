@@ -1,6 +1,8 @@
 //! What is wrong with entire's hooks, for `status` and `doctor`: every
 //! [`Problem`] is repaired by `install` (`entire enable`, `entire doctor --fix`).
 
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -8,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::state::{Binary, State};
 use super::{
-    CHAIN_MARKER, COPY, GIT_HOOKS, HOOKS, hooks_dir, hooks_path_config, is_entire_dir, is_entire_hook,
+    CHAIN_MARKER, COPY, GIT_HOOKS, HOOKS, hooks_dir_given, hooks_path_config, is_entire_dir, is_entire_hook,
     our_dir,
 };
 use crate::error::Result;
@@ -25,22 +27,32 @@ pub enum HookState {
 
 /// The state of each of our hooks, as git will run them now.
 pub fn states(repo: &Repo) -> Result<Vec<(&'static str, HookState)>> {
-    let dir = hooks_dir(repo)?;
-    let ours = dir == our_dir(repo);
-    Ok(HOOKS
+    let ours = our_dir(repo);
+    let dir = hooks_dir_given(repo, &ours)?;
+    Ok(states_in(&dir, dir == ours))
+}
+
+/// The state of each of our hooks in `dir`, entire's directory or not.
+/// The private copy is looked at once: a hook that is a hard link to it
+/// (the usual case) is it.
+fn states_in(dir: &Path, ours: bool) -> Vec<(&'static str, HookState)> {
+    let copy = dir.join(COPY);
+    let copy = fs::symlink_metadata(&copy).ok().filter(|_| ours && is_binary_copy(&copy));
+    HOOKS
         .iter()
         .map(|&hook| {
             let path = dir.join(hook);
-            let state = if fs::symlink_metadata(&path).is_err() {
-                HookState::Missing
-            } else if ours && is_our_hook(&dir, &path) {
-                HookState::Installed
-            } else {
-                HookState::Foreign
+            let state = match fs::symlink_metadata(&path) {
+                Err(_) => HookState::Missing,
+                Ok(meta) if copy.as_ref().is_some_and(|c| (c.dev(), c.ino()) == (meta.dev(), meta.ino())) => {
+                    HookState::Installed
+                }
+                Ok(_) if ours && is_our_hook(dir, &path) => HookState::Installed,
+                Ok(_) => HookState::Foreign,
             };
             (hook, state)
         })
-        .collect())
+        .collect()
 }
 
 #[derive(Debug, PartialEq)]
@@ -129,9 +141,16 @@ impl std::fmt::Display for Problem {
 /// What is wrong with entire's hooks in an enabled repository.
 pub fn problems(repo: &Repo) -> Result<Vec<Problem>> {
     let ours = our_dir(repo);
-    let dir = hooks_dir(repo)?;
+    problems_given(repo, &ours, State::load(&ours).as_ref())
+}
+
+/// [`problems`], given [`our_dir`] and the state found there. Each
+/// directory is listed once, rather than every hook name git knows looked
+/// up in it (`entire run` checks this before every session).
+pub(super) fn problems_given(repo: &Repo, ours: &Path, state: Option<&State>) -> Result<Vec<Problem>> {
+    let dir = hooks_dir_given(repo, ours)?;
     let mut found = Vec::new();
-    let Some(state) = State::load(&ours) else {
+    let Some(state) = state else {
         found.extend(HOOKS.iter().map(|h| Problem::Missing(h)));
         return Ok(found);
     };
@@ -145,7 +164,7 @@ pub fn problems(repo: &Repo) -> Result<Vec<Problem>> {
         });
         return Ok(found);
     }
-    for (hook, hook_state) in states(repo)? {
+    for (hook, hook_state) in states_in(ours, true) {
         match hook_state {
             HookState::Installed => {}
             HookState::Missing => found.push(Problem::Missing(hook)),
@@ -154,15 +173,20 @@ pub fn problems(repo: &Repo) -> Result<Vec<Problem>> {
             }
         }
     }
+    let here = entry_names(ours);
+    let previous_dir = state.previous_dir(repo);
+    let previous = entry_names(&previous_dir);
     for hook in GIT_HOOKS.iter().filter(|h| !is_entire_hook(h)) {
         let path = ours.join(hook);
-        if fs::symlink_metadata(&path).is_ok() && !is_chain_script(&path) {
-            found.push(Problem::Foreign((*hook).into(), Manager::of_file(&path)));
-        } else if !path.exists() && is_executable(&state.previous_dir(repo).join(hook)) {
+        if here.contains(OsStr::new(hook)) {
+            if !is_chain_script(&path) {
+                found.push(Problem::Foreign((*hook).into(), Manager::of_file(&path)));
+            }
+        } else if previous.contains(OsStr::new(hook)) && is_executable(&previous_dir.join(hook)) {
             found.push(Problem::NotChained((*hook).into()));
         }
     }
-    if lefthook_out_of_date(repo, &state.previous_dir(repo)) {
+    if lefthook_out_of_date(repo, &previous_dir, &previous) {
         found.push(Problem::LefthookOutOfDate);
     }
     match state.binary_status() {
@@ -171,6 +195,12 @@ pub fn problems(repo: &Repo) -> Result<Vec<Problem>> {
         Binary::Same => {}
     }
     Ok(found)
+}
+
+/// The names in `dir` (none when it cannot be read).
+fn entry_names(dir: &Path) -> HashSet<OsString> {
+    let Ok(entries) = fs::read_dir(dir) else { return HashSet::new() };
+    entries.flatten().map(|e| e.file_name()).collect()
 }
 
 impl Problem {
@@ -265,16 +295,19 @@ impl Manager {
 }
 
 /// lefthook's hooks are chained and its configuration is newer than the
-/// time its install recorded in `info/lefthook.checksum`.
-fn lefthook_out_of_date(repo: &Repo, previous_dir: &Path) -> bool {
-    let chained =
-        GIT_HOOKS.iter().any(|h| Manager::of_file(&previous_dir.join(h)) == Some(Manager::Lefthook));
+/// time its install recorded in `info/lefthook.checksum`. `names`: what
+/// the previous hooks directory holds.
+fn lefthook_out_of_date(repo: &Repo, previous_dir: &Path, names: &HashSet<OsString>) -> bool {
     let Some(installed_at) = fs::read_to_string(repo.common_dir.join("info/lefthook.checksum"))
         .ok()
         .and_then(|text| text.split_whitespace().nth(1)?.parse::<i64>().ok())
     else {
         return false;
     };
+    let chained = GIT_HOOKS
+        .iter()
+        .filter(|h| names.contains(OsStr::new(h)))
+        .any(|h| Manager::of_file(&previous_dir.join(h)) == Some(Manager::Lefthook));
     chained
         && [
             "lefthook.yml",

@@ -149,16 +149,17 @@ pub fn install(repo: &Repo, binary: &Path) -> Result<Installed> {
 /// corrected unasked.
 pub fn before_session(repo: &Repo, repair: bool) -> Result<Option<String>> {
     let ours = our_dir(repo);
-    if let Some(state) = State::load(&ours)
+    let state = State::load(&ours);
+    if let Some(state) = &state
         && location::refresh_linked(&ours)?
     {
         // Moved or copied: the chaining scripts name the old common dir too.
         let common = repo.common_dir.canonicalize().unwrap_or_else(|_| repo.common_dir.clone());
         for hook in GIT_HOOKS.iter().filter(|h| is_chain_script(&ours.join(h))) {
-            write_chain_script(&ours.join(hook), &chain_script(&state, hook, &common))?;
+            write_chain_script(&ours.join(hook), &chain_script(state, hook, &common))?;
         }
     }
-    let problems = super::problems(repo)?;
+    let problems = super::diagnosis::problems_given(repo, &ours, state.as_ref())?;
     let Some(problem) = problems.iter().find(|p| p.stops_hooks()) else { return Ok(None) };
     let by_us = problem.fix() == ["entire doctor --fix"];
     if repair && by_us {

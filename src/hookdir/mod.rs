@@ -95,7 +95,21 @@ pub fn our_dir(repo: &Repo) -> PathBuf {
 }
 
 /// Where git runs hooks from now (honours `core.hooksPath`), absolute.
+/// Read in process when the repository's own configuration points at
+/// entire's directory, the case of every `entire run` (a `git` process
+/// costs more than the rest of the launcher's start); git is asked for
+/// anything else, with every config scope and expansion it knows.
 pub fn hooks_dir(repo: &Repo) -> Result<PathBuf> {
+    hooks_dir_given(repo, &our_dir(repo))
+}
+
+/// [`hooks_dir`], given [`our_dir`].
+fn hooks_dir_given(repo: &Repo, ours: &Path) -> Result<PathBuf> {
+    // `ours` is canonical: a path that spells it is it, with no link to resolve.
+    if repo_hooks_path(repo).is_some_and(|dir| dir == ours || dir.canonicalize().is_ok_and(|dir| dir == ours))
+    {
+        return Ok(ours.to_path_buf());
+    }
     // Not `repo.git()`: that one turns hooks off, and we want the real path.
     let mut cmd = Command::new("git");
     cmd.current_dir(&repo.worktree).args(["rev-parse", "--git-path", "hooks"]).stdin(Stdio::null());
@@ -103,6 +117,53 @@ pub fn hooks_dir(repo: &Repo) -> Result<PathBuf> {
     let rel = String::from_utf8_lossy(&out).trim().to_owned();
     let dir = repo.worktree.join(rel);
     Ok(dir.canonicalize().unwrap_or(dir))
+}
+
+/// `core.hooksPath` as the repository's own configuration sets it: its
+/// `config` with the files it includes, `config.worktree`, and the
+/// `GIT_CONFIG_COUNT` variables. These come after the system's and the
+/// user's files, so when one of them sets it, git uses that value. None
+/// when none does, when git would expand the value (`~/`, `%(prefix)/`),
+/// when `git -c` settings are in the environment, or when an include needs
+/// more than this reads (git then answers).
+fn repo_hooks_path(repo: &Repo) -> Option<PathBuf> {
+    use gix::config::file::{Metadata, includes, init};
+    use gix::config::{File, Source, path::interpolate};
+
+    if std::env::var_os("GIT_CONFIG_PARAMETERS").is_some() {
+        return None;
+    }
+    let branch = repo.branch().and_then(|b| gix::refs::FullName::try_from(format!("refs/heads/{b}")).ok());
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let options = init::Options {
+        includes: includes::Options::follow(
+            interpolate::Context { home_dir: home.as_deref(), ..Default::default() },
+            includes::conditional::Context {
+                git_dir: Some(&repo.git_dir),
+                branch_name: branch.as_ref().map(|b| b.as_ref()),
+            },
+        ),
+        ..Default::default()
+    };
+    let read = |path: PathBuf, source| {
+        let meta = Metadata { path: Some(path.clone()), source, level: 0, trust: gix::sec::Trust::Full };
+        File::from_paths_metadata(std::iter::once(meta), options).ok().flatten()
+    };
+    let mut config = read(repo.common_dir.join("config"), Source::Local)?;
+    if config.boolean("extensions.worktreeConfig").ok().flatten() == Some(true)
+        && let Some(worktree) = read(repo.git_dir.join("config.worktree"), Source::Worktree)
+    {
+        config.append(worktree).ok()?;
+    }
+    if let Some(env) = File::from_env(options).ok()? {
+        config.append(env).ok()?;
+    }
+    let value = config.string("core.hooksPath")?;
+    let value = gix::path::from_bstring(value).ok()?;
+    if value.starts_with("~") || value.to_string_lossy().starts_with("%(") {
+        return None;
+    }
+    Some(repo.worktree.join(value))
 }
 
 /// `git config [scope] --get core.hooksPath`, without entire's override.

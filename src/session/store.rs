@@ -55,6 +55,14 @@ pub struct Committed {
     pub branch: Option<String>,
 }
 
+/// A session's lock file, open; taken by [`Store::modify_with`] and let go
+/// when dropped.
+#[derive(Debug)]
+pub struct SessionLock {
+    file: File,
+    path: PathBuf,
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     dir: PathBuf,
@@ -158,7 +166,7 @@ impl Store {
         id: &SessionId,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
-        self.modify_with(id, None, f)
+        self.modify_with(self.session_lock(id)?, id, f)
     }
 
     /// [`modify`](Self::modify) for a process that modifies the same
@@ -172,19 +180,36 @@ impl Store {
         kept: &mut Kept,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
-        self.modify_with(id, Some(kept), f)
+        self.modify_locked(self.session_lock(id)?, id, Some(kept), f)
     }
 
-    fn modify_with(
+    /// The session's lock file, opened (created if need be) but not taken:
+    /// for a [`modify_with`](Self::modify_with) later, which then creates
+    /// no file (the launcher opens it while its agent runs, for the end).
+    pub fn session_lock(&self, id: &SessionId) -> Result<SessionLock> {
+        let mode = self.ensure_dir(&self.dir)?;
+        let path = self.dir.join(format!("{id}.lock"));
+        Ok(SessionLock { file: open_lock(&path, mode)?, path })
+    }
+
+    /// [`modify`](Self::modify) with the session's lock file already open.
+    pub fn modify_with(
         &self,
+        lock: SessionLock,
+        id: &SessionId,
+        f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
+    ) -> Result<Option<SessionRecord>> {
+        self.modify_locked(lock, id, None, f)
+    }
+
+    fn modify_locked(
+        &self,
+        lock: SessionLock,
         id: &SessionId,
         mut kept: Option<&mut Kept>,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
-        let mode = self.ensure_dir(&self.dir)?;
-        let lock_path = self.dir.join(format!("{id}.lock"));
-        let lock = open_lock(&lock_path, mode)?;
-        lock_with_deadline(&lock, &lock_path)?;
+        lock_with_deadline(&lock.file, &lock.path)?;
         let path = self.record_path(id);
         let current = match kept.as_deref_mut().and_then(|kept| kept.take(&path)) {
             Some(record) => Some(record),

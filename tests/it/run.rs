@@ -57,3 +57,25 @@ fn agent_runs_even_when_the_store_is_unwritable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("entire: ").count(), 1, "one warning: {stderr}");
 }
+
+/// The launcher starts no process but its agent: where git runs hooks from,
+/// and which of the session's commits have no checkpoint, are read in
+/// process. git passes GIT_TRACE2_EVENT on, so every git started under the
+/// launcher writes its own start event.
+#[test]
+fn a_session_starts_no_git_of_its_own() {
+    let w = World::new();
+    let repo = w.repo("r");
+    // git's own background maintenance is not entire's.
+    w.git(&repo, &["config", "maintenance.auto", "false"]);
+    let trace = w.path().join("trace.json");
+    let commit = ["git", "-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "no hooks"];
+    let out =
+        w.entire(&repo).env("GIT_TRACE2_EVENT", &trace).arg("run").arg("--").args(commit).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("1 commit(s) made in") && stderr.contains("have no checkpoint"), "{stderr}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let starts: Vec<&str> = text.lines().filter(|l| l.contains(r#""event":"start""#)).collect();
+    assert_eq!(starts.len(), 1, "git processes besides the agent's commit: {starts:#?}");
+}
