@@ -140,6 +140,12 @@ impl CatFile {
 
     /// The object `spec` names (`<rev>:<path>`, an oid…); None when missing.
     pub fn get(&mut self, spec: &str) -> Result<Option<Object>> {
+        self.get_up_to(spec, MAX_OBJECT_BYTES)
+    }
+
+    /// The same, for a kind of object that may be larger (a transcript
+    /// portion): refused over `cap` bytes.
+    pub fn get_up_to(&mut self, spec: &str, cap: usize) -> Result<Option<Object>> {
         if spec.contains('\n') {
             return Err(Error::internal(format!("invalid object name {spec:?}")));
         }
@@ -154,13 +160,13 @@ impl CatFile {
         };
         let size: usize =
             size.parse().map_err(|_| Error::internal(format!("git cat-file: bad header {header:?}")))?;
-        if size > MAX_OBJECT_BYTES {
+        if size > cap {
             // Skipped unread, so the next object can still be read.
             let skipped =
                 std::io::copy(&mut (&mut self.0.stdout).take(size as u64 + 1), &mut std::io::sink());
             skipped.map_err(|_| self.0.failure())?;
             return Err(Error::internal(format!(
-                "{spec}: a {kind} of {size} bytes, over the {MAX_OBJECT_BYTES}-byte cap on what entire reads"
+                "{spec}: a {kind} of {size} bytes, over the {cap}-byte cap on what entire reads"
             )));
         }
         let mut data = vec![0; size + 1]; // the object, then a newline

@@ -1,22 +1,30 @@
 //! Reading checkpoints from the local branch: one `cat-file --batch`
 //! process serves every read of a [`Reader`].
 
-use super::objects::CatFile;
-use super::{Metadata, SLOT, dir_of, index_of, spec};
+use super::objects::{CatFile, MAX_OBJECT_BYTES};
+use super::{Metadata, SLOT, TRANSCRIPT_FILE, dir_of, index_of, spec};
 use crate::error::{Error, Result};
 use crate::git::{CHECKPOINTS_REF, CommitId, Repo};
 use crate::session::CheckpointId;
+use crate::settings::{DEFAULT_TRANSCRIPT_MAX_BYTES, Settings};
 
 pub struct Reader {
     tip: String,
     objects: CatFile,
+    /// The largest transcript portion read: what this clone's writer may
+    /// store (`checkpoints.transcript_max_bytes`), never less than any
+    /// other object's cap.
+    transcript_cap: usize,
 }
 
 impl Reader {
     /// None when the branch does not exist in this repository.
     pub fn open(repo: &Repo) -> Result<Option<Reader>> {
         let Some(tip) = repo.resolve_ref(CHECKPOINTS_REF) else { return Ok(None) };
-        Ok(Some(Reader { tip, objects: CatFile::spawn(repo)? }))
+        let transcript_max =
+            Settings::for_repo(repo).map_or(DEFAULT_TRANSCRIPT_MAX_BYTES, |s| s.transcript_max_bytes);
+        let transcript_cap = usize::try_from(transcript_max).unwrap_or(usize::MAX).max(MAX_OBJECT_BYTES);
+        Ok(Some(Reader { tip, objects: CatFile::spawn(repo)?, transcript_cap }))
     }
 
     /// The commit the branch pointed at when this reader opened it.
@@ -38,10 +46,17 @@ impl Reader {
     }
 
     /// A file of a checkpoint, by its path inside the checkpoint's directory
-    /// (`metadata.json`, `0/prompt.txt`…). Loads it whole: not for
+    /// (`metadata.json`, `0/prompt.txt`…). Capped at 16 MiB: not for
     /// transcripts.
     pub fn file(&mut self, checkpoint_id: &CheckpointId, path: &str) -> Result<Option<Vec<u8>>> {
         let object = self.objects.get(&spec(&self.tip, &format!("{}/{path}", dir_of(checkpoint_id))))?;
+        Ok(object.filter(|o| o.kind == "blob").map(|o| o.data))
+    }
+
+    /// A checkpoint's transcript portion (`0/full.jsonl`), whole.
+    pub fn transcript_portion(&mut self, checkpoint_id: &CheckpointId) -> Result<Option<Vec<u8>>> {
+        let path = format!("{}/{SLOT}/{TRANSCRIPT_FILE}", dir_of(checkpoint_id));
+        let object = self.objects.get_up_to(&spec(&self.tip, &path), self.transcript_cap)?;
         Ok(object.filter(|o| o.kind == "blob").map(|o| o.data))
     }
 

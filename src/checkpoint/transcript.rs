@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::transcript_source::{SkipReason, open_transcript};
-use super::{Metadata, Reader, SLOT, TRANSCRIPT_FILE};
+use super::{Metadata, Reader};
 use crate::error::{Error, Result};
 use crate::fsutil::{Links, open_regular};
 use crate::redact::{NotText, Redactor};
@@ -212,7 +212,7 @@ pub fn reassemble(reader: &mut Reader, id: &CheckpointId) -> Result<Vec<u8>> {
         let meta = reader
             .metadata(&id)?
             .ok_or_else(|| Error::internal(format!("checkpoint {id} is not on the branch")))?;
-        let bytes = reader.file(&id, &format!("{SLOT}/{TRANSCRIPT_FILE}"))?.unwrap_or_default();
+        let bytes = reader.transcript_portion(&id)?.unwrap_or_default();
         let offset = meta.extra.get("transcript_offset").and_then(Value::as_u64).unwrap_or(0);
         let end =
             meta.extra.get("transcript_end").and_then(Value::as_u64).unwrap_or(offset + bytes.len() as u64);
