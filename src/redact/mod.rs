@@ -6,7 +6,8 @@
 //!
 //! One `RegexSet` pass over each line says which rules match at all (a
 //! lazy DFA: linear time whatever the input); only those rules then run
-//! to find where. The rules, and why they are these: docs/privacy.md.
+//! to find where, each compiled on the first text the set names it for.
+//! The rules, and why they are these: docs/privacy.md.
 
 mod rules;
 
@@ -52,7 +53,8 @@ struct Rule {
     /// no rule, and the writer compiles the rules once per run.
     regex: std::sync::OnceLock<Regex>,
     min_entropy: f64,
-    allow: Option<Regex>,
+    /// Compiled, like `regex`, only once the rule has matched.
+    allow: Option<(&'static str, std::sync::OnceLock<Regex>)>,
     /// The generic shapes skip identifiers and paths.
     skip_identifiers: bool,
     extend: Option<rules::Extend>,
@@ -93,7 +95,7 @@ impl Redactor {
                 pattern: b.pattern.to_owned(),
                 regex: std::sync::OnceLock::new(),
                 min_entropy: b.min_entropy,
-                allow: b.allow.map(|a| compile(a).expect("built-in allow compiles")),
+                allow: b.allow.map(|a| (a, std::sync::OnceLock::new())),
                 skip_identifiers: b.min_entropy > 0.0,
                 extend: b.extend,
             })
@@ -122,7 +124,15 @@ impl Redactor {
             .iter()
             .map(|a| compile(a).map_err(|e| user_pattern_error(a, e)))
             .collect::<Result<Vec<_>>>()?;
-        let set = RegexSetBuilder::new(rules.iter().map(|r| r.pattern.as_str()))
+        let builtin_count = BUILTIN.len();
+        let set_patterns = rules.iter().enumerate().map(|(i, r)| {
+            if i < builtin_count {
+                Cow::Owned(loosened(&r.pattern))
+            } else {
+                Cow::Borrowed(r.pattern.as_str())
+            }
+        });
+        let set = RegexSetBuilder::new(set_patterns)
             .unicode(false)
             .size_limit(64 << 20)
             .dfa_size_limit(16 << 20)
@@ -173,9 +183,10 @@ impl Redactor {
         if rule.skip_identifiers && rules::looks_like_an_identifier(value) {
             return false;
         }
-        if rule.allow.as_ref().is_some_and(|a| a.is_match(value))
-            || self.allow.iter().any(|a| a.is_match(value))
-        {
+        let rule_allows = rule.allow.as_ref().is_some_and(|(pattern, allow)| {
+            allow.get_or_init(|| compile(pattern).expect("built-in allow compiles")).is_match(value)
+        });
+        if rule_allows || self.allow.iter().any(|a| a.is_match(value)) {
             return false;
         }
         entropy(value) >= rule.min_entropy
@@ -244,6 +255,55 @@ impl Redactor {
             }
         })
     }
+}
+
+/// A built-in pattern as the set holds it: the set only names the rules
+/// to run on a text, and the rule's own regex decides what is redacted, so
+/// the set may match more. Each counted repetition `{m,n}` or `{m}`
+/// becomes `{min(m, 16),}`, which matches wherever the original does (a
+/// run of at least `m` holds a run of 16) and compiles to about a third of
+/// the NFA states; and an optional leading byte, which matches what the
+/// pattern matches, stops the literal extraction at once: the set can have
+/// no literal prefilter anyway (a rule may start with a class). Compiling
+/// the set costs a third of what the rules as written cost
+/// (docs/design.md, "regex").
+fn loosened(pattern: &str) -> String {
+    const LEAST_RUN: u32 = 16;
+    let mut out = String::with_capacity(pattern.len() + 16);
+    out.push_str("(?s-u:.)?(?:");
+    let mut chars = pattern.char_indices().peekable();
+    let mut in_class = 0usize;
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some((_, escaped)) = chars.next() {
+                    out.push(escaped);
+                }
+                continue;
+            }
+            '[' => in_class += 1,
+            ']' if in_class > 0 => in_class -= 1,
+            '{' if in_class == 0 => {
+                let rest = &pattern[at + 1..];
+                let counts = rest.find('}').map(|close| &rest[..close]);
+                let least = counts.and_then(|counts| counts.split(',').next()?.parse::<u32>().ok());
+                if let (Some(counts), Some(least)) = (counts, least)
+                    && counts.bytes().all(|b| b.is_ascii_digit() || b == b',')
+                {
+                    out.push_str(&format!("{{{},}}", least.min(LEAST_RUN)));
+                    for _ in 0..=counts.len() {
+                        chars.next();
+                    }
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out.push(')');
+    out
 }
 
 fn user_pattern_error(what: &str, err: regex::Error) -> Error {

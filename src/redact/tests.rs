@@ -305,3 +305,45 @@ fn log2_without_libm_matches_the_standard_one() {
         }
     }
 }
+
+#[test]
+fn a_redactor_that_met_no_secret_compiled_no_rule() {
+    let r = Redactor::new(&UserRules::default()).unwrap();
+    let line =
+        format!(r#"{{"type":"user","commit":"{SHA}","sessionId":"{UUID}","text":"make the tests pass"}}"#);
+    assert_eq!(r.jsonl(line.as_bytes()).unwrap(), line.as_bytes());
+    assert_eq!(r.argv(&["claude".into(), "--model".into(), "opus".into()]), ["claude", "--model", "opus"]);
+    assert_eq!(r.text("fix the flaky test in src/redact"), "fix the flaky test in src/redact");
+    let compiled: Vec<&str> =
+        r.rules.iter().filter(|rule| rule.regex.get().is_some()).map(|rule| rule.id.as_str()).collect();
+    assert_eq!(compiled, Vec::<&str>::new());
+    // A secret compiles its own rule (and its allow-list), and no other.
+    let text = format!("the key id is AKIA{} today", "Q3XZ7W2RT5YUP6LN");
+    assert_ne!(r.text(&text), text);
+    let compiled: Vec<&str> =
+        r.rules.iter().filter(|rule| rule.regex.get().is_some()).map(|rule| rule.id.as_str()).collect();
+    assert_eq!(compiled, ["aws-access-token"]);
+    assert!(r.rules.iter().all(|rule| {
+        rule.allow.as_ref().is_none_or(|(_, a)| a.get().is_some() == (rule.id == "aws-access-token"))
+    }));
+}
+
+#[test]
+fn the_set_loosens_counted_repetitions_outside_classes_and_escapes() {
+    assert_eq!(
+        loosened(r"a{3,256}[x{2,9}\]{4}]\{4,5}b{20}c{0,3}?"),
+        r"(?s-u:.)?(?:a{3,}[x{2,9}\]{4}]\{4,5}b{16,}c{0,}?)"
+    );
+}
+
+proptest! {
+    #[test]
+    fn the_set_names_every_rule_that_matches(text in secretish()) {
+        let r = Redactor::builtin();
+        let named = r.set.matches(text.as_bytes());
+        for (index, rule) in BUILTIN.iter().enumerate() {
+            let exact = compile(rule.pattern).unwrap();
+            prop_assert!(!exact.is_match(text.as_bytes()) || named.matched(index), "{}: {:?}", rule.id, text);
+        }
+    }
+}
