@@ -330,10 +330,7 @@ fn a_redactor_that_met_no_secret_compiled_no_rule() {
 
 #[test]
 fn the_set_loosens_counted_repetitions_outside_classes_and_escapes() {
-    assert_eq!(
-        loosened(r"a{3,256}[x{2,9}\]{4}]\{4,5}b{20}c{0,3}?"),
-        r"(?s-u:.)?(?:a{3,}[x{2,9}\]{4}]\{4,5}b{16,}c{0,}?)"
-    );
+    assert_eq!(loosened(r"a{3,256}[x{2,9}\]{4}]\{4,5}b{20}c{0,3}?"), r"a{3,}[x{2,9}\]{4}]\{4,5}b{16,}c{0,}?");
 }
 
 proptest! {
