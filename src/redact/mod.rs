@@ -124,14 +124,8 @@ impl Redactor {
             .iter()
             .map(|a| compile(a).map_err(|e| user_pattern_error(a, e)))
             .collect::<Result<Vec<_>>>()?;
-        let builtin_count = BUILTIN.len();
-        let set_patterns = rules.iter().enumerate().map(|(i, r)| {
-            if i < builtin_count {
-                Cow::Owned(loosened(&r.pattern))
-            } else {
-                Cow::Borrowed(r.pattern.as_str())
-            }
-        });
+        let set_patterns =
+            BUILTIN.iter().map(|b| loosened(b.pattern)).chain(user.rules.iter().map(|r| r.regex.clone()));
         let set = RegexSetBuilder::new(set_patterns)
             .unicode(false)
             .size_limit(64 << 20)
@@ -267,7 +261,7 @@ impl Redactor {
 fn loosened(pattern: &str) -> String {
     const LEAST_RUN: u32 = 16;
     let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.char_indices().peekable();
+    let mut chars = pattern.char_indices();
     let mut in_class = 0usize;
     while let Some((at, c)) = chars.next() {
         match c {
