@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{World, checkpoint_of, stdout};
+use crate::support::{World, checkpoint_of, stdout, wait_for};
 
 /// How long one agent run may take before the test fails (and kills it).
 const AGENT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -1020,13 +1020,27 @@ fn copilot_runs_the_hooks_enable_installs() {
         variable.display(),
         commit_command("p.txt", "plain copilot")
     );
-    let mock = Mock::start_writing(&w, "plain", Some(&repo.join("notes.txt")), &command, &[]);
+    let mut mock = Mock::start_writing(&w, "plain", Some(&repo.join("notes.txt")), &command, &["tool"]);
     let mut cmd = w.cmd(&copilot, &repo);
     copilot_prompt(&mut cmd, &mock, "Commit p.txt");
     let agent = Running::spawn(cmd, "copilot -p");
     let wrapper = agent.pid;
-    agent.finish();
     mock.expect("write");
+    mock.expect("hold tool");
+    // Copilot writes its event log when it gets round to it; a commit made
+    // before the log is on disk is recorded with `transcript_skipped: "not
+    // found"` (docs/agents.md). The commit waits for the log here, so that
+    // the copy itself is what is tested.
+    let state = w.path().join("home/.copilot/session-state");
+    wait_for("Copilot's event log", || {
+        std::fs::read_dir(&state)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|session| std::fs::metadata(session.path().join("events.jsonl")).is_ok_and(|m| m.len() > 0))
+    });
+    mock.release();
+    agent.finish();
     mock.expect("tool");
     mock.expect("final");
     let plain = owned(&w, &repo, "plain copilot");
