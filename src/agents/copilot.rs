@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
-use super::hooks_json::{edited, json_problems, object_at, parse, removed};
+use super::hooks_json::{edited, json_problems, object_at, parse, removed, retain_entries};
 use super::{Before, HookEvent, HooksFormat, Removed, Spec, Turn};
 use crate::error::{Error, Result};
 use crate::session::SessionId;
@@ -180,13 +180,12 @@ fn retain_ours(
     let mut dropped = false;
     hooks.retain(|native, entries| {
         let Some(entries) = entries.as_array_mut() else { return true };
-        let count = entries.len();
-        entries.retain_mut(|entry| match entry.as_object_mut() {
-            Some(entry) if ours(entry, spec).is_some() => keep(native, entry),
-            _ => true,
-        });
-        dropped |= entries.len() < count;
-        !(entries.is_empty() && count > 0)
+        retain_entries(
+            entries,
+            &mut dropped,
+            |entry| ours(entry, spec).is_some(),
+            |entry| keep(native, entry),
+        )
     });
     dropped
 }

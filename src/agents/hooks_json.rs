@@ -203,17 +203,29 @@ fn retain_ours(
         let before = groups.len();
         groups.retain_mut(|group| {
             let Some(entries) = group.get_mut("hooks").and_then(Value::as_array_mut) else { return true };
-            let count = entries.len();
-            entries.retain_mut(|entry| match entry.as_object_mut() {
-                Some(entry) if is_ours(entry, spec) => keep(native, entry),
-                _ => true,
-            });
-            dropped |= entries.len() < count;
-            !(entries.is_empty() && count > 0)
+            retain_entries(entries, &mut dropped, |entry| is_ours(entry, spec), |entry| keep(native, entry))
         });
         !(groups.is_empty() && before > 0)
     });
     dropped
+}
+
+/// Calls `keep` on each entry of one list that `ours` claims and drops
+/// those it refuses, noting in `dropped` when it did. Returns whether the
+/// list should stay: false when this left it empty.
+pub(super) fn retain_entries(
+    entries: &mut Vec<Value>,
+    dropped: &mut bool,
+    ours: impl Fn(&Map<String, Value>) -> bool,
+    mut keep: impl FnMut(&mut Map<String, Value>) -> bool,
+) -> bool {
+    let count = entries.len();
+    entries.retain_mut(|entry| match entry.as_object_mut() {
+        Some(entry) if ours(entry) => keep(entry),
+        _ => true,
+    });
+    *dropped |= entries.len() < count;
+    !(entries.is_empty() && count > 0)
 }
 
 /// `(event, verb)` of every entry of ours.
