@@ -44,6 +44,9 @@ pub fn parse() -> Invocation {
     if let Some(hook) = hook_command(&args) {
         return Invocation::Hook(hook);
     }
+    if let Some(run) = run_command(&args) {
+        return Invocation::Command(Command::Run(run));
+    }
     let parsed = match args.get(1) {
         Some(first) if first == "hooks" => {
             HooksCli::try_parse_from(&args[1..]).map(|h| Invocation::Hook(h.command))
@@ -85,6 +88,23 @@ fn hook_command(args: &[OsString]) -> Option<HookCommand> {
         }
         _ => None,
     }
+}
+
+/// `entire run -- CMD…` and `entire run CMD…` (CMD not an option), as the
+/// shell integration and users write it, read without building a parser:
+/// building clap's parser for every command costs more than the rest of
+/// the launcher's start. Anything else (options, help) goes to clap.
+fn run_command(args: &[OsString]) -> Option<RunArgs> {
+    if args.get(1)? != "run" {
+        return None;
+    }
+    let first = args.get(2)?;
+    let command = match first.as_encoded_bytes().first() {
+        _ if first == "--" && args.len() > 3 => &args[3..],
+        Some(b'-') | None => return None,
+        Some(_) => &args[2..],
+    };
+    Some(RunArgs { agent: None, status_file: None, command: command.to_vec() })
 }
 
 #[derive(Parser, Debug)]
@@ -471,6 +491,31 @@ mod tests {
         {
             assert!(hook_command(&os(line)).is_none(), "{line}");
         }
+    }
+
+    #[test]
+    fn run_commands_skip_the_parser_as_clap_would_read_them() {
+        let os = |words: &str| words.split(' ').map(OsString::from).collect::<Vec<_>>();
+        for line in [
+            "entire run -- claude",
+            "entire run -- claude --resume -p x",
+            "entire run -- -weird --help",
+            "entire run -- --",
+            "entire run claude --help -- x",
+            "entire run sh -c true",
+        ] {
+            let fast = run_command(&os(line)).unwrap_or_else(|| panic!("{line}"));
+            let Command::Run(parsed) = Cli::try_parse_from(os(line)).unwrap().command else {
+                panic!("{line}")
+            };
+            assert_eq!(format!("{fast:?}"), format!("{parsed:?}"), "{line}");
+        }
+        for line in
+            ["entire run", "entire run --", "entire run --agent x -- y", "entire run --help", "entire runs x"]
+        {
+            assert!(run_command(&os(line)).is_none(), "{line}");
+        }
+        assert!(run_command(&[OsString::from("entire"), OsString::from("run"), OsString::new()]).is_none());
     }
 
     #[test]

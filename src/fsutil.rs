@@ -28,13 +28,7 @@ pub fn atomic_write_volatile(path: &Path, bytes: &[u8], mode: u32) -> Result<()>
 }
 
 fn write_replacing(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .context(format_args!("creating a temp file in {}", dir.display()))?;
-    tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
-    tmp.write_all(bytes)?;
+    let tmp = written_temp(path, bytes, mode)?;
     if durable {
         tmp.as_file().sync_all()?;
     } else if swapped_in(&tmp, path) {
@@ -42,6 +36,37 @@ fn write_replacing(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> Resul
     }
     tmp.persist(path).map_err(|e| e.error).context(format_args!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// Writes a file under a name nobody else can have taken yet (a fresh
+/// session's): a temp file that gets the name once written, never over
+/// another file. `ready` runs on the written file before it gets its name
+/// (to fsync it, or to take a lock that holds from the file's first
+/// instant under the name). Returns the file, open.
+pub fn create_new(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    ready: impl FnOnce(&File) -> std::io::Result<()>,
+) -> Result<File> {
+    let tmp = written_temp(path, bytes, mode)?;
+    ready(tmp.as_file()).context(format_args!("writing {}", path.display()))?;
+    tmp.persist_noclobber(path).map_err(|e| e.error).context(format_args!("writing {}", path.display()))
+}
+
+/// A temp file next to `path` holding `bytes`, with `mode`.
+fn written_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTempFile> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .context(format_args!("creating a temp file in {}", dir.display()))?;
+    // Created 0600: a shared directory's files need the group's bits too.
+    if mode != 0o600 {
+        tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    tmp.write_all(bytes)?;
+    Ok(tmp)
 }
 
 /// Swaps the new file in for the old one, rather than renaming it over
@@ -74,7 +99,23 @@ pub fn private_dir(dir: &Path) -> Result<()> {
 /// or more open than private. It is then created with that mode, and
 /// accepted when no more open than it, whichever member owns it. Returns
 /// the directory's mode, from which its files take theirs ([`file_mode_in`]).
+/// Once per process and directory: a launcher writes several files in each
+/// of its directories as it starts, and a hook runs for milliseconds.
 pub fn shared_dir(dir: &Path, shared_mode: impl FnOnce() -> Option<u32>) -> Result<u32> {
+    let checked = || CHECKED_DIRS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, mode)) = checked().iter().find(|(checked, _)| checked == dir) {
+        return Ok(*mode);
+    }
+    let mode = check_or_create(dir, shared_mode)?;
+    checked().push((dir.to_path_buf(), mode));
+    Ok(mode)
+}
+
+/// The directories this process checked or made with [`shared_dir`], and
+/// their modes: each is checked once, not before every file written in it.
+static CHECKED_DIRS: std::sync::Mutex<Vec<(PathBuf, u32)>> = std::sync::Mutex::new(Vec::new());
+
+fn check_or_create(dir: &Path, shared_mode: impl FnOnce() -> Option<u32>) -> Result<u32> {
     use std::os::unix::fs::MetadataExt;
     let shared_mode = match fs::symlink_metadata(dir) {
         Ok(meta) if check_private(dir, &meta, None).is_ok() => return Ok(meta.mode()),

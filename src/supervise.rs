@@ -71,7 +71,10 @@ pub struct Held {
 struct ChildImage {
     path: CString,
     _argv: Vec<CString>,
-    _envp: Vec<CString>,
+    /// The variables added to the environment; the rest of `envp_ptrs`
+    /// points into the launcher's own environment, which nothing changes
+    /// before the fork copies it.
+    _added: Vec<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
     envp_ptrs: Vec<*const libc::c_char>,
     /// The child's descriptors, by number: it has its own table, a copy
@@ -103,26 +106,19 @@ impl Supervisor {
             |s: &OsStr| CString::new(s.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
         let path = c(program.as_os_str())?;
         let argv = argv.iter().map(|a| c(a)).collect::<io::Result<Vec<_>>>()?;
-        let mut envp = Vec::new();
-        for (key, value) in std::env::vars_os() {
-            if env.iter().all(|(k, _)| OsStr::new(k) != key) {
-                let mut pair = key;
-                pair.push("=");
-                pair.push(value);
-                envp.push(c(&pair)?);
-            }
-        }
-        for (key, value) in env {
-            envp.push(c(OsStr::new(&format!("{key}={value}")))?);
-        }
+        let added =
+            env.iter().map(|(k, v)| c(OsStr::new(&format!("{k}={v}")))).collect::<io::Result<Vec<_>>>()?;
         let argv_ptrs = argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
-        let envp_ptrs = envp.iter().map(|e| e.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let envp_ptrs = inherited_env(env)
+            .chain(added.iter().map(|e| e.as_ptr()))
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
         let (gate_read, gate) = cloexec_pipe()?;
         let (errors, errors_write) = cloexec_pipe()?;
         let image = Box::new(ChildImage {
             path,
             _argv: argv,
-            _envp: envp,
+            _added: added,
             argv_ptrs,
             envp_ptrs,
             gate_read: gate_read.as_raw_fd(),
@@ -245,6 +241,33 @@ unsafe fn spawn_child(image: &ChildImage) -> libc::pid_t {
         }
         pid
     }
+}
+
+/// The launcher's environment as `exec` takes it (`NAME=value`, C
+/// strings), but the variables that `env` sets: pointers into `environ`,
+/// not copies, since the child gets the launcher's memory as it is at the
+/// fork.
+fn inherited_env(env: &[(&str, &str)]) -> impl Iterator<Item = *const libc::c_char> {
+    unsafe extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: `environ` is a null-terminated array of C strings that only
+    // `setenv` and the like change, which the single-threaded launcher does
+    // not call while the pointers are in use (until the fork).
+    let mut next = unsafe { environ };
+    std::iter::from_fn(move || {
+        // SAFETY: within the array, up to and including its null.
+        let entry = unsafe { next.as_ref().copied() }.filter(|e| !e.is_null())?;
+        // SAFETY: the next slot exists, since this one was not the null.
+        next = unsafe { next.add(1) };
+        Some(entry)
+    })
+    .filter(move |&entry| {
+        // SAFETY: a C string of the environment.
+        let entry = unsafe { std::ffi::CStr::from_ptr(entry) }.to_bytes();
+        let name = entry.split(|&b| b == b'=').next().unwrap_or_default();
+        env.iter().all(|(key, _)| key.as_bytes() != name)
+    })
 }
 
 /// Waits until `fd` can be read, for at most `timeout` (None: for as long

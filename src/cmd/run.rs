@@ -98,8 +98,8 @@ struct Launch {
     /// The repository, when entire is enabled in it, and its store.
     repo: Option<Repo>,
     store: Option<Store>,
-    /// Held until the launcher exits: hooks in other PID namespaces probe
-    /// them to tell that the session is live.
+    /// The live entries, locked until the launcher exits: hooks in other
+    /// PID namespaces probe them to tell that the session is live.
     locks: Vec<std::fs::File>,
     /// The record's lock file, opened while the agent runs so that the
     /// session's end creates no file.
@@ -161,28 +161,11 @@ impl Launch {
     }
 
     /// Records the session with its agent, forked and not yet exec'd as
-    /// `pid`, and takes the launcher's locks: the one write of the session
-    /// before the agent runs.
+    /// `pid`: the one write of the session before the agent runs.
     fn start(&mut self, pid: i32) {
         self.record.agent_pid = Some(pid);
         self.record.agent_start_time = System.start_time(pid);
         self.save();
-        self.hold_locks();
-    }
-
-    /// Locks next to the live entries, in the repository's index and in
-    /// the registry, held for the launcher's lifetime.
-    fn hold_locks(&mut self) {
-        let index = self.store.as_ref().map(LiveRegistry::repo_index);
-        let id = self.record.session_id.clone();
-        for registry in [index, self.registry.clone()].into_iter().flatten() {
-            match registry.hold(&id) {
-                Ok(lock) => self.locks.push(lock),
-                Err(err) => {
-                    self.warn(&format!("could not lock the session: {err:#}; running the agent anyway"))
-                }
-            }
-        }
     }
 
     /// While the agent runs: what the end would otherwise create first.
@@ -236,21 +219,32 @@ impl Launch {
     }
 
     /// Writes the record (when entire is enabled here) first, then the live
-    /// entries that point to it (the repository's index, the registry): a
-    /// launcher killed in between leaves no entry ahead of its record. The
-    /// ID is fresh (no hook can know it before the agent runs), so nothing
-    /// to merge and no lock to take.
+    /// entries that point to it (the repository's index, the registry),
+    /// each locked for the launcher's lifetime: a launcher killed in
+    /// between leaves no entry ahead of its record. The ID is fresh (no
+    /// hook can know it before the agent runs), so nothing to merge and no
+    /// lock to take.
     fn save(&mut self) {
-        let stored = self.store.as_ref().map(|s| s.create(&self.record)).transpose();
+        let mut result = self.store.as_ref().map_or(Ok(()), |s| s.create(&self.record));
         let entry = LiveEntry {
             store: self.store.as_ref().map(|s| s.dir().to_path_buf()),
             session: self.record.clone(),
         };
         // The repository's own index of its live sessions: hooks find the
         // session there whatever their environment says (docs/design.md).
-        let indexed = self.store.as_ref().map(|s| LiveRegistry::repo_index(s).put(&entry)).transpose();
-        let live = self.registry.as_ref().map(|r| r.put(&entry)).transpose();
-        if let Err(err) = stored.and(indexed).and(live) {
+        let index = self.store.as_ref().map(LiveRegistry::repo_index);
+        match serde_json::to_vec(&entry) {
+            Ok(json) => {
+                for registry in [index.as_ref(), self.registry.as_ref()].into_iter().flatten() {
+                    match registry.publish(&self.record.session_id, &json) {
+                        Ok(lock) => self.locks.push(lock),
+                        Err(err) => result = result.and(Err(err)),
+                    }
+                }
+            }
+            Err(err) => result = result.and(Err(err.into())),
+        }
+        if let Err(err) = result {
             self.warn(&format!("could not record the session: {err:#}; running the agent anyway"));
         }
     }

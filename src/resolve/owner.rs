@@ -338,7 +338,7 @@ impl<'a> OwnerLookup<'a> {
             !known.in_store || (method != ResolvedBy::Env && known.found_in != FoundIn::RepoIndex);
         if unindexed && record.ended_at.is_none() {
             let entry = LiveEntry { store: Some(self.store.dir().to_path_buf()), session: record.clone() };
-            if let Err(err) = LiveRegistry::repo_index(self.store).put(&entry) {
+            if let Err(err) = LiveRegistry::repo_index(self.store).index(&entry) {
                 warn(format_args!("could not index session {session_id}: {err:#}"));
             }
         }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{SessionId, SessionRecord};
 use crate::error::{Error, Result};
 use crate::fsutil::{
-    LIVE_ENTRY_CAP, Links, atomic_write_volatile, json_files, open_lock, open_regular, private_dir,
+    LIVE_ENTRY_CAP, Links, atomic_write_volatile, create_new, json_files, open_regular, private_dir,
     read_own_with_owner,
 };
 
@@ -27,15 +27,15 @@ pub struct LiveEntry {
     pub session: SessionRecord,
 }
 
-/// A launcher's lock, as a hook finds it.
+/// A launcher's lock on its live entry, as a hook finds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockState {
     /// Held: the launcher runs.
     Held,
-    /// There, and free: the launcher is gone.
+    /// An entry no process holds: its launcher is gone, or it has none (a
+    /// session made by agent hooks, one adopted here).
     Free,
-    /// No lock to probe (a session made by agent hooks, an older launcher,
-    /// a directory out of reach).
+    /// No entry to probe (removed, a directory out of reach).
     Absent,
 }
 
@@ -84,6 +84,30 @@ impl LiveRegistry {
         atomic_write_volatile(&self.path(&entry.session.session_id), &serde_json::to_vec(entry)?, mode)
     }
 
+    /// Adds the entry of a session this directory has none of yet: one it
+    /// has is left as it is (it may be a launcher's, locked: see
+    /// [`publish`](Self::publish)).
+    pub fn index(&self, entry: &LiveEntry) -> Result<()> {
+        let mode = self.prepare()?;
+        let path = self.path(&entry.session.session_id);
+        match create_new(&path, &serde_json::to_vec(entry)?, mode, |_| Ok(())) {
+            Err(_) if fs::symlink_metadata(&path).is_ok() => Ok(()),
+            written => written.map(drop),
+        }
+    }
+
+    /// A launcher's entry (`json`, the serialized [`LiveEntry`] of session
+    /// `id`), locked for as long as the returned file is open: locks are
+    /// seen across PID namespaces (the same file in a bind mount is the
+    /// same lock), so a hook that cannot see the launcher's PID still tells
+    /// a live session from an ended one. Locked before it gets its name, so
+    /// never seen unlocked while the launcher runs. Not inherited by the
+    /// agent (close-on-exec).
+    pub fn publish(&self, id: &SessionId, json: &[u8]) -> Result<fs::File> {
+        let mode = self.prepare()?;
+        create_new(&self.path(id), json, mode, |file| file.try_lock().map_err(Into::into))
+    }
+
     /// Makes the directory as the store or the user keeps it; returns the
     /// mode for files in it.
     fn prepare(&self) -> Result<u32> {
@@ -104,32 +128,13 @@ impl LiveRegistry {
         read_entry(&path)
     }
 
-    /// Removes the entry, and the launcher's lock file if there is one.
     pub fn remove(&self, id: &SessionId) {
         let _ = fs::remove_file(self.path(id));
-        let _ = fs::remove_file(self.lock_path(id));
     }
 
-    fn lock_path(&self, id: &SessionId) -> PathBuf {
-        self.dir.join(format!("{id}.lock"))
-    }
-
-    /// The launcher's lock on `<dir>/<id>.lock`, held for as long as the
-    /// returned file is open. Locks are seen across PID namespaces (the
-    /// same file in a bind mount is the same lock), so a hook that cannot
-    /// see the launcher's PID still tells a live session from an ended one.
-    /// Not inherited by the agent (close-on-exec).
-    pub fn hold(&self, id: &SessionId) -> Result<fs::File> {
-        let mode = self.prepare()?;
-        let path = self.lock_path(id);
-        let file = open_lock(&path, mode)?;
-        file.try_lock().map_err(|e| Error::internal(format!("locking {}: {e}", path.display())))?;
-        Ok(file)
-    }
-
-    /// Whether a launcher holds the lock of session `id`.
+    /// Whether a launcher holds the lock of session `id`'s entry.
     pub fn probe(&self, id: &SessionId) -> LockState {
-        let Ok(Some(file)) = open_regular(&self.lock_path(id), Links::Refuse) else {
+        let Ok(Some(file)) = open_regular(&self.path(id), Links::Refuse) else {
             return LockState::Absent;
         };
         match file.try_lock_shared() {
@@ -221,18 +226,30 @@ pub fn live_here(
 mod tests {
     use super::*;
 
+    fn entry(id: &str) -> LiveEntry {
+        LiveEntry { store: None, session: SessionRecord::new(SessionId::parse(id).unwrap()) }
+    }
+
     #[test]
-    fn a_held_lock_is_seen_until_its_holder_lets_go() {
+    fn a_published_entry_is_held_until_its_launcher_lets_go() {
         let dir = tempfile::tempdir().unwrap();
         let registry = LiveRegistry { dir: dir.path().join("state/live"), store: None };
         let id = SessionId::parse("s1").unwrap();
         assert_eq!(registry.probe(&id), LockState::Absent);
-        let held = registry.hold(&id).unwrap();
+        let json = serde_json::to_vec(&entry("s1")).unwrap();
+        let held = registry.publish(&id, &json).unwrap();
         assert_eq!(registry.probe(&id), LockState::Held);
-        assert!(registry.hold(&id).is_err(), "one holder at a time");
+        assert_eq!(registry.get(&id).unwrap(), Some(entry("s1")), "readable while held");
+        assert!(registry.publish(&id, &json).is_err(), "one entry per session");
+        registry.index(&entry("s1")).unwrap();
+        assert_eq!(registry.probe(&id), LockState::Held, "indexing keeps the launcher's entry");
         drop(held);
         assert_eq!(registry.probe(&id), LockState::Free);
         registry.remove(&id);
         assert_eq!(registry.probe(&id), LockState::Absent);
+        registry.index(&entry("s1")).unwrap();
+        assert_eq!((registry.get(&id).unwrap(), registry.probe(&id)), (Some(entry("s1")), LockState::Free));
+        let names: Vec<_> = fs::read_dir(registry.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["s1.json"], "no temp file left");
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::{CheckpointId, Resolution, ResolvedBy, SessionId, SessionRecord};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{
-    PENDING_CAP, RECORD_CAP, atomic_write, atomic_write_volatile, file_mode_in, json_files,
+    PENDING_CAP, RECORD_CAP, atomic_write, atomic_write_volatile, create_new, file_mode_in, json_files,
     lock_with_deadline, open_lock, read_own, shared_dir,
 };
 use crate::process::ProcId;
@@ -223,9 +223,14 @@ impl Store {
         Ok(Some(next))
     }
 
-    /// Writes a record whose ID nobody else can hold yet (a fresh UUIDv7).
+    /// Writes a record whose ID nobody else can hold yet (a fresh UUIDv7),
+    /// refusing to replace one; fsynced only if it lists checkpoints, as
+    /// every record.
     pub fn create(&self, record: &SessionRecord) -> Result<()> {
-        self.write_unlocked(record)
+        let mode = self.ensure_dir(&self.dir)?;
+        let durable = !record.checkpoints.is_empty();
+        let sync = |file: &File| if durable { file.sync_all() } else { Ok(()) };
+        create_new(&self.record_path(&record.session_id), &record_json(record)?, mode, sync).map(drop)
     }
 
     /// A record that lists checkpoints is fsynced: a crash must not take
@@ -233,8 +238,7 @@ impl Store {
     /// a launcher and its hooks know of a session that the crash ended.
     fn write_unlocked(&self, record: &SessionRecord) -> Result<()> {
         let mode = self.ensure_dir(&self.dir)?;
-        let mut json = serde_json::to_vec_pretty(record)?;
-        json.push(b'\n');
+        let json = record_json(record)?;
         let path = self.record_path(&record.session_id);
         if record.checkpoints.is_empty() {
             atomic_write_volatile(&path, &json, mode)
@@ -374,6 +378,13 @@ impl Store {
         pending.sort_by(|a, b| (a.created_at, &a.checkpoint_id).cmp(&(b.created_at, &b.checkpoint_id)));
         pending
     }
+}
+
+/// A record as its file holds it.
+fn record_json(record: &SessionRecord) -> Result<Vec<u8>> {
+    let mut json = serde_json::to_vec_pretty(record)?;
+    json.push(b'\n');
+    Ok(json)
 }
 
 fn parse_pending(bytes: &[u8]) -> Result<Pending> {
