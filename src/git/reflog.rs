@@ -12,12 +12,19 @@ pub fn end(repo: &Repo) -> u64 {
 /// Commits made in this worktree since the reflog ended at `start` (its
 /// entries `commit`, `commit (amend)`, `commit (merge)`…), oldest first; a
 /// commit amended afterwards is left out for the one that replaced it.
-/// Empty when the worktree keeps no reflog.
+/// Empty when the worktree keeps no reflog. Reads only what was added
+/// since `start`, however long the reflog.
 pub fn commits_since(repo: &Repo, start: u64) -> Vec<String> {
-    let Ok(log) = std::fs::read(repo.git_dir.join("logs/HEAD")) else { return Vec::new() };
-    let Some(added) = usize::try_from(start).ok().and_then(|start| log.get(start..)) else {
+    use std::os::unix::fs::FileExt;
+    let Ok(log) = std::fs::File::open(repo.git_dir.join("logs/HEAD")) else { return Vec::new() };
+    let added_len = log.metadata().ok().and_then(|m| m.len().checked_sub(start)).unwrap_or(0);
+    let Some(mut added) = usize::try_from(added_len).ok().filter(|&n| n > 0).map(|n| vec![0; n]) else {
         return Vec::new();
     };
+    if log.read_exact_at(&mut added, start).is_err() {
+        return Vec::new();
+    }
+    let added = added.as_slice();
     let mut commits: Vec<String> = Vec::new();
     for line in String::from_utf8_lossy(added).lines() {
         let Some((head, message)) = line.split_once('\t') else { continue };
