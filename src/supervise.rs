@@ -59,7 +59,7 @@ pub struct Held {
     gate: Option<OwnedFd>,
     /// The child writes `errno` here when its `exec` fails; closed (by the
     /// `exec`) when it succeeds.
-    errors: OwnedFd,
+    errors: Option<OwnedFd>,
     /// What the child reads until its `exec` (its own copy, after the
     /// fork); kept with the handle so that the child's view and ours are
     /// the same allocation's.
@@ -152,7 +152,7 @@ impl Supervisor {
         // The child's ends, which the launcher closes: the `exec` then
         // closes the last writer of `errors`.
         drop((gate_read, errors_write));
-        Ok(Held { pid: Pid::from_raw(pid), gate: Some(gate), errors, _image: image })
+        Ok(Held { pid: Pid::from_raw(pid), gate: Some(gate), errors: Some(errors), _image: image })
     }
 
     /// Relays signals until the agent exits, and reports how. Once the
@@ -190,33 +190,15 @@ impl Held {
         self.pid.as_raw()
     }
 
-    /// Lets the agent `exec`. An error when it could not (the child is
-    /// then reaped).
-    pub fn release(mut self) -> io::Result<Pid> {
+    /// Lets the agent `exec`. Whether it could is known once it has exited
+    /// ([`Agent::exec_error`]): waiting for the `exec` here would cost the
+    /// launcher one more wake-up before the agent runs.
+    pub fn release(mut self) -> Agent {
         let gate = self.gate.take().expect("released once");
         let go = [1u8];
         // SAFETY: writes one byte from a live buffer to a pipe we own.
         unsafe { libc::write(gate.as_raw_fd(), go.as_ptr().cast(), 1) };
-        drop(gate);
-        let mut errno = [0u8; 4];
-        let mut got = 0;
-        while got < errno.len() {
-            // SAFETY: reads into the rest of a live buffer.
-            let n = unsafe {
-                libc::read(self.errors.as_raw_fd(), errno[got..].as_mut_ptr().cast(), errno.len() - got)
-            };
-            match n {
-                0 => break,
-                -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
-                -1 => return Err(io::Error::last_os_error()),
-                n => got += n as usize,
-            }
-        }
-        if got == 0 {
-            return Ok(self.pid); // closed by a successful exec
-        }
-        let _ = nix::sys::wait::waitpid(self.pid, None);
-        Err(io::Error::from_raw_os_error(i32::from_ne_bytes(errno)))
+        Agent { pid: self.pid, errors: self.errors.take().expect("released once") }
     }
 }
 
@@ -227,6 +209,34 @@ impl Drop for Held {
         if self.gate.take().is_some() {
             let _ = nix::sys::wait::waitpid(self.pid, None);
         }
+    }
+}
+
+/// The agent, let go.
+pub struct Agent {
+    pub pid: Pid,
+    /// Closed by a successful `exec`; else the child's `errno`.
+    errors: OwnedFd,
+}
+
+impl Agent {
+    /// Why the agent's `exec` failed (its process then exited with 127),
+    /// asked once it has exited: by then nothing holds the pipe open.
+    pub fn exec_error(&self) -> Option<io::Error> {
+        let mut errno = [0u8; 4];
+        let mut got = 0;
+        while got < errno.len() {
+            // SAFETY: reads into the rest of a live buffer.
+            let n = unsafe {
+                libc::read(self.errors.as_raw_fd(), errno[got..].as_mut_ptr().cast(), errno.len() - got)
+            };
+            match n {
+                -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                n if n <= 0 => break,
+                n => got += n as usize,
+            }
+        }
+        (got == errno.len()).then(|| io::Error::from_raw_os_error(i32::from_ne_bytes(errno)))
     }
 }
 

@@ -40,19 +40,18 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if let Some(launch) = &mut launch {
         launch.start(held.pid());
     }
-    let pid = match held.release() {
-        Ok(pid) => pid,
-        Err(err) => {
-            if let Some(launch) = launch {
-                launch.finish(supervise::Exit::Code(code(&err)));
-            }
-            return Err(cannot_run(err));
-        }
-    };
+    let agent = held.release();
     if let Some(launch) = &mut launch {
         launch.agent_running();
     }
-    let exit = supervisor.wait(pid).map_err(|e| Error::internal(format!("waiting for the agent: {e}")))?;
+    let exit =
+        supervisor.wait(agent.pid).map_err(|e| Error::internal(format!("waiting for the agent: {e}")))?;
+    if let Some(err) = agent.exec_error() {
+        if let Some(launch) = launch {
+            launch.finish(supervise::Exit::Code(code(&err)));
+        }
+        return Err(cannot_run(err));
+    }
     if let Some(launch) = launch {
         launch.finish(exit);
     }

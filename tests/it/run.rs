@@ -79,3 +79,24 @@ fn a_session_starts_no_git_of_its_own() {
     let starts: Vec<&str> = text.lines().filter(|l| l.contains(r#""event":"start""#)).collect();
     assert_eq!(starts.len(), 1, "git processes besides the agent's commit: {starts:#?}");
 }
+
+/// A program found on PATH whose `exec` fails (not a format the kernel
+/// runs): the agent never runs, `entire run` says why with 127 as a shell
+/// would, and the session is ended with that code.
+#[test]
+fn an_agent_whose_exec_fails_ends_its_session_with_the_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let repo = w.repo("r");
+    let program = w.path().join("garbage");
+    std::fs::write(&program, [0u8, 1, 2, 3]).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = w.entire(&repo).arg("run").arg("--").arg(&program).output().unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("entire: error: cannot run") && stderr.contains("Exec format error"), "{stderr}");
+    let sessions = w.json(&repo, &["sessions", "--json"]);
+    assert_eq!(sessions[0]["exit_code"], 127, "{sessions:#}");
+    assert_eq!(sessions[0]["live"], false, "{sessions:#}");
+    assert!(std::fs::read_dir(w.state_dir().join("live")).unwrap().next().is_none(), "live entry removed");
+}
