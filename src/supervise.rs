@@ -97,18 +97,11 @@ impl Supervisor {
     }
 
     /// Forks the agent: `program` (a path) run with `argv` (`argv[0]`
-    /// first) and `env` added to ours. The child runs `first` (with every
-    /// signal blocked), then waits for [`Held::release`]. As
-    /// `std::process::Command` does, the child gets every signal at its
-    /// default action (SIGPIPE included, which Rust ignores) and an empty
-    /// signal mask.
-    pub fn fork_held(
-        &self,
-        program: &Path,
-        argv: &[OsString],
-        env: &[(&str, &str)],
-        first: impl FnOnce(),
-    ) -> io::Result<Held> {
+    /// first) and `env` added to ours. The child waits for
+    /// [`Held::release`]. As `std::process::Command` does, the child gets
+    /// every signal at its default action (SIGPIPE included, which Rust
+    /// ignores) and an empty signal mask.
+    pub fn fork_held(&self, program: &Path, argv: &[OsString], env: &[(&str, &str)]) -> io::Result<Held> {
         let c =
             |s: &OsStr| CString::new(s.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
         let path = c(program.as_os_str())?;
@@ -142,7 +135,7 @@ impl Supervisor {
             let mut old: libc::sigset_t = std::mem::zeroed();
             libc::sigfillset(&mut all);
             libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            let pid = spawn_child(&image, first);
+            let pid = spawn_child(&image);
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
             pid
         };
@@ -240,24 +233,23 @@ impl Agent {
     }
 }
 
-/// Forks the child, which runs `first`, then [`run_child`] on its copy of
-/// `image`. A plain `fork`, not a child sharing the launcher's memory
-/// (`CLONE_VM`): that saves about 0.1 ms of CPU per session, but the child
-/// would then run alongside the launcher on the launcher's thread-local
-/// state (`errno`), which `posix_spawn` avoids only by suspending its
-/// caller.
+/// Forks the child, which runs [`run_child`] on its copy of `image`. A
+/// plain `fork`, not a child sharing the launcher's memory (`CLONE_VM`):
+/// that saves about 0.1 ms of CPU per session, but the child would then run
+/// alongside the launcher on the launcher's thread-local state (`errno`),
+/// which `posix_spawn` avoids only by suspending its caller. Nothing but
+/// that runs in the child before its `exec`: every page of code it touches
+/// faults in again there (a fork copies no page table entry of a file
+/// mapping), and every page of data it writes is copied.
 ///
 /// # Safety
 /// Single-threaded launcher, every signal blocked.
-unsafe fn spawn_child(image: &ChildImage, first: impl FnOnce()) -> libc::pid_t {
-    // SAFETY: the child of a single-threaded process may run any code (no
-    // lock can be held by a thread that the fork left behind), on its own
-    // copy of the launcher's memory; with every signal blocked, none of
-    // the launcher's handlers runs in it. It never returns.
+unsafe fn spawn_child(image: &ChildImage) -> libc::pid_t {
+    // SAFETY: after a fork of a single-threaded process the child may make
+    // system calls on its copy of `image`; it never returns.
     unsafe {
         let pid = libc::fork();
         if pid == 0 {
-            first();
             run_child(image);
         }
         pid

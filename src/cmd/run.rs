@@ -25,17 +25,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
 
     let mut supervisor =
         Supervisor::new().map_err(|e| Error::internal(format!("installing signal handlers: {e}")))?;
-    let (mut launch, hooks) = Launch::begin(agent, &args.command);
+    let mut launch = Launch::begin(agent, &args.command);
     let id = launch.as_ref().map(|l| l.record.session_id.clone());
     let env: Vec<(&str, &str)> = id.iter().map(|id| (SESSION_ENV, id.as_str())).collect();
     let code = |e: &std::io::Error| if e.kind() == std::io::ErrorKind::PermissionDenied { 126 } else { 127 };
     let cannot_run = |e: std::io::Error| {
         Error::internal(format!("cannot run {}: {e}", program.to_string_lossy())).with_code(code(&e))
     };
-    // The agent's process checks entire's hooks before its exec, while the
-    // launcher writes the session: the two at once, on two CPUs.
-    let check = || hooks.iter().for_each(HooksCheck::run);
-    let held = supervisor.fork_held(&path, &args.command, &env, check).map_err(cannot_run)?;
+    let held = supervisor.fork_held(&path, &args.command, &env).map_err(cannot_run)?;
     // Everything a hook of the agent reads is in place before its exec.
     if let Some(launch) = &mut launch {
         launch.start(held.pid());
@@ -111,29 +108,8 @@ struct Launch {
     warned: bool,
 }
 
-/// Whether git will run entire's hooks in an enabled repository's worktree
-/// (repaired before the agent runs when the settings say so).
-struct HooksCheck {
-    repo: Repo,
-    repair: bool,
-}
-
-impl HooksCheck {
-    /// Git will run entire's hooks in this worktree, or one line says why
-    /// not and what fixes it (docs/hooks.md).
-    fn run(&self) {
-        match crate::hookdir::before_session(&self.repo, self.repair) {
-            Ok(None) => {}
-            Ok(Some(line)) => warn(line),
-            Err(err) => warn(format_args!("could not check entire's git hooks: {err:#}")),
-        }
-    }
-}
-
 impl Launch {
-    /// The session about to start (None when it cannot be recorded, said
-    /// once), and the check of entire's hooks due before the agent runs.
-    fn begin(agent: String, argv: &[OsString]) -> (Option<Launch>, Option<HooksCheck>) {
+    fn begin(agent: String, argv: &[OsString]) -> Option<Launch> {
         let id = session::new_session_id();
         let me = System.own_stat();
         let cwd = std::env::current_dir().ok();
@@ -143,8 +119,9 @@ impl Launch {
         let repo = cwd.as_deref().and_then(|cwd| Repo::discover(cwd).ok().flatten());
         let settings = repo.as_ref().and_then(|r| Settings::for_repo(r).ok()).filter(|s| s.enabled);
         let enabled_repo = repo.clone().filter(|_| settings.is_some());
-        let hooks =
-            enabled_repo.clone().zip(settings).map(|(repo, s)| HooksCheck { repo, repair: s.hooks_repair });
+        if let (Some(repo), Some(settings)) = (&enabled_repo, &settings) {
+            check_hooks(repo, settings.hooks_repair);
+        }
         let store = enabled_repo.as_ref().map(|r| Store::new(r.store_dir()));
 
         let now = Utc::now();
@@ -177,9 +154,9 @@ impl Launch {
         };
         if launch.registry.is_none() {
             launch.warn("no state directory (set ENTIRE_STATE_DIR or HOME); the session is not recorded; running the agent anyway");
-            return (None, hooks);
+            return None;
         }
-        (Some(launch), hooks)
+        Some(launch)
     }
 
     /// Records the session with its agent, forked and not yet exec'd as
@@ -278,6 +255,16 @@ impl Launch {
             warn(message);
             self.warned = true;
         }
+    }
+}
+
+/// Git will run entire's hooks in this worktree, or one line says why not
+/// and what fixes it (docs/hooks.md).
+fn check_hooks(repo: &Repo, repair: bool) {
+    match crate::hookdir::before_session(repo, repair) {
+        Ok(None) => {}
+        Ok(Some(line)) => warn(line),
+        Err(err) => warn(format_args!("could not check entire's git hooks: {err:#}")),
     }
 }
 
