@@ -103,6 +103,9 @@ struct Launch {
     /// The record's lock file, opened while the agent runs so that the
     /// session's end creates no file.
     end_lock: Option<SessionLock>,
+    /// The record as created, open until the end: if no hook replaced it
+    /// meanwhile, the end need not read it back.
+    created: Option<std::fs::File>,
     /// Where HEAD's reflog ended when the session started.
     reflog_at_start: u64,
     warned: bool,
@@ -149,6 +152,7 @@ impl Launch {
             store,
             locks: Vec::new(),
             end_lock: None,
+            created: None,
             reflog_at_start,
             warned: false,
         };
@@ -173,6 +177,9 @@ impl Launch {
     }
 
     fn finish(mut self, exit: supervise::Exit) {
+        let store = self.store.as_ref();
+        let mut kept =
+            store.zip(self.created.as_ref()).map(|(s, file)| s.kept_as_created(file, &self.record));
         self.record.ended_at = Some(Utc::now());
         match exit {
             supervise::Exit::Code(code) => self.record.exit_code = Some(code),
@@ -189,7 +196,7 @@ impl Launch {
                 None => store.session_lock(&id),
             };
             let result = lock.and_then(|lock| {
-                store.modify_with(lock, &id, |current| {
+                store.modify_with(lock, &id, kept.as_mut(), |current| {
                     let mut rec = current.unwrap_or_else(|| self.record.clone());
                     rec.ended_at = ended_at;
                     rec.exit_code = exit_code;
@@ -224,7 +231,8 @@ impl Launch {
     /// hook can know it before the agent runs), so nothing to merge and no
     /// lock to take.
     fn save(&mut self) {
-        let mut result = self.store.as_ref().map_or(Ok(()), |s| s.create(&self.record));
+        let created = self.store.as_ref().map(|s| s.create(&self.record)).transpose();
+        let mut result = created.map(|file| self.created = file);
         let entry = LiveEntry {
             store: self.store.as_ref().map(|s| s.dir().to_path_buf()),
             session: self.record.clone(),

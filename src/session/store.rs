@@ -80,8 +80,11 @@ type FileStamp = (u64, u64, u64, i64, i64);
 
 impl Kept {
     fn stamp(path: &Path) -> Option<FileStamp> {
+        Self::stamp_of(&std::fs::symlink_metadata(path).ok()?)
+    }
+
+    fn stamp_of(meta: &fs::Metadata) -> Option<FileStamp> {
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::symlink_metadata(path).ok()?;
         Some((meta.dev(), meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec()))
     }
 
@@ -166,7 +169,7 @@ impl Store {
         id: &SessionId,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
-        self.modify_with(self.session_lock(id)?, id, f)
+        self.modify_with(self.session_lock(id)?, id, None, f)
     }
 
     /// [`modify`](Self::modify) for a process that modifies the same
@@ -192,14 +195,16 @@ impl Store {
         Ok(SessionLock { file: open_lock(&path, mode)?, path })
     }
 
-    /// [`modify`](Self::modify) with the session's lock file already open.
+    /// [`modify`](Self::modify) with the session's lock file already open
+    /// (and, if `kept` holds it, the record as last written).
     pub fn modify_with(
         &self,
         lock: SessionLock,
         id: &SessionId,
+        kept: Option<&mut Kept>,
         f: impl FnOnce(Option<SessionRecord>) -> Option<SessionRecord>,
     ) -> Result<Option<SessionRecord>> {
-        self.modify_locked(lock, id, None, f)
+        self.modify_locked(lock, id, kept, f)
     }
 
     fn modify_locked(
@@ -225,12 +230,21 @@ impl Store {
 
     /// Writes a record whose ID nobody else can hold yet (a fresh UUIDv7),
     /// refusing to replace one; fsynced only if it lists checkpoints, as
-    /// every record.
-    pub fn create(&self, record: &SessionRecord) -> Result<()> {
+    /// every record. Returns the file, open.
+    pub fn create(&self, record: &SessionRecord) -> Result<File> {
         let mode = self.ensure_dir(&self.dir)?;
         let durable = !record.checkpoints.is_empty();
         let sync = |file: &File| if durable { file.sync_all() } else { Ok(()) };
-        create_new(&self.record_path(&record.session_id), &record_json(record)?, mode, sync).map(drop)
+        create_new(&self.record_path(&record.session_id), &record_json(record)?, mode, sync)
+    }
+
+    /// What [`create`](Self::create) wrote to `file`, kept for a
+    /// [`modify_with`](Self::modify_with) later: as long as the caller
+    /// keeps `file` open, no other file can take its inode, so a record of
+    /// that identity is still the one created and is not read again.
+    pub fn kept_as_created(&self, file: &File, record: &SessionRecord) -> Kept {
+        let stamp = file.metadata().ok().as_ref().and_then(Kept::stamp_of);
+        Kept(stamp.map(|stamp| (self.record_path(&record.session_id), stamp, record.clone())))
     }
 
     /// A record that lists checkpoints is fsynced: a crash must not take
@@ -442,6 +456,33 @@ mod tests {
         store.modify(&id, |r| Some(SessionRecord { agent: Some("codex".into()), ..r.unwrap() })).unwrap();
         let seen = store.modify_kept(&id, &mut kept, |r| r).unwrap().unwrap();
         assert_eq!((seen.cwd.as_deref(), seen.agent.as_deref()), (Some("/b"), Some("codex")));
+    }
+
+    #[test]
+    fn a_created_record_is_not_read_back_until_another_process_replaces_it() {
+        let (_dir, store) = store();
+        let id = SessionId::parse("s1").unwrap();
+        let created = SessionRecord::new(id.clone());
+        let file = store.create(&created).unwrap();
+        assert!(store.create(&created).is_err(), "never over another record");
+        let end = |kept: &mut Kept| {
+            let lock = store.session_lock(&id).unwrap();
+            let end = |r: Option<SessionRecord>| Some(SessionRecord { exit_code: Some(3), ..r.unwrap() });
+            store.modify_with(lock, &id, Some(kept), end).unwrap().unwrap()
+        };
+        let mut kept = store.kept_as_created(&file, &created);
+        // Made unreadable in place (as no process of entire writes a
+        // record), its size and time kept: the kept record stands for it.
+        let path = store.record_path(&id);
+        let meta = fs::metadata(&path).unwrap();
+        fs::write(&path, vec![b' '; meta.len() as usize]).unwrap();
+        File::options().write(true).open(&path).unwrap().set_modified(meta.modified().unwrap()).unwrap();
+        assert_eq!(end(&mut kept).exit_code, Some(3));
+        // Replaced by another process: read again.
+        let replaced = SessionRecord { agent: Some("codex".into()), ..created.clone() };
+        store.modify(&id, |_| Some(replaced)).unwrap();
+        let mut kept = store.kept_as_created(&file, &created);
+        assert_eq!(end(&mut kept).agent.as_deref(), Some("codex"));
     }
 
     /// A pending checkpoint of session s1, not yet committed.
