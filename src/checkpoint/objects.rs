@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::rc::Rc;
 
-use crate::error::{Error, Result};
+use super::pack;
+use crate::error::{Context, Error, Result};
 use crate::git::{CHECKPOINTS_REF, Repo, command_line, failed, not_started};
 
 pub const TREE_MODE: &str = "40000";
@@ -244,26 +245,56 @@ fn parse_tree(mut data: &[u8], oid_len: usize) -> Result<Tree> {
 /// own lock file. Identity and configuration are read as git reads them.
 ///
 /// One is opened per writer run, not per checkpoint: it keeps the trees it
-/// read or wrote (a drain reads the tip's root and commit index once, and
-/// the next checkpoint finds them as the last one wrote them) and one
-/// compressor for the loose objects it writes.
+/// read or wrote and the root tree of each commit it read or wrote (a drain
+/// reads the tip's root and commit index once, and the next checkpoint
+/// finds them as the last one wrote them), and one compressor for the
+/// objects it writes. Opened [`packing`](Objects::packing), it holds what
+/// it writes and writes it as one pack before it moves a ref.
 pub struct Objects {
     repo: gix::Repository,
     /// Set when the refs are in the reftable format, which gitoxide does
     /// not write: the ref is then moved by `git update-ref`.
     reftable: Option<Repo>,
     loose: Option<LooseWriter>,
+    /// The objects written since the last pack, when packing.
+    held: Option<RefCell<Held>>,
+    /// Where the names of the writer's packs not folded yet are kept.
+    pack_list: PathBuf,
     trees: RefCell<HashMap<String, Rc<Tree>>>,
-    /// The root tree of each commit this process wrote.
+    /// The root tree of each commit this process read or wrote.
     commit_trees: RefCell<HashMap<String, String>>,
+    /// The committer's zone of the last commit read: the zone git writes
+    /// in this repository, without reading the time zone database.
+    zone: std::cell::Cell<Option<i32>>,
 }
+
+/// Objects written and not in a pack yet, each once.
+#[derive(Default)]
+struct Held {
+    objects: Vec<(gix::objs::Kind, Vec<u8>, gix::ObjectId)>,
+    by_id: HashMap<gix::ObjectId, usize>,
+    bytes: usize,
+}
+
+/// Held objects beyond this many bytes go into a pack of their own before
+/// the next one is held: a drain of large transcripts holds no more.
+const HELD_BYTES: usize = 64 << 20;
+
+/// Once the writer has this many packs not folded, it folds them into one.
+const FOLD_AT: usize = 16;
+
+/// A folded pack this large is left to git: folding it again would copy
+/// it every `FOLD_AT` drains.
+const FOLDED_ENOUGH_BYTES: usize = 8 << 20;
+const FOLDED_ENOUGH_OBJECTS: usize = 4096;
 
 /// Writes loose objects as git does (zlib at `core.looseCompression`,
 /// default level 1; a temp file renamed into place; no fsync, as git's
-/// default `core.fsync` does not sync loose objects), with one compressor
-/// reset between objects where gitoxide allocates and zeroes a new one
-/// (about 400 KB) per object. The temp files are named as git names its
-/// own, so that `git gc` removes one a killed writer left.
+/// default `core.fsync` does not sync loose objects), and compresses the
+/// entries of packs, with one compressor reset between objects where
+/// gitoxide allocates and zeroes a new one (about 400 KB) per object. The
+/// temp files are named as git names its own, so that `git gc` removes
+/// one a killed writer left.
 struct LooseWriter {
     dir: PathBuf,
     compress: RefCell<gix::zlib::stream::deflate::Compress>,
@@ -311,8 +342,42 @@ impl LooseWriter {
         }
     }
 
-    fn write(&self, kind: gix::objs::Kind, data: &[u8], id: &gix::ObjectId) -> std::io::Result<()> {
+    /// `input` as one zlib stream, appended to `out`.
+    fn deflate(&self, input: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
         use gix::zlib::stream::deflate::FlushCompress;
+        let mut compress = self.compress.borrow_mut();
+        compress.reset();
+        let start = out.len();
+        let (in_before, out_before) = (compress.total_in(), compress.total_out());
+        loop {
+            let consumed = usize::try_from(compress.total_in() - in_before).unwrap_or(usize::MAX);
+            let produced = usize::try_from(compress.total_out() - out_before).unwrap_or(usize::MAX);
+            out.resize(start + produced + input.len() - consumed + 64, 0);
+            let status = compress
+                .compress(&input[consumed..], &mut out[start + produced..], FlushCompress::Finish)
+                .map_err(std::io::Error::other)?;
+            if status == gix::zlib::Status::StreamEnd {
+                let produced = usize::try_from(compress.total_out() - out_before).unwrap_or(usize::MAX);
+                out.truncate(start + produced);
+                return Ok(());
+            }
+        }
+    }
+
+    /// An object as a pack entry: its header, then its zlib stream.
+    fn pack_entry(
+        &self,
+        kind: gix::objs::Kind,
+        data: &[u8],
+        id: gix::ObjectId,
+    ) -> std::io::Result<pack::Entry> {
+        let mut bytes = Vec::with_capacity(data.len() / 2 + 16);
+        pack::entry_header(kind, data.len(), &mut bytes);
+        self.deflate(data, &mut bytes)?;
+        Ok(pack::Entry { id, bytes })
+    }
+
+    fn write(&self, kind: gix::objs::Kind, data: &[u8], id: &gix::ObjectId) -> std::io::Result<()> {
         let hex = id.to_string();
         let path = self.dir.join(&hex[..2]).join(&hex[2..]);
         if path.exists() {
@@ -320,24 +385,9 @@ impl LooseWriter {
         }
         let header = gix::objs::encode::loose_header(kind, data.len() as u64);
         let input = [&header[..], data].concat();
-        let mut compress = self.compress.borrow_mut();
         let mut out = self.buffer.borrow_mut();
-        compress.reset();
         out.clear();
-        let (in_before, out_before) = (compress.total_in(), compress.total_out());
-        loop {
-            let consumed = usize::try_from(compress.total_in() - in_before).unwrap_or(usize::MAX);
-            let produced = usize::try_from(compress.total_out() - out_before).unwrap_or(usize::MAX);
-            out.resize(produced + input.len() - consumed + 64, 0);
-            let status = compress
-                .compress(&input[consumed..], &mut out[produced..], FlushCompress::Finish)
-                .map_err(std::io::Error::other)?;
-            if status == gix::zlib::Status::StreamEnd {
-                let produced = usize::try_from(compress.total_out() - out_before).unwrap_or(usize::MAX);
-                out.truncate(produced);
-                break;
-            }
-        }
+        self.deflate(&input, &mut out)?;
         let (tmp, mut file) = self.temp_file()?;
         let placed = (|| {
             file.write_all(&out)?;
@@ -369,24 +419,107 @@ impl Objects {
             loose: LooseWriter::new(&opened),
             repo: opened,
             reftable,
+            held: None,
+            pack_list: repo.store_dir().join("packs"),
             trees: RefCell::default(),
             commit_trees: RefCell::default(),
+            zone: std::cell::Cell::new(None),
         })
+    }
+
+    /// For the one writer of the repository (it holds the writer lock):
+    /// what it writes is held and written as one pack before a ref moves
+    /// (or once [`HELD_BYTES`] are held), instead of a file per object.
+    /// Loose objects as before where gitoxide's writer applies the
+    /// repository's own permissions.
+    pub fn packing(repo: &Repo) -> Result<Objects> {
+        let mut objects = Objects::open(repo)?;
+        if objects.loose.is_some() {
+            objects.held = Some(RefCell::default());
+        }
+        Ok(objects)
     }
 
     /// Writes one object unless it is there; returns its name.
     fn write_object(&self, kind: gix::objs::Kind, data: &[u8], what: &str) -> Result<String> {
-        let written = match &self.loose {
-            Some(loose) => gix::objs::compute_hash(self.repo.object_hash(), kind, data)
+        let hash = || {
+            gix::objs::compute_hash(self.repo.object_hash(), kind, data)
                 .map_err(|e| odb_error("hashing", what, e))
-                .and_then(|id| {
-                    loose.write(kind, data, &id).map(|()| id).map_err(|e| odb_error("writing", what, e))
-                }),
-            None => {
+        };
+        let written = match (&self.loose, &self.held) {
+            (Some(_), Some(held)) => {
+                let id = hash()?;
+                if held.borrow().bytes + data.len() > HELD_BYTES {
+                    self.write_held()?;
+                }
+                let mut held = held.borrow_mut();
+                if !held.by_id.contains_key(&id) {
+                    let at = held.objects.len();
+                    held.by_id.insert(id, at);
+                    held.bytes += data.len();
+                    held.objects.push((kind, data.to_vec(), id));
+                }
+                Ok(id)
+            }
+            (Some(loose), None) => hash().and_then(|id| {
+                loose.write(kind, data, &id).map(|()| id).map_err(|e| odb_error("writing", what, e))
+            }),
+            (None, _) => {
                 gix::objs::Write::write_buf(&self.repo, kind, data).map_err(|e| odb_error("writing", what, e))
             }
         };
         written.map(|id| id.to_string())
+    }
+
+    /// Writes what is held as one pack, and lists it for folding.
+    fn write_held(&self) -> Result<()> {
+        let (Some(loose), Some(held)) = (&self.loose, &self.held) else { return Ok(()) };
+        let Held { objects, .. } = std::mem::take(&mut *held.borrow_mut());
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let entries = objects
+            .iter()
+            .map(|(kind, data, id)| loose.pack_entry(*kind, data, *id))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| odb_error("compressing", "objects", e))?;
+        let dir = loose.dir.join("pack");
+        let name = pack::write(&dir, self.repo.object_hash(), &entries, false)
+            .map_err(|e| odb_error("writing", "a pack", e))?;
+        // Appended in one write: no new file once the list exists. A pack
+        // missing from the list is only never folded (git's gc packs it).
+        let _ = std::fs::File::options()
+            .append(true)
+            .create(true)
+            .open(&self.pack_list)
+            .and_then(|mut list| list.write_all(format!("{name}\n").as_bytes()));
+        Ok(())
+    }
+
+    /// Folds the writer's packs into one once there are [`FOLD_AT`] of them.
+    /// The writer calls it after it moved the branch.
+    pub fn fold_packs(&self) -> Result<()> {
+        let Some(loose) = self.loose.as_ref().filter(|_| self.held.is_some()) else { return Ok(()) };
+        let listed = std::fs::read_to_string(&self.pack_list).unwrap_or_default();
+        let names: Vec<String> = listed
+            .lines()
+            .filter(|name| name.strip_prefix("pack-").is_some_and(crate::git::is_object_name))
+            .map(str::to_owned)
+            .collect();
+        if names.len() < FOLD_AT {
+            return Ok(());
+        }
+        let folded = pack::fold(&loose.dir.join("pack"), &names, self.repo.object_hash())
+            .map_err(|e| odb_error("folding", "the writer's packs", e))?;
+        let keep = match folded {
+            Some((name, objects, bytes))
+                if objects < FOLDED_ENOUGH_OBJECTS && bytes < FOLDED_ENOUGH_BYTES =>
+            {
+                format!("{name}\n")
+            }
+            _ => String::new(),
+        };
+        std::fs::write(&self.pack_list, keep).context(format_args!("writing {}", self.pack_list.display()))
     }
 
     fn oid(&self, hex: &str) -> Result<gix::ObjectId> {
@@ -396,6 +529,13 @@ impl Objects {
 
     /// The object `oid` names; None when it is missing.
     pub fn get(&self, oid: &str) -> Result<Option<Object>> {
+        if let Some(held) = &self.held {
+            let held = held.borrow();
+            if let Some(&at) = held.by_id.get(&self.oid(oid)?) {
+                let (kind, data, _) = &held.objects[at];
+                return Ok(Some(Object { kind: kind.to_string(), oid: oid.to_owned(), data: data.clone() }));
+            }
+        }
         let found = self.repo.try_find_object(self.oid(oid)?).map_err(|e| odb_error("reading", oid, e))?;
         Ok(found.map(|object| Object {
             kind: object.kind.to_string(),
@@ -425,7 +565,9 @@ impl Objects {
         if let Some(tree) = self.commit_trees.borrow().get(commit) {
             return Ok(Some(tree.clone()));
         }
-        Ok(self.commit_headers(commit)?.map(|headers| headers.tree))
+        let Some(headers) = self.commit_headers(commit)? else { return Ok(None) };
+        self.commit_trees.borrow_mut().insert(commit.to_owned(), headers.tree.clone());
+        Ok(Some(headers.tree))
     }
 
     /// The entries of the tree `oid`, as read or written before; None when
@@ -471,6 +613,11 @@ impl Objects {
         };
         let headers = std::str::from_utf8(headers).map_err(|_| bad())?;
         let value = |key: &'static str| headers.lines().filter_map(move |l| l.strip_prefix(key));
+        if let Some(zone) =
+            value("committer ").next().and_then(|c| c.rsplit_once(' ')).and_then(|(_, z)| zone(z))
+        {
+            self.zone.set(Some(zone));
+        }
         Ok(Some(CommitHeaders {
             tree: value("tree ").next().ok_or_else(bad)?.to_owned(),
             parents: value("parent ").map(str::to_owned).collect(),
@@ -620,9 +767,12 @@ impl Objects {
             let author = configured(self.repo.author()).unwrap_or_else(|| committer.clone());
             return (committer, author);
         };
-        let now = || {
-            let now = chrono::Local::now();
-            gix::date::Time::new(now.timestamp(), now.offset().local_minus_utc())
+        let now = || match self.zone.get() {
+            Some(zone) => gix::date::Time::new(chrono::Utc::now().timestamp(), zone),
+            None => {
+                let now = chrono::Local::now();
+                gix::date::Time::new(now.timestamp(), now.offset().local_minus_utc())
+            }
         };
         let committer_time = committer_date.unwrap_or_else(now);
         let committer = self
@@ -661,6 +811,8 @@ impl Objects {
     /// exist yet) to `new`, or fails without touching it.
     pub fn update_ref(&self, name: &str, new: &str, old: Option<&str>, reflog: &str) -> Result<()> {
         use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+        // Every object the ref will name is in the object database first.
+        self.write_held()?;
         if let Some(repo) = &self.reftable {
             let zero = "0".repeat(new.len());
             return repo.git_output(["update-ref", "-m", reflog, name, new, old.unwrap_or(&zero)]).map(drop);
@@ -697,9 +849,14 @@ impl Objects {
 fn raw_date(var: &str) -> Option<Option<gix::date::Time>> {
     let Some(value) = std::env::var_os(var) else { return Some(None) };
     let value = value.to_str()?;
-    let (seconds, zone) = value.strip_prefix('@').unwrap_or(value).split_once(' ')?;
+    let (seconds, zone_text) = value.strip_prefix('@').unwrap_or(value).split_once(' ')?;
     let seconds: i64 = seconds.parse().ok()?;
-    let (sign, digits) = match zone.as_bytes() {
+    Some(Some(gix::date::Time::new(seconds, zone(zone_text)?)))
+}
+
+/// Seconds east of UTC in git's `±hhmm` form.
+fn zone(text: &str) -> Option<i32> {
+    let (sign, digits) = match text.as_bytes() {
         [b'+', rest @ ..] => (1, rest),
         [b'-', rest @ ..] => (-1, rest),
         _ => return None,
@@ -708,8 +865,7 @@ fn raw_date(var: &str) -> Option<Option<gix::date::Time>> {
         return None;
     }
     let number = |d: &[u8]| i32::from(d[0] - b'0') * 10 + i32::from(d[1] - b'0');
-    let offset = sign * (number(&digits[..2]) * 3600 + number(&digits[2..]) * 60);
-    Some(Some(gix::date::Time::new(seconds, offset)))
+    Some(sign * (number(&digits[..2]) * 3600 + number(&digits[2..]) * 60))
 }
 
 struct CommitHeaders {
