@@ -288,6 +288,9 @@ const FOLD_AT: usize = 16;
 const FOLDED_ENOUGH_BYTES: usize = 8 << 20;
 const FOLDED_ENOUGH_OBJECTS: usize = 4096;
 
+/// A list of the writer's packs, at most: a few hundred names.
+const PACK_LIST_CAP: crate::fsutil::Cap = crate::fsutil::Cap { what: "pack list", bytes: 64 << 10 };
+
 /// Writes loose objects as git does (zlib at `core.looseCompression`,
 /// default level 1; a temp file renamed into place; no fsync, as git's
 /// default `core.fsync` does not sync loose objects), and compresses the
@@ -345,6 +348,10 @@ impl LooseWriter {
     /// `input` as one zlib stream, appended to `out`.
     fn deflate(&self, input: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
         use gix::zlib::stream::deflate::FlushCompress;
+        if input.len() < STORED_BELOW {
+            stored(input, out);
+            return Ok(());
+        }
         let mut compress = self.compress.borrow_mut();
         compress.reset();
         let start = out.len();
@@ -408,6 +415,27 @@ impl LooseWriter {
         }
         placed
     }
+}
+
+/// Objects smaller than this go into their zlib streams uncompressed
+/// (a stored block): compressing would save a few hundred bytes at most,
+/// and resetting the compressor clears a 128 KiB table, which costs more
+/// than the rest of writing such an object.
+const STORED_BELOW: usize = 1024;
+
+/// `input` (under 64 KiB) as a zlib stream of one stored block.
+fn stored(input: &[u8], out: &mut Vec<u8>) {
+    const MOD: u32 = 65521;
+    let len = u16::try_from(input.len()).expect("a stored block holds under 64 KiB");
+    out.extend_from_slice(&[0x78, 0x01, 0x01]);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(input);
+    let (a, b) = input.iter().fold((1u32, 0u32), |(a, b), &byte| {
+        let a = (a + u32::from(byte)) % MOD;
+        (a, (b + a) % MOD)
+    });
+    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
 }
 
 impl Objects {
@@ -488,20 +516,37 @@ impl Objects {
             .map_err(|e| odb_error("writing", "a pack", e))?;
         // Appended in one write: no new file once the list exists. A pack
         // missing from the list is only never folded (git's gc packs it).
-        let _ = std::fs::File::options()
-            .append(true)
-            .create(true)
-            .open(&self.pack_list)
-            .and_then(|mut list| list.write_all(format!("{name}\n").as_bytes()));
+        let _ = self.open_pack_list(true).and_then(|mut list| list.write_all(format!("{name}\n").as_bytes()));
         Ok(())
+    }
+
+    /// The list of the writer's packs, for appending or rewriting, never
+    /// through a planted link.
+    fn open_pack_list(&self, append: bool) -> std::io::Result<std::fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut options = std::fs::File::options();
+        if append {
+            options.append(true);
+        } else {
+            options.write(true).truncate(true);
+        }
+        options
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&self.pack_list)
     }
 
     /// Folds the writer's packs into one once there are [`FOLD_AT`] of them.
     /// The writer calls it after it moved the branch.
     pub fn fold_packs(&self) -> Result<()> {
         let Some(loose) = self.loose.as_ref().filter(|_| self.held.is_some()) else { return Ok(()) };
-        let listed = std::fs::read_to_string(&self.pack_list).unwrap_or_default();
-        let names: Vec<String> = listed
+        let listed = match crate::fsutil::read_own(&self.pack_list, PACK_LIST_CAP) {
+            Ok(listed) => listed.unwrap_or_default(),
+            // Started afresh: what it named is left to git's gc.
+            Err(_) => return self.open_pack_list(false).map(drop).map_err(Error::from),
+        };
+        let names: Vec<String> = String::from_utf8_lossy(&listed)
             .lines()
             .filter(|name| name.strip_prefix("pack-").is_some_and(crate::git::is_object_name))
             .map(str::to_owned)
@@ -519,7 +564,9 @@ impl Objects {
             }
             _ => String::new(),
         };
-        std::fs::write(&self.pack_list, keep).context(format_args!("writing {}", self.pack_list.display()))
+        self.open_pack_list(false)
+            .and_then(|mut list| list.write_all(keep.as_bytes()))
+            .context(format_args!("writing {}", self.pack_list.display()))
     }
 
     fn oid(&self, hex: &str) -> Result<gix::ObjectId> {
@@ -925,6 +972,67 @@ mod tests {
         assert_eq!(read("2024-12-07T00:00:00Z"), None, "another form: gitoxide parses it");
         assert_eq!(read("@1733529600 +01"), None);
         assert_eq!(raw_date("ENTIRE_TEST_NO_SUCH_DATE"), Some(None));
+    }
+
+    #[test]
+    fn small_objects_are_stored_blocks_that_inflate_to_themselves() {
+        for input in [&b""[..], b"a", &[0xff; 1023]] {
+            let mut out = Vec::new();
+            stored(input, &mut out);
+            let mut inflated = vec![0; 2048];
+            let (status, consumed, produced) =
+                gix::zlib::Inflate::default().once(&out, &mut inflated).unwrap();
+            assert_eq!((status, consumed), (gix::zlib::Status::StreamEnd, out.len()));
+            assert_eq!(&inflated[..produced], input);
+        }
+        let mut out = Vec::new();
+        stored(b"Wikipedia", &mut out);
+        assert_eq!(out[out.len() - 4..], [0x11, 0xe6, 0x03, 0x98], "Adler-32");
+    }
+
+    #[test]
+    fn a_writers_packs_are_read_by_git_and_folded_into_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let mut cmd = Command::new("git");
+            cmd.current_dir(tmp.path()).env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
+            cmd.args(["-c", "user.name=t", "-c", "user.email=t@t"]).args(args);
+            String::from_utf8(checked(&mut cmd).unwrap()).unwrap().trim().to_owned()
+        };
+        git(&["init", "-q"]);
+        let repo = Repo::discover(tmp.path()).unwrap().unwrap();
+        std::fs::create_dir(repo.store_dir()).unwrap();
+        let objects = Objects::packing(&repo).unwrap();
+        let packs = || std::fs::read_dir(tmp.path().join(".git/objects/pack")).unwrap().count() / 2;
+        let mut tip: Option<String> = None;
+        let mut blobs = Vec::new();
+        for n in 0..FOLD_AT {
+            // Small and large, so both stored and compressed entries.
+            let text = format!("{n}\n").repeat(if n % 2 == 0 { 1 } else { 2000 });
+            let blob = objects.blob(text.as_bytes()).unwrap();
+            assert_eq!(objects.get(&blob).unwrap().unwrap().data, text.as_bytes(), "held, and read back");
+            let tree = objects.write_tree(Tree::from([(b"f".to_vec(), Entry::blob(&blob))])).unwrap();
+            let commit = objects.commit(&tree, tip.as_deref().as_slice(), "m\n").unwrap();
+            objects.update_ref(CHECKPOINTS_REF, &commit, tip.as_deref(), "test").unwrap();
+            assert_eq!(packs(), n + 1, "one pack per move of the ref");
+            tip = Some(commit);
+            blobs.push((blob, text));
+        }
+        assert_eq!(git(&["count-objects", "-v"]).lines().next(), Some("count: 0"), "nothing loose");
+        git(&["fsck", "--strict", "--no-dangling"]);
+        objects.fold_packs().unwrap();
+        assert_eq!(packs(), 1);
+        git(&["fsck", "--strict", "--no-dangling"]);
+        for (blob, text) in &blobs {
+            assert_eq!(git(&["cat-file", "blob", blob]), text.trim_end());
+        }
+        let pack = std::fs::read_dir(tmp.path().join(".git/objects/pack"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "idx"))
+            .unwrap();
+        git(&["verify-pack", pack.to_str().unwrap()]);
     }
 
     #[test]
