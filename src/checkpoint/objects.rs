@@ -689,14 +689,16 @@ impl Objects {
         {
             return Ok(None);
         }
+        // The next commit of a drain is often this one's child.
+        self.commit_trees.borrow_mut().insert(commit.to_owned(), headers.tree.clone());
         let mut files = Vec::new();
         match headers.parents.first() {
             None => self.diff_trees(None, Some(&headers.tree), "", &mut files)?,
             Some(parent) => {
                 let parent = self
-                    .commit_headers(parent)?
+                    .root_of(parent)?
                     .ok_or_else(|| Error::internal(format!("parent {parent} of {commit} is not here")))?;
-                self.diff_trees(Some(&parent.tree), Some(&headers.tree), "", &mut files)?
+                self.diff_trees(Some(&parent), Some(&headers.tree), "", &mut files)?
             }
         }
         files.sort();
@@ -712,10 +714,10 @@ impl Objects {
         prefix: &str,
         out: &mut Vec<Vec<u8>>,
     ) -> Result<()> {
-        let entries = |tree: Option<&str>| -> Result<Tree> {
+        let entries = |tree: Option<&str>| -> Result<Rc<Tree>> {
             Ok(match tree {
-                Some(oid) => self.get(oid)?.map(|o| o.entries()).transpose()?.unwrap_or_default(),
-                None => Tree::new(),
+                Some(oid) => self.entries(oid)?.unwrap_or_default(),
+                None => Rc::default(),
             })
         };
         let (old, new) = (entries(old)?, entries(new)?);
