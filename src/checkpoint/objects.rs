@@ -502,11 +502,12 @@ impl Objects {
     /// Writes what is held as one pack, and lists it for folding.
     fn write_held(&self) -> Result<()> {
         let (Some(loose), Some(held)) = (&self.loose, &self.held) else { return Ok(()) };
-        let Held { objects, .. } = std::mem::take(&mut *held.borrow_mut());
-        if objects.is_empty() {
+        if held.borrow().objects.is_empty() {
             return Ok(());
         }
-        let entries = objects
+        let entries = held
+            .borrow()
+            .objects
             .iter()
             .map(|(kind, data, id)| loose.pack_entry(*kind, data, *id))
             .collect::<std::io::Result<Vec<_>>>()
@@ -514,6 +515,9 @@ impl Objects {
         let dir = loose.dir.join("pack");
         let name = pack::write(&dir, self.repo.object_hash(), &entries, false)
             .map_err(|e| odb_error("writing", "a pack", e))?;
+        // Only once they are in the pack: a failed write (a full disk)
+        // keeps them for the retry, which must not name objects it lost.
+        *held.borrow_mut() = Held::default();
         // Appended in one write: no new file once the list exists. A pack
         // missing from the list is only never folded (git's gc packs it).
         let _ = self.open_pack_list(true).and_then(|mut list| list.write_all(format!("{name}\n").as_bytes()));
@@ -1017,6 +1021,7 @@ mod tests {
             let commit = objects.commit(&tree, tip.as_deref().as_slice(), "m\n").unwrap();
             objects.update_ref(CHECKPOINTS_REF, &commit, tip.as_deref(), "test").unwrap();
             assert_eq!(packs(), n + 1, "one pack per move of the ref");
+            assert_eq!(objects.get(&blob).unwrap().unwrap().data, text.as_bytes(), "read from the pack");
             tip = Some(commit);
             blobs.push((blob, text));
         }
@@ -1025,8 +1030,12 @@ mod tests {
         objects.fold_packs().unwrap();
         assert_eq!(packs(), 1);
         git(&["fsck", "--strict", "--no-dangling"]);
+        let reopened = Objects::open(&repo).unwrap();
         for (blob, text) in &blobs {
             assert_eq!(git(&["cat-file", "blob", blob]), text.trim_end());
+            for objects in [&objects, &reopened] {
+                assert_eq!(objects.get(blob).unwrap().unwrap().data, text.as_bytes(), "after the fold");
+            }
         }
         let pack = std::fs::read_dir(tmp.path().join(".git/objects/pack"))
             .unwrap()
