@@ -955,6 +955,14 @@ mod tests {
     use super::*;
     use crate::git::checked;
 
+    /// Real git in `dir`, with no configuration of the machine's.
+    fn git_in(dir: &std::path::Path, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(dir).env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
+        cmd.args(["-c", "user.name=t", "-c", "user.email=t@t"]).args(args);
+        String::from_utf8(checked(&mut cmd).unwrap()).unwrap().trim().to_owned()
+    }
+
     #[test]
     fn parses_binary_tree_entries() {
         let mut data = b"100644 a b\0".to_vec();
@@ -999,12 +1007,7 @@ mod tests {
     #[test]
     fn a_writers_packs_are_read_by_git_and_folded_into_one() {
         let tmp = tempfile::tempdir().unwrap();
-        let git = |args: &[&str]| {
-            let mut cmd = Command::new("git");
-            cmd.current_dir(tmp.path()).env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
-            cmd.args(["-c", "user.name=t", "-c", "user.email=t@t"]).args(args);
-            String::from_utf8(checked(&mut cmd).unwrap()).unwrap().trim().to_owned()
-        };
+        let git = |args: &[&str]| git_in(tmp.path(), args);
         git(&["init", "-q"]);
         let repo = Repo::discover(tmp.path()).unwrap().unwrap();
         std::fs::create_dir(repo.store_dir()).unwrap();
@@ -1056,12 +1059,7 @@ mod tests {
     #[test]
     fn batch_processes_survive_a_repack_that_prunes_what_they_read() {
         let tmp = tempfile::tempdir().unwrap();
-        let git = |args: &[&str]| {
-            let mut cmd = Command::new("git");
-            cmd.current_dir(tmp.path()).env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
-            cmd.args(["-c", "user.name=t", "-c", "user.email=t@t"]).args(args);
-            String::from_utf8(checked(&mut cmd).unwrap()).unwrap().trim().to_owned()
-        };
+        let git = |args: &[&str]| git_in(tmp.path(), args);
         git(&["init", "-q"]);
         std::fs::write(tmp.path().join("f"), "x").unwrap();
         git(&["add", "f"]);

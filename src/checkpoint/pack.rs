@@ -85,7 +85,7 @@ fn index(
     pack: &ObjectId,
 ) -> std::io::Result<Vec<u8>> {
     // Each object once: git refuses an index that counts fewer than the pack.
-    located.sort_by(|a, b| a.0.cmp(&b.0));
+    located.sort_by_key(|a| a.0);
     let mut out = Vec::with_capacity(8 + 1024 + located.len() * (hash.len_in_bytes() + 8) + 40);
     out.extend_from_slice(b"\xfftOc");
     out.extend_from_slice(&2u32.to_be_bytes());

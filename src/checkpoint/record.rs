@@ -68,15 +68,14 @@ pub fn record_all(
         });
         let failure = match modified {
             Ok(Some(_)) => None,
-            Ok(None) => Some(format!("session {session_id} has no record")),
-            Err(err) => Some(format!("{err:#}")),
+            Ok(None) => Some(Error::internal(format!("session {session_id} has no record"))),
+            Err(err) => Some(err),
         };
-        let mut snapshots = snapshots.into_iter();
-        for attribution in own {
-            let result = match &failure {
-                None => Ok(snapshots.next().expect("a record per checkpoint")),
-                Some(message) => Err(Error::internal(message.clone())),
-            };
+        let results: Vec<Result<SessionRecord>> = match failure {
+            None => snapshots.into_iter().map(Ok).collect(),
+            Some(err) => copies(err, own.len()).into_iter().map(Err).collect(),
+        };
+        for (attribution, result) in own.into_iter().zip(results) {
             recorded.insert(attribution.checkpoint_id.clone(), result);
         }
     }
@@ -97,15 +96,25 @@ pub fn record_all(
             Err(err) => results.push((id, Some(err))),
         }
     }
-    let committed = batch.commit(repo, &staged).map_err(|err| format!("{err:#}"));
+    let mut not_committed = match batch.commit(repo, &staged) {
+        Ok(()) => Vec::new(),
+        Err(err) => copies(err, staged.len()),
+    }
+    .into_iter();
     results
         .into_iter()
-        .map(|(id, failed)| match (failed, &committed) {
-            (Some(err), _) => (id, Err(err)),
-            (None, Ok(())) => (id, Ok(())),
-            (None, Err(message)) => (id, Err(Error::internal(message.clone()))),
+        .map(|(id, failed)| match failed.or_else(|| not_committed.next()) {
+            Some(err) => (id, Err(err)),
+            None => (id, Ok(())),
         })
         .collect()
+}
+
+/// One failure shared by `count` checkpoints: the error itself for the
+/// first, its words for the others.
+fn copies(err: Error, count: usize) -> Vec<Error> {
+    let words = format!("{err:#}");
+    std::iter::once(err).chain((1..count).map(|_| Error::internal(words.clone()))).collect()
 }
 
 /// The checkpoint's entry in its session's record, and the record's mark

@@ -22,11 +22,9 @@ use super::objects::{Entry, Objects, Tree};
 use super::transcript::Portion;
 use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of};
 use crate::error::{Context, Result};
-use crate::git::CommitId;
-use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::git::{CHECKPOINTS_REF, CommitId, Repo};
 use crate::redact::Redactor;
-use crate::session::{CheckpointId, SessionId};
-use crate::session::{Kept, SessionRecord};
+use crate::session::{CheckpointId, Kept, SessionId, SessionRecord};
 use crate::settings::{Settings, TranscriptRules};
 
 /// Enough for dozens of simultaneous writers; a writer that still loses
