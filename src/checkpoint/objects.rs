@@ -283,8 +283,8 @@ const HELD_BYTES: usize = 64 << 20;
 /// Once the writer has this many packs not folded, it folds them into one.
 const FOLD_AT: usize = 16;
 
-/// A folded pack this large is left to git: folding it again would copy
-/// it every `FOLD_AT` drains.
+/// A pack this large is left to git: folding it again would copy it
+/// every `FOLD_AT` drains.
 const FOLDED_ENOUGH_BYTES: usize = 8 << 20;
 const FOLDED_ENOUGH_OBJECTS: usize = 4096;
 
@@ -518,6 +518,11 @@ impl Objects {
         // Only once they are in the pack: a failed write (a full disk)
         // keeps them for the retry, which must not name objects it lost.
         *held.borrow_mut() = Held::default();
+        // A large one (a long transcript portion) is left to git as it is:
+        // folding would copy it again and again.
+        if entries.iter().map(|e| e.bytes.len()).sum::<usize>() >= FOLDED_ENOUGH_BYTES {
+            return Ok(());
+        }
         // Appended in one write: no new file once the list exists. A pack
         // missing from the list is only never folded (git's gc packs it).
         let _ = self.open_pack_list(true).and_then(|mut list| list.write_all(format!("{name}\n").as_bytes()));
