@@ -273,8 +273,10 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
     }
 }
 
-/// How many checkpoints go onto the branch in one move of the ref, at most.
-const BATCH_CHECKPOINTS: usize = 64;
+/// How many checkpoints go onto the branch in one move of the ref, at
+/// most: a reader that waits for the detached writer waits for as many
+/// before it gets the lock.
+const BATCH_CHECKPOINTS: usize = 16;
 
 /// Records `found` in their sessions, writes them to the branch as one
 /// move of the ref, and removes the pending files of those written.
