@@ -183,8 +183,14 @@ pub enum Links {
 /// Opens a regular file for reading without ever blocking: `O_NONBLOCK` at
 /// open (a FIFO with no writer would block there forever), then a check
 /// that it is a regular file (not a FIFO, a device like `/dev/zero`, a
-/// directory), then blocking mode back. `Ok(None)` when it is absent.
+/// directory), on which `O_NONBLOCK` changes nothing, so it stays.
+/// `Ok(None)` when it is absent.
 pub fn open_regular(path: &Path, links: Links) -> Result<Option<File>> {
+    Ok(open_regular_with_metadata(path, links)?.map(|(file, _)| file))
+}
+
+/// [`open_regular`], with the file's metadata, read once.
+fn open_regular_with_metadata(path: &Path, links: Links) -> Result<Option<(File, fs::Metadata)>> {
     let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
     if links == Links::Refuse {
         flags |= libc::O_NOFOLLOW;
@@ -208,9 +214,7 @@ pub fn open_regular(path: &Path, links: Links) -> Result<Option<File>> {
             kind_of(&meta.file_type())
         )));
     }
-    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))
-        .map_err(|e| Error::from(std::io::Error::from(e)).context(path.display()))?;
-    Ok(Some(file))
+    Ok(Some((file, meta)))
 }
 
 fn kind_of(kind: &fs::FileType) -> &'static str {
@@ -230,15 +234,14 @@ fn kind_of(kind: &fs::FileType) -> &'static str {
 /// size before reading and by reading one byte past the cap (a file that
 /// grows meanwhile), so no more than the cap is ever held.
 pub fn read_capped(path: &Path, cap: Cap, links: Links) -> Result<Option<Vec<u8>>> {
-    let Some(file) = open_regular(path, links)? else { return Ok(None) };
-    read_file_capped(file, path, cap).map(Some)
+    let Some((file, meta)) = open_regular_with_metadata(path, links)? else { return Ok(None) };
+    read_file_capped(file, meta.len(), path, cap).map(Some)
 }
 
-fn read_file_capped(file: File, path: &Path, cap: Cap) -> Result<Vec<u8>> {
+fn read_file_capped(file: File, len: u64, path: &Path, cap: Cap) -> Result<Vec<u8>> {
     let too_big = || {
         Error::internal(format!("skipping {} {}: larger than {} bytes", cap.what, path.display(), cap.bytes))
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > cap.bytes {
         return Err(too_big());
     }
@@ -259,9 +262,8 @@ pub fn read_own(path: &Path, cap: Cap) -> Result<Option<Vec<u8>>> {
 /// in a shared directory is not believed.
 pub fn read_own_with_owner(path: &Path, cap: Cap) -> Result<Option<(Vec<u8>, u32)>> {
     use std::os::unix::fs::MetadataExt;
-    let Some(file) = open_regular(path, Links::Refuse)? else { return Ok(None) };
-    let owner = file.metadata().context(path.display())?.uid();
-    read_file_capped(file, path, cap).map(|bytes| Some((bytes, owner)))
+    let Some((file, meta)) = open_regular_with_metadata(path, Links::Refuse)? else { return Ok(None) };
+    read_file_capped(file, meta.len(), path, cap).map(|bytes| Some((bytes, meta.uid())))
 }
 
 /// Opens (creating it, 0600) a lock file in entire's own directories,

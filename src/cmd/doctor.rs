@@ -195,11 +195,11 @@ fn restore_record(store: &Store, id: &SessionId, entry: &LiveEntry) -> Result<St
 }
 
 /// (c) our hooks: core.hooksPath still points at entire's directory, our
-/// four hooks are there and ours, every hook of the previous directory is
-/// chained, the binary they were copied from is there and unchanged. One
-/// repair for all: install again, which records a hooks path a manager set
-/// as the one to chain to, and moves hooks a manager wrote into entire's
-/// directory to where they run.
+/// hooks are there and ours (commit-msg when it has work), every hook of
+/// the previous directory is chained, the binary they were copied from is
+/// there and unchanged. One repair for all: install again, which records a
+/// hooks path a manager set as the one to chain to, and moves hooks a
+/// manager wrote into entire's directory to where they run.
 fn git_hooks(repo: &Repo, report: &mut Report<impl Write>) -> Result<()> {
     let (info, problems): (Vec<_>, Vec<_>) = hookdir::problems(repo)?.into_iter().partition(|p| p.is_info());
     let (problems, by_hand): (Vec<_>, Vec<_>) =

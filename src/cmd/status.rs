@@ -57,6 +57,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     for (hook, hook_state) in &hooks {
         let shown = match hook_state {
             HookState::Installed => style::green("installed"),
+            HookState::OnDemand => style::green("on demand (linked when a commit needs it)"),
             HookState::Missing => style::yellow("missing"),
             HookState::Foreign => style::yellow("foreign (not entire's)"),
         };

@@ -19,6 +19,13 @@ pub use super::comment_char::comment_char;
 
 /// The trailer that links a commit to its checkpoint.
 pub const CHECKPOINT_KEY: &str = "Entire-Checkpoint";
+
+/// Whether a message names our trailer's key anywhere, in any case: the
+/// quick test before a message is parsed, which most commits fail.
+pub fn mentions_checkpoint(message: &[u8]) -> bool {
+    let key = CHECKPOINT_KEY.as_bytes();
+    message.windows(key.len()).any(|w| w.eq_ignore_ascii_case(key))
+}
 /// The Linux kernel's `Assisted-by: AGENT:MODEL` (opt-in, next to ours).
 pub const ASSISTED_KEY: &str = "Assisted-by";
 

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::state::{Binary, State};
 use super::{
-    CHAIN_MARKER, COPY, GIT_HOOKS, HOOKS, hooks_dir_given, hooks_path_config, is_entire_dir, is_entire_hook,
-    our_dir,
+    CHAIN_MARKER, COPY, GIT_HOOKS, HOOKS, ON_DEMAND, hooks_dir_given, hooks_path_config, is_entire_dir,
+    is_entire_hook, our_dir,
 };
 use crate::error::Result;
 use crate::fsutil::is_executable;
@@ -21,6 +21,10 @@ use crate::git::Repo;
 #[serde(rename_all = "lowercase")]
 pub enum HookState {
     Installed,
+    /// Not linked, and linked by prepare-commit-msg when it has work
+    /// ([`super::ON_DEMAND`]).
+    #[serde(rename = "on-demand")]
+    OnDemand,
     Missing,
     Foreign,
 }
@@ -43,6 +47,7 @@ fn states_in(dir: &Path, ours: bool) -> Vec<(&'static str, HookState)> {
         .map(|&hook| {
             let path = dir.join(hook);
             let state = match fs::symlink_metadata(&path) {
+                Err(_) if ours && hook == ON_DEMAND => HookState::OnDemand,
                 Err(_) => HookState::Missing,
                 Ok(meta) if copy.as_ref().is_some_and(|c| (c.dev(), c.ino()) == (meta.dev(), meta.ino())) => {
                     HookState::Installed
@@ -151,7 +156,7 @@ pub(super) fn problems_given(repo: &Repo, ours: &Path, state: Option<&State>) ->
     let dir = hooks_dir_given(repo, ours)?;
     let mut found = Vec::new();
     let Some(state) = state else {
-        found.extend(HOOKS.iter().map(|h| Problem::Missing(h)));
+        found.extend(HOOKS.iter().filter(|&&h| h != ON_DEMAND).map(|h| Problem::Missing(h)));
         return Ok(found);
     };
     if dir != ours {
@@ -166,7 +171,7 @@ pub(super) fn problems_given(repo: &Repo, ours: &Path, state: Option<&State>) ->
     }
     for (hook, hook_state) in states_in(ours, true) {
         match hook_state {
-            HookState::Installed => {}
+            HookState::Installed | HookState::OnDemand => {}
             HookState::Missing => found.push(Problem::Missing(hook)),
             HookState::Foreign => {
                 found.push(Problem::Foreign(hook.into(), Manager::of_file(&ours.join(hook))))

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::diagnosis::{is_chain_script, is_our_hook};
 use super::state::State;
 use super::{
-    CHAIN_MARKER, COPY, GIT_HOOKS, STATE_FILE, hooks_dir, hooks_path_config, hooks_path_values,
+    CHAIN_MARKER, COPY, GIT_HOOKS, ON_DEMAND, STATE_FILE, hooks_dir, hooks_path_config, hooks_path_values,
     is_entire_dir, is_entire_hook, location, our_dir, set_local_hooks_path, shell_quote,
 };
 use crate::error::{Context, Error, Result};
@@ -129,7 +129,12 @@ pub fn install(repo: &Repo, binary: &Path) -> Result<Installed> {
         if chained {
             done.chained.push(hook.to_owned());
         }
-        if is_entire_hook(hook) {
+        if hook == ON_DEMAND && !chained {
+            // Linked again by the first commit that needs it.
+            if is_our_hook(&ours, &path) {
+                fs::remove_file(&path).context(format_args!("removing {}", path.display()))?;
+            }
+        } else if is_entire_hook(hook) {
             link_copy(&copy, &path)?;
         } else if chained {
             write_chain_script(&path, &chain_script(&state, hook, &common))?;
@@ -193,11 +198,20 @@ pub fn refresh_copy(dir: &Path, state: &State) -> Result<()> {
     let copy = dir.join(COPY);
     copy_binary(&state.binary, &copy)?;
     for hook in super::HOOKS {
-        link_copy(&copy, &dir.join(hook))?;
+        let path = dir.join(hook);
+        if hook != ON_DEMAND || fs::symlink_metadata(&path).is_ok() {
+            link_copy(&copy, &path)?;
+        }
     }
     let mut state = state.clone();
     state.stamp(&state.binary.clone(), &meta);
     state.save(dir)
+}
+
+/// Links [`ON_DEMAND`] in entire's hooks directory `dir`, for git to run
+/// after the hook that calls this.
+pub fn link_on_demand(dir: &Path) -> Result<()> {
+    link_copy(&dir.join(COPY), &dir.join(ON_DEMAND))
 }
 
 /// Notes refspecs `enable` added, for `disable` to remove.

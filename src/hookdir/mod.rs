@@ -3,7 +3,7 @@
 //! installing, repairing and removing it (`install`).
 //!
 //! entire keeps a hooks directory of its own, `<git-common-dir>/entire-hooks`,
-//! and points the repository's `core.hooksPath` at it. Each of entire's four
+//! and points the repository's `core.hooksPath` at it. Each of entire's
 //! hooks there is a hard link to `.entire`, a **private copy of the entire
 //! binary** (not a link to the installed one), which sees the hook's name in
 //! `argv[0]`, does entire's work in process and then `exec`s the hook git
@@ -13,7 +13,8 @@
 //! environment and cwd. Every other hook name that the previous directory
 //! holds gets a two-line `#!/bin/sh` script there that `exec`s it the same
 //! way. Nothing of the user's or of a hook manager's is renamed or
-//! rewritten.
+//! rewritten. commit-msg is linked only when it has work ([`ON_DEMAND`]):
+//! every hook git finds costs the commit a process start.
 //!
 //! Why copies and not symlinks to the installed binary: hook managers write
 //! hooks into `core.hooksPath` (simple-git-hooks with `writeFileSync`,
@@ -44,6 +45,13 @@ use crate::git::{Repo, checked};
 /// work in.
 pub const CHAIN_MARKER: &str = "# entire-hook v2: chains the hook git ran before `entire enable`";
 pub const HOOKS: [&str; 4] = ["prepare-commit-msg", "commit-msg", "post-commit", "pre-push"];
+/// The one of [`HOOKS`] linked only when it has work: a hook of the user's
+/// to chain, or a commit under a session whose message an editor will
+/// show (the user may empty it but for our trailer, which commit-msg then
+/// removes so that git aborts). prepare-commit-msg links it before git
+/// looks for it (`hooks::chain`), and it stays; without an editor,
+/// prepare-commit-msg does commit-msg's work itself, on the final message.
+pub const ON_DEMAND: &str = "commit-msg";
 /// entire's hooks directory, under the git common dir.
 pub const DIR_NAME: &str = "entire-hooks";
 /// What `disable` restores and what the hooks chain to.

@@ -9,13 +9,14 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::warn;
 use crate::fsutil::is_executable;
-use crate::hookdir::shell_quote;
+use crate::git::trailers;
 use crate::hookdir::state::{Binary, State};
+use crate::hookdir::{ON_DEMAND, shell_quote};
 
 pub fn run(argv0: &OsStr, hook: &str, args: &[OsString]) -> ! {
     let dir = Path::new(argv0).parent().map(Path::to_path_buf).unwrap_or_default();
@@ -29,6 +30,11 @@ pub fn run(argv0: &OsStr, hook: &str, args: &[OsString]) -> ! {
         bytes
     });
     crate::hooks::git::run_with_stdin(hook, args, stdin.as_deref());
+    if hook == "prepare-commit-msg"
+        && let Some(state) = &state
+    {
+        link_commit_msg_if_needed(state, &dir, args);
+    }
     match &state {
         Some(state) => chain(state, &dir, hook, args, stdin),
         None => {
@@ -72,10 +78,39 @@ fn follow_upgrade(state: &State, dir: &Path, argv0: &OsStr, hook: &str, args: &[
     }
 }
 
-fn chain(state: &State, dir: &Path, hook: &str, args: &[OsString], stdin: Option<Vec<u8>>) -> ! {
+/// commit-msg ([`ON_DEMAND`]) has work in this commit when an editor will
+/// show the message we gave a trailer (git tells its hooks that none will
+/// with `GIT_EDITOR=:`), or when the user has a commit-msg hook to chain:
+/// linked then, before git looks for it. Two `stat`s when it is not needed.
+fn link_commit_msg_if_needed(state: &State, dir: &Path, args: &[OsString]) {
+    if std::fs::symlink_metadata(dir.join(ON_DEMAND)).is_ok() {
+        return;
+    }
+    let tagged = || {
+        args.first()
+            .and_then(|file| std::fs::read(file).ok())
+            .is_some_and(|m| trailers::mentions_checkpoint(&m))
+    };
+    if !((super::git::editor_follows() && tagged()) || is_executable(&chained_path(state, dir, ON_DEMAND))) {
+        return;
+    }
+    if let Err(err) = crate::hookdir::install::link_on_demand(dir) {
+        warn(format_args!(
+            "could not link entire's commit-msg hook: {err:#}; this commit runs neither it nor yours, \
+             if any (run: entire doctor --fix)"
+        ));
+    }
+}
+
+/// The path git would have run `hook` by without entire.
+fn chained_path(state: &State, dir: &Path, hook: &str) -> PathBuf {
     let common = dir.parent().unwrap_or(dir);
     let in_main = std::env::var_os("GIT_DIR").is_none() && Path::new(".git").is_dir();
-    let path = state.chained_path(hook, common, in_main);
+    state.chained_path(hook, common, in_main)
+}
+
+fn chain(state: &State, dir: &Path, hook: &str, args: &[OsString], stdin: Option<Vec<u8>>) -> ! {
+    let path = chained_path(state, dir, hook);
     if !is_executable(&path) {
         std::process::exit(0); // git would have run nothing
     }

@@ -144,10 +144,23 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
             })?;
         }
     }
+    // Without an editor this is the message git commits, and commit-msg,
+    // linked only when it has work (hookdir::ON_DEMAND), does not run.
+    if !editor_follows()
+        && let Some(stripped) = cleanup.strip_if_only(&message)
+    {
+        message = stripped;
+    }
     if message != original.text {
         original.write(file, &message)?;
     }
     Ok(())
+}
+
+/// Whether git shows the message in an editor after prepare-commit-msg:
+/// git tells its commit hooks that it will not with `GIT_EDITOR=:`.
+pub(super) fn editor_follows() -> bool {
+    std::env::var_os("GIT_EDITOR").is_none_or(|editor| editor != ":")
 }
 
 /// `AGENT:MODEL`, the model from the transcript's last lines (bounded
@@ -224,8 +237,7 @@ fn concludes_a_replay(repo: &Repo, source: &str) -> bool {
 /// most commits never have.
 fn commit_msg(file: &Path) -> Result<()> {
     let original = Message::read(file)?;
-    let key = CHECKPOINT_KEY.as_bytes();
-    if !original.text.as_bytes().windows(key.len()).any(|w| w.eq_ignore_ascii_case(key)) {
+    if !trailers::mentions_checkpoint(original.text.as_bytes()) {
         return Ok(()); // a commit outside any session
     }
     let cwd = std::env::current_dir().context("current directory")?;

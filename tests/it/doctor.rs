@@ -146,7 +146,7 @@ fn broken_hooks_are_found_and_reinstalled_without_losing_a_foreign_hook() {
     enable_with_copy(&world, &repo, &copy);
     std::fs::remove_file(&copy).unwrap();
     let hooks = repo.join(".git/entire-hooks");
-    std::fs::remove_file(hooks.join("commit-msg")).unwrap();
+    std::fs::remove_file(hooks.join("prepare-commit-msg")).unwrap();
     // A manager's install that follows core.hooksPath writes its hook there.
     let foreign = "#!/bin/sh\necho foreign post-commit ran\n";
     std::fs::remove_file(hooks.join("post-commit")).unwrap();
@@ -156,21 +156,23 @@ fn broken_hooks_are_found_and_reinstalled_without_losing_a_foreign_hook() {
     assert_eq!(code, 1, "{report}");
     for problem in [
         format!("the git hooks were installed from {}, which is gone", copy.display()),
-        "git hook commit-msg is missing".into(),
+        "git hook prepare-commit-msg is missing".into(),
         "git hook post-commit in entire's hooks directory is not entire's".into(),
     ] {
         assert!(report.contains(&problem), "{problem}: {report}");
     }
     let status = world.json(&repo, &["status", "--json"]);
-    assert_eq!(status["hooks"]["commit-msg"], "missing", "{status}");
+    assert_eq!(status["hooks"]["prepare-commit-msg"], "missing", "{status}");
+    assert_eq!(status["hooks"]["commit-msg"], "on-demand", "{status}");
     assert_eq!(status["hooks"]["post-commit"], "foreign", "{status}");
 
     let (code, report) = doctor(&world, &repo, true);
     assert_eq!(code, 0, "{report}");
     let binary = entire_bin().canonicalize().unwrap();
-    for hook in ["prepare-commit-msg", "commit-msg", "post-commit", "pre-push"] {
+    for hook in ["prepare-commit-msg", "post-commit", "pre-push"] {
         assert!(is_entire_hook(&repo, hook, &binary), "{hook}: {report}");
     }
+    assert!(!hooks.join("commit-msg").exists(), "linked when a commit needs it");
     // The foreign hook went where it runs: the directory entire chains to.
     assert_eq!(std::fs::read_to_string(repo.join(".git/hooks/post-commit")).unwrap(), foreign);
     assert_eq!(doctor(&world, &repo, false).0, 0);

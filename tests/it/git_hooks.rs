@@ -51,6 +51,43 @@ fn empty_message_still_aborts() {
     a.stop();
 }
 
+/// Every hook git finds is a process start on every commit: commit-msg is
+/// linked only when a commit needs it (docs/hooks.md).
+#[test]
+fn commit_msg_is_linked_only_when_a_commit_needs_it() {
+    let w = World::new();
+    let repo = w.repo("r");
+    let hook = repo.join(".git/entire-hooks/commit-msg");
+    let a = w.agent(&repo, "a");
+    a.ok(&format!("{} && git commit -q -m 'with -m'", stage_change("f")));
+    let id = checkpoint_of(&w, &repo, "HEAD").expect("-m commit tagged");
+    assert!(!hook.exists(), "no editor: nothing for commit-msg to do");
+
+    // Without an editor, a message of nothing but our trailer aborts all the same.
+    let only = w.path().join("only-a-trailer.txt");
+    std::fs::write(&only, format!("Entire-Checkpoint: {id}\n")).unwrap();
+    let (rc, out) = a.exec(&format!("{} && git commit -F {}", stage_change("g"), only.display()));
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("empty commit message"), "{out}");
+    assert!(!hook.exists());
+
+    let editor = w.path().join("editor.sh");
+    script(&editor, "#!/bin/sh\nsed -i '1s/^/from the editor/' \"$1\"\n");
+    a.ok(&format!("GIT_EDITOR={} git commit -q", editor.display()));
+    assert!(checkpoint_of(&w, &repo, "HEAD").is_some());
+    assert!(hook.exists(), "an editor follows: linked before git runs it");
+
+    // `enable` again unlinks it; the user's own commit-msg hook, added
+    // after, has it linked by the next commit, and runs.
+    stdout(w.entire(&repo).arg("enable").output().unwrap());
+    assert!(!hook.exists());
+    script(&repo.join(".git/hooks/commit-msg"), "#!/bin/sh\necho user commit-msg ran\n");
+    let out = a.ok(&format!("{} && git commit -q -m 'user hook'", stage_change("h")));
+    assert!(out.contains("user commit-msg ran"), "{out}");
+    assert!(hook.exists());
+    a.stop();
+}
+
 #[test]
 fn replays_add_no_checkpoint_but_the_agents_merges_and_reverts_do() {
     let w = World::new();

@@ -374,7 +374,9 @@ fn hooks_read_each_process_once_and_commit_msg_reads_only_its_message() {
     let world = World::new();
     let dir = world.repo("r");
     let agent = world.agent(&dir, "claude-code");
-    agent.ok("git commit -q --allow-empty -m first");
+    // An editor commit, which links commit-msg (docs/hooks.md), traced below.
+    agent.ok("GIT_EDITOR=true git commit -q --allow-empty -e -m first");
+    assert!(dir.join(".git/entire-hooks/commit-msg").exists());
     let store = Store::new(repo_at(&dir).store_dir());
     wait_for("the first checkpoint to be written", || !store.has_pending());
 

@@ -144,7 +144,7 @@ fn explain_status_and_sessions_read_as_pinned() {
     ");
     assert_snapshot!(entire(&w, &repo, &["status"]), @r"
         entire is enabled in [TMP]/repos/r
-          commit-msg           installed
+          commit-msg           on demand (linked when a commit needs it)
           post-commit          installed
           pre-push             installed
           prepare-commit-msg   installed
@@ -164,7 +164,7 @@ fn explain_status_and_sessions_read_as_pinned() {
     ");
     assert_snapshot!(entire(&w, &repo, &["status"]), @r"
         entire is enabled in [TMP]/repos/r
-          commit-msg           installed
+          commit-msg           on demand (linked when a commit needs it)
           post-commit          installed
           pre-push             installed
           prepare-commit-msg   installed
