@@ -1035,13 +1035,16 @@ mod tests {
         }
         assert_eq!(git(&["count-objects", "-v"]).lines().next(), Some("count: 0"), "nothing loose");
         git(&["fsck", "--strict", "--no-dangling"]);
+        // Another process's view: the packs listed, one of them read.
+        let early = Objects::open(&repo).unwrap();
+        assert!(early.get(&blobs[0].0).unwrap().is_some());
         objects.fold_packs().unwrap();
         assert_eq!(packs(), 1);
         git(&["fsck", "--strict", "--no-dangling"]);
         let reopened = Objects::open(&repo).unwrap();
         for (blob, text) in &blobs {
             assert_eq!(git(&["cat-file", "blob", blob]), text.trim_end());
-            for objects in [&objects, &reopened] {
+            for objects in [&objects, &early, &reopened] {
                 assert_eq!(objects.get(blob).unwrap().unwrap().data, text.as_bytes(), "after the fold");
             }
         }
