@@ -419,7 +419,7 @@ impl LooseWriter {
 
 /// Objects smaller than this go into their zlib streams uncompressed
 /// (a stored block): compressing would save a few hundred bytes at most,
-/// and resetting the compressor clears a 128 KiB table, which costs more
+/// and resetting the compressor clears a 128 KiB table, more instructions
 /// than the rest of writing such an object.
 const STORED_BELOW: usize = 1024;
 
@@ -458,8 +458,8 @@ impl Objects {
     /// For the one writer of the repository (it holds the writer lock):
     /// what it writes is held and written as one pack before a ref moves
     /// (or once [`HELD_BYTES`] are held), instead of a file per object.
-    /// Loose objects as before where gitoxide's writer applies the
-    /// repository's own permissions.
+    /// Loose objects still where gitoxide's writer applies the
+    /// repository's own permissions (`core.sharedRepository`).
     pub fn packing(repo: &Repo) -> Result<Objects> {
         let mut objects = Objects::open(repo)?;
         if objects.loose.is_some() {
