@@ -280,8 +280,11 @@ struct Held {
 /// the next one is held: a drain of large transcripts holds no more.
 const HELD_BYTES: usize = 64 << 20;
 
-/// Once the writer has this many packs not folded, it folds them into one.
-const FOLD_AT: usize = 16;
+/// Once the writer has this many packs not folded, it folds them into one:
+/// few enough that a process that opens the repository lists few packs
+/// (gitoxide stats each pack twice per process), many enough that folding
+/// is rare.
+const FOLD_AT: usize = 8;
 
 /// A pack this large is left to git: folding it again would copy it
 /// every `FOLD_AT` drains.
