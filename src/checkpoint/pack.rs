@@ -25,21 +25,14 @@ pub struct Entry {
 
 /// The pack entry header of an object of `kind` and `size` bytes.
 pub fn entry_header(kind: gix::objs::Kind, size: usize, out: &mut Vec<u8>) {
-    let code: u8 = match kind {
-        gix::objs::Kind::Commit => 1,
-        gix::objs::Kind::Tree => 2,
-        gix::objs::Kind::Blob => 3,
-        gix::objs::Kind::Tag => 4,
+    use gix::odb::pack::data::entry::Header;
+    let header = match kind {
+        gix::objs::Kind::Commit => Header::Commit,
+        gix::objs::Kind::Tree => Header::Tree,
+        gix::objs::Kind::Blob => Header::Blob,
+        gix::objs::Kind::Tag => Header::Tag,
     };
-    let mut size = size as u64;
-    let mut byte = (code << 4) | (size & 0x0f) as u8;
-    size >>= 4;
-    while size > 0 {
-        out.push(byte | 0x80);
-        byte = (size & 0x7f) as u8;
-        size >>= 7;
-    }
-    out.push(byte);
+    header.write_to(size as u64, out).expect("writing to a Vec");
 }
 
 /// Writes `entries` as one pack and its index in `dir` (`objects/pack`),
@@ -50,12 +43,10 @@ pub fn entry_header(kind: gix::objs::Kind, size: usize, out: &mut Vec<u8>) {
 pub fn write(dir: &Path, hash: gix::hash::Kind, entries: &[Entry], sync: bool) -> std::io::Result<String> {
     let count = u32::try_from(entries.len()).map_err(std::io::Error::other)?;
     let mut pack = Vec::with_capacity(12 + entries.iter().map(|e| e.bytes.len()).sum::<usize>() + 20);
-    pack.extend_from_slice(b"PACK");
-    pack.extend_from_slice(&2u32.to_be_bytes());
-    pack.extend_from_slice(&count.to_be_bytes());
+    pack.extend_from_slice(&gix::odb::pack::data::header::encode(gix::odb::pack::data::Version::V2, count));
     let mut located = Vec::with_capacity(entries.len());
     for entry in entries {
-        located.push((entry.id, pack.len() as u64, crc32(&entry.bytes)));
+        located.push((entry.id, pack.len() as u64, crc32fast::hash(&entry.bytes)));
         pack.extend_from_slice(&entry.bytes);
     }
     let checksum = digest(hash, &pack)?;
@@ -216,34 +207,9 @@ pub fn fold(
     Ok(Some((name, entries.len(), bytes)))
 }
 
-/// CRC-32 (IEEE), as pack indexes hold it for each entry.
-fn crc32(bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    !bytes.iter().fold(!0u32, |c, &b| TABLE[usize::from((c as u8) ^ b)] ^ (c >> 8))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc32_of_the_check_string() {
-        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-    }
 
     #[test]
     fn entry_headers_carry_type_and_size() {
