@@ -4,6 +4,7 @@
 mod id;
 mod merge;
 mod objects;
+mod pack;
 pub mod pending;
 pub mod post_hoc;
 pub mod push;
@@ -25,7 +26,7 @@ pub use id::{new_id, new_id_with, refill as refill_ids, refill_with as refill_id
 pub use merge::{conflicts, merge};
 pub use objects::Objects;
 pub use reader::{Reader, for_commit, read};
-pub use record::{Attribution, record};
+pub use record::{Attribution, record, record_all};
 pub use transcript_source::{SkipReason, agent_dirs, open_transcript};
 pub use writer::{Batch, write};
 

@@ -197,16 +197,19 @@ fn wait_for_writer(store: &Store) -> Result<File> {
 /// drain. Before it stops, it looks again: a post-commit that found the
 /// lock held left its checkpoint to whoever holds it.
 fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
-    let batch = match Settings::for_repo(repo).and_then(|settings| checkpoint::Batch::open(repo, &settings)) {
-        Ok(batch) => batch,
-        Err(err) => return vec![err],
-    };
+    let batch =
+        match Settings::for_repo(repo).and_then(|settings| checkpoint::Batch::for_writer(repo, &settings)) {
+            Ok(batch) => batch,
+            Err(err) => return vec![err],
+        };
     sweep_orphans(repo, store, false);
     let mut tried = HashSet::new();
     let mut failures = Vec::new();
     let mut lock = lock;
     loop {
         let mut wrote = false;
+        let mut found = Vec::new();
+        let mut reader_waits = false;
         for pending in store.list_pending() {
             // A commit under way: its post-commit hands it over.
             if pending.committed.is_none() && git_alive(&pending) {
@@ -226,19 +229,31 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
             }
             // A reader waits: it writes the rest at its own priority.
             if writer == Writer::Detached && store.reader_waiting() {
-                return failures;
+                reader_waits = true;
+                break;
             }
             tried.insert(pending.checkpoint_id.clone());
             let id = pending.checkpoint_id.clone();
-            match write_one(repo, store, pending, &batch) {
-                Ok(done) => wrote |= done,
+            match attribution(repo, pending, &batch) {
+                Ok(Some(attribution)) => found.push(attribution),
+                Ok(None) => {}
                 Err(err) => failures.push(err.context(format_args!("writing checkpoint {id}"))),
             }
+            if found.len() >= BATCH_CHECKPOINTS {
+                wrote |= write_all(repo, store, std::mem::take(&mut found), &batch, &mut failures);
+            }
+        }
+        wrote |= write_all(repo, store, found, &batch, &mut failures);
+        if reader_waits {
+            return failures;
         }
         if wrote && writer == Writer::Detached {
             // Before the lock goes: a reader waiting for it finds the pool
             // filled. Without one, the next commit checks an ID itself.
             let _ = checkpoint::refill_ids_with(repo, batch.objects());
+        }
+        if wrote {
+            let _ = batch.objects().fold_packs();
         }
         drop(lock);
         let more =
@@ -258,19 +273,49 @@ fn drain(repo: &Repo, store: &Store, lock: File, writer: Writer) -> Vec<Error> {
     }
 }
 
+/// How many checkpoints go onto the branch in one move of the ref, at
+/// most: a reader that waits for the detached writer waits for as many
+/// before it gets the lock.
+const BATCH_CHECKPOINTS: usize = 16;
+
+/// Records `found` in their sessions, writes them to the branch as one
+/// move of the ref, and removes the pending files of those written.
+/// Whether any was written.
+fn write_all(
+    repo: &Repo,
+    store: &Store,
+    found: Vec<checkpoint::Attribution>,
+    batch: &checkpoint::Batch,
+    failures: &mut Vec<Error>,
+) -> bool {
+    let mut wrote = false;
+    for (id, result) in checkpoint::record_all(repo, store, found, batch) {
+        match result {
+            Ok(()) => {
+                store.remove_pending(&id);
+                wrote = true;
+            }
+            Err(err) => failures.push(err.context(format_args!("writing checkpoint {id}"))),
+        }
+    }
+    wrote
+}
+
 /// Whether the `git` process that made a checkpoint pending still runs.
 fn git_alive(pending: &Pending) -> bool {
     pending.git.is_some_and(|git| System.alive_as_recorded(git))
 }
 
-/// Writes one checkpoint whose commit can be found: records it in the
-/// session, writes it to the branch, removes the pending file. False when
-/// its commit was never made (nothing written).
-fn write_one(repo: &Repo, store: &Store, pending: Pending, batch: &checkpoint::Batch) -> Result<bool> {
-    let Some((commit, branch)) = locate(repo, batch, &pending)? else { return Ok(false) };
-    let checkpoint_id = pending.checkpoint_id.clone();
-    let attribution = Attribution {
-        checkpoint_id: checkpoint_id.clone(),
+/// What to record of a pending checkpoint whose commit can be found; None
+/// when its commit was never made.
+fn attribution(
+    repo: &Repo,
+    pending: Pending,
+    batch: &checkpoint::Batch,
+) -> Result<Option<checkpoint::Attribution>> {
+    let Some((commit, branch)) = locate(repo, batch, &pending)? else { return Ok(None) };
+    Ok(Some(Attribution {
+        checkpoint_id: pending.checkpoint_id,
         commit: commit.id,
         session_id: pending.session_id,
         resolved_by: pending.resolved_by,
@@ -279,10 +324,7 @@ fn write_one(repo: &Repo, store: &Store, pending: Pending, batch: &checkpoint::B
         branch,
         files_changed: commit.files,
         extra: Default::default(),
-    };
-    checkpoint::record(repo, store, attribution, batch)?;
-    store.remove_pending(&checkpoint_id);
-    Ok(true)
+    }))
 }
 
 /// The commit a pending checkpoint belongs to, and its branch. With

@@ -22,9 +22,9 @@ use super::objects::{Entry, Objects, Tree};
 use super::transcript::Portion;
 use super::{Metadata, SLOT, TRANSCRIPT_FILE, index_of};
 use crate::error::{Context, Result};
-use crate::git::{CHECKPOINTS_REF, Repo};
+use crate::git::{CHECKPOINTS_REF, CommitId, Repo};
 use crate::redact::Redactor;
-use crate::session::{Kept, SessionRecord};
+use crate::session::{CheckpointId, Kept, SessionId, SessionRecord};
 use crate::settings::{Settings, TranscriptRules};
 
 /// Enough for dozens of simultaneous writers; a writer that still loses
@@ -42,9 +42,20 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// For one checkpoint at a time, outside the writer lock: loose objects.
     pub fn open(repo: &Repo, settings: &Settings) -> Result<Batch> {
+        Batch::with(Objects::open(repo)?, settings)
+    }
+
+    /// For the one writer of the repository, which holds the writer lock:
+    /// each [`commit`](Batch::commit) writes its objects as one pack.
+    pub fn for_writer(repo: &Repo, settings: &Settings) -> Result<Batch> {
+        Batch::with(Objects::packing(repo)?, settings)
+    }
+
+    fn with(objects: Objects, settings: &Settings) -> Result<Batch> {
         Ok(Batch {
-            objects: Objects::open(repo)?,
+            objects,
             redactor: settings.redactor()?,
             transcripts: settings.transcripts(),
             kept: RefCell::default(),
@@ -80,9 +91,27 @@ pub fn write(
     batch.write(repo, meta, session.clone())
 }
 
+/// A checkpoint's objects that do not depend on the branch's tip, written
+/// before any look at it: a retry reuses them.
+pub struct Staged {
+    checkpoint_id: CheckpointId,
+    commit: CommitId,
+    session_id: SessionId,
+    /// `<id[2:]>/`: the root metadata and slot `0/`.
+    tree: String,
+    /// The commit index file when this checkpoint is the commit's first.
+    fresh_index: String,
+}
+
 impl Batch {
     /// [`write`] with this run's objects and rules.
     pub fn write(&self, repo: &Repo, meta: &Metadata, session: SessionRecord) -> Result<()> {
+        let staged = self.stage(meta, session)?;
+        self.commit(repo, std::slice::from_ref(&staged))
+    }
+
+    /// The checkpoint's blobs and its directory's trees.
+    pub fn stage(&self, meta: &Metadata, session: SessionRecord) -> Result<Staged> {
         let Batch { objects, redactor, transcripts, .. } = self;
         let mut root_meta = meta.clone();
         let transcript = match Portion::of(&session, &meta.checkpoint_id, transcripts) {
@@ -104,19 +133,41 @@ impl Batch {
         };
         let session = redacted_session(redactor, session);
         let blobs = Blobs::write(objects, &root_meta, &session, transcript.as_deref())?;
-        let writer = Writer { objects, meta };
-        let checkpoint = writer.checkpoint_tree(&blobs)?;
-        let message = format!(
-            "Checkpoint: {}\n\nEntire-Session: {}\nEntire-Strategy: manual-commit\n",
-            meta.checkpoint_id, meta.session_id
-        );
-        let reflog = format!("entire: checkpoint {}", meta.checkpoint_id);
+        Ok(Staged {
+            checkpoint_id: meta.checkpoint_id.clone(),
+            commit: meta.commit.clone(),
+            session_id: meta.session_id.clone(),
+            tree: checkpoint_tree(objects, &blobs)?,
+            fresh_index: blobs.fresh_index,
+        })
+    }
+
+    /// One commit per staged checkpoint, in order, on top of the branch's
+    /// tip, and the ref moved to the last of them by one compare-and-swap.
+    pub fn commit(&self, repo: &Repo, staged: &[Staged]) -> Result<()> {
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = staged.iter().map(|s| s.checkpoint_id.as_str()).collect();
+        let reflog = match ids.as_slice() {
+            [one] => format!("entire: checkpoint {one}"),
+            many => format!("entire: checkpoints {}", many.join(" ")),
+        };
+        let objects = &self.objects;
         let mut attempt = 0;
         loop {
             let tip = repo.resolve_ref(CHECKPOINTS_REF);
-            let tree = writer.root_tree(tip.as_deref(), &checkpoint, &blobs.fresh_index)?;
-            let commit = objects.commit(&tree, tip.as_deref().as_slice(), &message)?;
-            match objects.update_ref(CHECKPOINTS_REF, &commit, tip.as_deref(), &reflog) {
+            let mut parent = tip.clone();
+            for checkpoint in staged {
+                let tree = root_tree(objects, parent.as_deref(), checkpoint)?;
+                let message = format!(
+                    "Checkpoint: {}\n\nEntire-Session: {}\nEntire-Strategy: manual-commit\n",
+                    checkpoint.checkpoint_id, checkpoint.session_id
+                );
+                parent = Some(objects.commit(&tree, parent.as_deref().as_slice(), &message)?);
+            }
+            let new = parent.expect("at least one commit");
+            match objects.update_ref(CHECKPOINTS_REF, &new, tip.as_deref(), &reflog) {
                 Ok(()) => return Ok(()),
                 Err(err) if attempt + 1 >= MAX_ATTEMPTS => {
                     return Err(
@@ -171,8 +222,7 @@ fn redact_strings(redactor: &Redactor, value: &mut Value) {
     }
 }
 
-/// The checkpoint's blobs, written before any look at the tip: they do not
-/// depend on it, so a retry reuses them.
+/// The checkpoint's blobs.
 struct Blobs {
     root: String,
     session: String,
@@ -208,72 +258,58 @@ fn pretty(value: &impl serde::Serialize) -> Result<Vec<u8>> {
     Ok(json)
 }
 
-struct Writer<'a> {
-    objects: &'a Objects,
-    meta: &'a Metadata,
+/// `<id[2:]>/`: the root metadata and slot `0/`.
+fn checkpoint_tree(objects: &Objects, blobs: &Blobs) -> Result<String> {
+    let mut slot = Tree::from([(b"metadata.json".to_vec(), Entry::blob(&blobs.session))]);
+    if let Some(prompt) = &blobs.prompt {
+        slot.insert(b"prompt.txt".to_vec(), Entry::blob(prompt));
+    }
+    if let Some(transcript) = &blobs.transcript {
+        slot.insert(TRANSCRIPT_FILE.as_bytes().to_vec(), Entry::blob(transcript));
+    }
+    let slot = objects.write_tree(slot)?;
+    objects.write_tree(Tree::from([
+        (b"metadata.json".to_vec(), Entry::blob(&blobs.root)),
+        (SLOT.as_bytes().to_vec(), Entry::tree(&slot)),
+    ]))
 }
 
-impl Writer<'_> {
-    /// `<id[2:]>/`: the root metadata and slot `0/`.
-    fn checkpoint_tree(&self, blobs: &Blobs) -> Result<String> {
-        let mut slot = Tree::from([(b"metadata.json".to_vec(), Entry::blob(&blobs.session))]);
-        if let Some(prompt) = &blobs.prompt {
-            slot.insert(b"prompt.txt".to_vec(), Entry::blob(prompt));
-        }
-        if let Some(transcript) = &blobs.transcript {
-            slot.insert(TRANSCRIPT_FILE.as_bytes().to_vec(), Entry::blob(transcript));
-        }
-        let slot = self.objects.write_tree(slot)?;
-        self.objects.write_tree(Tree::from([
-            (b"metadata.json".to_vec(), Entry::blob(&blobs.root)),
-            (SLOT.as_bytes().to_vec(), Entry::tree(&slot)),
-        ]))
-    }
-
-    /// The tip's root tree with this checkpoint and its index line added.
-    /// Writing an ID that is already there replaces its directory.
-    fn root_tree(&self, tip: Option<&str>, checkpoint: &str, fresh_index: &str) -> Result<String> {
-        let (id_shard, id_rest) = self.meta.checkpoint_id.as_str().split_at(2);
-        let (sha_shard, sha_rest) = self.meta.commit.as_str().split_at(2);
-        let index = self.index_blob(tip, fresh_index)?;
-        let shard = self.put(tip, id_shard, [(id_rest, Entry::tree(checkpoint))])?;
-        let commit_shard =
-            self.put(tip, &format!("commits/{sha_shard}"), [(sha_rest, Entry::blob(&index))])?;
-        let commits = self.put(tip, "commits", [(sha_shard, Entry::tree(&commit_shard))])?;
-        self.put(tip, "", [(id_shard, Entry::tree(&shard)), ("commits", Entry::tree(&commits))])
-    }
-
-    /// The tip's tree at `dir` (empty when absent) with `changes` applied.
-    fn put<const N: usize>(
-        &self,
-        tip: Option<&str>,
-        dir: &str,
-        changes: [(&str, Entry); N],
-    ) -> Result<String> {
+/// The tip's root tree with this checkpoint and its index line added.
+/// Writing an ID that is already there replaces its directory.
+fn root_tree(objects: &Objects, tip: Option<&str>, staged: &Staged) -> Result<String> {
+    let (id_shard, id_rest) = staged.checkpoint_id.as_str().split_at(2);
+    let (sha_shard, sha_rest) = staged.commit.as_str().split_at(2);
+    let index = index_blob(objects, tip, staged)?;
+    let put = |dir: &str, changes: &[(&str, Entry)]| -> Result<String> {
         let mut tree = match tip {
-            Some(tip) => self.objects.tree_at(tip, dir)?,
+            Some(tip) => objects.tree_at(tip, dir)?,
             None => Tree::new(),
         };
-        tree.extend(changes.map(|(name, entry)| (name.as_bytes().to_vec(), entry)));
-        self.objects.write_tree(tree)
-    }
+        tree.extend(changes.iter().map(|(name, entry)| (name.as_bytes().to_vec(), entry.clone())));
+        objects.write_tree(tree)
+    };
+    let shard = put(id_shard, &[(id_rest, Entry::tree(&staged.tree))])?;
+    let commit_shard = put(&format!("commits/{sha_shard}"), &[(sha_rest, Entry::blob(&index))])?;
+    let commits = put("commits", &[(sha_shard, Entry::tree(&commit_shard))])?;
+    put("", &[(id_shard, Entry::tree(&shard)), ("commits", Entry::tree(&commits))])
+}
 
-    /// The commit's index file with this checkpoint's ID: the fresh one,
-    /// the existing one when it already lists the ID, else the existing
-    /// lines plus the ID.
-    fn index_blob(&self, tip: Option<&str>, fresh: &str) -> Result<String> {
-        let Some(tip) = tip else { return Ok(fresh.to_owned()) };
-        let id = self.meta.checkpoint_id.as_str();
-        let existing = self.objects.at_path(tip, &index_of(&self.meta.commit))?;
-        let Some(existing) = existing.filter(|o| o.kind == "blob") else { return Ok(fresh.to_owned()) };
-        let text = String::from_utf8_lossy(&existing.data);
-        if text.lines().any(|line| line == id) {
-            return Ok(existing.oid);
-        }
-        let mut lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
-        lines.push(id);
-        self.objects.blob(format!("{}\n", lines.join("\n")).as_bytes())
+/// The commit's index file with this checkpoint's ID: the fresh one, the
+/// existing one when it already lists the ID, else the existing lines plus
+/// the ID.
+fn index_blob(objects: &Objects, tip: Option<&str>, staged: &Staged) -> Result<String> {
+    let fresh = || Ok(staged.fresh_index.clone());
+    let Some(tip) = tip else { return fresh() };
+    let id = staged.checkpoint_id.as_str();
+    let existing = objects.at_path(tip, &index_of(&staged.commit))?;
+    let Some(existing) = existing.filter(|o| o.kind == "blob") else { return fresh() };
+    let text = String::from_utf8_lossy(&existing.data);
+    if text.lines().any(|line| line == id) {
+        return Ok(existing.oid);
     }
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    lines.push(id);
+    objects.blob(format!("{}\n", lines.join("\n")).as_bytes())
 }
 
 #[cfg(test)]

@@ -118,6 +118,49 @@ fn racing_readers_write_each_checkpoint_once() {
     assert_eq!(record.checkpoints.len(), ids.len(), "{:?}", checkpoints_of(&record));
 }
 
+/// The pack files in `dir`'s object database.
+fn packs(dir: &Path) -> usize {
+    let pack_dir = dir.join(".git/objects/pack");
+    std::fs::read_dir(pack_dir)
+        .map_or(0, |d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "pack")).count())
+}
+
+#[test]
+fn a_drain_writes_its_checkpoints_as_one_pack_and_one_move_of_the_ref() {
+    let world = World::new();
+    let dir = world.repo("r");
+    let store = session(&dir, "s1");
+    let ids: Vec<String> = (0..5).map(|i| format!("00000000000{i}")).collect();
+    let mut shas = Vec::new();
+    for id in &ids {
+        let sha = commit_with(&world, &dir, id);
+        store.put_pending(&pending(id, "s1", Some(Committed { commit: oid(&sha), branch: None }))).unwrap();
+        shas.push(sha);
+    }
+    // Every move of the ref gets a line in its reflog.
+    world.git(&dir, &["config", "core.logAllRefUpdates", "always"]);
+    let loose = || world.git(&dir, &["count-objects"]);
+    let (packs_before, loose_before) = (packs(&dir), loose());
+    assert!(world.entire(&dir).args(["sessions", "--json"]).output().unwrap().status.success());
+    assert_eq!(packs(&dir), packs_before + 1, "one pack");
+    assert_eq!(loose(), loose_before, "no loose object");
+    // One commit per checkpoint, oldest first, each on top of the last.
+    let subjects = world.git(&dir, &["log", "--reverse", "--format=%s", BRANCH]);
+    let written: Vec<&str> = subjects.lines().filter_map(|s| s.strip_prefix("Checkpoint: ")).collect();
+    assert_eq!(written, ids);
+    let moves = world.git(&dir, &["reflog", "show", "--format=%gs", "refs/entire/checkpoints/v1"]);
+    assert_eq!(moves, format!("entire: checkpoints {}", ids.join(" ")));
+    world.git(&dir, &["fsck", "--strict", "--no-dangling"]);
+    let record = store.load(&SessionId::parse("s1").unwrap()).unwrap().unwrap();
+    let expected: Vec<(&str, &str)> =
+        ids.iter().map(String::as_str).zip(shas.iter().map(String::as_str)).collect();
+    assert_eq!(checkpoints_of(&record), expected);
+    for (id, sha) in ids.iter().zip(&shas) {
+        let explained = world.json(&dir, &["explain", "--commit", sha, "--json"]);
+        assert_eq!(explained["checkpoints"][0]["checkpoint_id"], id.as_str(), "{explained}");
+    }
+}
+
 #[test]
 fn post_commit_takes_only_what_its_own_git_made_pending() {
     let world = World::new();
