@@ -122,10 +122,7 @@ impl Supervisor {
     /// Nothing is set to SIG_IGN: that would be inherited across exec.
     /// One supervisor per process.
     pub fn new() -> io::Result<Supervisor> {
-        let (arrivals, write) = cloexec_pipe()?;
-        for end in [&arrivals, &write] {
-            nix::fcntl::fcntl(end, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))?;
-        }
+        let (arrivals, write) = pipe_with(true)?;
         ARRIVALS.store(write.as_raw_fd(), Ordering::Relaxed);
         for signal in RELAYED.iter().chain(&[SIGCHLD]) {
             // SAFETY: a handler that only makes async-signal-safe calls,
@@ -384,9 +381,16 @@ fn readable(fd: i32, timeout: Option<Duration>) -> bool {
 /// opening where `pipe2` is missing: the launcher has no other thread to
 /// fork in between.)
 fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    pipe_with(false)
+}
+
+/// [`cloexec_pipe`], its ends non-blocking when `nonblocking`.
+fn pipe_with(nonblocking: bool) -> io::Result<(OwnedFd, OwnedFd)> {
+    use nix::fcntl::OFlag;
+    let status = if nonblocking { OFlag::O_NONBLOCK } else { OFlag::empty() };
     #[cfg(target_os = "linux")]
     {
-        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | status)?;
         Ok((read, write))
     }
     #[cfg(not(target_os = "linux"))]
@@ -395,6 +399,7 @@ fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         let (read, write) = nix::unistd::pipe()?;
         for fd in [&read, &write] {
             fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+            fcntl(fd, FcntlArg::F_SETFL(status))?;
         }
         Ok((read, write))
     }
