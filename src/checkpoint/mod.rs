@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::git::CommitId;
 use crate::session::{CheckpointId, Resolution, ResolvedBy, SessionId};
 
-pub use id::{new_id, new_id_with, refill as refill_ids, refill_with as refill_ids_with};
+pub use id::{
+    Claimed, new_id, new_id_with, new_pending_id, refill as refill_ids, refill_with as refill_ids_with,
+};
 pub use merge::{conflicts, merge};
 pub use objects::Objects;
 pub use reader::{Reader, for_commit, read};

@@ -124,7 +124,7 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
         // A guess that tagged the commit, or why a claimed commit got no owner.
         found.verdict.notices.iter().for_each(warn);
         if let (Some(owner), Some(record)) = (&found.verdict.owner, found.owner) {
-            let checkpoint_id = checkpoint::new_id(repo)?;
+            let (checkpoint_id, claimed) = checkpoint::new_pending_id(repo)?;
             message = cleanup.insert(&message, CHECKPOINT_KEY, checkpoint_id.as_str());
             if settings.assisted_by
                 && let Some(agent) = &record.agent
@@ -132,16 +132,19 @@ fn prepare_commit_msg(repo: &Repo, settings: &Settings, file: &Path, source: &st
                 message =
                     cleanup.insert(&message, ASSISTED_KEY, &assisted_by(agent, &record.transcript_path));
             }
-            store.put_pending(&Pending {
-                checkpoint_id,
-                session_id: record.session_id,
-                resolved_by: owner.method,
-                resolution: found.verdict.details(),
-                created_at: Utc::now(),
-                git,
-                git_dir: Some(repo.git_dir.clone()),
-                committed: None,
-            })?;
+            store.put_pending_into(
+                claimed.map(checkpoint::Claimed::into_path),
+                &Pending {
+                    checkpoint_id,
+                    session_id: record.session_id,
+                    resolved_by: owner.method,
+                    resolution: found.verdict.details(),
+                    created_at: Utc::now(),
+                    git,
+                    git_dir: Some(repo.git_dir.clone()),
+                    committed: None,
+                },
+            )?;
         }
     }
     // Without an editor this is the message git commits, and commit-msg,

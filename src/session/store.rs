@@ -286,6 +286,14 @@ impl Store {
     /// Without fsync: git does not fsync the commit this file belongs to
     /// either (docs/performance.md).
     pub fn put_pending(&self, pending: &Pending) -> Result<()> {
+        self.put_pending_into(None, pending)
+    }
+
+    /// [`Store::put_pending`] into `spare`, an empty file of the store's
+    /// that no other process writes (a pooled ID's, `checkpoint::Claimed`):
+    /// written, then renamed into place, so that no file is created. Without
+    /// one, or when it cannot be used (it is then removed), a new file.
+    pub fn put_pending_into(&self, spare: Option<PathBuf>, pending: &Pending) -> Result<()> {
         let path = self.pending_path(&pending.checkpoint_id);
         let mode = self.ensure_subdir(path.parent().expect("pending dir"))?;
         let mut text = serde_json::to_vec(pending)?;
@@ -293,6 +301,22 @@ impl Store {
         if let Some(committed) = &pending.committed {
             text.extend(serde_json::to_vec(committed)?);
             text.push(b'\n');
+        }
+        if let Some(spare) = spare {
+            let filled = File::options()
+                .write(true)
+                .truncate(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(&spare)
+                .and_then(|mut file| {
+                    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+                    file.write_all(&text)
+                })
+                .and_then(|()| fs::rename(&spare, &path));
+            if filled.is_ok() {
+                return Ok(());
+            }
+            let _ = fs::remove_file(&spare);
         }
         atomic_write_volatile(&path, &text, mode)
     }

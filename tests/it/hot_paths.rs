@@ -205,11 +205,39 @@ fn the_next_commit_takes_an_id_its_writer_checked_ahead() {
     // The writer fills the pool after its drain, all of it.
     wait_for("the writer to fill the pool", || pooled(&dir).len() == 8);
     let before = pooled(&dir);
+    // A second link to each pooled file keeps its inode from being reused.
+    let pool = dir.join(".git/entire-sessions/ids");
+    let kept = world.path().join("kept-pool");
+    std::fs::create_dir(&kept).unwrap();
+    let inode = |path: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap());
+    let inodes: Vec<u64> = before
+        .iter()
+        .map(|id| {
+            std::fs::hard_link(pool.join(id), kept.join(id)).unwrap();
+            inode(&kept.join(id))
+        })
+        .collect();
+    // The user's prepare-commit-msg, which entire's runs after its own
+    // work: the pending checkpoint is there then.
+    let seen = world.path().join("pending-inode");
+    crate::support::script(
+        &dir.join(".git/hooks/prepare-commit-msg"),
+        &format!(
+            "#!/bin/sh
+stat -c %i .git/entire-sessions/pending/*.json > {}
+",
+            seen.display()
+        ),
+    );
 
     agent.ok("git commit -q --allow-empty -m second");
     let id = checkpoint_of(&world, &dir, "HEAD").expect("a trailer");
     assert!(before.contains(&id), "{id} not from the pool {before:?}");
     assert!(!pooled(&dir).contains(&id), "taken once");
+    // The pool's file became the pending checkpoint's: no file created.
+    let pending_inode: u64 = std::fs::read_to_string(&seen).unwrap().trim().parse().unwrap();
+    let position = before.iter().position(|pooled| *pooled == id).unwrap();
+    assert_eq!(pending_inode, inodes[position]);
     assert!(agent.stop().success());
 }
 
