@@ -173,7 +173,11 @@ impl Launch {
 
     /// While the agent runs: what the end would otherwise create first.
     fn agent_running(&mut self) {
-        self.end_lock = self.store.as_ref().and_then(|s| s.session_lock(&self.record.session_id).ok());
+        let id = &self.record.session_id;
+        self.end_lock = self.store.as_ref().and_then(|s| match self.created {
+            Some(_) => s.session_lock_sharing_record(id).ok(),
+            None => s.session_lock(id).ok(),
+        });
     }
 
     fn finish(mut self, exit: supervise::Exit) {

@@ -195,6 +195,18 @@ impl Store {
         Ok(SessionLock { file: open_lock(&path, mode)?, path })
     }
 
+    /// [`session_lock`](Self::session_lock) for the launcher that created
+    /// the record: when the session has no lock file yet, the record's
+    /// file gets that second name (a hard link), so that the lock takes no
+    /// inode of its own and the record's first version none when it is
+    /// replaced (on ext4 an inode allocated soon after many were freed
+    /// costs over a millisecond here). What a lock file holds is never
+    /// read; the record's own name moves on to each new version.
+    pub fn session_lock_sharing_record(&self, id: &SessionId) -> Result<SessionLock> {
+        let _ = fs::hard_link(self.record_path(id), self.dir.join(format!("{id}.lock")));
+        self.session_lock(id)
+    }
+
     /// [`modify`](Self::modify) with the session's lock file already open
     /// (and, if `kept` holds it, the record as last written).
     pub fn modify_with(
@@ -507,6 +519,33 @@ mod tests {
         store.modify(&id, |_| Some(replaced)).unwrap();
         let mut kept = store.kept_as_created(&file, &created);
         assert_eq!(end(&mut kept).agent.as_deref(), Some("codex"));
+    }
+
+    #[test]
+    fn a_lock_that_shares_the_records_file_locks_as_any_and_outlives_its_version() {
+        use std::os::unix::fs::MetadataExt;
+        let (_dir, store) = store();
+        let id = SessionId::parse("s1").unwrap();
+        let created = store.create(&SessionRecord::new(id.clone())).unwrap();
+        let lock = store.session_lock_sharing_record(&id).unwrap();
+        let lock_path = store.dir().join("s1.lock");
+        assert_eq!(fs::metadata(&lock_path).unwrap().ino(), created.metadata().unwrap().ino());
+        lock_with_deadline(&lock.file, &lock.path).unwrap();
+        assert!(store.session_lock(&id).unwrap().file.try_lock().is_err(), "held through the lock's name");
+        drop(lock);
+        let next = |r: Option<SessionRecord>| Some(SessionRecord { exit_code: Some(1), ..r.unwrap() });
+        store.modify(&id, next).unwrap();
+        assert_eq!(store.load(&id).unwrap().unwrap().exit_code, Some(1));
+        assert_eq!(
+            fs::metadata(&lock_path).unwrap().ino(),
+            created.metadata().unwrap().ino(),
+            "the lock stays"
+        );
+        // One already there is taken as it is.
+        fs::remove_file(&lock_path).unwrap();
+        let other = store.session_lock(&id).unwrap();
+        let again = store.session_lock_sharing_record(&id).unwrap();
+        assert_eq!(again.file.metadata().unwrap().ino(), other.file.metadata().unwrap().ino());
     }
 
     /// A pending checkpoint of session s1, not yet committed.
