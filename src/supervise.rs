@@ -17,13 +17,16 @@ use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use libc::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 use nix::sys::signal::{self, SigHandler, Signal};
 use nix::unistd::Pid;
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook::low_level::siginfo::{Cause, Origin};
 
 use crate::process::{ProcessTable, System};
 
@@ -42,42 +45,8 @@ pub enum Exit {
     Signal(i32),
 }
 
-/// Catches the signals the launcher relays (and SIGCHLD) until it exits:
-/// each one's handler writes what it saw of it ([`Arrival`]) to a pipe
-/// that the launcher waits on.
 pub struct Supervisor {
-    arrivals: OwnedFd,
-    _arrivals_write: OwnedFd,
-}
-
-/// The write end of the [`Supervisor`]'s pipe, for the handler; -1 when
-/// there is none.
-static ARRIVALS: AtomicI32 = AtomicI32::new(-1);
-
-/// One signal as its handler saw it: its number, how it was sent
-/// (`si_code`), and by whom (`si_pid`, when a process sent it).
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct Arrival {
-    signal: i32,
-    code: i32,
-    sender: i32,
-}
-
-/// Notes a signal on the pipe, which it never blocks on (a full pipe
-/// loses the note: the launcher, that far behind, looks at its agent
-/// anyway when it next wakes). Only `write`, which may run in a handler.
-extern "C" fn note_arrival(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    let errno = nix::errno::Errno::last_raw();
-    // SAFETY: a handler installed with SA_SIGINFO gets a valid `info`;
-    // `si_pid` is read as the kernel filled it for a signal sent by a
-    // process or a child's change of state, and ignored otherwise.
-    let arrival = unsafe { Arrival { signal, code: (*info).si_code, sender: (*info).si_pid() } };
-    // SAFETY: writes a live value's bytes, atomically (well under PIPE_BUF).
-    unsafe {
-        libc::write(ARRIVALS.load(Ordering::Relaxed), (&raw const arrival).cast(), size_of::<Arrival>())
-    };
-    nix::errno::Errno::set_raw(errno);
+    signals: SignalDelivery<UnixStream, WithOrigin>,
 }
 
 /// The agent's process, forked and held before its `exec`: its PID (and
@@ -120,40 +89,11 @@ impl Supervisor {
     /// Installs the handlers *before* spawning, so a signal that arrives
     /// between spawn and wait is relayed rather than killing the launcher.
     /// Nothing is set to SIG_IGN: that would be inherited across exec.
-    /// One supervisor per process.
     pub fn new() -> io::Result<Supervisor> {
-        let (arrivals, write) = pipe_with(true)?;
-        ARRIVALS.store(write.as_raw_fd(), Ordering::Relaxed);
-        for signal in RELAYED.iter().chain(&[SIGCHLD]) {
-            // SAFETY: a handler that only makes async-signal-safe calls,
-            // installed with an empty mask on a zeroed sigaction.
-            unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = note_arrival as *const () as libc::sighandler_t;
-                action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-                libc::sigemptyset(&mut action.sa_mask);
-                if libc::sigaction(*signal, &action, std::ptr::null_mut()) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-        }
-        Ok(Supervisor { arrivals, _arrivals_write: write })
-    }
-
-    /// The signals that arrived since last asked, in order.
-    fn arrived(&self) -> Vec<Arrival> {
-        let mut arrived = Vec::new();
-        loop {
-            let mut arrival = Arrival::default();
-            // SAFETY: reads one record into a live value.
-            let n = unsafe {
-                libc::read(self.arrivals.as_raw_fd(), (&raw mut arrival).cast(), size_of::<Arrival>())
-            };
-            if n != size_of::<Arrival>() as isize {
-                return arrived; // empty (EAGAIN): records are written whole
-            }
-            arrived.push(arrival);
-        }
+        let mut wanted = RELAYED.to_vec();
+        wanted.push(SIGCHLD);
+        let (read, write) = UnixStream::pair()?;
+        Ok(Supervisor { signals: SignalDelivery::with_pipe(read, write, WithOrigin::default(), &wanted)? })
     }
 
     /// Forks the agent: `program` (a path) run with `argv` (`argv[0]`
@@ -219,35 +159,22 @@ impl Supervisor {
         let mut settled = false;
         loop {
             let timeout = (!settled).then(|| settled_at.saturating_duration_since(Instant::now()));
-            if !readable(self.arrivals.as_raw_fd(), timeout) && !settled {
+            if !readable(self.signals.get_read().as_raw_fd(), timeout) && !settled {
                 settled = true;
                 release_startup_pages();
                 continue;
             }
-            for arrival in self.arrived() {
-                if arrival.signal == SIGCHLD {
+            for origin in self.signals.pending() {
+                if origin.signal == SIGCHLD {
                     if let Some(exit) = reap(pid)? {
                         return Ok(exit);
                     }
-                } else if should_forward(&arrival, pid) {
+                } else if should_forward(&origin, pid) {
                     // The agent may already be gone; its exit arrives as SIGCHLD.
-                    let _ = signal::kill(pid, Signal::try_from(arrival.signal).ok());
+                    let _ = signal::kill(pid, Signal::try_from(origin.signal).ok());
                 }
             }
         }
-    }
-}
-
-impl Drop for Supervisor {
-    /// Only when the launcher gives up: the signals get their default
-    /// action back before the pipe goes, so no handler writes to a closed
-    /// descriptor (or one that a file opened later took).
-    fn drop(&mut self) {
-        for signal in RELAYED.iter().chain(&[SIGCHLD]) {
-            // SAFETY: restoring the default disposition has no handler to race with.
-            unsafe { libc::signal(*signal, libc::SIG_DFL) };
-        }
-        ARRIVALS.store(-1, Ordering::Relaxed);
     }
 }
 
@@ -381,16 +308,9 @@ fn readable(fd: i32, timeout: Option<Duration>) -> bool {
 /// opening where `pipe2` is missing: the launcher has no other thread to
 /// fork in between.)
 fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    pipe_with(false)
-}
-
-/// [`cloexec_pipe`], its ends non-blocking when `nonblocking`.
-fn pipe_with(nonblocking: bool) -> io::Result<(OwnedFd, OwnedFd)> {
-    use nix::fcntl::OFlag;
-    let status = if nonblocking { OFlag::O_NONBLOCK } else { OFlag::empty() };
     #[cfg(target_os = "linux")]
     {
-        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | status)?;
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         Ok((read, write))
     }
     #[cfg(not(target_os = "linux"))]
@@ -399,7 +319,6 @@ fn pipe_with(nonblocking: bool) -> io::Result<(OwnedFd, OwnedFd)> {
         let (read, write) = nix::unistd::pipe()?;
         for fd in [&read, &write] {
             fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
-            fcntl(fd, FcntlArg::F_SETFL(status))?;
         }
         Ok((read, write))
     }
@@ -499,27 +418,16 @@ fn reap(pid: Pid) -> io::Result<Option<Exit>> {
 /// Forward only what another process sent with `kill`. Not what the
 /// terminal (the kernel) sent to the whole foreground group, and not what
 /// the agent or one of its descendants sent (it meant the group, or us).
-fn should_forward(arrival: &Arrival, child: Pid) -> bool {
-    if !SENT_BY_A_PROCESS.contains(&arrival.code) {
+fn should_forward(origin: &Origin, child: Pid) -> bool {
+    if !matches!(origin.cause, Cause::Sent(_)) {
         return false;
     }
-    let sender = arrival.sender;
-    if sender <= 0 {
-        return true; // not told who
-    }
+    let Some(sender) = origin.process.map(|p| p.pid) else { return true };
     if sender == std::process::id() as i32 || sender == child.as_raw() {
         return false;
     }
     !System.ancestry(sender).iter().any(|p| p.pid == child.as_raw())
 }
-
-/// The `si_code`s of a signal a process sent (`kill`, `sigqueue`,
-/// `tgkill`, a message queue), against the kernel's (the terminal's).
-#[cfg(target_os = "linux")]
-const SENT_BY_A_PROCESS: [i32; 4] = [libc::SI_USER, libc::SI_QUEUE, libc::SI_TKILL, libc::SI_MESGQ];
-/// `SI_USER`, `SI_QUEUE`, `SI_MESGQ` of `<sys/signal.h>`.
-#[cfg(not(target_os = "linux"))]
-const SENT_BY_A_PROCESS: [i32; 3] = [0x10001, 0x10002, 0x10005];
 
 /// Gives SIGINT, SIGTERM and SIGHUP back their default action, once the
 /// agent is gone and the launcher only finishes up: the user who presses
