@@ -307,13 +307,24 @@ impl Store {
     /// one, or when it cannot be used (it is then removed), a new file.
     pub fn put_pending_into(&self, spare: Option<PathBuf>, pending: &Pending) -> Result<()> {
         let path = self.pending_path(&pending.checkpoint_id);
-        let mode = self.ensure_subdir(path.parent().expect("pending dir"))?;
-        let mut text = serde_json::to_vec(pending)?;
-        text.push(b'\n');
-        if let Some(committed) = &pending.committed {
-            text.extend(serde_json::to_vec(committed)?);
+        let prepared = self.ensure_subdir(path.parent().expect("pending dir")).and_then(|mode| {
+            let mut text = serde_json::to_vec(pending)?;
             text.push(b'\n');
-        }
+            if let Some(committed) = &pending.committed {
+                text.extend(serde_json::to_vec(committed)?);
+                text.push(b'\n');
+            }
+            Ok((mode, text))
+        });
+        let (mode, text) = match prepared {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                if let Some(spare) = spare {
+                    let _ = fs::remove_file(spare);
+                }
+                return Err(err);
+            }
+        };
         if let Some(spare) = spare {
             let filled = File::options()
                 .write(true)
