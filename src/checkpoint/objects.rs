@@ -428,17 +428,12 @@ const STORED_BELOW: usize = 1024;
 
 /// `input` (under 64 KiB) as a zlib stream of one stored block.
 fn stored(input: &[u8], out: &mut Vec<u8>) {
-    const MOD: u32 = 65521;
     let len = u16::try_from(input.len()).expect("a stored block holds under 64 KiB");
     out.extend_from_slice(&[0x78, 0x01, 0x01]);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&(!len).to_le_bytes());
     out.extend_from_slice(input);
-    let (a, b) = input.iter().fold((1u32, 0u32), |(a, b), &byte| {
-        let a = (a + u32::from(byte)) % MOD;
-        (a, (b + a) % MOD)
-    });
-    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    out.extend_from_slice(&zlib_rs::adler32::adler32(1, input).to_be_bytes());
 }
 
 impl Objects {
