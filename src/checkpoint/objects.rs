@@ -305,8 +305,6 @@ struct LooseWriter {
     dir: PathBuf,
     compress: RefCell<gix::zlib::stream::deflate::Compress>,
     buffer: RefCell<Vec<u8>>,
-    /// This process's, for the temp files' names (opened after the fork).
-    pid: u32,
 }
 
 impl LooseWriter {
@@ -327,25 +325,7 @@ impl LooseWriter {
             dir: repo.objects.store_ref().path().to_path_buf(),
             compress: RefCell::new(gix::zlib::stream::deflate::Compress::new(level)),
             buffer: RefCell::new(Vec::new()),
-            pid: std::process::id(),
         })
-    }
-
-    /// A new file for an object being written: named after this process
-    /// and a count of its own (threads included), which a file a killed
-    /// process of the same PID left may already hold.
-    fn temp_file(&self) -> std::io::Result<(PathBuf, std::fs::File)> {
-        use std::os::unix::fs::OpenOptionsExt;
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNT: AtomicU64 = AtomicU64::new(0);
-        loop {
-            let n = COUNT.fetch_add(1, Ordering::Relaxed);
-            let tmp = self.dir.join(format!("tmp_obj_entire_{}_{n}", self.pid));
-            match std::fs::File::options().write(true).create_new(true).mode(0o444).open(&tmp) {
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                opened => return opened.map(|file| (tmp, file)),
-            }
-        }
     }
 
     /// `input` as one zlib stream, appended to `out`.
@@ -398,7 +378,7 @@ impl LooseWriter {
         let mut out = self.buffer.borrow_mut();
         out.clear();
         self.deflate(&input, &mut out)?;
-        let (tmp, mut file) = self.temp_file()?;
+        let (tmp, mut file) = pack::git_temp_file(&self.dir, "obj")?;
         let placed = (|| {
             file.write_all(&out)?;
             drop(file);

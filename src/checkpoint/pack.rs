@@ -121,19 +121,27 @@ fn digest(hash: gix::hash::Kind, bytes: &[u8]) -> std::io::Result<ObjectId> {
     hasher.try_finalize().map_err(std::io::Error::other)
 }
 
-/// A new file `tmp_<what>_entire_<pid>_<n>` in `dir` holding `bytes`.
-fn temp_file(dir: &Path, what: &str, bytes: &[u8], sync: bool) -> std::io::Result<PathBuf> {
+/// A new, read-only file `tmp_<what>_entire_<pid>_<n>` in `dir`, named as
+/// git names its temp files, so that `git gc` removes one a killed
+/// process left: `n` counts this process's files (threads included),
+/// skipping any that a killed process of the same PID left.
+pub fn git_temp_file(dir: &Path, what: &str) -> std::io::Result<(PathBuf, fs::File)> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNT: AtomicU64 = AtomicU64::new(0);
-    let (path, mut file) = loop {
+    loop {
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("tmp_{what}_entire_{}_{n}", std::process::id()));
         match fs::File::options().write(true).create_new(true).mode(0o444).open(&path) {
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            opened => break (path.clone(), opened?),
+            opened => return opened.map(|file| (path, file)),
         }
-    };
+    }
+}
+
+/// A [`git_temp_file`] in `dir` holding `bytes`.
+fn temp_file(dir: &Path, what: &str, bytes: &[u8], sync: bool) -> std::io::Result<PathBuf> {
+    let (path, mut file) = git_temp_file(dir, what)?;
     let written = file.write_all(bytes).and_then(|()| if sync { file.sync_all() } else { Ok(()) });
     if let Err(err) = written {
         let _ = fs::remove_file(&path);
